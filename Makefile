@@ -1,0 +1,110 @@
+# sprites — DTI-Sprites as a pipeline of Unix filters.
+#   make            build every program into bin/ (objects in build/)
+#   make test       unit + CLI tests, ends with "N passed, M failed"
+#   make demo       generate, load, inspect, draw and evaluate (build/demo/)
+#   make CUDA=0     CPU-only build even where nvcc exists
+#   make test SANITIZE=1   the same tests under ASan + UBSan
+#   make fuzz FUZZ_SECONDS=60   libFuzzer on the stream reader
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+PKGS := libpng msgpack zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+# nvcc: PATH first, then the toolkit's standard location.
+NVCC ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+ifeq ($(strip $(NVCC)),)
+CUDA ?= 0
+else
+CUDA ?= 1
+endif
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+
+SANITIZE ?= 0
+VARIANT := cpu
+ifeq ($(CUDA),1)
+VARIANT := cuda
+endif
+ifeq ($(SANITIZE),1)
+VARIANT := $(VARIANT)-san
+endif
+OBJ := build/obj-$(VARIANT)
+
+CC := gcc
+CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -fopenmp -Icommon $(PKG_CFLAGS)
+LDLIBS := $(PKG_LIBS) -fopenmp -lm
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDLIBS += -fsanitize=address,undefined
+endif
+
+NVCCFLAGS := -O2 -std=c++17 -Icommon -gencode arch=compute_90,code=sm_90 \
+             -gencode arch=compute_90,code=compute_90 -Werror all-warnings \
+             -Xcompiler -Wall,-Wextra,-Werror
+ifeq ($(CUDA),1)
+CFLAGS += -DSP_HAVE_CUDA=1
+LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+endif
+
+LIB_SRC := $(sort $(wildcard common/*.c))
+CU_SRC := $(sort $(wildcard cuda/*.cu))
+LIB_OBJ := $(LIB_SRC:%.c=$(OBJ)/%.o)
+ifeq ($(CUDA),1)
+LIB_OBJ += $(CU_SRC:%.cu=$(OBJ)/%.o)
+endif
+LIB := $(OBJ)/libsprites.a
+
+PROG_SRC := $(sort $(wildcard bin/sp-*.c))
+PROGS := $(PROG_SRC:.c=)
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+TESTS := $(TEST_SRC:tests/unit/%.c=$(OBJ)/tests/%)
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+TOOLS := $(TOOL_SRC:tests/tools/%.c=$(OBJ)/tests/tools/%)
+
+# Programs in bin/ are shared by every variant: a stamp records which one
+# built them so that switching (SANITIZE=1, CUDA=0) relinks them.
+STAMP := build/variant
+$(shell mkdir -p build; test "`cat $(STAMP) 2>/dev/null`" = "$(VARIANT)" || echo $(VARIANT) > $(STAMP))
+
+.PHONY: all test test-unit test-cli demo deps fuzz clean bench test-cuda
+all: $(PROGS) $(TESTS) $(TOOLS)
+
+$(OBJ)/%.o: %.c $(wildcard common/*.h tests/unit/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OBJ)/%.o: %.cu $(wildcard common/*.h cuda/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+bin/sp-%: $(OBJ)/bin/sp-%.o $(LIB) $(STAMP)
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(OBJ)/tests/%: $(OBJ)/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(OBJ)/tests/tools/%: $(OBJ)/tests/tools/%.o $(LIB)
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+deps:
+	@bash pipelines/deps.sh build
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@OBJ=$(OBJ) SANITIZE=$(SANITIZE) bash tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash pipelines/demo.sh
+
+fuzz: deps
+	@bash tests/fuzz/run.sh $(or $(FUZZ_SECONDS),30)
+
+clean:
+	rm -rf build $(PROGS)

@@ -1,0 +1,33 @@
+#include "sp_device.h"
+#include "sp_error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifdef SP_HAVE_CUDA
+#include "../cuda/sp_cuda.h"
+#endif
+
+const char *sp_device_name(sp_device d) { return d == SP_DEVICE_CUDA ? "cuda" : "cpu"; }
+
+sp_device sp_device_resolve(const char *choice)
+{
+    char why[256] = "this build has no CUDA (nvcc was not found, or CUDA=0)";
+    int gpus = 0;
+    if (strcmp(choice, "cpu") == 0)
+        return SP_DEVICE_CPU;
+    if (strcmp(choice, "auto") != 0 && strcmp(choice, "cuda") != 0)
+        sp_fatal("--device: '%s' is not one of auto, cpu, cuda", choice);
+#ifdef SP_HAVE_CUDA
+    gpus = sp_cuda_usable_devices(why, sizeof why);
+#endif
+    if (gpus > 0) {
+        if (strcmp(choice, "auto") == 0)
+            sp_warn("device: cuda (%d GPU%s)", gpus, gpus > 1 ? "s" : "");
+        return SP_DEVICE_CUDA;
+    }
+    if (strcmp(choice, "cuda") == 0)
+        sp_fatal("--device cuda: no usable GPU: %s", why);
+    sp_warn("device: cpu (no usable GPU: %s)", why);
+    return SP_DEVICE_CPU;
+}

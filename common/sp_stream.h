@@ -1,0 +1,50 @@
+/* Reading and writing streams (formats/stream.md, version 1).
+ *
+ * A stream: header map {"sprites": 1, "meta": {...}}, batch maps
+ * {"batch": i, name: value, ...} for i = 0, 1, ..., a trailer {"end": n}.
+ * Streams may be concatenated.  The reader holds one batch at a time
+ * (constant memory in the number of batches) and turns every violation of
+ * the contract into a one-line fatal error naming the input and batch. */
+#ifndef SP_STREAM_H
+#define SP_STREAM_H
+
+#include <stdio.h>
+#include "sp_map.h"
+
+#define SP_STREAM_VERSION 1
+
+typedef struct sp_reader sp_reader;
+typedef struct sp_writer sp_writer;
+
+/* name is used in messages ("stdin", a path). */
+sp_reader *sp_reader_open(FILE *f, const char *name);
+void sp_reader_close(sp_reader *r);
+
+/* Reads the next header.  Returns 1 when a stream starts, 0 at the end of
+ * the input after at least one complete stream.  An input with no stream at
+ * all is an error. */
+int sp_reader_next_stream(sp_reader *r);
+/* The current stream's "meta" entries (empty when absent). */
+const sp_map *sp_reader_meta(const sp_reader *r);
+
+/* Reads the next batch into *batch (cleared first).  Returns 1 with a batch,
+ * 0 when the trailer was read.  *index gets the batch number. */
+int sp_reader_next_batch(sp_reader *r, sp_map *batch, int64_t *index);
+/* Batches read so far in the current stream. */
+int64_t sp_reader_count(const sp_reader *r);
+const char *sp_reader_name(const sp_reader *r);
+/* Total bytes consumed from the input. */
+size_t sp_reader_bytes(const sp_reader *r);
+
+sp_writer *sp_writer_open(FILE *f, const char *name);
+/* Header with the given meta entries (NULL: none). */
+void sp_writer_header(sp_writer *w, const sp_map *meta);
+/* A batch numbered automatically 0, 1, 2, ... */
+void sp_writer_batch(sp_writer *w, const sp_map *entries);
+/* Trailer, then flush.  A new header may follow. */
+void sp_writer_end(sp_writer *w);
+/* Flushes and frees (does not close f). */
+void sp_writer_close(sp_writer *w);
+size_t sp_writer_bytes(const sp_writer *w);
+
+#endif
