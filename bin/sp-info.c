@@ -42,7 +42,19 @@ static void describe_entry(const sp_entry *e, int quiet_values)
     printf("\n");
 }
 
-static void info(FILE *f, const char *name, int summary)
+/* --dump NAME: the values of one entry, a line per batch. */
+static void dump_values(const sp_map *batch, const char *entry)
+{
+    const sp_tensor *t = sp_map_tensor(batch, entry);
+    if (!t)
+        return;
+    size_t n = sp_tensor_numel(t);
+    for (size_t i = 0; i < n; i++)
+        printf(i ? " %.9g" : "%.9g", sp_tensor_get(t, i));
+    printf("\n");
+}
+
+static void info(FILE *f, const char *name, int summary, const char *dump)
 {
     sp_reader *r = sp_reader_open(f, name);
     sp_map batch = {0};
@@ -50,6 +62,11 @@ static void info(FILE *f, const char *name, int summary)
     int stream = 0;
     while (sp_reader_next_stream(r)) {
         const sp_map *meta = sp_reader_meta(r);
+        if (dump) {
+            while (sp_reader_next_batch(r, &batch, &index))
+                dump_values(&batch, dump);
+            continue;
+        }
         printf("%s: stream %d, format version %d\n", name, stream++, SP_STREAM_VERSION);
         for (int i = 0; i < meta->n; i++) {
             char buf[512];
@@ -87,23 +104,25 @@ int main(int argc, char **argv)
 {
     sp_set_prog(argv[0]);
     int summary = 0;
+    const char *dump = NULL;
     sp_opt opts[] = {
         {"summary", SP_OPT_FLAG, &summary, NULL, "only header, meta and totals (no per-batch lines)"},
+        {"dump", SP_OPT_STR, &dump, "NAME", "print every value of entry NAME instead, a line per batch"},
         {0}};
     char **args;
-    int n = sp_opt_parse(argc, argv, opts, "sp-info [--summary] [FILE ...]",
+    int n = sp_opt_parse(argc, argv, opts, "sp-info [--summary | --dump NAME] [FILE ...]",
                          "Prints a human summary of sprites streams (stdin when no FILE): header,\n"
                          "meta, every batch entry with dtype, shape, min, max and mean, trailer.",
                          &args);
     if (n == 0) {
-        info(stdin, "stdin", summary);
+        info(stdin, "stdin", summary, dump);
         return 0;
     }
     for (int i = 0; i < n; i++) {
         FILE *f = fopen(args[i], "rb");
         if (!f)
             sp_fatal("%s: cannot open: %s", args[i], strerror(errno));
-        info(f, args[i], summary);
+        info(f, args[i], summary, dump);
         fclose(f);
     }
     return 0;

@@ -81,16 +81,11 @@ static void load_batch(sp_map *b, const sp_dataset *d, const int64_t *order, int
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t j = 0; j < n; j++) {
         int64_t i = order[j];
-        int ih, iw;
-        if (sp_dataset_load(d, i, lo, sp_f32(img) + (size_t)j * (size_t)C * hw,
+        if (sp_dataset_load(d, i, lo, h, w, sp_f32(img) + (size_t)j * (size_t)C * hw,
                             mask ? sp_i32(mask) + (size_t)j * hw : NULL,
-                            sem ? sp_i32(sem) + (size_t)j * hw : NULL, &ih, &iw, errs[j],
+                            sem ? sp_i32(sem) + (size_t)j * hw : NULL, errs[j],
                             sizeof errs[j]) != 0)
             continue;
-        if (!lo->height && (ih != h || iw != w))
-            snprintf(errs[j], sizeof errs[j],
-                     "%s: image is %dx%d, the first was %dx%d (give --size HxW to resize)",
-                     d->image_paths ? d->image_paths[i] : d->root, ih, iw, h, w);
         sp_i64(idx)[j] = i;
         if (lab)
             sp_i32(lab)[j] = d->labels[i];

@@ -400,8 +400,9 @@ int sp_dataset_item_size(const sp_dataset *d, int64_t i, int *h, int *w, char *e
     return 0;
 }
 
-static int load_labels(const char *path, int h, int w, const sp_load_opts *o, int32_t *out,
-                       char *err, size_t errlen)
+/* Label map of an image of h x w, written at oh x ow (nearest). */
+static int load_labels(const char *path, int h, int w, int oh, int ow, int32_t *out, char *err,
+                       size_t errlen)
 {
     sp_tensor *t;
     if (sp_png_try_read_labels(path, &t, err, errlen) != 0)
@@ -412,7 +413,6 @@ static int load_labels(const char *path, int h, int w, const sp_load_opts *o, in
         sp_tensor_free(t);
         return -1;
     }
-    int oh = o->height ? o->height : h, ow = o->width ? o->width : w;
     if (oh == h && ow == w) {
         memcpy(out, t->data, sizeof(int32_t) * (size_t)h * (size_t)w);
     } else {
@@ -438,8 +438,8 @@ static int load_labels(const char *path, int h, int w, const sp_load_opts *o, in
     return 0;
 }
 
-int sp_dataset_load(const sp_dataset *d, int64_t i, const sp_load_opts *o, float *img,
-                    int32_t *mask, int32_t *sem, int *h, int *w, char *err, size_t errlen)
+int sp_dataset_load(const sp_dataset *d, int64_t i, const sp_load_opts *o, int out_h, int out_w,
+                    float *img, int32_t *mask, int32_t *sem, char *err, size_t errlen)
 {
     sp_image im;
     if (d->layout == SP_LAYOUT_IDX) {
@@ -450,21 +450,27 @@ int sp_dataset_load(const sp_dataset *d, int64_t i, const sp_load_opts *o, float
     } else if (sp_png_try_read(d->image_paths[i], &im, err, errlen) != 0) {
         return -1;
     }
-    *h = im.h;
-    *w = im.w;
-    int oh = o->height ? o->height : im.h, ow = o->width ? o->width : im.w;
+    int h = im.h, w = im.w;
+    if (!o->height && (h != out_h || w != out_w)) {
+        snprintf(err, errlen, "%s: image is %dx%d, the first was %dx%d (give --size HxW to resize)",
+                 d->image_paths ? d->image_paths[i] : d->root, h, w, out_h, out_w);
+        sp_image_free(&im);
+        return -1;
+    }
     sp_image ch = sp_image_to_channels(&im, o->channels);
     sp_image_free(&im);
-    if (oh != ch.h || ow != ch.w) {
-        sp_image r = sp_image_resize_bilinear(&ch, oh, ow);
+    if (out_h != ch.h || out_w != ch.w) {
+        sp_image r = sp_image_resize_bilinear(&ch, out_h, out_w);
         sp_image_free(&ch);
         ch = r;
     }
     sp_image_to_f32(&ch, img);
     sp_image_free(&ch);
-    if (mask && d->mask_paths && load_labels(d->mask_paths[i], *h, *w, o, mask, err, errlen) != 0)
+    if (mask && d->mask_paths &&
+        load_labels(d->mask_paths[i], h, w, out_h, out_w, mask, err, errlen) != 0)
         return -1;
-    if (sem && d->sem_paths && load_labels(d->sem_paths[i], *h, *w, o, sem, err, errlen) != 0)
+    if (sem && d->sem_paths &&
+        load_labels(d->sem_paths[i], h, w, out_h, out_w, sem, err, errlen) != 0)
         return -1;
     return 0;
 }

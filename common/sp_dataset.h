@@ -49,11 +49,12 @@ typedef struct {
     int height, width; /* 0: keep the file's size */
 } sp_load_opts;
 
-/* Item i: image f32 [C,H,W] into img (size known to the caller), mask /
- * sem_mask i32 [H,W] when the set has them (NULL to skip).  Returns 0, or -1
- * with "file: reason" in err.  *h, *w get the item's size before checking. */
-int sp_dataset_load(const sp_dataset *d, int64_t i, const sp_load_opts *o, float *img,
-                    int32_t *mask, int32_t *sem, int *h, int *w, char *err, size_t errlen);
+/* Item i at out_h x out_w: image f32 [C,H,W] into img, mask / sem_mask i32
+ * [H,W] when the set has them (NULL to skip).  Without resizing (o->height
+ * 0) an image of another size is an error, caught before anything is
+ * written.  Returns 0, or -1 with "file: reason" in err. */
+int sp_dataset_load(const sp_dataset *d, int64_t i, const sp_load_opts *o, int out_h, int out_w,
+                    float *img, int32_t *mask, int32_t *sem, char *err, size_t errlen);
 /* The size item i will have (after resizing), reading the file's header. */
 int sp_dataset_item_size(const sp_dataset *d, int64_t i, int *h, int *w, char *err,
                          size_t errlen);

@@ -278,9 +278,10 @@ int sp_reader_next_batch(sp_reader *r, sp_map *batch, int64_t *index)
     if (e) {
         if (o->via.map.size != 1)
             FAIL(r, "trailer has keys besides \"end\"");
-        if (as_int(e, &v) != 0 || v != r->batches)
-            FAIL(r, "trailer says %s batches, stream had %lld",
-                 as_int(e, &v) == 0 ? "another number of" : "a non-integer number of",
+        if (as_int(e, &v) != 0)
+            FAIL(r, "trailer's \"end\" is not an integer");
+        if (v != r->batches)
+            FAIL(r, "trailer says %lld batches, the stream had %lld", (long long)v,
                  (long long)r->batches);
         r->in_stream = 0;
         return 0;
