@@ -96,15 +96,19 @@ deps:
 	@bash pipelines/deps.sh build
 
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j2 all
 	@OBJ=$(OBJ) SANITIZE=$(SANITIZE) bash tests/run.sh
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j2 all
 	@bash pipelines/demo.sh
 
-fuzz: deps
+fuzz:
+	@bash pipelines/deps.sh fuzz
 	@bash tests/fuzz/run.sh $(or $(FUZZ_SECONDS),30)
 
 clean:
 	rm -rf build $(PROGS)
+
+bench: all
+	@bash pipelines/bench-io.sh

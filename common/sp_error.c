@@ -62,15 +62,23 @@ void sp_set_prog(const char *argv0)
 
 const char *sp_prog(void) { return prog_name; }
 
+static void (*fatal_hook)(const char *msg);
+
+void sp_set_fatal_hook(void (*hook)(const char *msg)) { fatal_hook = hook; }
+
 void sp_fatal(const char *fmt, ...)
 {
+    char msg[2048];
     va_list ap;
-    fflush(stdout);
-    fprintf(stderr, "%s: ", prog_name);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    if (fatal_hook) {
+        fatal_hook(msg);
+        abort(); /* a hook must not return */
+    }
+    fflush(stdout);
+    fprintf(stderr, "%s: %s\n", prog_name, msg);
     remove_temps();
     exit(1);
 }

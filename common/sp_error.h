@@ -17,6 +17,9 @@ const char *sp_prog(void);
 
 /* Prints "prog: <formatted>" and exits 1 after removing temporaries. */
 void sp_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* For fuzzing and in-process tests only: sp_fatal() calls hook(message)
+ * instead of exiting; the hook must not return (it longjmps). */
+void sp_set_fatal_hook(void (*hook)(const char *msg));
 /* Prints "prog: <formatted>" and goes on. */
 void sp_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

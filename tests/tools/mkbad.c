@@ -59,10 +59,20 @@ static void batch_with(int index, const char *dtype, int ndim, const long long *
     tensor(dtype, ndim, shape, nbytes);
 }
 
+/* image f32 [2,1,2,2] plus label / pred_label i32 [2], so that every
+ * reader (sp-eval included) has something to consume. */
 static void good_batch(int index)
 {
-    static const long long s[4] = {2, 3, 4, 4};
-    batch_with(index, "f32", 4, s, 2 * 3 * 4 * 4 * 4);
+    static const long long s[4] = {2, 1, 2, 2}, l[1] = {2};
+    msgpack_pack_map(&pk, 4);
+    str("batch");
+    msgpack_pack_int(&pk, index);
+    str("image");
+    tensor("f32", 4, s, 2 * 1 * 2 * 2 * 4);
+    str("label");
+    tensor("i32", 1, l, 8);
+    str("pred_label");
+    tensor("i32", 1, l, 8);
 }
 
 static const char *kinds[] = {
