@@ -8,7 +8,7 @@
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
 
-PKGS := libpng msgpack zlib
+PKGS := libpng msgpack zlib openblas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

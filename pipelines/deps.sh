@@ -14,6 +14,7 @@ need_cmd gzip gzip
 need_pc libpng libpng-dev
 need_pc msgpack libmsgpack-dev
 need_pc zlib zlib1g-dev
+need_pc openblas libopenblas-dev
 if [ "$what" = fuzz ]; then
     need_cmd clang clang
 fi

@@ -1,0 +1,85 @@
+/* The op registry: every numerical operation of the library, reachable by
+ * name with named tensor inputs and outputs (ggml's test-backend-ops idea).
+ * `sp-op` and the generic tests (PyTorch goldens, finite differences, CPU vs
+ * CUDA) go through it; the model calls each family's typed functions
+ * directly (declared in the family's own header, e.g. sp_conv.h).
+ *
+ * Conventions
+ *  - inputs, outputs: comma-separated entry names ("x,weight,bias"); an input
+ *    may be optional (the op decides, and documents it in `shapes`).
+ *  - forward(out, in, attrs): reads tensors from `in`, puts new tensors into
+ *    `out` (which owns them).
+ *  - backward(grads, in, attrs): `in` holds the forward inputs and, for each
+ *    output y, its gradient "d" + y (e.g. "dy"); puts "d" + x for each name x
+ *    of `diff` (the differentiable inputs).  Backward recomputes whatever the
+ *    forward would have cached, so that an op is a pure function of its
+ *    entries.  NULL when the op has no backward.
+ *  - Shape or dtype errors are fatal, one line: "<op>: input 'x' is f32
+ *    [2,3], expected f32 [N,C,H,W]".
+ *  - attrs: numbers or strings with defaults, given to sp-op as --name value
+ *    and stored in golden files' header meta "attrs". */
+#ifndef SP_OP_H
+#define SP_OP_H
+
+#include "sp_map.h"
+
+typedef struct {
+    const char *name;
+    char type;         /* 'n' number, 's' string */
+    const char *def;   /* default, as text ("1", "zeros") */
+    const char *help;
+} sp_op_attr;
+
+#define SP_OP_MAX_ATTRS 16
+typedef struct {
+    int n;
+    const char *name[SP_OP_MAX_ATTRS];
+    double num[SP_OP_MAX_ATTRS];
+    const char *str[SP_OP_MAX_ATTRS];
+} sp_op_attrs;
+
+typedef struct sp_op_def {
+    const char *name;
+    const char *summary;
+    const char *inputs;  /* "x,weight,bias" */
+    const char *outputs; /* "y" */
+    const char *diff;    /* inputs that get gradients: "x,weight,bias" ("" none) */
+    const char *shapes;  /* documentation: "x f32 [N,C,H,W]; weight f32 [O,C,kh,kw]; bias f32 [O] optional -> y f32 [N,O,Ho,Wo]" */
+    const sp_op_attr *attrs; /* terminated by {0}; NULL for none */
+    void (*forward)(sp_map *out, const sp_map *in, const sp_op_attrs *a);
+    void (*backward)(sp_map *grads, const sp_map *in, const sp_op_attrs *a);
+} sp_op_def;
+
+/* The registry: every family's table, concatenated. */
+const sp_op_def *sp_op_find(const char *name);
+/* Calls fn for every op, in registry order. */
+void sp_op_foreach(void (*fn)(const sp_op_def *op, void *ctx), void *ctx);
+
+/* Attribute values: defaults of op, then overrides by name (fatal on an
+ * unknown name or a non-number for a number attribute). */
+void sp_op_attrs_defaults(sp_op_attrs *a, const sp_op_def *op);
+void sp_op_attrs_set(sp_op_attrs *a, const sp_op_def *op, const char *name, const char *value);
+/* Overrides from a header meta's "attrs" map (numbers or strings); string
+ * values are copied into store, which must outlive a. */
+void sp_op_attrs_from_meta(sp_op_attrs *a, const sp_op_def *op, const sp_map *meta, char *store,
+                           size_t store_len);
+double sp_attr_num(const sp_op_attrs *a, const char *name);
+int sp_attr_int(const sp_op_attrs *a, const char *name);
+const char *sp_attr_str(const sp_op_attrs *a, const char *name);
+
+/* Input checking for ops: the tensor called name in `in`, required to be
+ * dtype with ndim dimensions (ndim < 0: any), or fatal naming op and input.
+ * sp_op_input_opt returns NULL when absent. */
+const sp_tensor *sp_op_input(const char *op, const sp_map *in, const char *name, sp_dtype dtype,
+                             int ndim);
+const sp_tensor *sp_op_input_opt(const char *op, const sp_map *in, const char *name,
+                                 sp_dtype dtype, int ndim);
+/* Fatal unless t->shape[dim] == want. */
+void sp_op_check_dim(const char *op, const char *name, const sp_tensor *t, int dim, int64_t want);
+
+/* Each family of ops defines one table, terminated by {0}. */
+extern const sp_op_def sp_ops_nn[];      /* conv, batch norm, pooling, linear, activations, encoders */
+extern const sp_op_def sp_ops_geom[];    /* grids, grid_sample, transformations, MLP heads */
+extern const sp_op_def sp_ops_compose[]; /* clamp, composition, loss, optimiser, init, noise */
+
+#endif
