@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <ftw.h>
+#include <pthread.h>
 
 static char prog_name[64] = "sprites";
 
@@ -30,12 +31,14 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return 0;
 }
 
+void sp_remove_tree(const char *path) { nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
 static void remove_temps(void)
 {
     for (int i = 0; i < SP_MAX_TEMPS; i++)
         if (temps[i].used) {
             if (temps[i].is_dir)
-                nftw(temps[i].tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+                sp_remove_tree(temps[i].tmp);
             else
                 unlink(temps[i].tmp);
             temps[i].used = 0;
@@ -125,34 +128,45 @@ char *sp_strdup(const char *s)
     return d;
 }
 
+/* The table is shared by threads that write files in parallel. */
+static pthread_mutex_t temps_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Reserves a slot (marked used); call with temps_lock held. */
 static int temp_slot(void)
 {
     for (int i = 0; i < SP_MAX_TEMPS; i++)
-        if (!temps[i].used)
+        if (!temps[i].used) {
+            temps[i].used = 1;
             return i;
+        }
+    pthread_mutex_unlock(&temps_lock);
     sp_fatal("too many output files open at once");
 }
 
 FILE *sp_outfile_open(const char *path)
 {
+    pthread_mutex_lock(&temps_lock);
     int i = temp_slot();
+    pthread_mutex_unlock(&temps_lock);
     if (strlen(path) + 32 >= sizeof temps[i].tmp)
         sp_fatal("%s: path too long", path);
     snprintf(temps[i].tmp, sizeof temps[i].tmp, "%s.tmp.%ld", path, (long)getpid());
     snprintf(temps[i].final, sizeof temps[i].final, "%s", path);
-    FILE *f = fopen(temps[i].tmp, "wb");
-    if (!f)
-        sp_fatal("%s: cannot write: %s", path, strerror(errno));
-    temps[i].f = f;
-    temps[i].used = 1;
     temps[i].is_dir = 0;
+    temps[i].f = NULL;
+    FILE *f = fopen(temps[i].tmp, "wb");
+    if (!f) {
+        temps[i].used = 0;
+        sp_fatal("%s: cannot write: %s", path, strerror(errno));
+    }
+    temps[i].f = f;
     return f;
 }
 
 void sp_outfile_commit(FILE *f)
 {
     for (int i = 0; i < SP_MAX_TEMPS; i++)
-        if (temps[i].used && temps[i].f == f) {
+        if (temps[i].used && temps[i].f == f && f) {
             if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
                 int e = errno;
                 fclose(f);
@@ -171,11 +185,12 @@ void sp_outfile_commit(FILE *f)
 
 void sp_cleanup_register(const char *tmp_path, int is_dir)
 {
+    pthread_mutex_lock(&temps_lock);
     int i = temp_slot();
+    pthread_mutex_unlock(&temps_lock);
     snprintf(temps[i].tmp, sizeof temps[i].tmp, "%s", tmp_path);
     temps[i].final[0] = 0;
     temps[i].f = NULL;
-    temps[i].used = 1;
     temps[i].is_dir = is_dir;
 }
 

@@ -39,6 +39,9 @@ void sp_outfile_commit(FILE *f);
 void sp_cleanup_register(const char *tmp_path, int is_dir);
 void sp_cleanup_forget(const char *tmp_path);
 
+/* Removes a file or a directory tree (rm -rf); errors are ignored. */
+void sp_remove_tree(const char *path);
+
 /* Creates every missing directory of "path" (like mkdir -p); fatal on failure. */
 void sp_mkdir_p(const char *path);
 

@@ -29,6 +29,15 @@ int sp_png_try_read_labels(const char *path, sp_tensor **out, char *err, size_t 
  * atomically (temporary + rename). */
 void sp_png_write(const char *path, const uint8_t *px, int h, int w, int c);
 
+/* PNG encoding into memory with a reusable deflate state (one encoder per
+ * thread; encoders share nothing).  *out points into the encoder and is
+ * valid until its next use.  Returns 0, or -1 with the reason in err. */
+typedef struct sp_png_encoder sp_png_encoder;
+sp_png_encoder *sp_png_encoder_new(void);
+void sp_png_encoder_free(sp_png_encoder *e);
+int sp_png_encode(sp_png_encoder *e, const uint8_t *px, int h, int w, int c, const uint8_t **out,
+                  size_t *out_len, char *err, size_t errlen);
+
 /* Converts channels the way PIL's convert() does: to 1 (L = ITU-R 601-2
  * luma in integer arithmetic, alpha dropped) or 3 (grey replicated, alpha
  * dropped). */

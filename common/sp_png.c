@@ -163,30 +163,17 @@ sp_tensor *sp_png_read_labels(const char *path)
 
 void sp_png_write(const char *path, const uint8_t *px, int h, int w, int c)
 {
-    static const int types[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA,
-                                 PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGBA};
-    if (c < 1 || c > 4 || h <= 0 || w <= 0)
-        sp_fatal("%s: cannot write a %dx%dx%d image", path, h, w, c);
+    char err[256];
+    const uint8_t *png;
+    size_t len;
+    sp_png_encoder *e = sp_png_encoder_new();
+    if (sp_png_encode(e, px, h, w, c, &png, &len, err, sizeof err) != 0)
+        sp_fatal("%s: %s", path, err);
     FILE *f = sp_outfile_open(path);
-    png_err err;
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &err, on_error, on_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!info)
-        sp_fatal("out of memory");
-    if (setjmp(err.jb))
-        sp_fatal("%s: PNG write failed: %s", path, err.msg);
-    png_init_io(png, f);
-    /* Fast settings: generated data sets are large and mostly flat colour. */
-    png_set_compression_level(png, 3);
-    png_set_filter(png, 0, PNG_FILTER_SUB);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, types[c], PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < h; y++)
-        png_write_row(png, (png_const_bytep)(px + (size_t)y * (size_t)w * (size_t)c));
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
+    if (fwrite(png, 1, len, f) != len)
+        sp_fatal("%s: write failed", path);
     sp_outfile_commit(f);
+    sp_png_encoder_free(e);
 }
 
 sp_image sp_image_to_channels(const sp_image *im, int c)

@@ -28,6 +28,7 @@ void sp_progress_start(sp_progress *p, const char *unit, int64_t total)
         p->mode = 1;
     else if (env && strcmp(env, "1") == 0)
         p->mode = 2;
+    p->interval = p->mode == 2 ? 10.0 : 1.0;
 }
 
 static void print_line(sp_progress *p, int64_t done, double now)
@@ -35,13 +36,13 @@ static void print_line(sp_progress *p, int64_t done, double now)
     double el = now - p->start, rate = el > 0 ? (double)done / el : 0;
     char eta[64] = "";
     if (p->total > 0 && rate > 0)
-        snprintf(eta, sizeof eta, "  ETA %.0f s", (double)(p->total - done) / rate);
+        snprintf(eta, sizeof eta, ", ETA %.0f s", (double)(p->total - done) / rate);
     if (p->total > 0)
-        fprintf(stderr, "%s%s: %lld/%lld %s  %.1f/s%s%s", p->mode == 1 ? "\r" : "", sp_prog(),
+        fprintf(stderr, "%s%s: %lld/%lld %s, %.0f/s%s%s", p->mode == 1 ? "\r" : "", sp_prog(),
                 (long long)done, (long long)p->total, p->unit, rate, eta,
                 p->mode == 1 ? "\033[K" : "\n");
     else
-        fprintf(stderr, "%s%s: %lld %s  %.1f/s%s", p->mode == 1 ? "\r" : "", sp_prog(),
+        fprintf(stderr, "%s%s: %lld %s, %.0f/s%s", p->mode == 1 ? "\r" : "", sp_prog(),
                 (long long)done, p->unit, rate, p->mode == 1 ? "\033[K" : "\n");
     p->printed = 1;
 }
@@ -51,7 +52,7 @@ void sp_progress_update(sp_progress *p, int64_t done)
     if (!p->mode)
         return;
     double now = sp_now();
-    if (now - p->last < (p->mode == 1 ? 1.0 : 10.0))
+    if (now - p->last < p->interval)
         return;
     p->last = now;
     print_line(p, done, now);
@@ -59,7 +60,7 @@ void sp_progress_update(sp_progress *p, int64_t done)
 
 void sp_progress_end(sp_progress *p, int64_t done)
 {
-    if (p->mode && p->printed) {
+    if (p->mode == 2 || (p->mode && p->printed)) {
         print_line(p, done, sp_now());
         if (p->mode == 1)
             fputc('\n', stderr);
