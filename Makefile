@@ -67,6 +67,7 @@ TOOLS := $(TOOL_SRC:tests/tools/%.c=$(OBJ)/tests/tools/%)
 STAMP := build/variant
 $(shell mkdir -p build; test "`cat $(STAMP) 2>/dev/null`" = "$(VARIANT)" || echo $(VARIANT) > $(STAMP))
 
+.SECONDARY:
 .PHONY: all test test-unit test-cli demo deps fuzz clean bench test-cuda
 all: $(PROGS) $(TESTS) $(TOOLS)
 
