@@ -30,7 +30,8 @@ class StreamError(Exception):
 
 def to_tensor(a):
     """numpy array -> the tensor map of the stream format."""
-    a = np.ascontiguousarray(a)
+    shape = np.shape(a)
+    a = np.ascontiguousarray(a).reshape(shape)  # ascontiguousarray makes 0-d arrays 1-d
     if a.dtype == np.float32 or a.dtype == np.float64 or a.dtype == np.uint8 or \
             a.dtype == np.int32 or a.dtype == np.int64:
         a = a.astype(a.dtype.newbyteorder("<"), copy=False)

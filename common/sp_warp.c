@@ -1,0 +1,999 @@
+/* Grids, bilinear sampling and the spatial transformations (see sp_warp.h).
+ *
+ * One engine does everything: a grid generator produces the sampling points
+ * of one output row (read from a grid tensor, or computed from an affine
+ * matrix, a homography or TPS control points), the sampler interpolates all
+ * channels of that row, and in the backward the sampler's point gradients
+ * go straight back into the generator, which sums its parameter gradient in
+ * double.  No grid tensor is ever stored for the fused transformations.
+ *
+ * Arithmetic follows PyTorch 1.13's CPU kernels (GridSamplerKernel.cpp,
+ * AffineGridGenerator.cpp, linspace) operation by operation where it is
+ * cheap to do so, so that results agree to a few ulps. */
+#include "sp_warp.h"
+#include "sp_error.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+int sp_padding_parse(const char *name, sp_padding *pad)
+{
+    if (!strcmp(name, "zeros")) {
+        *pad = SP_PAD_ZEROS;
+        return 0;
+    }
+    if (!strcmp(name, "border")) {
+        *pad = SP_PAD_BORDER;
+        return 0;
+    }
+    return -1;
+}
+
+/* ---- base coordinates ------------------------------------------------------ */
+
+/* torch.linspace(-1, 1, n)[i] in float, as its CPU kernel computes it
+ * (from the start for the first half, from the end for the second). */
+static float lin_f(int i, int n)
+{
+    if (n <= 1)
+        return -1.0f;
+    float step = 2.0f / (float)(n - 1);
+    return i < n / 2 ? -1.0f + step * (float)i : 1.0f - step * (float)(n - 1 - i);
+}
+
+/* affine_grid's base with align_corners=False: linspace(-1, 1, n) * (n-1) / n
+ * (pixel centres), 0 for n == 1. */
+static float aff_f(int i, int n)
+{
+    if (n <= 1)
+        return 0.0f;
+    return lin_f(i, n) * (float)(n - 1) / (float)n;
+}
+
+/* ---- TPS kernel ------------------------------------------------------------ */
+
+/* phi(d2) = 0.5 * d2 * log(d2) = r^2 log r, 0 at r = 0 (the reference masks
+ * the NaN of 0 * log 0). */
+static double tps_phi(double d2) { return d2 > 0 ? 0.5 * d2 * log(d2) : 0.0; }
+
+/* Inverts a (m x m, row-major) in place by Gauss-Jordan with partial
+ * pivoting; fatal when singular. */
+static void invert(double *a, int m)
+{
+    double *inv = sp_calloc((size_t)m * m, sizeof *inv);
+    for (int i = 0; i < m; i++)
+        inv[i * m + i] = 1;
+    for (int col = 0; col < m; col++) {
+        int piv = col;
+        for (int r = col + 1; r < m; r++)
+            if (fabs(a[r * m + col]) > fabs(a[piv * m + col]))
+                piv = r;
+        if (fabs(a[piv * m + col]) < 1e-300)
+            sp_fatal("tps: singular kernel matrix");
+        if (piv != col)
+            for (int k = 0; k < m; k++) {
+                double t = a[col * m + k];
+                a[col * m + k] = a[piv * m + k];
+                a[piv * m + k] = t;
+                t = inv[col * m + k];
+                inv[col * m + k] = inv[piv * m + k];
+                inv[piv * m + k] = t;
+            }
+        double d = a[col * m + col];
+        for (int k = 0; k < m; k++) {
+            a[col * m + k] /= d;
+            inv[col * m + k] /= d;
+        }
+        for (int r = 0; r < m; r++) {
+            if (r == col || a[r * m + col] == 0)
+                continue;
+            double f = a[r * m + col];
+            for (int k = 0; k < m; k++) {
+                a[r * m + k] -= f * a[col * m + k];
+                inv[r * m + k] -= f * inv[col * m + k];
+            }
+        }
+    }
+    memcpy(a, inv, (size_t)m * m * sizeof *a);
+    free(inv);
+}
+
+/* A [h*w, g*g] = R @ inverse_kernel[:, :g*g] (TPSGrid's two products folded
+ * into one, since the last 3 rows of its Y are zero). */
+static float *tps_build(int h, int w, int g)
+{
+    int N = g * g, m = N + 3;
+    double *cx = sp_malloc(sizeof(double) * N), *cy = sp_malloc(sizeof(double) * N);
+    for (int k = 0; k < N; k++) {
+        /* meshgrid(linspace(y), linspace(x)) flattened: x fastest */
+        cx[k] = -1.0 + 2.0 * (k % g) / (g - 1);
+        cy[k] = -1.0 + 2.0 * (k / g) / (g - 1);
+    }
+    double *K = sp_calloc((size_t)m * m, sizeof *K);
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < N; j++) {
+            double dx = cx[i] - cx[j], dy = cy[i] - cy[j];
+            K[i * m + j] = tps_phi(dx * dx + dy * dy);
+        }
+        K[i * m + N] = K[N * m + i] = 1;
+        K[i * m + N + 1] = K[(N + 1) * m + i] = cx[i];
+        K[i * m + N + 2] = K[(N + 2) * m + i] = cy[i];
+    }
+    invert(K, m);
+    float *A = sp_malloc(sizeof(float) * (size_t)h * w * N);
+    double *r = sp_malloc(sizeof(double) * m);
+    for (int i = 0; i < h; i++) {
+        double ty = h > 1 ? -1.0 + 2.0 * i / (h - 1) : -1.0;
+        for (int j = 0; j < w; j++) {
+            double tx = w > 1 ? -1.0 + 2.0 * j / (w - 1) : -1.0;
+            for (int k = 0; k < N; k++) {
+                double dx = tx - cx[k], dy = ty - cy[k];
+                r[k] = tps_phi(dx * dx + dy * dy);
+            }
+            r[N] = 1, r[N + 1] = tx, r[N + 2] = ty;
+            float *a = A + ((size_t)i * w + j) * N;
+            for (int k = 0; k < N; k++) {
+                double s = 0;
+                for (int q = 0; q < m; q++)
+                    s += r[q] * K[q * m + k];
+                a[k] = (float)s;
+            }
+        }
+    }
+    free(r);
+    free(K);
+    free(cx);
+    free(cy);
+    return A;
+}
+
+/* Built matrices are kept for the life of the process (a model uses one or
+ * two sizes); past the cache size the caller gets its own copy to free. */
+#define TPS_CACHE 32
+static struct {
+    int h, w, g;
+    float *A;
+} tps_cache[TPS_CACHE];
+static int tps_cached;
+
+static const float *tps_matrix(int h, int w, int g, float **owned)
+{
+    const float *A = NULL;
+    *owned = NULL;
+#pragma omp critical(sp_tps_cache)
+    {
+        for (int i = 0; i < tps_cached && !A; i++)
+            if (tps_cache[i].h == h && tps_cache[i].w == w && tps_cache[i].g == g)
+                A = tps_cache[i].A;
+        if (!A && tps_cached < TPS_CACHE) {
+            float *B = tps_build(h, w, g);
+            tps_cache[tps_cached].h = h;
+            tps_cache[tps_cached].w = w;
+            tps_cache[tps_cached].g = g;
+            tps_cache[tps_cached++].A = B;
+            A = B;
+        }
+    }
+    if (!A)
+        A = *owned = tps_build(h, w, g);
+    return A;
+}
+
+static void check_g(int g)
+{
+    if (g < 2 || g > SP_TPS_MAX_G)
+        sp_fatal("tps: grid size %d, expected 2 to %d", g, SP_TPS_MAX_G);
+}
+
+/* ---- grid generators ------------------------------------------------------- */
+
+enum { GEN_GRID, GEN_AFFINE, GEN_HOMOGRAPHY, GEN_TPS };
+#define MAXP (2 * SP_TPS_MAX_G * SP_TPS_MAX_G)
+
+/* What is shared by the images of one call. */
+typedef struct {
+    int kind;
+    int h, w;
+    float *bx, *by; /* base coordinates, [w] and [h] (affine / homography) */
+    const float *A; /* GEN_TPS: [h*w, np/2] */
+    float *A_owned;
+    int np; /* parameters per image: 6, 9 or 2 g^2 */
+} plan_t;
+
+/* One image's generator: its parameters and their gradient. */
+typedef struct {
+    const float *grid; /* GEN_GRID: this image's [h,w,2] */
+    float *dgrid;      /* GEN_GRID backward, or NULL */
+    float p[MAXP];
+    double dp[MAXP];
+} gen_t;
+
+static void plan_init(plan_t *pl, int kind, int h, int w, int g)
+{
+    memset(pl, 0, sizeof *pl);
+    pl->kind = kind;
+    pl->h = h;
+    pl->w = w;
+    if (kind == GEN_AFFINE || kind == GEN_HOMOGRAPHY) {
+        pl->bx = sp_malloc(sizeof(float) * (size_t)(w ? w : 1));
+        pl->by = sp_malloc(sizeof(float) * (size_t)(h ? h : 1));
+        for (int j = 0; j < w; j++)
+            pl->bx[j] = kind == GEN_AFFINE ? aff_f(j, w) : lin_f(j, w);
+        for (int i = 0; i < h; i++)
+            pl->by[i] = kind == GEN_AFFINE ? aff_f(i, h) : lin_f(i, h);
+        pl->np = kind == GEN_AFFINE ? 6 : 9;
+    } else if (kind == GEN_TPS) {
+        check_g(g);
+        pl->np = 2 * g * g;
+        if ((size_t)h * w > 0)
+            pl->A = tps_matrix(h, w, g, &pl->A_owned);
+    }
+}
+
+static void plan_free(plan_t *pl)
+{
+    free(pl->bx);
+    free(pl->by);
+    free(pl->A_owned);
+}
+
+/* Grid points of output row i into gx[w], gy[w]. */
+static void gen_row(const plan_t *pl, const gen_t *g, int i, float *gx, float *gy)
+{
+    int w = pl->w;
+    const float *p = g->p;
+    switch (pl->kind) {
+    case GEN_GRID: {
+        const float *q = g->grid + (size_t)i * w * 2;
+        for (int j = 0; j < w; j++) {
+            gx[j] = q[2 * j];
+            gy[j] = q[2 * j + 1];
+        }
+        break;
+    }
+    case GEN_AFFINE: {
+        /* affine_grid: base (x, y, 1) times theta^T */
+        float y = pl->by[i];
+        for (int j = 0; j < w; j++) {
+            float x = pl->bx[j];
+            gx[j] = p[0] * x + p[1] * y + p[2];
+            gy[j] = p[3] * x + p[4] * y + p[5];
+        }
+        break;
+    }
+    case GEN_HOMOGRAPHY: {
+        float y = pl->by[i];
+        for (int j = 0; j < w; j++) {
+            float x = pl->bx[j];
+            float px = p[0] * x + p[1] * y + p[2];
+            float py = p[3] * x + p[4] * y + p[5];
+            float pz = p[6] * x + p[7] * y + p[8];
+            float sc = fabsf(pz) > 1e-8f ? 1.0f / (pz + 1e-8f) : 1.0f;
+            gx[j] = sc * px;
+            gy[j] = sc * py;
+        }
+        break;
+    }
+    case GEN_TPS: {
+        /* g->p holds the points deinterleaved: x of every point, then y */
+        const int N = pl->np / 2;
+        const float *a = pl->A + (size_t)i * w * N, *px = p, *py = p + N;
+        for (int j = 0; j < w; j++, a += N) {
+            /* four partial sums, so that the compiler can use vectors */
+            float sx[4] = {0, 0, 0, 0}, sy[4] = {0, 0, 0, 0};
+            int k = 0;
+            for (; k + 4 <= N; k += 4)
+                for (int q = 0; q < 4; q++) {
+                    sx[q] += a[k + q] * px[k + q];
+                    sy[q] += a[k + q] * py[k + q];
+                }
+            for (; k < N; k++) {
+                sx[0] += a[k] * px[k];
+                sy[0] += a[k] * py[k];
+            }
+            gx[j] = (sx[0] + sx[1]) + (sx[2] + sx[3]);
+            gy[j] = (sy[0] + sy[1]) + (sy[2] + sy[3]);
+        }
+        break;
+    }
+    }
+}
+
+/* Gradient of row i's points (dgx, dgy) into the generator's parameters. */
+static void gen_row_backward(const plan_t *pl, gen_t *g, int i, const float *dgx, const float *dgy)
+{
+    int w = pl->w;
+    const float *p = g->p;
+    double *dp = g->dp;
+    switch (pl->kind) {
+    case GEN_GRID:
+        if (g->dgrid) {
+            float *q = g->dgrid + (size_t)i * w * 2;
+            for (int j = 0; j < w; j++) {
+                q[2 * j] = dgx[j];
+                q[2 * j + 1] = dgy[j];
+            }
+        }
+        break;
+    case GEN_AFFINE: {
+        double y = pl->by[i], sx = 0, sxx = 0, sy = 0, syx = 0;
+        for (int j = 0; j < w; j++) {
+            double x = pl->bx[j];
+            sx += dgx[j];
+            sxx += dgx[j] * x;
+            sy += dgy[j];
+            syx += dgy[j] * x;
+        }
+        dp[0] += sxx;
+        dp[1] += sx * y;
+        dp[2] += sx;
+        dp[3] += syx;
+        dp[4] += sy * y;
+        dp[5] += sy;
+        break;
+    }
+    case GEN_HOMOGRAPHY: {
+        float y = pl->by[i];
+        for (int j = 0; j < w; j++) {
+            float x = pl->bx[j];
+            float px = p[0] * x + p[1] * y + p[2];
+            float py = p[3] * x + p[4] * y + p[5];
+            float pz = p[6] * x + p[7] * y + p[8];
+            int m = fabsf(pz) > 1e-8f;
+            double sc = m ? 1.0f / (pz + 1e-8f) : 1.0f;
+            double dpx = dgx[j] * sc, dpy = dgy[j] * sc;
+            double dpz = m ? -((double)dgx[j] * px + (double)dgy[j] * py) * sc * sc : 0.0;
+            dp[0] += dpx * x, dp[1] += dpx * y, dp[2] += dpx;
+            dp[3] += dpy * x, dp[4] += dpy * y, dp[5] += dpy;
+            dp[6] += dpz * x, dp[7] += dpz * y, dp[8] += dpz;
+        }
+        break;
+    }
+    case GEN_TPS: {
+        /* the row's sums in float (at most w terms), then into double */
+        const int N = pl->np / 2;
+        const float *a = pl->A + (size_t)i * w * N;
+        float rx[SP_TPS_MAX_G * SP_TPS_MAX_G], ry[SP_TPS_MAX_G * SP_TPS_MAX_G];
+        for (int k = 0; k < N; k++)
+            rx[k] = ry[k] = 0.0f;
+        for (int j = 0; j < w; j++, a += N) {
+            const float gx = dgx[j], gy = dgy[j];
+            if (gx == 0.0f && gy == 0.0f)
+                continue;
+            for (int k = 0; k < N; k++) {
+                rx[k] += a[k] * gx;
+                ry[k] += a[k] * gy;
+            }
+        }
+        for (int k = 0; k < N; k++) {
+            dp[k] += rx[k];
+            dp[N + k] += ry[k];
+        }
+        break;
+    }
+    }
+}
+
+/* ---- the bilinear sampler -------------------------------------------------- */
+
+/* One sampling point, as PyTorch's CPU kernel computes it: the four
+ * corners' offsets in the input plane (0 for a corner outside, whose weight
+ * is then 0), their interpolation weights, and (backward) the derivatives
+ * of the weights with respect to the grid coordinates, times the
+ * unnormalisation scale and, for 'border', the clipping gradient (0 where
+ * clipped, the border included). */
+typedef struct {
+    int32_t o[4]; /* nw, ne, sw, se */
+    float w[4];
+    float cx[4], cy[4];
+} point;
+
+typedef struct {
+    int hin, win;
+    float sx, sy;     /* size / 2 */
+    float maxx, maxy; /* size - 1 */
+    int border;
+} sampler;
+
+static void sampler_init(sampler *sm, const sp_warp_shape *s)
+{
+    sm->hin = s->hin;
+    sm->win = s->win;
+    sm->sx = (float)s->win / 2;
+    sm->sy = (float)s->hin / 2;
+    sm->maxx = (float)(s->win - 1);
+    sm->maxy = (float)(s->hin - 1);
+    sm->border = s->pad == SP_PAD_BORDER;
+}
+
+static inline int ifloor(float v)
+{
+    int i = (int)v;
+    return (float)i > v ? i - 1 : i;
+}
+
+/* Fills pt for grid point (gx, gy); returns 0 when the point reads nothing
+ * and has no gradient ('zeros' and every corner outside: ix < -1 or
+ * ix >= win, likewise y; NaN too), 2 when its four corners are all inside
+ * (offsets o, o+1, o+win, o+win+1), else 1. */
+static inline __attribute__((always_inline)) int point_setup(point *pt, const sampler *sm, float gx, float gy, int grad)
+{
+    /* unnormalize, align_corners=False: ((g + 1) * size/2) - 0.5 */
+    float ix = (gx + 1.0f) * sm->sx - 0.5f;
+    float iy = (gy + 1.0f) * sm->sy - 0.5f;
+    float mx = sm->sx, my = sm->sy;
+    if (sm->border) {
+        /* clip to [0, size-1] (NaN to 0, as PyTorch's forward); the
+         * gradient is 0 where clipped, borders included */
+        ix = ix > 0.0f ? ix : 0.0f;
+        if (ix == 0.0f)
+            mx = 0;
+        if (ix >= sm->maxx)
+            ix = sm->maxx, mx = 0;
+        iy = iy > 0.0f ? iy : 0.0f;
+        if (iy == 0.0f)
+            my = 0;
+        if (iy >= sm->maxy)
+            iy = sm->maxy, my = 0;
+    } else if (!(ix >= -1.0f && ix < (float)sm->win && iy >= -1.0f && iy < (float)sm->hin)) {
+        return 0;
+    }
+    int x0 = ifloor(ix), y0 = ifloor(iy);
+    float we = ix - (float)x0, ea = 1.0f - we; /* distances to the west / east sides */
+    float no = iy - (float)y0, so = 1.0f - no; /* to the north / south sides */
+    int32_t base = (int32_t)y0 * sm->win + x0;
+    pt->w[0] = so * ea, pt->w[1] = so * we, pt->w[2] = no * ea, pt->w[3] = no * we;
+    pt->o[0] = base, pt->o[1] = base + 1, pt->o[2] = base + sm->win, pt->o[3] = base + sm->win + 1;
+    if (grad) {
+        pt->cx[0] = -so * mx, pt->cx[1] = so * mx, pt->cx[2] = -no * mx, pt->cx[3] = no * mx;
+        pt->cy[0] = -ea * my, pt->cy[1] = -we * my, pt->cy[2] = ea * my, pt->cy[3] = we * my;
+    }
+    if (x0 >= 0 && x0 + 1 < sm->win && y0 >= 0 && y0 + 1 < sm->hin)
+        return 2; /* all four corners inside: the common case */
+    int vw = x0 >= 0 && x0 < sm->win, ve = x0 + 1 >= 0 && x0 + 1 < sm->win;
+    int vn = y0 >= 0 && y0 < sm->hin, vs = y0 + 1 >= 0 && y0 + 1 < sm->hin;
+    int v[4] = {vw && vn, ve && vn, vw && vs, ve && vs};
+    for (int k = 0; k < 4; k++)
+        if (!v[k]) {
+            pt->o[k] = 0;
+            pt->w[k] = 0.0f;
+            pt->cx[k] = pt->cy[k] = 0.0f;
+        }
+    return 1;
+}
+
+#ifdef __SSE2__
+/* The four corners of an inside point as one vector: two pairs of
+ * neighbours, (nw, ne) and (sw, se). */
+static inline __m128 load_corners(const float *p, int win)
+{
+    __m128 v = _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)p);
+    return _mm_loadh_pi(v, (const __m64 *)(p + win));
+}
+static inline float hsum(__m128 v)
+{
+    __m128 s = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
+}
+#endif
+
+/* Output row i of every channel of one image, from the row's grid points. */
+static void row_forward(float *y, const float *x, const float *gx, const float *gy, int i,
+                        const sampler *sm, const sp_warp_shape *s)
+{
+    const int w = s->w, C = s->c;
+    const size_t in_plane = (size_t)s->hin * s->win, out_plane = (size_t)s->h * s->w;
+    float *yr = y + (size_t)i * w;
+    point pt;
+    for (int j = 0; j < w; j++) {
+        int kind = point_setup(&pt, sm, gx[j], gy[j], 0);
+        if (!kind) {
+            for (int c = 0; c < C; c++)
+                yr[c * out_plane + j] = 0.0f;
+            continue;
+        }
+        const float *xc = x;
+#ifdef __SSE2__
+        if (kind == 2) {
+            const __m128 wv = _mm_loadu_ps(pt.w);
+            const float *xo = x + pt.o[0];
+            for (int c = 0; c < C; c++, xo += in_plane)
+                yr[c * out_plane + j] = hsum(_mm_mul_ps(load_corners(xo, sm->win), wv));
+            continue;
+        }
+#endif
+        for (int c = 0; c < C; c++, xc += in_plane)
+            yr[c * out_plane + j] = xc[pt.o[0]] * pt.w[0] + xc[pt.o[1]] * pt.w[1] +
+                                    xc[pt.o[2]] * pt.w[2] + xc[pt.o[3]] * pt.w[3];
+    }
+}
+
+/* Row i's backward: scatter into dx (when not NULL) and, when dgx is not
+ * NULL, the gradient of each grid point into dgx, dgy. */
+static void row_backward(float *dx, float *dgx, float *dgy, const float *dy, const float *x,
+                         const float *gx, const float *gy, int i, const sampler *sm,
+                         const sp_warp_shape *s)
+{
+    const int w = s->w, C = s->c, win = sm->win;
+    const size_t in_plane = (size_t)s->hin * s->win, out_plane = (size_t)s->h * s->w;
+    const float *dyr = dy + (size_t)i * w;
+    point pt;
+    for (int j = 0; j < w; j++) {
+        int kind = point_setup(&pt, sm, gx[j], gy[j], dgx != NULL);
+        if (!kind) {
+            if (dgx)
+                dgx[j] = dgy[j] = 0.0f;
+            continue;
+        }
+#ifdef __SSE2__
+        if (kind == 2) {
+            /* corners as vectors; the point's gradient summed over channels
+             * per corner, reduced once at the end */
+            const __m128 wv = _mm_loadu_ps(pt.w);
+            const float *xo = x + pt.o[0];
+            float *dxo = dx ? dx + pt.o[0] : NULL;
+            if (dgx) {
+                const __m128 cxv = _mm_loadu_ps(pt.cx), cyv = _mm_loadu_ps(pt.cy);
+                __m128 ax = _mm_setzero_ps(), ay = _mm_setzero_ps();
+                for (int c = 0; c < C; c++, xo += in_plane) {
+                    const __m128 g = _mm_set1_ps(dyr[c * out_plane + j]);
+                    const __m128 gv = _mm_mul_ps(g, load_corners(xo, win));
+                    ax = _mm_add_ps(ax, _mm_mul_ps(gv, cxv));
+                    ay = _mm_add_ps(ay, _mm_mul_ps(gv, cyv));
+                    if (dxo) {
+                        __m128 d = _mm_add_ps(load_corners(dxo, win), _mm_mul_ps(g, wv));
+                        _mm_storel_pi((__m64 *)dxo, d);
+                        _mm_storeh_pi((__m64 *)(dxo + win), d);
+                        dxo += in_plane;
+                    }
+                }
+                dgx[j] = hsum(ax);
+                dgy[j] = hsum(ay);
+            } else if (dxo) {
+                for (int c = 0; c < C; c++, dxo += in_plane) {
+                    const __m128 g = _mm_set1_ps(dyr[c * out_plane + j]);
+                    __m128 d = _mm_add_ps(load_corners(dxo, win), _mm_mul_ps(g, wv));
+                    _mm_storel_pi((__m64 *)dxo, d);
+                    _mm_storeh_pi((__m64 *)(dxo + win), d);
+                }
+            }
+            continue;
+        }
+#endif
+        float sgx = 0.0f, sgy = 0.0f;
+        const float *xc = x;
+        float *dxc = dx;
+        for (int c = 0; c < C; c++, xc += in_plane) {
+            const float g = dyr[c * out_plane + j];
+            if (dxc) {
+                dxc[pt.o[0]] += g * pt.w[0];
+                dxc[pt.o[1]] += g * pt.w[1];
+                dxc[pt.o[2]] += g * pt.w[2];
+                dxc[pt.o[3]] += g * pt.w[3];
+                dxc += in_plane;
+            }
+            if (dgx) {
+                const float v0 = xc[pt.o[0]], v1 = xc[pt.o[1]], v2 = xc[pt.o[2]], v3 = xc[pt.o[3]];
+                sgx += g * (v0 * pt.cx[0] + v1 * pt.cx[1] + v2 * pt.cx[2] + v3 * pt.cx[3]);
+                sgy += g * (v0 * pt.cy[0] + v1 * pt.cy[1] + v2 * pt.cy[2] + v3 * pt.cy[3]);
+            }
+        }
+        if (dgx)
+            dgx[j] = sgx, dgy[j] = sgy;
+    }
+}
+
+/* ---- the engine ------------------------------------------------------------ */
+
+/* How one image's generator parameters come from the op's inputs, and how
+ * their gradient goes back. */
+typedef struct {
+    const float *src; /* [n, P] */
+    int P;
+    void (*to_params)(float *p, const float *b, int P);
+    void (*to_dsrc)(float *db, const double *dp, const float *b, int P);
+    const float *grid; /* GEN_GRID */
+} source_t;
+
+static void gen_setup(gen_t *g, const plan_t *pl, const source_t *src, size_t n)
+{
+    if (pl->kind == GEN_GRID) {
+        g->grid = src->grid + n * (size_t)pl->h * pl->w * 2;
+        return;
+    }
+    memset(g->dp, 0, sizeof(double) * pl->np);
+    src->to_params(g->p, src->src + n * src->P, src->P);
+}
+
+static void warp_forward(float *y, const float *x, const plan_t *pl, const source_t *src,
+                         const sp_warp_shape *s)
+{
+    const size_t in_img = (size_t)s->c * s->hin * s->win, out_img = (size_t)s->c * s->h * s->w;
+    if (s->n == 0 || out_img == 0)
+        return;
+    sampler sm;
+    sampler_init(&sm, s);
+#pragma omp parallel
+    {
+        gen_t *g = sp_malloc(sizeof *g);
+        float *gx = sp_malloc(sizeof(float) * 2 * s->w), *gy = gx + s->w;
+#pragma omp for schedule(static)
+        for (size_t n = 0; n < s->n; n++) {
+            gen_setup(g, pl, src, n);
+            for (int i = 0; i < s->h; i++) {
+                gen_row(pl, g, i, gx, gy);
+                row_forward(y + n * out_img, x + n * in_img, gx, gy, i, &sm, s);
+            }
+        }
+        free(gx);
+        free(g);
+    }
+}
+
+/* dx [n,c,hin,win] (or NULL), dsrc [n,P] or dgrid [n,h,w,2] (or NULL). */
+static void warp_backward(float *dx, float *dsrc, const float *dy, const float *x, const plan_t *pl,
+                          const source_t *src, const sp_warp_shape *s)
+{
+    const size_t in_img = (size_t)s->c * s->hin * s->win, out_img = (size_t)s->c * s->h * s->w;
+    if (dx)
+        memset(dx, 0, sizeof(float) * in_img * s->n);
+    if (dsrc)
+        memset(dsrc, 0,
+               sizeof(float) * s->n * (pl->kind == GEN_GRID ? (size_t)s->h * s->w * 2 : (size_t)src->P));
+    if (s->n == 0 || out_img == 0)
+        return;
+    const int want_grid = dsrc != NULL;
+    sampler sm;
+    sampler_init(&sm, s);
+#pragma omp parallel
+    {
+        gen_t *g = sp_malloc(sizeof *g);
+        float *gx = sp_malloc(sizeof(float) * 4 * s->w), *gy = gx + s->w, *dgx = gx + 2 * s->w,
+              *dgy = gx + 3 * s->w;
+#pragma omp for schedule(static)
+        for (size_t n = 0; n < s->n; n++) {
+            gen_setup(g, pl, src, n);
+            if (pl->kind == GEN_GRID)
+                g->dgrid = dsrc ? dsrc + n * (size_t)s->h * s->w * 2 : NULL;
+            for (int i = 0; i < s->h; i++) {
+                gen_row(pl, g, i, gx, gy);
+                row_backward(dx ? dx + n * in_img : NULL, want_grid ? dgx : NULL, dgy,
+                             dy + n * out_img, x + n * in_img, gx, gy, i, &sm, s);
+                if (want_grid)
+                    gen_row_backward(pl, g, i, dgx, dgy);
+            }
+            if (want_grid && pl->kind != GEN_GRID)
+                src->to_dsrc(dsrc + n * src->P, g->dp, src->src + n * src->P, src->P);
+        }
+        free(gx);
+        free(g);
+    }
+}
+
+/* ---- parameterisations ----------------------------------------------------- */
+
+/* The generator's parameters are the op's (theta, homography, points). */
+static void copy_p(float *p, const float *b, int P) { memcpy(p, b, sizeof(float) * P); }
+static void copy_dp(float *db, const double *dp, const float *b, int P)
+{
+    (void)b;
+    for (int k = 0; k < P; k++)
+        db[k] = (float)dp[k];
+}
+
+/* PositionModule: scale = exp(s) * I, theta = [scale | t] + [I | 0] */
+static void pos_params(float *p, const float *b, int P)
+{
+    (void)P;
+    float sc = expf(b[0]);
+    p[0] = sc + 1.0f, p[1] = 0.0f, p[2] = b[1];
+    p[3] = 0.0f, p[4] = sc + 1.0f, p[5] = b[2];
+}
+static void pos_dsrc(float *db, const double *dp, const float *b, int P)
+{
+    (void)P;
+    db[0] = (float)((dp[0] + dp[4]) * (double)expf(b[0]));
+    db[1] = (float)dp[2];
+    db[2] = (float)dp[5];
+}
+
+/* SimilarityModule: [[a, -b], [b, a]] | t, plus [I | 0] */
+static void sim_params(float *p, const float *b, int P)
+{
+    (void)P;
+    p[0] = b[0] + 1.0f, p[1] = -b[1], p[2] = b[2];
+    p[3] = b[1], p[4] = b[0] + 1.0f, p[5] = b[3];
+}
+static void sim_dsrc(float *db, const double *dp, const float *b, int P)
+{
+    (void)b, (void)P;
+    db[0] = (float)(dp[0] + dp[4]);
+    db[1] = (float)(dp[3] - dp[1]);
+    db[2] = (float)dp[2];
+    db[3] = (float)dp[5];
+}
+
+/* AffineModule: beta.view(2, 3) + [I | 0] */
+static void aff_params(float *p, const float *b, int P)
+{
+    (void)P;
+    for (int k = 0; k < 6; k++)
+        p[k] = b[k] + (k == 0 || k == 4 ? 1.0f : 0.0f);
+}
+
+/* ProjectiveModule: beta.view(3, 3) + I */
+static void proj_params(float *p, const float *b, int P)
+{
+    (void)P;
+    for (int k = 0; k < 9; k++)
+        p[k] = b[k] + (k % 4 == 0 ? 1.0f : 0.0f);
+}
+
+/* TPSModule: the lattice (float linspace, as the reference's buffer) + beta;
+ * P = 2 g^2. */
+static void tps_params(float *p, const float *b, int P)
+{
+    int g = (int)lround(sqrt(P / 2)), N = g * g;
+    for (int k = 0; k < N; k++) {
+        p[k] = lin_f(k % g, g) + b[2 * k];
+        p[N + k] = lin_f(k / g, g) + b[2 * k + 1];
+    }
+}
+
+/* TPS generator parameters are deinterleaved (x of every point, then y);
+ * sources and gradients are (x, y) pairs. */
+static void tps_copy_p(float *p, const float *b, int P)
+{
+    int N = P / 2;
+    for (int k = 0; k < N; k++) {
+        p[k] = b[2 * k];
+        p[N + k] = b[2 * k + 1];
+    }
+}
+static void tps_copy_dp(float *db, const double *dp, const float *b, int P)
+{
+    (void)b;
+    int N = P / 2;
+    for (int k = 0; k < N; k++) {
+        db[2 * k] = (float)dp[k];
+        db[2 * k + 1] = (float)dp[N + k];
+    }
+}
+
+/* ---- public: grids --------------------------------------------------------- */
+
+/* Writes the grid of every image (GEN_* generator with parameters src). */
+static void grid_forward(float *grid, const plan_t *pl, const source_t *src, size_t n)
+{
+    const size_t hw = (size_t)pl->h * pl->w;
+    if (n == 0 || hw == 0)
+        return;
+#pragma omp parallel
+    {
+        gen_t *g = sp_malloc(sizeof *g);
+        float *gx = sp_malloc(sizeof(float) * (size_t)pl->w), *gy = sp_malloc(sizeof(float) * (size_t)pl->w);
+#pragma omp for schedule(static)
+        for (size_t b = 0; b < n; b++) {
+            gen_setup(g, pl, src, b);
+            for (int i = 0; i < pl->h; i++) {
+                gen_row(pl, g, i, gx, gy);
+                float *q = grid + b * hw * 2 + (size_t)i * pl->w * 2;
+                for (int j = 0; j < pl->w; j++) {
+                    q[2 * j] = gx[j];
+                    q[2 * j + 1] = gy[j];
+                }
+            }
+        }
+        free(gx);
+        free(gy);
+        free(g);
+    }
+}
+
+static void grid_backward(float *dsrc, const float *dgrid, const plan_t *pl, const source_t *src,
+                          size_t n)
+{
+    const size_t hw = (size_t)pl->h * pl->w;
+    memset(dsrc, 0, sizeof(float) * n * src->P);
+    if (n == 0 || hw == 0)
+        return;
+#pragma omp parallel
+    {
+        gen_t *g = sp_malloc(sizeof *g);
+        float *gx = sp_malloc(sizeof(float) * (size_t)pl->w), *gy = sp_malloc(sizeof(float) * (size_t)pl->w);
+#pragma omp for schedule(static)
+        for (size_t b = 0; b < n; b++) {
+            gen_setup(g, pl, src, b);
+            for (int i = 0; i < pl->h; i++) {
+                const float *q = dgrid + b * hw * 2 + (size_t)i * pl->w * 2;
+                for (int j = 0; j < pl->w; j++) {
+                    gx[j] = q[2 * j];
+                    gy[j] = q[2 * j + 1];
+                }
+                gen_row_backward(pl, g, i, gx, gy);
+            }
+            src->to_dsrc(dsrc + b * src->P, g->dp, src->src + b * src->P, src->P);
+        }
+        free(gx);
+        free(gy);
+        free(g);
+    }
+}
+
+void sp_affine_grid_forward(float *grid, const float *theta, size_t n, int h, int w)
+{
+    plan_t pl;
+    plan_init(&pl, GEN_AFFINE, h, w, 0);
+    source_t src = {theta, 6, copy_p, copy_dp, NULL};
+    grid_forward(grid, &pl, &src, n);
+    plan_free(&pl);
+}
+
+void sp_affine_grid_backward(float *dtheta, const float *dgrid, size_t n, int h, int w)
+{
+    plan_t pl;
+    plan_init(&pl, GEN_AFFINE, h, w, 0);
+    source_t src = {NULL, 6, copy_p, copy_dp, NULL};
+    /* the affine gradient does not depend on theta: feed zeros */
+    float *zero = sp_calloc(n ? n * 6 : 1, sizeof(float));
+    src.src = zero;
+    grid_backward(dtheta, dgrid, &pl, &src, n);
+    free(zero);
+    plan_free(&pl);
+}
+
+void sp_homography_grid_forward(float *grid, const float *hom, size_t n, int h, int w)
+{
+    plan_t pl;
+    plan_init(&pl, GEN_HOMOGRAPHY, h, w, 0);
+    source_t src = {hom, 9, copy_p, copy_dp, NULL};
+    grid_forward(grid, &pl, &src, n);
+    plan_free(&pl);
+}
+
+void sp_homography_grid_backward(float *dhom, const float *dgrid, const float *hom, size_t n,
+                                 int h, int w)
+{
+    plan_t pl;
+    plan_init(&pl, GEN_HOMOGRAPHY, h, w, 0);
+    source_t src = {hom, 9, copy_p, copy_dp, NULL};
+    grid_backward(dhom, dgrid, &pl, &src, n);
+    plan_free(&pl);
+}
+
+void sp_tps_grid_forward(float *grid, const float *points, size_t n, int h, int w, int g)
+{
+    plan_t pl;
+    plan_init(&pl, GEN_TPS, h, w, g);
+    source_t src = {points, 2 * g * g, tps_copy_p, tps_copy_dp, NULL};
+    grid_forward(grid, &pl, &src, n);
+    plan_free(&pl);
+}
+
+void sp_tps_grid_backward(float *dpoints, const float *dgrid, size_t n, int h, int w, int g)
+{
+    plan_t pl;
+    plan_init(&pl, GEN_TPS, h, w, g);
+    float *zero = sp_calloc(n ? n * 2 * g * g : 1, sizeof(float));
+    source_t src = {zero, 2 * g * g, tps_copy_p, tps_copy_dp, NULL};
+    grid_backward(dpoints, dgrid, &pl, &src, n);
+    free(zero);
+    plan_free(&pl);
+}
+
+/* ---- public: sampling and transformations ----------------------------------- */
+
+void sp_grid_sample_forward(float *y, const float *x, const float *grid, const sp_warp_shape *s)
+{
+    plan_t pl;
+    plan_init(&pl, GEN_GRID, s->h, s->w, 0);
+    source_t src = {NULL, 0, NULL, NULL, grid};
+    warp_forward(y, x, &pl, &src, s);
+    plan_free(&pl);
+}
+
+void sp_grid_sample_backward(float *dx, float *dgrid, const float *dy, const float *x,
+                             const float *grid, const sp_warp_shape *s)
+{
+    plan_t pl;
+    plan_init(&pl, GEN_GRID, s->h, s->w, 0);
+    source_t src = {NULL, 0, NULL, NULL, grid};
+    warp_backward(dx, dgrid, dy, x, &pl, &src, s);
+    plan_free(&pl);
+}
+
+static void affine_family(float *y, float *dx, float *dsrc, const float *dy, const float *x,
+                          const float *b, int P, void (*to_params)(float *, const float *, int),
+                          void (*to_dsrc)(float *, const double *, const float *, int),
+                          const sp_warp_shape *s)
+{
+    plan_t pl;
+    plan_init(&pl, GEN_AFFINE, s->h, s->w, 0);
+    source_t src = {b, P, to_params, to_dsrc, NULL};
+    if (y)
+        warp_forward(y, x, &pl, &src, s);
+    else
+        warp_backward(dx, dsrc, dy, x, &pl, &src, s);
+    plan_free(&pl);
+}
+
+void sp_warp_affine_forward(float *y, const float *x, const float *theta, const sp_warp_shape *s)
+{
+    affine_family(y, NULL, NULL, NULL, x, theta, 6, copy_p, copy_dp, s);
+}
+void sp_warp_affine_backward(float *dx, float *dtheta, const float *dy, const float *x,
+                             const float *theta, const sp_warp_shape *s)
+{
+    affine_family(NULL, dx, dtheta, dy, x, theta, 6, copy_p, copy_dp, s);
+}
+
+void sp_tsf_position_forward(float *y, const float *x, const float *beta, const sp_warp_shape *s)
+{
+    affine_family(y, NULL, NULL, NULL, x, beta, 3, pos_params, pos_dsrc, s);
+}
+void sp_tsf_position_backward(float *dx, float *dbeta, const float *dy, const float *x,
+                              const float *beta, const sp_warp_shape *s)
+{
+    affine_family(NULL, dx, dbeta, dy, x, beta, 3, pos_params, pos_dsrc, s);
+}
+
+void sp_tsf_similarity_forward(float *y, const float *x, const float *beta, const sp_warp_shape *s)
+{
+    affine_family(y, NULL, NULL, NULL, x, beta, 4, sim_params, sim_dsrc, s);
+}
+void sp_tsf_similarity_backward(float *dx, float *dbeta, const float *dy, const float *x,
+                                const float *beta, const sp_warp_shape *s)
+{
+    affine_family(NULL, dx, dbeta, dy, x, beta, 4, sim_params, sim_dsrc, s);
+}
+
+void sp_tsf_affine_forward(float *y, const float *x, const float *beta, const sp_warp_shape *s)
+{
+    affine_family(y, NULL, NULL, NULL, x, beta, 6, aff_params, copy_dp, s);
+}
+void sp_tsf_affine_backward(float *dx, float *dbeta, const float *dy, const float *x,
+                            const float *beta, const sp_warp_shape *s)
+{
+    affine_family(NULL, dx, dbeta, dy, x, beta, 6, aff_params, copy_dp, s);
+}
+
+void sp_tsf_projective_forward(float *y, const float *x, const float *beta, const sp_warp_shape *s)
+{
+    plan_t pl;
+    plan_init(&pl, GEN_HOMOGRAPHY, s->h, s->w, 0);
+    source_t src = {beta, 9, proj_params, copy_dp, NULL};
+    warp_forward(y, x, &pl, &src, s);
+    plan_free(&pl);
+}
+void sp_tsf_projective_backward(float *dx, float *dbeta, const float *dy, const float *x,
+                                const float *beta, const sp_warp_shape *s)
+{
+    plan_t pl;
+    plan_init(&pl, GEN_HOMOGRAPHY, s->h, s->w, 0);
+    source_t src = {beta, 9, proj_params, copy_dp, NULL};
+    warp_backward(dx, dbeta, dy, x, &pl, &src, s);
+    plan_free(&pl);
+}
+
+void sp_tsf_tps_forward(float *y, const float *x, const float *beta, int g, const sp_warp_shape *s)
+{
+    plan_t pl;
+    plan_init(&pl, GEN_TPS, s->h, s->w, g);
+    source_t src = {beta, 2 * g * g, tps_params, tps_copy_dp, NULL};
+    warp_forward(y, x, &pl, &src, s);
+    plan_free(&pl);
+}
+void sp_tsf_tps_backward(float *dx, float *dbeta, const float *dy, const float *x,
+                         const float *beta, int g, const sp_warp_shape *s)
+{
+    plan_t pl;
+    plan_init(&pl, GEN_TPS, s->h, s->w, g);
+    source_t src = {beta, 2 * g * g, tps_params, tps_copy_dp, NULL};
+    warp_backward(dx, dbeta, dy, x, &pl, &src, s);
+    plan_free(&pl);
+}
