@@ -113,3 +113,4 @@ clean:
 
 bench: all
 	@bash pipelines/bench-io.sh
+	@bash pipelines/bench-ops.sh $(OBJ)
