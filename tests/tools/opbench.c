@@ -3,8 +3,10 @@
  * meta "op", "attrs", plus "config" and "part" labels; one batch with the
  * inputs and "d<output>" gradients).  For each case: one warm-up, then
  * forward and backward repeated until --min-seconds (default 1) and at least
- * 3 times; prints "config part op forward_ms backward_ms" with the fastest
- * run of each, so that a noisy neighbour inflates figures as little as
+ * 3 times; prints "config part op forward_ms backward_ms bwd_includes_fwd"
+ * with the fastest run of each (the last field copies the case's meta: 1
+ * when the op's registry backward recomputes the forward, as the encoders'
+ * and tsf_sequence's do, so that backward alone is a whole training pass), so that a noisy neighbour inflates figures as little as
  * possible.  Stream I/O is not timed. */
 #include "sp_error.h"
 #include "sp_op.h"
@@ -50,6 +52,8 @@ int main(int argc, char **argv)
             sp_map_get_str(meta, "op", name, sizeof name);
             sp_map_get_str(meta, "config", config, sizeof config);
             sp_map_get_str(meta, "part", part, sizeof part);
+            int64_t includes = 0;
+            sp_map_get_int(meta, "bwd_includes_fwd", &includes);
             const sp_op_def *op = sp_op_find(name);
             if (!op)
                 sp_fatal("%s: unknown op '%s'", argv[i], name);
@@ -70,7 +74,8 @@ int main(int argc, char **argv)
                     if (rep > 1000)
                         break;
                 }
-                printf("%s %s %s %.4f %.4f\n", config, part, name, best_f * 1e3, best_b * 1e3);
+                printf("%s %s %s %.4f %.4f %d\n", config, part, name, best_f * 1e3, best_b * 1e3,
+                       (int)includes);
                 fflush(stdout);
             }
         }

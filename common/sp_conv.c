@@ -1,0 +1,380 @@
+/* 2-D convolution through im2col + sgemm (see sp_conv.h for threads and
+ * workspace).
+ *
+ * Layout of one GEMM: the K = C*kh*kw rows of the column matrix against the
+ * P = Ho*Wo output positions of g images side by side (row stride g*P).
+ * Small images give thin GEMMs (P = 81 at 9x9) on which sgemm is slow, so a
+ * thread packs several of its images into one GEMM (g*P >= GROUP_COLS
+ * columns), within a cap on the column matrix's size.
+ *
+ *   forward     Y_g [O, gP]   = W [O, K] . col_g [K, gP]
+ *   weight grad dW  [O, K]   += dY_g [O, gP] . col_g^T
+ *   input grad  stride 1: a convolution of dy with the flipped, transposed
+ *               kernel (pad kh-1-ph), i.e. the same well-shaped forward GEMM;
+ *               otherwise dcol_g [K, gP] = W^T . dY_g, then col2im.
+ *
+ * 3x3 stride-1 padding-1 convolutions with small weights (all but two or
+ * three of a ResNet's) go instead to the direct AVX2 kernels of
+ * sp_conv_direct.c, about twice as fast on these shapes. */
+#define _POSIX_C_SOURCE 200809L
+#include "sp_conv.h"
+#include "sp_conv_direct.h"
+#include "sp_error.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GROUP_COLS 2048           /* columns wanted in one GEMM */
+#define COL_CAP ((size_t)1 << 21) /* floats: at most 8 MB of column matrix per thread */
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_one(void) { openblas_set_num_threads(1); }
+void sp_blas_single_thread(void) { pthread_once(&blas_once, blas_one); }
+
+const char *sp_conv2d_check(const sp_conv2d_desc *d)
+{
+    if (d->n < 0 || d->c < 1 || d->h < 1 || d->w < 1 || d->o < 1 || d->kh < 1 || d->kw < 1)
+        return "sizes must be positive";
+    if (d->sh < 1 || d->sw < 1 || d->ph < 0 || d->pw < 0)
+        return "stride must be >= 1 and padding >= 0";
+    if (d->h + 2 * d->ph < d->kh || d->w + 2 * d->pw < d->kw)
+        return "kernel larger than the padded input";
+    return NULL;
+}
+
+typedef struct {
+    size_t P, K, g; /* positions per image, rows of col, images per GEMM */
+    size_t col, tmp, dw, per_thread; /* floats per thread */
+    int T;
+} plan;
+
+static plan make_plan(const sp_conv2d_desc *d, int T)
+{
+    plan p;
+    p.T = T;
+    p.P = (size_t)sp_conv2d_ho(d) * (size_t)sp_conv2d_wo(d);
+    p.K = (size_t)d->c * (size_t)d->kh * (size_t)d->kw;
+    size_t nper = d->n > 0 ? ((size_t)d->n + (size_t)T - 1) / (size_t)T : 1;
+    size_t g = GROUP_COLS / p.P;
+    if (g * p.K * p.P > COL_CAP)
+        g = COL_CAP / (p.K * p.P);
+    if (g > nper)
+        g = nper;
+    if (g < 1)
+        g = 1;
+    p.g = g;
+    p.col = p.K * g * p.P;
+    p.tmp = g > 1 ? (size_t)d->o * g * p.P : 0;
+    p.dw = (size_t)d->o * p.K;
+    p.per_thread = p.col + p.tmp;
+    return p;
+}
+
+static int pointwise(const sp_conv2d_desc *d)
+{
+    return d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0;
+}
+
+/* The input gradient as a forward convolution (stride 1 only). */
+static int flip_ok(const sp_conv2d_desc *d)
+{
+    return d->sh == 1 && d->sw == 1 && d->ph <= d->kh - 1 && d->pw <= d->kw - 1;
+}
+
+static sp_conv2d_desc flip_desc(const sp_conv2d_desc *d)
+{
+    sp_conv2d_desc f = {d->n, d->o, sp_conv2d_ho(d), sp_conv2d_wo(d), d->c, d->kh, d->kw,
+                        1, 1, d->kh - 1 - d->ph, d->kw - 1 - d->pw};
+    return f;
+}
+
+static size_t fwd_need(const sp_conv2d_desc *d, int T)
+{
+    plan p = make_plan(d, T);
+    return (size_t)T * p.per_thread;
+}
+
+size_t sp_conv2d_workspace(const sp_conv2d_desc *d)
+{
+    int T = omp_get_max_threads();
+    if (sp_conv3x3_direct_ok(d))
+        return sp_conv3x3_workspace(d, T);
+    plan p = make_plan(d, T);
+    size_t fwd = (size_t)T * p.per_thread;
+    size_t dw = (size_t)T * (p.per_thread + p.dw);
+    size_t dx;
+    if (flip_ok(d)) {
+        sp_conv2d_desc f = flip_desc(d);
+        dx = p.dw + fwd_need(&f, T);
+    } else {
+        dx = (size_t)T * p.per_thread;
+    }
+    size_t need = fwd > dw ? fwd : dw;
+    return need > dx ? need : dx;
+}
+
+/* Rows (c, ki, kj) of the column matrix for one image x [C,H,W], written at
+ * col with row stride ldc; zero where the window leaves the image. */
+static void im2col(float *col, size_t ldc, const float *x, const sp_conv2d_desc *d)
+{
+    const int H = d->h, W = d->w, Ho = sp_conv2d_ho(d), Wo = sp_conv2d_wo(d);
+    for (int c = 0; c < d->c; c++)
+        for (int ki = 0; ki < d->kh; ki++)
+            for (int kj = 0; kj < d->kw; kj++) {
+                float *row = col + (size_t)((c * d->kh + ki) * d->kw + kj) * ldc;
+                /* valid output columns: 0 <= ow*sw - pw + kj < W */
+                int lo = d->pw - kj > 0 ? (d->pw - kj + d->sw - 1) / d->sw : 0;
+                int hi = (W - 1 + d->pw - kj) >= 0 ? (W - 1 + d->pw - kj) / d->sw + 1 : 0;
+                if (hi > Wo)
+                    hi = Wo;
+                if (lo > hi)
+                    lo = hi;
+                for (int oh = 0; oh < Ho; oh++) {
+                    float *dst = row + (size_t)oh * Wo;
+                    int ih = oh * d->sh - d->ph + ki;
+                    if (ih < 0 || ih >= H) {
+                        memset(dst, 0, sizeof(float) * (size_t)Wo);
+                        continue;
+                    }
+                    const float *src = x + ((size_t)c * H + ih) * W - d->pw + kj;
+                    for (int ow = 0; ow < lo; ow++)
+                        dst[ow] = 0.0f;
+                    if (d->sw == 1)
+                        memcpy(dst + lo, src + lo, sizeof(float) * (size_t)(hi - lo));
+                    else
+                        for (int ow = lo; ow < hi; ow++)
+                            dst[ow] = src[ow * d->sw];
+                    for (int ow = hi; ow < Wo; ow++)
+                        dst[ow] = 0.0f;
+                }
+            }
+}
+
+/* dx [C,H,W] = sum of the column gradient rows back onto the image. */
+static void col2im(float *dx, const float *col, size_t ldc, const sp_conv2d_desc *d)
+{
+    const int H = d->h, W = d->w, Ho = sp_conv2d_ho(d), Wo = sp_conv2d_wo(d);
+    memset(dx, 0, sizeof(float) * (size_t)d->c * H * W);
+    for (int c = 0; c < d->c; c++)
+        for (int ki = 0; ki < d->kh; ki++)
+            for (int kj = 0; kj < d->kw; kj++) {
+                const float *row = col + (size_t)((c * d->kh + ki) * d->kw + kj) * ldc;
+                int lo = d->pw - kj > 0 ? (d->pw - kj + d->sw - 1) / d->sw : 0;
+                int hi = (W - 1 + d->pw - kj) >= 0 ? (W - 1 + d->pw - kj) / d->sw + 1 : 0;
+                if (hi > Wo)
+                    hi = Wo;
+                for (int oh = 0; oh < Ho; oh++) {
+                    int ih = oh * d->sh - d->ph + ki;
+                    if (ih < 0 || ih >= H)
+                        continue;
+                    const float *src = row + (size_t)oh * Wo;
+                    float *dst = dx + ((size_t)c * H + ih) * W - d->pw + kj;
+                    for (int ow = lo; ow < hi; ow++)
+                        dst[ow * d->sw] += src[ow];
+                }
+            }
+}
+
+/* Images [n0, n1) of the forward, by groups of p->g. */
+static void forward_range(float *y, const float *x, const float *weight, const float *bias,
+                          const sp_conv2d_desc *d, const plan *p, float *ws, int n0, int n1)
+{
+    const size_t P = p->P, K = p->K, O = (size_t)d->o, xs = (size_t)d->c * d->h * d->w;
+    float *col = ws, *tmp = ws + p->col;
+    for (int n = n0; n < n1; n += (int)p->g) {
+        size_t gn = (size_t)(n1 - n) < p->g ? (size_t)(n1 - n) : p->g;
+        if (gn == 1) {
+            const float *b = x + (size_t)n * xs;
+            if (!pointwise(d)) {
+                im2col(col, P, b, d);
+                b = col;
+            }
+            float *yn = y + (size_t)n * O * P;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)P, (int)K, 1.0f,
+                        weight, (int)K, b, (int)P, 0.0f, yn, (int)P);
+            if (bias)
+                for (size_t o = 0; o < O; o++)
+                    for (size_t q = 0; q < P; q++)
+                        yn[o * P + q] += bias[o];
+            continue;
+        }
+        size_t ld = gn * P;
+        for (size_t i = 0; i < gn; i++) {
+            const float *xi = x + (size_t)(n + (int)i) * xs;
+            if (pointwise(d))
+                for (size_t r = 0; r < K; r++)
+                    memcpy(col + r * ld + i * P, xi + r * P, sizeof(float) * P);
+            else
+                im2col(col + i * P, ld, xi, d);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)ld, (int)K, 1.0f,
+                    weight, (int)K, col, (int)ld, 0.0f, tmp, (int)ld);
+        for (size_t i = 0; i < gn; i++)
+            for (size_t o = 0; o < O; o++) {
+                float *dst = y + ((size_t)(n + (int)i) * O + o) * P;
+                const float *src = tmp + o * ld + i * P;
+                float b = bias ? bias[o] : 0.0f;
+                for (size_t q = 0; q < P; q++)
+                    dst[q] = src[q] + b;
+            }
+    }
+}
+
+static void forward_ws(float *y, const float *x, const float *weight, const float *bias,
+                       const sp_conv2d_desc *d, float *ws)
+{
+    sp_blas_single_thread();
+    if (d->n == 0)
+        return;
+    plan p = make_plan(d, omp_get_max_threads());
+#pragma omp parallel num_threads(p.T)
+    {
+        int T = omp_get_num_threads(), t = omp_get_thread_num();
+        int n0 = (int)((long long)d->n * t / T), n1 = (int)((long long)d->n * (t + 1) / T);
+        forward_range(y, x, weight, bias, d, &p, ws + (size_t)t * p.per_thread, n0, n1);
+    }
+}
+
+void sp_conv2d_forward(float *y, const float *x, const float *weight, const float *bias,
+                       const sp_conv2d_desc *d, float *ws, size_t ws_len)
+{
+    int direct = sp_conv3x3_direct_ok(d);
+    int T = omp_get_max_threads();
+    size_t need = direct ? sp_conv3x3_workspace(d, T) : fwd_need(d, T);
+    float *own = NULL;
+    if (!ws || ws_len < need)
+        ws = own = sp_malloc(sizeof(float) * (need ? need : 1));
+    if (direct)
+        sp_conv3x3_forward(y, x, weight, bias, d, ws);
+    else
+        forward_ws(y, x, weight, bias, d, ws);
+    free(own);
+}
+
+/* dy of images [n, n+gn) as one [O, gn*P] matrix: dy itself when gn == 1. */
+static const float *gather_dy(float *tmp, const float *dy, int n, size_t gn, size_t O, size_t P)
+{
+    if (gn == 1)
+        return dy + (size_t)n * O * P;
+    size_t ld = gn * P;
+    for (size_t i = 0; i < gn; i++)
+        for (size_t o = 0; o < O; o++)
+            memcpy(tmp + o * ld + i * P, dy + ((size_t)(n + (int)i) * O + o) * P, sizeof(float) * P);
+    return tmp;
+}
+
+void sp_conv2d_backward(float *dx, float *dweight, float *dbias, const float *dy, const float *x,
+                        const float *weight, const sp_conv2d_desc *d, float *ws, size_t ws_len)
+{
+    sp_blas_single_thread();
+    const size_t O = (size_t)d->o, K = (size_t)d->c * d->kh * d->kw;
+    const size_t P = (size_t)sp_conv2d_ho(d) * sp_conv2d_wo(d);
+    const size_t xs = (size_t)d->c * d->h * d->w;
+    size_t need = sp_conv2d_workspace(d);
+    float *own = NULL;
+    if (!ws || ws_len < need)
+        ws = own = sp_malloc(sizeof(float) * (need ? need : 1));
+
+    if (dbias) {
+        /* per channel, in double, images in order: independent of threads */
+#pragma omp parallel for schedule(static)
+        for (size_t o = 0; o < O; o++) {
+            double s = 0;
+            for (int n = 0; n < d->n; n++) {
+                const float *v = dy + ((size_t)n * O + o) * P;
+                float part = 0.0f;
+#pragma omp simd reduction(+ : part)
+                for (size_t q = 0; q < P; q++)
+                    part += v[q];
+                s += part;
+            }
+            dbias[o] = (float)s;
+        }
+    }
+
+    if (sp_conv3x3_direct_ok(d)) {
+        if (dweight || dx)
+            sp_conv3x3_backward(dx, dweight, dy, x, weight, d, ws);
+        free(own);
+        return;
+    }
+    plan p = make_plan(d, omp_get_max_threads());
+    if (dweight) {
+        int Tall = 1;
+        size_t stride = p.per_thread + p.dw;
+#pragma omp parallel num_threads(p.T)
+        {
+            int T = omp_get_num_threads(), t = omp_get_thread_num();
+            float *col = ws + (size_t)t * stride, *tmp = col + p.col, *dw = col + p.per_thread;
+            int n0 = (int)((long long)d->n * t / T), n1 = (int)((long long)d->n * (t + 1) / T);
+            if (t == 0)
+                Tall = T;
+            if (n1 == n0)
+                memset(dw, 0, sizeof(float) * p.dw);
+            for (int n = n0; n < n1; n += (int)p.g) {
+                size_t gn = (size_t)(n1 - n) < p.g ? (size_t)(n1 - n) : p.g, ld = gn * P;
+                const float *b;
+                if (gn == 1 && pointwise(d)) {
+                    b = x + (size_t)n * xs;
+                } else {
+                    for (size_t i = 0; i < gn; i++) {
+                        const float *xi = x + (size_t)(n + (int)i) * xs;
+                        if (pointwise(d))
+                            for (size_t r = 0; r < K; r++)
+                                memcpy(col + r * ld + i * P, xi + r * P, sizeof(float) * P);
+                        else
+                            im2col(col + i * P, ld, xi, d);
+                    }
+                    b = col;
+                }
+                const float *a = gather_dy(tmp, dy, n, gn, O, P);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)O, (int)K, (int)ld, 1.0f, a,
+                            (int)ld, b, (int)ld, n == n0 ? 0.0f : 1.0f, dw, (int)K);
+            }
+        }
+        /* the per-thread partial sums, added in thread order */
+        size_t total = O * K;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < total; i++) {
+            float s = 0.0f;
+            for (int t = 0; t < Tall; t++)
+                s += ws[(size_t)t * stride + p.per_thread + i];
+            dweight[i] = s;
+        }
+    }
+
+    if (dx && d->n > 0) {
+        if (flip_ok(d)) {
+            /* wf [C, O, kh, kw] = weight [O, C, kh, kw] transposed and rotated 180 degrees */
+            float *wf = ws;
+            const int kh = d->kh, kw = d->kw, C = d->c;
+            for (size_t o = 0; o < O; o++)
+                for (int c = 0; c < C; c++)
+                    for (int i = 0; i < kh; i++)
+                        for (int j = 0; j < kw; j++)
+                            wf[(((size_t)c * O + o) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)] =
+                                weight[(((o * C) + (size_t)c) * kh + i) * kw + j];
+            sp_conv2d_desc f = flip_desc(d);
+            forward_ws(dx, dy, wf, NULL, &f, ws + O * K);
+        } else {
+#pragma omp parallel num_threads(p.T)
+            {
+                int T = omp_get_num_threads(), t = omp_get_thread_num();
+                float *dcol = ws + (size_t)t * p.per_thread, *tmp = dcol + p.col;
+                int n0 = (int)((long long)d->n * t / T), n1 = (int)((long long)d->n * (t + 1) / T);
+                for (int n = n0; n < n1; n += (int)p.g) {
+                    size_t gn = (size_t)(n1 - n) < p.g ? (size_t)(n1 - n) : p.g, ld = gn * P;
+                    const float *a = gather_dy(tmp, dy, n, gn, O, P);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)ld, (int)O, 1.0f,
+                                weight, (int)K, a, (int)ld, 0.0f, dcol, (int)ld);
+                    for (size_t i = 0; i < gn; i++)
+                        col2im(dx + (size_t)(n + (int)i) * xs, dcol + i * P, ld, d);
+                }
+            }
+        }
+    }
+    free(own);
+}

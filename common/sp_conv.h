@@ -1,0 +1,59 @@
+/* 2-D convolution (PyTorch's nn.Conv2d without groups or dilation), forward
+ * and backward, on the CPU: im2col + cblas_sgemm, except 3x3 / stride 1 /
+ * padding 1 convolutions with small weights on a CPU with AVX2 + FMA, which
+ * go to a direct kernel (sp_conv_direct.c, about twice as fast there; the
+ * environment variable SP_CONV_IM2COL=1 turns it off, e.g. to test the
+ * general path).
+ *
+ * Threads.  Debian's default OpenBLAS is the pthread build; its own threads
+ * would fight with ours and make the summation order depend on timing, so
+ * every entry point here first calls openblas_set_num_threads(1) (once per
+ * process, see sp_blas_single_thread(); this is process-wide: any other
+ * sgemm caller gets one thread too) and parallelises itself with OpenMP
+ * (OMP_NUM_THREADS) over images: thread t of T takes images
+ * [t*N/T, (t+1)*N/T) and calls the single-threaded sgemm on them.  The weight gradient is summed per thread
+ * and the T partial sums are then added in thread order, so results are
+ * bit-identical from run to run for a given OMP_NUM_THREADS (and may differ
+ * in the last bits between thread counts).
+ *
+ * Workspace.  Every function takes (ws, ws_len): scratch memory of ws_len
+ * floats owned by the caller (the encoder keeps one for all its layers).  If
+ * it is too small (or NULL) the function allocates and frees its own;
+ * sp_conv2d_workspace() says how much is enough for the current thread
+ * count. */
+#ifndef SP_CONV_H
+#define SP_CONV_H
+
+#include <stddef.h>
+
+typedef struct {
+    int n, c, h, w;     /* input x [N,C,H,W] */
+    int o, kh, kw;      /* weight [O,C,kh,kw] */
+    int sh, sw, ph, pw; /* stride, zero padding on each side */
+} sp_conv2d_desc;
+
+/* Output size (floor, as PyTorch): (H + 2*ph - kh) / sh + 1. */
+static inline int sp_conv2d_ho(const sp_conv2d_desc *d) { return (d->h + 2 * d->ph - d->kh) / d->sh + 1; }
+static inline int sp_conv2d_wo(const sp_conv2d_desc *d) { return (d->w + 2 * d->pw - d->kw) / d->sw + 1; }
+
+/* NULL when d is valid (positive sizes except N >= 0, output at least 1x1),
+ * else a short reason. */
+const char *sp_conv2d_check(const sp_conv2d_desc *d);
+
+/* Floats of workspace that make forward and backward allocation-free with
+ * the current omp_get_max_threads(). */
+size_t sp_conv2d_workspace(const sp_conv2d_desc *d);
+
+/* y [N,O,Ho,Wo] = conv(x [N,C,H,W], weight [O,C,kh,kw]) + bias [O] (bias may be NULL). */
+void sp_conv2d_forward(float *y, const float *x, const float *weight, const float *bias,
+                       const sp_conv2d_desc *d, float *ws, size_t ws_len);
+
+/* Given dy [N,O,Ho,Wo]: dx [N,C,H,W], dweight [O,C,kh,kw], dbias [O]; each
+ * may be NULL when not wanted.  All are overwritten (not accumulated). */
+void sp_conv2d_backward(float *dx, float *dweight, float *dbias, const float *dy, const float *x,
+                        const float *weight, const sp_conv2d_desc *d, float *ws, size_t ws_len);
+
+/* Sets OpenBLAS to one thread, once per process (thread-safe). */
+void sp_blas_single_thread(void);
+
+#endif

@@ -1,0 +1,23 @@
+/* Internal to sp_conv.c: the direct 3x3 / stride 1 / padding 1 convolution
+ * (AVX2 + FMA), which the ResNets spend nearly all their time in.  See
+ * sp_conv_direct.c. */
+#ifndef SP_CONV_DIRECT_H
+#define SP_CONV_DIRECT_H
+
+#include "sp_conv.h"
+
+#include <stddef.h>
+
+/* 1 when d is 3x3, stride 1, padding 1, its weights are small enough to stay
+ * in cache, the CPU has AVX2 and FMA, and SP_CONV_IM2COL is not set in the
+ * environment (which forces the im2col + sgemm path, e.g. to test it). */
+int sp_conv3x3_direct_ok(const sp_conv2d_desc *d);
+/* Floats of workspace for forward and backward with T threads. */
+size_t sp_conv3x3_workspace(const sp_conv2d_desc *d, int T);
+void sp_conv3x3_forward(float *y, const float *x, const float *weight, const float *bias,
+                        const sp_conv2d_desc *d, float *ws);
+/* dx, dweight may be NULL. */
+void sp_conv3x3_backward(float *dx, float *dweight, const float *dy, const float *x,
+                         const float *weight, const sp_conv2d_desc *d, float *ws);
+
+#endif

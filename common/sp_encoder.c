@@ -1,0 +1,448 @@
+/* The reference's ResNet encoders (see sp_encoder.h).
+ *
+ * Activation arena: every cached tensor of the forward is one contiguous
+ * [N, ...] block at acts + off * cap, where off is the running sum of the
+ * per-image sizes of the tensors before it (so a larger batch only rescales
+ * the offsets).  What a block keeps for its backward: its conv outputs c1,
+ * c2 (batch-norm inputs), a1 = relu(bn1(c1)) (conv2's input and bn1's ReLU
+ * mask), out = relu(bn2(c2) + shortcut) (bn2's ReLU mask and the next
+ * block's input), and cd, the downsample conv's output.  Batch norm, ReLU
+ * and the residual add are fused (sp_batchnorm2d_forward_ex), which saves
+ * three passes over memory per block.
+ *
+ * Backward walks the blocks in reverse with five scratch buffers of the
+ * largest activation: G (gradient of the block output, turned in place into
+ * that of c2), R (the gradient reaching the shortcut), A (of a1, then c1),
+ * X (of the block input, the next G) and S (the downsample path's input
+ * gradient). */
+#include "sp_encoder.h"
+#include "sp_batchnorm.h"
+#include "sp_error.h"
+#include "sp_pool.h"
+#include "sp_residual.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- building the tensor table ---- */
+
+static sp_enc_tensor *add_tensor(sp_encoder *e, const char *name, int is_buffer, int ndim,
+                                 const int64_t *shape)
+{
+    e->tensors = sp_realloc(e->tensors, sizeof *e->tensors * (size_t)(e->ntensors + 1));
+    sp_enc_tensor *t = &e->tensors[e->ntensors++];
+    memset(t, 0, sizeof *t);
+    if (strlen(name) >= sizeof t->name)
+        sp_fatal("internal error: tensor name '%s' too long", name);
+    strcpy(t->name, name);
+    t->ndim = ndim;
+    t->is_buffer = is_buffer;
+    t->size = 1;
+    for (int i = 0; i < ndim; i++) {
+        t->shape[i] = shape[i];
+        t->size *= (size_t)shape[i];
+    }
+    size_t *count = is_buffer ? &e->nbuffers : &e->nparams;
+    t->offset = *count;
+    *count += t->size;
+    return t;
+}
+
+static void add_conv(sp_encoder *e, sp_enc_conv *cv, const char *name, int cin, int cout, int k,
+                     int stride, int pad, int h, int w)
+{
+    sp_conv2d_desc d = {0, cin, h, w, cout, k, k, stride, stride, pad, pad};
+    cv->d = d;
+    int64_t shape[4] = {cout, cin, k, k};
+    char full[128];
+    snprintf(full, sizeof full, "%s.weight", name);
+    cv->w = add_tensor(e, full, 0, 4, shape)->offset;
+}
+
+static void add_bn(sp_encoder *e, sp_enc_bn *bn, const char *name, int c)
+{
+    static const char *const part[4] = {"weight", "bias", "running_mean", "running_var"};
+    size_t *off[4] = {&bn->gamma, &bn->beta, &bn->mean, &bn->var};
+    int64_t shape[1] = {c};
+    char full[128];
+    bn->c = c;
+    for (int i = 0; i < 4; i++) {
+        snprintf(full, sizeof full, "%s.%s", name, part[i]);
+        *off[i] = add_tensor(e, full, i >= 2, 1, shape)->offset;
+    }
+    bn->stats = e->nstats;
+    e->nstats += 2 * (size_t)c;
+}
+
+static size_t take(sp_encoder *e, size_t per_image)
+{
+    size_t off = e->act_per_image;
+    e->act_per_image += per_image;
+    if (per_image > e->max_act)
+        e->max_act = per_image;
+    return off;
+}
+
+static int half(int h) { return (h - 1) / 2 + 1; } /* 3x3 stride-2 pad-1 conv, ::2, 1x1 stride 2 */
+
+sp_encoder *sp_encoder_new(const char *arch, int width, int in_c, int h, int w, int pool_h, int pool_w)
+{
+    static const struct {
+        const char *name;
+        int mini, stages, blocks[4];
+    } archs[] = {
+        {"resnet20", 1, 3, {3, 3, 3, 0}},   {"resnet32", 1, 3, {5, 5, 5, 0}},
+        {"resnet44", 1, 3, {7, 7, 7, 0}},   {"resnet56", 1, 3, {9, 9, 9, 0}},
+        {"resnet110", 1, 3, {18, 18, 18, 0}}, {"resnet18", 0, 4, {2, 2, 2, 2}},
+        {"resnet34", 0, 4, {3, 4, 6, 3}},
+    };
+    int a = -1;
+    for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
+        if (!strcmp(arch, archs[i].name))
+            a = (int)i;
+    if (a < 0)
+        sp_fatal("encoder: unknown architecture '%s' (resnet20/32/44/56/110, resnet18/34)", arch);
+    if (in_c < 1 || h < 1 || w < 1)
+        sp_fatal("encoder: image [%d,%d,%d] is empty", in_c, h, w);
+    if (pool_h < 0 || pool_w < 0 || (pool_h == 0) != (pool_w == 0))
+        sp_fatal("encoder: pool size %dx%d: both positive, or both 0 for no pooling", pool_h, pool_w);
+    const int mini = archs[a].mini;
+
+    sp_encoder *e = sp_calloc(1, sizeof *e);
+    snprintf(e->arch, sizeof e->arch, "%s", arch);
+    e->in_c = in_c;
+    e->h = h;
+    e->w = w;
+    e->pool_h = pool_h;
+    e->pool_w = pool_w;
+    e->momentum = 0.1f;
+    e->eps = 1e-5f;
+    int nb = 0;
+    for (int s = 0; s < archs[a].stages; s++)
+        nb += archs[a].blocks[s];
+    e->nblocks = nb;
+    e->blocks = sp_calloc((size_t)nb, sizeof *e->blocks);
+
+    e->x_off = take(e, (size_t)in_c * h * w);
+    if (width < 0 || width > 4096 || (mini && width % 4))
+        sp_fatal("encoder: width %d: expected 1..4096%s (0: the architecture's)", width,
+                 mini ? ", a multiple of 4 (option-A shortcuts pad width/4 channels)" : "");
+    int c0 = width ? width : mini ? 16 : 64;
+    e->width = c0;
+    if (mini)
+        add_conv(e, &e->stem, "encoder.0", in_c, c0, 3, 1, 1, h, w);
+    else
+        add_conv(e, &e->stem, "encoder.0", in_c, c0, 7, 2, 3, h, w);
+    add_bn(e, &e->stem_bn, "encoder.1", c0);
+    e->stem_h = sp_conv2d_ho(&e->stem.d);
+    e->stem_w = sp_conv2d_wo(&e->stem.d);
+    e->c0_off = take(e, (size_t)c0 * e->stem_h * e->stem_w);
+    e->a0_off = take(e, (size_t)c0 * e->stem_h * e->stem_w);
+    size_t cur = e->a0_off;
+    int ch = c0, hh = e->stem_h, ww = e->stem_w;
+    if (!mini) {
+        e->maxpool = 1;
+        e->mp_h = sp_pool_out(hh, 3, 2, 1);
+        e->mp_w = sp_pool_out(ww, 3, 2, 1);
+        hh = e->mp_h;
+        ww = e->mp_w;
+        e->m0_off = take(e, (size_t)c0 * hh * ww);
+        cur = e->m0_off;
+    }
+    int bi = 0;
+    for (int s = 0; s < archs[a].stages; s++) {
+        int planes = c0 << s, stride = s == 0 ? 1 : 2;
+        int module = (mini ? 3 : 4) + s;
+        for (int k = 0; k < archs[a].blocks[s]; k++, bi++) {
+            sp_enc_block *b = &e->blocks[bi];
+            int st = k == 0 ? stride : 1;
+            char p[48], q[64];
+            snprintf(p, sizeof p, "encoder.%d.%d", module, k);
+            b->cin = ch;
+            b->cout = planes;
+            b->hin = hh;
+            b->win = ww;
+            b->hout = st == 2 ? half(hh) : hh;
+            b->wout = st == 2 ? half(ww) : ww;
+            b->in = cur;
+            snprintf(q, sizeof q, "%s.conv1", p);
+            add_conv(e, &b->conv1, q, ch, planes, 3, st, 1, hh, ww);
+            snprintf(q, sizeof q, "%s.bn1", p);
+            add_bn(e, &b->bn1, q, planes);
+            snprintf(q, sizeof q, "%s.conv2", p);
+            add_conv(e, &b->conv2, q, planes, planes, 3, 1, 1, b->hout, b->wout);
+            snprintf(q, sizeof q, "%s.bn2", p);
+            add_bn(e, &b->bn2, q, planes);
+            if (st == 1 && ch == planes) {
+                b->shortcut = SP_SHORTCUT_IDENTITY;
+            } else if (mini) {
+                b->shortcut = SP_SHORTCUT_A; /* pads planes/4 channels each side */
+                if (ch + 2 * (planes / 4) != planes || st != 2)
+                    sp_fatal("internal error: option A shortcut %d -> %d", ch, planes);
+            } else {
+                b->shortcut = SP_SHORTCUT_CONV;
+                snprintf(q, sizeof q, "%s.downsample.0", p);
+                add_conv(e, &b->ds, q, ch, planes, 1, st, 0, hh, ww);
+                snprintf(q, sizeof q, "%s.downsample.1", p);
+                add_bn(e, &b->dsbn, q, planes);
+            }
+            size_t sz = (size_t)planes * b->hout * b->wout;
+            b->c1 = take(e, sz);
+            b->a1 = take(e, sz);
+            b->c2 = take(e, sz);
+            b->out = take(e, sz);
+            if (b->shortcut == SP_SHORTCUT_CONV)
+                b->cd = take(e, sz);
+            cur = b->out;
+            ch = planes;
+            hh = b->hout;
+            ww = b->wout;
+        }
+    }
+    e->out_c = ch;
+    e->out_h = hh;
+    e->out_w = ww;
+    e->features = pool_h ? (size_t)ch * pool_h * pool_w : (size_t)ch * hh * ww;
+
+    e->params = sp_calloc(e->nparams ? e->nparams : 1, sizeof(float));
+    e->grads = sp_calloc(e->nparams ? e->nparams : 1, sizeof(float));
+    e->buffers = sp_calloc(e->nbuffers ? e->nbuffers : 1, sizeof(float));
+    e->stats = sp_calloc(e->nstats ? e->nstats : 1, sizeof(float));
+    /* PyTorch's fresh BatchNorm2d: weight 1, bias 0, running mean 0, var 1 */
+    for (int i = 0; i < e->ntensors; i++) {
+        const sp_enc_tensor *t = &e->tensors[i];
+        size_t len = strlen(t->name);
+        int is_var = len > 12 && !strcmp(t->name + len - 12, ".running_var");
+        int is_bn_w = t->ndim == 1 && !t->is_buffer && !strcmp(t->name + len - 7, ".weight");
+        if (is_var || is_bn_w) {
+            float *v = sp_encoder_data(e, t);
+            for (size_t j = 0; j < t->size; j++)
+                v[j] = 1.0f;
+        }
+    }
+    return e;
+}
+
+void sp_encoder_free(sp_encoder *e)
+{
+    if (!e)
+        return;
+    free(e->blocks);
+    free(e->tensors);
+    free(e->params);
+    free(e->grads);
+    free(e->buffers);
+    free(e->stats);
+    free(e->acts);
+    free(e->argmax);
+    free(e->scratch);
+    free(e->ws);
+    free(e);
+}
+
+const sp_enc_tensor *sp_encoder_find(const sp_encoder *e, const char *name)
+{
+    for (int i = 0; i < e->ntensors; i++)
+        if (!strcmp(e->tensors[i].name, name))
+            return &e->tensors[i];
+    return NULL;
+}
+
+float *sp_encoder_data(const sp_encoder *e, const sp_enc_tensor *t)
+{
+    return (t->is_buffer ? e->buffers : e->params) + t->offset;
+}
+
+void sp_encoder_init(sp_encoder *e, sp_rng *rng)
+{
+    const int mini = e->maxpool == 0;
+    for (int i = 0; i < e->ntensors; i++) {
+        const sp_enc_tensor *t = &e->tensors[i];
+        float *v = sp_encoder_data(e, t);
+        size_t len = strlen(t->name);
+        if (t->ndim == 4) {
+            /* kaiming_normal_: std = sqrt(2 / fan), fan_in = C*k*k (mini), fan_out = O*k*k */
+            double fan = (double)t->shape[2] * (double)t->shape[3] * (double)(mini ? t->shape[1] : t->shape[0]);
+            double sd = sqrt(2.0 / fan);
+            for (size_t j = 0; j < t->size; j++)
+                v[j] = (float)(sd * sp_rng_normal(rng));
+        } else {
+            /* bn weight 1, bias 0, running mean 0; running var 0.81 = 0.9^2: the
+             * reference's constructors run the encoder twice in training mode
+             * on a zero image (get_output_size in Encoder and in
+             * PrototypeTransformationNetwork), whose batch variance is 0 */
+            float val = 0.0f;
+            if (len > 12 && !strcmp(t->name + len - 12, ".running_var"))
+                val = 0.81f;
+            else if (!t->is_buffer && !strcmp(t->name + len - 7, ".weight"))
+                val = 1.0f;
+            for (size_t j = 0; j < t->size; j++)
+                v[j] = val;
+        }
+    }
+}
+
+/* ---- forward / backward ---- */
+
+static float *act(const sp_encoder *e, size_t off) { return e->acts + off * (size_t)e->cap; }
+
+static void ensure_capacity(sp_encoder *e, int n)
+{
+    if (n <= e->cap && e->acts)
+        return;
+    int cap = n > 0 ? n : 1;
+    free(e->acts);
+    free(e->argmax);
+    free(e->scratch);
+    free(e->ws);
+    e->cap = cap;
+    e->acts = sp_malloc(sizeof(float) * e->act_per_image * (size_t)cap);
+    size_t am = e->maxpool ? (size_t)e->stem_bn.c * e->mp_h * e->mp_w * (size_t)cap : 1;
+    e->argmax = sp_malloc(sizeof(int32_t) * am);
+    e->scratch = sp_malloc(sizeof(float) * 5 * e->max_act * (size_t)cap);
+    size_t need = 0;
+    const sp_enc_conv *convs[3];
+    sp_conv2d_desc d = e->stem.d;
+    d.n = cap;
+    need = sp_conv2d_workspace(&d);
+    for (int i = 0; i < e->nblocks; i++) {
+        const sp_enc_block *b = &e->blocks[i];
+        convs[0] = &b->conv1;
+        convs[1] = &b->conv2;
+        convs[2] = b->shortcut == SP_SHORTCUT_CONV ? &b->ds : NULL;
+        for (int k = 0; k < 3; k++) {
+            if (!convs[k])
+                continue;
+            d = convs[k]->d;
+            d.n = cap;
+            size_t s = sp_conv2d_workspace(&d);
+            if (s > need)
+                need = s;
+        }
+    }
+    e->ws_len = need;
+    e->ws = sp_malloc(sizeof(float) * (need ? need : 1));
+}
+
+static void conv_fwd(sp_encoder *e, const sp_enc_conv *cv, float *y, const float *x, int n)
+{
+    sp_conv2d_desc d = cv->d;
+    d.n = n;
+    sp_conv2d_forward(y, x, e->params + cv->w, NULL, &d, e->ws, e->ws_len);
+}
+
+static void conv_bwd(sp_encoder *e, const sp_enc_conv *cv, float *dx, const float *dy,
+                     const float *x, int n)
+{
+    sp_conv2d_desc d = cv->d;
+    d.n = n;
+    sp_conv2d_backward(dx, e->grads + cv->w, NULL, dy, x, e->params + cv->w, &d, e->ws, e->ws_len);
+}
+
+static void bn_fwd(sp_encoder *e, const sp_enc_bn *bn, float *y, const float *x,
+                   const float *residual, int relu, int n, int hw)
+{
+    float *st = e->stats + bn->stats;
+    sp_batchnorm2d_forward_ex(y, st, st + bn->c, e->buffers + bn->mean, e->buffers + bn->var, x,
+                              e->params + bn->gamma, e->params + bn->beta, residual, relu,
+                              (size_t)n, (size_t)bn->c, (size_t)hw, e->training, e->momentum, e->eps);
+}
+
+static void bn_bwd(sp_encoder *e, const sp_enc_bn *bn, float *dx, float *dresidual,
+                   const float *dy, const float *y, int relu, const float *x, int n, int hw)
+{
+    const float *st = e->stats + bn->stats;
+    sp_batchnorm2d_backward_ex(dx, e->grads + bn->gamma, e->grads + bn->beta, dresidual, dy, y,
+                               relu, x, e->params + bn->gamma, st, st + bn->c, (size_t)n,
+                               (size_t)bn->c, (size_t)hw, e->training);
+}
+
+void sp_encoder_forward(sp_encoder *e, float *y, const float *x, int n, int training)
+{
+    if (n < 0)
+        sp_fatal("encoder: negative batch size");
+    if (training && (size_t)n * e->out_h * e->out_w == 1)
+        sp_fatal("encoder: training needs more than 1 value per channel at every batch norm, "
+                 "got a batch of 1 and a %dx%d last feature map", e->out_h, e->out_w);
+    ensure_capacity(e, n);
+    e->n = n;
+    e->training = training;
+    float *xs = act(e, e->x_off);
+    memcpy(xs, x, sizeof(float) * (size_t)n * e->in_c * e->h * e->w);
+    const int shw = e->stem_h * e->stem_w;
+    conv_fwd(e, &e->stem, act(e, e->c0_off), xs, n);
+    bn_fwd(e, &e->stem_bn, act(e, e->a0_off), act(e, e->c0_off), NULL, 1, n, shw);
+    if (e->maxpool)
+        sp_maxpool2d_forward(act(e, e->m0_off), e->argmax, act(e, e->a0_off),
+                             (size_t)n * e->stem_bn.c, e->stem_h, e->stem_w, 3, 2, 1);
+    float *tmp = e->scratch;
+    for (int i = 0; i < e->nblocks; i++) {
+        const sp_enc_block *b = &e->blocks[i];
+        const int hw = b->hout * b->wout;
+        const float *in = act(e, b->in), *res = in;
+        conv_fwd(e, &b->conv1, act(e, b->c1), in, n);
+        bn_fwd(e, &b->bn1, act(e, b->a1), act(e, b->c1), NULL, 1, n, hw);
+        conv_fwd(e, &b->conv2, act(e, b->c2), act(e, b->a1), n);
+        if (b->shortcut == SP_SHORTCUT_A) {
+            sp_shortcut_a_forward(tmp, in, (size_t)n, b->cin, b->hin, b->win, (b->cout - b->cin) / 2);
+            res = tmp;
+        } else if (b->shortcut == SP_SHORTCUT_CONV) {
+            conv_fwd(e, &b->ds, act(e, b->cd), in, n);
+            bn_fwd(e, &b->dsbn, tmp, act(e, b->cd), NULL, 0, n, hw);
+            res = tmp;
+        }
+        bn_fwd(e, &b->bn2, act(e, b->out), act(e, b->c2), res, 1, n, hw);
+    }
+    const float *last = e->nblocks ? act(e, e->blocks[e->nblocks - 1].out)
+                                   : act(e, e->maxpool ? e->m0_off : e->a0_off);
+    if (e->pool_h)
+        sp_adaptive_avgpool2d_forward(y, last, (size_t)n * e->out_c, e->out_h, e->out_w, e->pool_h,
+                                      e->pool_w);
+    else
+        memcpy(y, last, sizeof(float) * (size_t)n * e->features);
+}
+
+void sp_encoder_backward(sp_encoder *e, float *dx, const float *dy)
+{
+    const int n = e->n;
+    if (!e->acts)
+        sp_fatal("encoder: backward before forward");
+    const size_t big = e->max_act * (size_t)e->cap;
+    float *G = e->scratch, *R = G + big, *A = R + big, *X = A + big, *S = X + big;
+    if (e->pool_h)
+        sp_adaptive_avgpool2d_backward(G, dy, (size_t)n * e->out_c, e->out_h, e->out_w, e->pool_h,
+                                       e->pool_w);
+    else
+        memcpy(G, dy, sizeof(float) * (size_t)n * e->features);
+    for (int i = e->nblocks - 1; i >= 0; i--) {
+        const sp_enc_block *b = &e->blocks[i];
+        const int hw = b->hout * b->wout;
+        const float *in = act(e, b->in);
+        bn_bwd(e, &b->bn2, G, R, G, act(e, b->out), 1, act(e, b->c2), n, hw);
+        conv_bwd(e, &b->conv2, A, G, act(e, b->a1), n);
+        bn_bwd(e, &b->bn1, A, NULL, A, act(e, b->a1), 1, act(e, b->c1), n, hw);
+        conv_bwd(e, &b->conv1, X, A, in, n);
+        const size_t nin = (size_t)n * b->cin * b->hin * b->win;
+        if (b->shortcut == SP_SHORTCUT_IDENTITY) {
+            sp_add_forward(X, X, R, nin);
+        } else if (b->shortcut == SP_SHORTCUT_A) {
+            sp_shortcut_a_backward_add(X, R, (size_t)n, b->cin, b->hin, b->win, (b->cout - b->cin) / 2);
+        } else {
+            bn_bwd(e, &b->dsbn, R, NULL, R, NULL, 0, act(e, b->cd), n, hw);
+            conv_bwd(e, &b->ds, S, R, in, n);
+            sp_add_forward(X, X, S, nin);
+        }
+        float *t = G;
+        G = X;
+        X = t;
+    }
+    const int shw = e->stem_h * e->stem_w;
+    if (e->maxpool) {
+        sp_maxpool2d_backward(R, G, e->argmax, (size_t)n * e->stem_bn.c, e->stem_h, e->stem_w, 3, 2, 1);
+        G = R;
+    }
+    bn_bwd(e, &e->stem_bn, G, NULL, G, act(e, e->a0_off), 1, act(e, e->c0_off), n, shw);
+    conv_bwd(e, &e->stem, dx, G, act(e, e->x_off), n);
+}
