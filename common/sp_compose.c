@@ -25,6 +25,32 @@ static void check_layers(size_t L)
 
 /* ---------------------------------------------------------------- forward */
 
+/* One block's output from the layer weights w and the background weight wbg
+ * (unused without bg): y_c = wbg bg_c + sum_k w_k x_{k,c}, background first
+ * and layers in ascending order, whatever the weights' origin. */
+static void fwd_block_mix(float *y, const float *layers, const float *bg, const float *wbg,
+                          const float (*w)[BLK], size_t L, size_t N, size_t C, size_t hw,
+                          size_t n, size_t p0, size_t P)
+{
+    for (size_t c = 0; c < C; c++) {
+        float *yc = y + (n * C + c) * hw + p0;
+        if (bg) {
+            const float *b = bg + (n * C + c) * hw + p0;
+            #pragma omp simd
+            for (size_t p = 0; p < P; p++)
+                yc[p] = wbg[p] * b[p];
+        } else {
+            memset(yc, 0, P * sizeof *yc);
+        }
+        for (size_t k = 0; k < L; k++) {
+            const float *x = LAYER(k, c);
+            #pragma omp simd
+            for (size_t p = 0; p < P; p++)
+                yc[p] += w[k][p] * x[p];
+        }
+    }
+}
+
 /* One block, fixed back-to-front order: T runs down from the front layer,
  * w_k = m_k * prod_{j>k} (1 - m_j). */
 static void fwd_block_hard(float *y, const float *layers, const float *masks, const float *bg,
@@ -42,23 +68,7 @@ static void fwd_block_hard(float *y, const float *layers, const float *masks, co
             T[p] *= 1.0f - m[p];
         }
     }
-    for (size_t c = 0; c < C; c++) {
-        float *yc = y + (n * C + c) * hw + p0;
-        if (bg) {
-            const float *b = bg + (n * C + c) * hw + p0;
-            #pragma omp simd
-            for (size_t p = 0; p < P; p++)
-                yc[p] = T[p] * b[p];
-        } else {
-            memset(yc, 0, P * sizeof *yc);
-        }
-        for (size_t k = 0; k < L; k++) {
-            const float *x = LAYER(k, c);
-            #pragma omp simd
-            for (size_t p = 0; p < P; p++)
-                yc[p] += w[k][p] * x[p];
-        }
-    }
+    fwd_block_mix(y, layers, bg, T, w, L, N, C, hw, n, p0, P);
 }
 
 /* One block with an occlusion matrix o (image n's [L,L]).  The products run
@@ -97,23 +107,7 @@ static void fwd_block_occ(float *y, const float *layers, const float *masks, con
                 wbg[p] *= 1.0f - m[p];
         }
     }
-    for (size_t c = 0; c < C; c++) {
-        float *yc = y + (n * C + c) * hw + p0;
-        if (bg) {
-            const float *b = bg + (n * C + c) * hw + p0;
-            #pragma omp simd
-            for (size_t p = 0; p < P; p++)
-                yc[p] = wbg[p] * b[p];
-        } else {
-            memset(yc, 0, P * sizeof *yc);
-        }
-        for (size_t k = 0; k < L; k++) {
-            const float *x = LAYER(k, c);
-            #pragma omp simd
-            for (size_t p = 0; p < P; p++)
-                yc[p] += w[k][p] * x[p];
-        }
-    }
+    fwd_block_mix(y, layers, bg, wbg, w, L, N, C, hw, n, p0, P);
 }
 
 void sp_compose_forward(float *y, const float *layers, const float *masks, const float *bg,
@@ -147,6 +141,19 @@ static void dot_channels(float *g, const float *dy, const float *x0, size_t C, s
         #pragma omp simd
         for (size_t p = 0; p < P; p++)
             g[p] += d[p] * x[p];
+    }
+}
+
+/* out_c = dy_c * wt for every channel c: the gradient of a term wt x_c. */
+static void scale_channels(float *out0, const float *dy, const float *wt, size_t C, size_t hw,
+                           size_t P)
+{
+    for (size_t c = 0; c < C; c++) {
+        float *out = out0 + c * hw;
+        const float *d = dy + c * hw;
+        #pragma omp simd
+        for (size_t p = 0; p < P; p++)
+            out[p] = d[p] * wt[p];
     }
 }
 
@@ -200,15 +207,8 @@ static void bwd_block_hard(float *dlayers, float *dmasks, float *dbg, const floa
         for (size_t p = 0; p < P; p++)
             T[p] *= 1.0f - m[p];
     }
-    if (dbg) {
-        for (size_t c = 0; c < C; c++) {
-            float *db = dbg + (n * C + c) * hw + p0;
-            const float *d = dy + c * hw;
-            #pragma omp simd
-            for (size_t p = 0; p < P; p++)
-                db[p] = d[p] * T[p];
-        }
-    }
+    if (dbg)
+        scale_channels(dbg + n * C * hw + p0, dy, T, C, hw, P);
 }
 
 /* With an occlusion matrix.  F_k = prod_j a_jk, a_jk = 1 - o[j][k] m_j, and
@@ -246,15 +246,8 @@ static void bwd_block_occ(float *dlayers, float *dmasks, float *dbg, double *par
         #pragma omp simd
         for (size_t p = 0; p < P; p++)
             wk[p] = mk[p] * F[p];
-        if (dlayers) {
-            for (size_t c = 0; c < C; c++) {
-                float *dx = dlayers + ((k * N + n) * C + c) * hw + p0;
-                const float *d = dy + c * hw;
-                #pragma omp simd
-                for (size_t p = 0; p < P; p++)
-                    dx[p] = d[p] * wk[p];
-            }
-        }
+        if (dlayers)
+            scale_channels(dlayers + (k * N + n) * C * hw + p0, dy, wk, C, hw, P);
         if (!dmasks && !part)
             continue;
         dot_channels(g, dy, LAYER(k, 0), C, hw, P);
@@ -290,15 +283,8 @@ static void bwd_block_occ(float *dlayers, float *dmasks, float *dbg, double *par
             for (size_t p = 0; p < P; p++)
                 pre[j + 1][p] = pre[j][p] * (1.0f - m[p]);
         }
-        if (dbg) {
-            for (size_t c = 0; c < C; c++) {
-                float *db = dbg + (n * C + c) * hw + p0;
-                const float *d = dy + c * hw;
-                #pragma omp simd
-                for (size_t p = 0; p < P; p++)
-                    db[p] = d[p] * pre[L][p];
-            }
-        }
+        if (dbg)
+            scale_channels(dbg + n * C * hw + p0, dy, pre[L], C, hw, P);
         if (dmasks) {
             dot_channels(g, dy, bg + n * C * hw + p0, C, hw, P);
             #pragma omp simd

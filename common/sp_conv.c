@@ -178,6 +178,22 @@ static void col2im(float *dx, const float *col, size_t ldc, const sp_conv2d_desc
             }
 }
 
+/* Column matrices of images [n, n+gn) side by side as one [K, gn*P] matrix
+ * at col: a 1x1 stride-1 unpadded conv needs only a copy of x's rows. */
+static void gather_cols(float *col, const float *x, int n, size_t gn, size_t K, size_t P,
+                        const sp_conv2d_desc *d)
+{
+    const size_t xs = (size_t)d->c * d->h * d->w, ld = gn * P;
+    for (size_t i = 0; i < gn; i++) {
+        const float *xi = x + (size_t)(n + (int)i) * xs;
+        if (pointwise(d))
+            for (size_t r = 0; r < K; r++)
+                memcpy(col + r * ld + i * P, xi + r * P, sizeof(float) * P);
+        else
+            im2col(col + i * P, ld, xi, d);
+    }
+}
+
 /* Images [n0, n1) of the forward, by groups of p->g. */
 static void forward_range(float *y, const float *x, const float *weight, const float *bias,
                           const sp_conv2d_desc *d, const plan *p, float *ws, int n0, int n1)
@@ -202,14 +218,7 @@ static void forward_range(float *y, const float *x, const float *weight, const f
             continue;
         }
         size_t ld = gn * P;
-        for (size_t i = 0; i < gn; i++) {
-            const float *xi = x + (size_t)(n + (int)i) * xs;
-            if (pointwise(d))
-                for (size_t r = 0; r < K; r++)
-                    memcpy(col + r * ld + i * P, xi + r * P, sizeof(float) * P);
-            else
-                im2col(col + i * P, ld, xi, d);
-        }
+        gather_cols(col, x, n, gn, K, P, d);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)ld, (int)K, 1.0f,
                     weight, (int)K, col, (int)ld, 0.0f, tmp, (int)ld);
         for (size_t i = 0; i < gn; i++)
@@ -320,14 +329,7 @@ void sp_conv2d_backward(float *dx, float *dweight, float *dbias, const float *dy
                 if (gn == 1 && pointwise(d)) {
                     b = x + (size_t)n * xs;
                 } else {
-                    for (size_t i = 0; i < gn; i++) {
-                        const float *xi = x + (size_t)(n + (int)i) * xs;
-                        if (pointwise(d))
-                            for (size_t r = 0; r < K; r++)
-                                memcpy(col + r * ld + i * P, xi + r * P, sizeof(float) * P);
-                        else
-                            im2col(col + i * P, ld, xi, d);
-                    }
+                    gather_cols(col, x, n, gn, K, P, d);
                     b = col;
                 }
                 const float *a = gather_dy(tmp, dy, n, gn, O, P);

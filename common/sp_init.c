@@ -45,8 +45,11 @@ void sp_uniform_noise(float *y, size_t n, double low, double high, uint64_t seed
         y[i] = scale * sp_philox_uniform_at(seed, stream, index0 + (uint64_t)i) + lo;
 }
 
-void sp_mask_noise_forward(float *y, const float *mask, const float *canvas, const float *u,
-                           double a, size_t L, size_t K, size_t N, size_t hw)
+/* y = add + x * (2 a u - a), u broadcast over L and N: the noise term shared
+ * by the forward (add mask, x canvas) and the canvas gradient (add NULL,
+ * x dy; a separate loop, not 0 + ..., which would turn -0 into +0). */
+static void mask_noise_apply(float *y, const float *add, const float *x, const float *u, double a,
+                             size_t L, size_t K, size_t N, size_t hw)
 {
     const float two_a = (float)(2.0 * a), fa = (float)a;
     for (size_t l = 0; l < L; l++)
@@ -54,26 +57,26 @@ void sp_mask_noise_forward(float *y, const float *mask, const float *canvas, con
             for (size_t n = 0; n < N; n++) {
                 size_t off = ((l * K + k) * N + n) * hw;
                 const float *uk = u + k * hw;
-                for (size_t p = 0; p < hw; p++)
-                    y[off + p] = mask[off + p] + canvas[off + p] * (two_a * uk[p] - fa);
+                if (add)
+                    for (size_t p = 0; p < hw; p++)
+                        y[off + p] = add[off + p] + x[off + p] * (two_a * uk[p] - fa);
+                else
+                    for (size_t p = 0; p < hw; p++)
+                        y[off + p] = x[off + p] * (two_a * uk[p] - fa);
             }
+}
+
+void sp_mask_noise_forward(float *y, const float *mask, const float *canvas, const float *u,
+                           double a, size_t L, size_t K, size_t N, size_t hw)
+{
+    mask_noise_apply(y, mask, canvas, u, a, L, K, N, hw);
 }
 
 void sp_mask_noise_backward(float *dmask, float *dcanvas, const float *dy, const float *u, double a,
                             size_t L, size_t K, size_t N, size_t hw)
 {
-    const float two_a = (float)(2.0 * a), fa = (float)a;
-    size_t total = L * K * N * hw;
     if (dmask)
-        memcpy(dmask, dy, total * sizeof *dmask);
-    if (!dcanvas)
-        return;
-    for (size_t l = 0; l < L; l++)
-        for (size_t k = 0; k < K; k++)
-            for (size_t n = 0; n < N; n++) {
-                size_t off = ((l * K + k) * N + n) * hw;
-                const float *uk = u + k * hw;
-                for (size_t p = 0; p < hw; p++)
-                    dcanvas[off + p] = dy[off + p] * (two_a * uk[p] - fa);
-            }
+        memcpy(dmask, dy, L * K * N * hw * sizeof *dmask);
+    if (dcanvas)
+        mask_noise_apply(dcanvas, NULL, dy, u, a, L, K, N, hw);
 }

@@ -167,3 +167,27 @@ void sp_op_attrs_from_meta(sp_op_attrs *a, const sp_op_def *op, const sp_map *me
     }
     msgpack_unpacked_destroy(&u);
 }
+
+int sp_int_list_parse(const char *s, int64_t *out, int max, int64_t lo, int64_t hi)
+{
+    int n = 0;
+    while (*s == ' ')
+        s++;
+    if (!*s)
+        return 0;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (end == s || errno || v < lo || v > hi || n == max)
+            return -1;
+        out[n++] = v;
+        while (*end == ' ')
+            end++;
+        if (!*end)
+            return n;
+        if (*end != ',')
+            return -1;
+        s = end + 1;
+    }
+}

@@ -66,6 +66,10 @@ void sp_op_attrs_from_meta(sp_op_attrs *a, const sp_op_def *op, const sp_map *me
 double sp_attr_num(const sp_op_attrs *a, const char *name);
 int sp_attr_int(const sp_op_attrs *a, const char *name);
 const char *sp_attr_str(const sp_op_attrs *a, const char *name);
+/* Parses a string attribute of integers in [lo, hi] separated by commas
+ * ("2,3,4,4", spaces around the numbers allowed) into at most max values;
+ * returns how many, 0 for an empty string, or -1 on a malformed list. */
+int sp_int_list_parse(const char *s, int64_t *out, int max, int64_t lo, int64_t hi);
 
 /* Input checking for ops: the tensor called name in `in`, required to be
  * dtype with ndim dimensions (ndim < 0: any), or fatal naming op and input.

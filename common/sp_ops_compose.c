@@ -11,7 +11,6 @@
 #include "sp_optim.h"
 #include "sp_sigmoid.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -267,7 +266,7 @@ static void multistep_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
     (void)in;
     int64_t ms[64];
     const char *s = sp_attr_str(a, "milestones");
-    int n = sp_milestones_parse(s, ms, 64);
+    int n = sp_int_list_parse(s, ms, 64, INT64_MIN, INT64_MAX);
     if (n < 0)
         sp_fatal("multistep_lr: --milestones '%s': expected integers separated by commas", s);
     double epoch = sp_attr_num(a, "epoch");
@@ -303,31 +302,6 @@ static void gaussian_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
     sp_map_put_tensor(out, "y", y);
 }
 
-/* "2,3,4,4" -> shape; "" -> a scalar. */
-static int parse_shape(const char *s, int64_t *shape)
-{
-    int n = 0;
-    while (*s == ' ')
-        s++;
-    if (!*s)
-        return 0;
-    for (;;) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(s, &end, 10);
-        if (end == s || errno || v < 0 || v > SP_MAX_DIM || n == SP_MAX_DIMS)
-            return -1;
-        shape[n++] = v;
-        while (*end == ' ')
-            end++;
-        if (!*end)
-            return n;
-        if (*end != ',')
-            return -1;
-        s = end + 1;
-    }
-}
-
 static uint64_t u64_attr(const char *op, const sp_op_attrs *a, const char *name)
 {
     double v = sp_attr_num(a, name);
@@ -342,7 +316,7 @@ static void uniform_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
     const char *op = "uniform_noise";
     int64_t shape[SP_MAX_DIMS];
     const char *s = sp_attr_str(a, "shape");
-    int nd = parse_shape(s, shape);
+    int nd = sp_int_list_parse(s, shape, SP_MAX_DIMS, 0, SP_MAX_DIM);
     if (nd < 0)
         sp_fatal("%s: --shape '%s': expected sizes separated by commas (\"2,3,4,4\")", op, s);
     sp_tensor *y = sp_tensor_new(SP_F32, nd, shape);

@@ -1,8 +1,6 @@
 #include "sp_optim.h"
 
-#include <errno.h>
 #include <math.h>
-#include <stdlib.h>
 
 void sp_adam_step(float *param, float *m, float *v, const float *grad, size_t n, int64_t step,
                   double lr, double beta1, double beta2, double eps, double weight_decay)
@@ -47,28 +45,4 @@ double sp_multistep_lr(double base_lr, double gamma, const int64_t *milestones, 
     for (int i = 0; i < n_milestones; i++)
         count += milestones[i] <= epoch;
     return base_lr * pow(gamma, count);
-}
-
-int sp_milestones_parse(const char *s, int64_t *out, int max)
-{
-    int n = 0;
-    while (*s == ' ')
-        s++;
-    if (!*s)
-        return 0;
-    for (;;) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(s, &end, 10);
-        if (end == s || errno || n == max)
-            return -1;
-        out[n++] = v;
-        while (*end == ' ')
-            end++;
-        if (!*end)
-            return n;
-        if (*end != ',')
-            return -1;
-        s = end + 1;
-    }
 }

@@ -52,8 +52,4 @@ void sp_adam_step_repeated(float *param, float *m, float *v, const float *grad, 
 double sp_multistep_lr(double base_lr, double gamma, const int64_t *milestones, int n_milestones,
                        int64_t epoch);
 
-/* Parses "100,200" into at most max milestones; returns how many, or -1 on
- * a malformed list (empty string: 0 milestones). */
-int sp_milestones_parse(const char *s, int64_t *out, int max);
-
 #endif

@@ -62,6 +62,22 @@ static void avg_window(int i, int n, int k, int s, int p, int *a0, int *a1, int 
     *a1 = hi > n ? n : hi;
 }
 
+/* Input window [h0, h1) x [w0, w1) of output cell (oh, ow) and the count its
+ * sum is divided by (padding included or not, as count_include_pad says). */
+typedef struct {
+    int h0, h1, w0, w1, div;
+} avg_cell_t;
+
+static avg_cell_t avg_cell(int oh, int ow, int h, int w, int k, int s, int p, int count_include_pad)
+{
+    avg_cell_t c;
+    int fh, fw;
+    avg_window(oh, h, k, s, p, &c.h0, &c.h1, &fh);
+    avg_window(ow, w, k, s, p, &c.w0, &c.w1, &fw);
+    c.div = count_include_pad ? fh * fw : (c.h1 - c.h0) * (c.w1 - c.w0);
+    return c;
+}
+
 void sp_avgpool2d_forward(float *y, const float *x, size_t nc, int h, int w, int k, int s, int p,
                           int count_include_pad)
 {
@@ -70,17 +86,13 @@ void sp_avgpool2d_forward(float *y, const float *x, size_t nc, int h, int w, int
     for (size_t pl = 0; pl < nc; pl++) {
         const float *xp = x + pl * (size_t)h * w;
         for (int oh = 0; oh < ho; oh++) {
-            int h0, h1, fh;
-            avg_window(oh, h, k, s, p, &h0, &h1, &fh);
             for (int ow = 0; ow < wo; ow++) {
-                int w0, w1, fw;
-                avg_window(ow, w, k, s, p, &w0, &w1, &fw);
+                avg_cell_t c = avg_cell(oh, ow, h, w, k, s, p, count_include_pad);
                 float sum = 0.0f;
-                for (int ih = h0; ih < h1; ih++)
-                    for (int iw = w0; iw < w1; iw++)
+                for (int ih = c.h0; ih < c.h1; ih++)
+                    for (int iw = c.w0; iw < c.w1; iw++)
                         sum += xp[ih * w + iw];
-                int div = count_include_pad ? fh * fw : (h1 - h0) * (w1 - w0);
-                y[(pl * ho + oh) * (size_t)wo + ow] = sum / (float)div;
+                y[(pl * ho + oh) * (size_t)wo + ow] = sum / (float)c.div;
             }
         }
     }
@@ -95,15 +107,11 @@ void sp_avgpool2d_backward(float *dx, const float *dy, size_t nc, int h, int w, 
         float *dp = dx + pl * (size_t)h * w;
         memset(dp, 0, sizeof(float) * (size_t)h * w);
         for (int oh = 0; oh < ho; oh++) {
-            int h0, h1, fh;
-            avg_window(oh, h, k, s, p, &h0, &h1, &fh);
             for (int ow = 0; ow < wo; ow++) {
-                int w0, w1, fw;
-                avg_window(ow, w, k, s, p, &w0, &w1, &fw);
-                int div = count_include_pad ? fh * fw : (h1 - h0) * (w1 - w0);
-                float g = dy[(pl * ho + oh) * (size_t)wo + ow] / (float)div;
-                for (int ih = h0; ih < h1; ih++)
-                    for (int iw = w0; iw < w1; iw++)
+                avg_cell_t c = avg_cell(oh, ow, h, w, k, s, p, count_include_pad);
+                float g = dy[(pl * ho + oh) * (size_t)wo + ow] / (float)c.div;
+                for (int ih = c.h0; ih < c.h1; ih++)
+                    for (int iw = c.w0; iw < c.w1; iw++)
                         dp[ih * w + iw] += g;
             }
         }

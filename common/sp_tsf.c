@@ -35,6 +35,18 @@ int sp_tsf_color_channels(int c, int cc)
     return -1;
 }
 
+/* The output's channels, and x's colour and passed-through channels as
+ * color_split gives them; fatal on a layout the module does not accept, so
+ * that the forward and backward loops never see one. */
+static int color_layout(int c, int cc, int *xc, int *rest)
+{
+    int cout = sp_tsf_color_channels(c, cc);
+    if (cout < 0)
+        sp_fatal("color: %d channels with %d colour channels", c, cc);
+    color_split(c, cc, xc, rest);
+    return cout;
+}
+
 /* y[p] = clamp(sc * x[p] + b) with the clamp kind hoisted out of the loop,
  * so that each loop is branch-free and vectorised (omp simd). */
 static void color_plane(float *y, const float *x, float sc, float b, size_t hw, sp_clamp c)
@@ -68,10 +80,7 @@ static void color_plane(float *y, const float *x, float sc, float b, size_t hw, 
 void sp_tsf_color_forward(float *y, const float *x, const float *beta, size_t n, int c, int cc,
                           size_t hw, sp_clamp clamp)
 {
-    int xc, rest, cout = sp_tsf_color_channels(c, cc);
-    if (cout < 0)
-        sp_fatal("color: %d channels with %d colour channels", c, cc);
-    color_split(c, cc, &xc, &rest);
+    int xc, rest, cout = color_layout(c, cc, &xc, &rest);
 #pragma omp parallel for schedule(static)
     for (size_t b = 0; b < n; b++) {
         const float *xb = x + b * c * hw, *bb = beta + b * 2 * cc;
@@ -143,10 +152,7 @@ static void color_plane_backward(float *dx, double *dw, double *db, const float 
 void sp_tsf_color_backward(float *dx, float *dbeta, const float *dy, const float *x,
                            const float *beta, size_t n, int c, int cc, size_t hw, sp_clamp clamp)
 {
-    int xc, rest, cout = sp_tsf_color_channels(c, cc);
-    if (cout < 0)
-        sp_fatal("color: %d channels with %d colour channels", c, cc);
-    color_split(c, cc, &xc, &rest);
+    int xc, rest, cout = color_layout(c, cc, &xc, &rest);
 #pragma omp parallel for schedule(static)
     for (size_t b = 0; b < n; b++) {
         const float *xb = x + b * c * hw, *bb = beta + b * 2 * cc, *dyb = dy + b * cout * hw;
@@ -192,6 +198,18 @@ static inline void window(float *u, const float *xc, int h, int w, int k, int i,
     }
 }
 
+/* The window of pixel (i, j) into u, and its largest alpha * u: the shift
+ * that keeps the soft maximum's exponentials finite. */
+static inline float window_max(float *u, const float *xc, int h, int w, int k, int i, int j,
+                               float alpha)
+{
+    window(u, xc, h, w, k, i, j);
+    float m = alpha * u[0];
+    for (int q = 1; q < k * k; q++)
+        m = fmaxf(m, alpha * u[q]);
+    return m;
+}
+
 static void morpho_check(int k)
 {
     if (k < 1 || k % 2 == 0 || k > 15)
@@ -216,10 +234,7 @@ void sp_tsf_morpho_forward(float *y, const float *x, const float *beta, size_t n
             morpho_kernel(kern, bb, k);
             for (int i = 0; i < h; i++)
                 for (int j = 0; j < w; j++) {
-                    window(u, xc, h, w, k, i, j);
-                    float m = alpha * u[0];
-                    for (int q = 1; q < K; q++)
-                        m = fmaxf(m, alpha * u[q]);
+                    float m = window_max(u, xc, h, w, k, i, j, alpha);
                     float s0 = 0, s1 = 0;
                     for (int q = 0; q < K; q++) {
                         e[q] = expf(alpha * u[q] - m) * kern[q];
@@ -259,10 +274,7 @@ void sp_tsf_morpho_backward(float *dx, float *dbeta, const float *dy, const floa
                     float g = dyc[(size_t)i * w + j];
                     if (g == 0.0f)
                         continue;
-                    window(u, xc, h, w, k, i, j);
-                    float m = alpha * u[0];
-                    for (int q = 1; q < K; q++)
-                        m = fmaxf(m, alpha * u[q]);
+                    float m = window_max(u, xc, h, w, k, i, j, alpha);
                     float s0 = 0, s1 = 0;
                     for (int q = 0; q < K; q++) {
                         e[q] = expf(alpha * u[q] - m); /* without the kernel */

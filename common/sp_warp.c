@@ -888,112 +888,98 @@ void sp_tps_grid_backward(float *dpoints, const float *dgrid, size_t n, int h, i
 
 /* ---- public: sampling and transformations ----------------------------------- */
 
-void sp_grid_sample_forward(float *y, const float *x, const float *grid, const sp_warp_shape *s)
+/* One plan per call: built for the output size, used once, freed. */
+static void warp_apply_forward(int kind, int g, const source_t *src, float *y, const float *x,
+                               const sp_warp_shape *s)
 {
     plan_t pl;
-    plan_init(&pl, GEN_GRID, s->h, s->w, 0);
-    source_t src = {NULL, 0, NULL, NULL, grid};
-    warp_forward(y, x, &pl, &src, s);
+    plan_init(&pl, kind, s->h, s->w, g);
+    warp_forward(y, x, &pl, src, s);
     plan_free(&pl);
+}
+
+static void warp_apply_backward(int kind, int g, const source_t *src, float *dx, float *dsrc,
+                                const float *dy, const float *x, const sp_warp_shape *s)
+{
+    plan_t pl;
+    plan_init(&pl, kind, s->h, s->w, g);
+    warp_backward(dx, dsrc, dy, x, &pl, src, s);
+    plan_free(&pl);
+}
+
+void sp_grid_sample_forward(float *y, const float *x, const float *grid, const sp_warp_shape *s)
+{
+    warp_apply_forward(GEN_GRID, 0, &(source_t){NULL, 0, NULL, NULL, grid}, y, x, s);
 }
 
 void sp_grid_sample_backward(float *dx, float *dgrid, const float *dy, const float *x,
                              const float *grid, const sp_warp_shape *s)
 {
-    plan_t pl;
-    plan_init(&pl, GEN_GRID, s->h, s->w, 0);
-    source_t src = {NULL, 0, NULL, NULL, grid};
-    warp_backward(dx, dgrid, dy, x, &pl, &src, s);
-    plan_free(&pl);
-}
-
-static void affine_family(float *y, float *dx, float *dsrc, const float *dy, const float *x,
-                          const float *b, int P, void (*to_params)(float *, const float *, int),
-                          void (*to_dsrc)(float *, const double *, const float *, int),
-                          const sp_warp_shape *s)
-{
-    plan_t pl;
-    plan_init(&pl, GEN_AFFINE, s->h, s->w, 0);
-    source_t src = {b, P, to_params, to_dsrc, NULL};
-    if (y)
-        warp_forward(y, x, &pl, &src, s);
-    else
-        warp_backward(dx, dsrc, dy, x, &pl, &src, s);
-    plan_free(&pl);
+    warp_apply_backward(GEN_GRID, 0, &(source_t){NULL, 0, NULL, NULL, grid}, dx, dgrid, dy, x, s);
 }
 
 void sp_warp_affine_forward(float *y, const float *x, const float *theta, const sp_warp_shape *s)
 {
-    affine_family(y, NULL, NULL, NULL, x, theta, 6, copy_p, copy_dp, s);
+    warp_apply_forward(GEN_AFFINE, 0, &(source_t){theta, 6, copy_p, copy_dp, NULL}, y, x, s);
 }
 void sp_warp_affine_backward(float *dx, float *dtheta, const float *dy, const float *x,
                              const float *theta, const sp_warp_shape *s)
 {
-    affine_family(NULL, dx, dtheta, dy, x, theta, 6, copy_p, copy_dp, s);
+    warp_apply_backward(GEN_AFFINE, 0, &(source_t){theta, 6, copy_p, copy_dp, NULL}, dx, dtheta, dy, x,
+                        s);
 }
 
 void sp_tsf_position_forward(float *y, const float *x, const float *beta, const sp_warp_shape *s)
 {
-    affine_family(y, NULL, NULL, NULL, x, beta, 3, pos_params, pos_dsrc, s);
+    warp_apply_forward(GEN_AFFINE, 0, &(source_t){beta, 3, pos_params, pos_dsrc, NULL}, y, x, s);
 }
 void sp_tsf_position_backward(float *dx, float *dbeta, const float *dy, const float *x,
                               const float *beta, const sp_warp_shape *s)
 {
-    affine_family(NULL, dx, dbeta, dy, x, beta, 3, pos_params, pos_dsrc, s);
+    warp_apply_backward(GEN_AFFINE, 0, &(source_t){beta, 3, pos_params, pos_dsrc, NULL}, dx, dbeta, dy,
+                        x, s);
 }
 
 void sp_tsf_similarity_forward(float *y, const float *x, const float *beta, const sp_warp_shape *s)
 {
-    affine_family(y, NULL, NULL, NULL, x, beta, 4, sim_params, sim_dsrc, s);
+    warp_apply_forward(GEN_AFFINE, 0, &(source_t){beta, 4, sim_params, sim_dsrc, NULL}, y, x, s);
 }
 void sp_tsf_similarity_backward(float *dx, float *dbeta, const float *dy, const float *x,
                                 const float *beta, const sp_warp_shape *s)
 {
-    affine_family(NULL, dx, dbeta, dy, x, beta, 4, sim_params, sim_dsrc, s);
+    warp_apply_backward(GEN_AFFINE, 0, &(source_t){beta, 4, sim_params, sim_dsrc, NULL}, dx, dbeta, dy,
+                        x, s);
 }
 
 void sp_tsf_affine_forward(float *y, const float *x, const float *beta, const sp_warp_shape *s)
 {
-    affine_family(y, NULL, NULL, NULL, x, beta, 6, aff_params, copy_dp, s);
+    warp_apply_forward(GEN_AFFINE, 0, &(source_t){beta, 6, aff_params, copy_dp, NULL}, y, x, s);
 }
 void sp_tsf_affine_backward(float *dx, float *dbeta, const float *dy, const float *x,
                             const float *beta, const sp_warp_shape *s)
 {
-    affine_family(NULL, dx, dbeta, dy, x, beta, 6, aff_params, copy_dp, s);
+    warp_apply_backward(GEN_AFFINE, 0, &(source_t){beta, 6, aff_params, copy_dp, NULL}, dx, dbeta, dy,
+                        x, s);
 }
 
 void sp_tsf_projective_forward(float *y, const float *x, const float *beta, const sp_warp_shape *s)
 {
-    plan_t pl;
-    plan_init(&pl, GEN_HOMOGRAPHY, s->h, s->w, 0);
-    source_t src = {beta, 9, proj_params, copy_dp, NULL};
-    warp_forward(y, x, &pl, &src, s);
-    plan_free(&pl);
+    warp_apply_forward(GEN_HOMOGRAPHY, 0, &(source_t){beta, 9, proj_params, copy_dp, NULL}, y, x, s);
 }
 void sp_tsf_projective_backward(float *dx, float *dbeta, const float *dy, const float *x,
                                 const float *beta, const sp_warp_shape *s)
 {
-    plan_t pl;
-    plan_init(&pl, GEN_HOMOGRAPHY, s->h, s->w, 0);
-    source_t src = {beta, 9, proj_params, copy_dp, NULL};
-    warp_backward(dx, dbeta, dy, x, &pl, &src, s);
-    plan_free(&pl);
+    warp_apply_backward(GEN_HOMOGRAPHY, 0, &(source_t){beta, 9, proj_params, copy_dp, NULL}, dx, dbeta,
+                        dy, x, s);
 }
 
 void sp_tsf_tps_forward(float *y, const float *x, const float *beta, int g, const sp_warp_shape *s)
 {
-    plan_t pl;
-    plan_init(&pl, GEN_TPS, s->h, s->w, g);
-    source_t src = {beta, 2 * g * g, tps_params, tps_copy_dp, NULL};
-    warp_forward(y, x, &pl, &src, s);
-    plan_free(&pl);
+    warp_apply_forward(GEN_TPS, g, &(source_t){beta, 2 * g * g, tps_params, tps_copy_dp, NULL}, y, x, s);
 }
 void sp_tsf_tps_backward(float *dx, float *dbeta, const float *dy, const float *x,
                          const float *beta, int g, const sp_warp_shape *s)
 {
-    plan_t pl;
-    plan_init(&pl, GEN_TPS, s->h, s->w, g);
-    source_t src = {beta, 2 * g * g, tps_params, tps_copy_dp, NULL};
-    warp_backward(dx, dbeta, dy, x, &pl, &src, s);
-    plan_free(&pl);
+    warp_apply_backward(GEN_TPS, g, &(source_t){beta, 2 * g * g, tps_params, tps_copy_dp, NULL}, dx,
+                        dbeta, dy, x, s);
 }

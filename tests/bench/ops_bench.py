@@ -25,20 +25,10 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-REF = os.environ.get("SP_REFERENCE", os.path.join(ROOT, "..", "shared", "reference-bench"))
 sys.path.insert(0, os.path.join(ROOT, "formats"))
-sys.path.insert(0, os.path.join(REF, "stubs"))
-sys.path.insert(0, os.path.join(REF, "ref", "src"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "golden"))
 warnings.filterwarnings("ignore")
-if "torchvision" not in sys.modules:  # transformer.py imports it; only vgg is used, never here
-    try:
-        import torchvision  # noqa: F401
-    except ImportError:
-        tv = types.ModuleType("torchvision")
-        tv.models = types.ModuleType("torchvision.models")
-        tv.models.vgg16_bn = None
-        sys.modules["torchvision"] = tv
-        sys.modules["torchvision.models"] = tv.models
+import reference_import  # noqa: E402,F401  (sys.path to the reference, torchvision stub)
 import sptensor  # noqa: E402
 from model import transformer as tr  # noqa: E402
 from model.dti_sprites import DTISprites  # noqa: E402

@@ -28,7 +28,6 @@ module level; when it is not installed a stub module stands in.
 Run: cd tests/golden && PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 make_ops_compose.py
 """
 import os
-import sys
 import types
 import warnings
 
@@ -36,21 +35,10 @@ import numpy as np
 import torch
 
 from ops_golden import case, fwd_bwd, OUT
+import reference_import  # noqa: F401  (sys.path to the reference, torchvision stub)
 import sptensor
 
-
-REF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "reference-bench")
-sys.path.insert(0, os.path.join(REF, "stubs"))
-sys.path.insert(0, os.path.join(REF, "ref", "src"))
 warnings.filterwarnings("ignore")
-try:
-    import torchvision  # noqa: F401
-except ImportError:
-    tv = types.ModuleType("torchvision")
-    tv.models = types.ModuleType("torchvision.models")
-    tv.models.vgg16_bn = None
-    sys.modules["torchvision"] = tv
-    sys.modules["torchvision.models"] = tv.models
 
 from model.dti_sprites import DTISprites, layered_composition  # noqa: E402
 from model.tools import create_gaussian_weights, get_clamp_func  # noqa: E402

@@ -61,18 +61,9 @@ import torch
 import torch.nn.functional as F
 
 from ops_golden import case, fwd_bwd
+from reference_import import REF  # sys.path to the reference and its kornia stub, torchvision stub
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REF = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "reference-bench"))
-if not os.path.isdir(REF):
-    REF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "reference-bench")
-sys.path.insert(0, os.path.join(REF, "stubs"))  # kornia stand-in (homography_warp)
-try:
-    import torchvision.models  # noqa: F401
-except ImportError:  # only vgg16_bn is imported, never used here
-    tv, tvm = types.ModuleType("torchvision"), types.ModuleType("torchvision.models")
-    tvm.vgg16_bn, tv.models = None, tvm
-    sys.modules["torchvision"], sys.modules["torchvision.models"] = tv, tvm
 # The reference's model package without its __init__ (which pulls the trainer's
 # utilities): a namespace whose path is ref/src/model.
 _pkg = types.ModuleType("refmodel")

@@ -31,9 +31,6 @@ resnet.py, assembled as transformer.Encoder does), built at a reduced width
 script first checks that its builder at the default width reproduces the
 reference Encoder exactly (same state_dict keys and shapes, same output)."""
 import copy
-import os
-import sys
-import types
 
 import numpy as np
 import torch
@@ -41,16 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ops_golden import case, fwd_bwd
-
-REF = os.environ.get("SP_REFERENCE", "/work/shared/reference-bench")
-sys.path.insert(0, os.path.join(REF, "stubs"))
-sys.path.insert(0, os.path.join(REF, "ref", "src"))
-# transformer.py imports torchvision for vgg16_bn only; Debian's python has no torchvision.
-_tv = types.ModuleType("torchvision")
-_tv.models = types.ModuleType("torchvision.models")
-_tv.models.vgg16_bn = None
-sys.modules.setdefault("torchvision", _tv)
-sys.modules.setdefault("torchvision.models", _tv.models)
+import reference_import  # noqa: F401  (sys.path to the reference, torchvision stub)
 from model import mini_resnet, resnet  # noqa: E402
 from model.transformer import Encoder  # noqa: E402
 
