@@ -1,0 +1,103 @@
+/* The DTI-Sprites model as data: its configuration and its named parameter
+ * tensors, built, initialised, written and read exactly as the reference's
+ * DTISprites(dataset, **cfg['model']) builds them (model/dti_sprites.py,
+ * model/transformer.py, model/tools.py).  The stages (predict, select,
+ * compose) and the trainer find what they need by name.
+ *
+ * Tensor names are the reference's state_dict keys, so that a reference
+ * checkpoint can be imported by name:
+ *   prototype_params [K0,C,h,w], mask_params [K0,1,h,w]   (K0 = model.n_sprites)
+ *   bkg_params [M,C,H,W]                                    (M > 0)
+ *   encoder.encoder.<i>....                                 (sp_encoder's names)
+ *   layer_transformer.tsf_sequences.<l>.tsf_modules.<j>.regressor.<i>.{weight,bias}
+ *   sprite_transformers.<l>.tsf_sequences.<k>.tsf_modules.<j>.regressor.<i>.{weight,bias}
+ *   bkg_transformer.tsf_sequences.<m>.tsf_modules.<j>.regressor.<i>.{weight,bias}
+ *   occ_predictor.<i>.{weight,bias}                         (pred_occlusion)
+ * The shared encoder is stored once: the reference's state_dict repeats it
+ * under every transformer that holds it (sprite_transformers.0.encoder...,
+ * bkg_transformer.encoder..., layer_transformer.encoder...), an alias of the
+ * same tensors.  Not stored either, because the configuration determines
+ * them: the transformation modules' `identity` buffers, TPSGrid's
+ * precomputed matrices, occ_grid, num_batches_tracked; the curriculum
+ * `activations` are training state (checkpoints).  The empty sprite is not a
+ * parameter (zeros appended at use), so the transformers have
+ * K = n_sprites + add_empty_sprite heads while prototype_params has
+ * n_sprites.
+ *
+ * Randomness: every random tensor is drawn from Philox (sp_rng.h) with the
+ * model seed and a stream derived from the tensor's name (FNV-1a 64), so a
+ * tensor's initial value depends only on (seed, name), never on the order
+ * of construction.  The draws differ from torch's; the distributions are the
+ * reference's (nn.Linear: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias;
+ * the last layer of every regressor and of the occlusion predictor zero;
+ * encoders as sp_encoder_init). */
+#ifndef SP_MODEL_H
+#define SP_MODEL_H
+
+#include "sp_config.h"
+#include "sp_map.h"
+#include "sp_tensor.h"
+
+#include <stdint.h>
+
+#define SP_MODEL_VERSION 1
+#define SP_MODEL_NAME_MAX 128
+
+typedef struct {
+    char name[SP_MODEL_NAME_MAX];
+    sp_tensor *t;  /* owned, f32 */
+    int is_buffer; /* batch-norm running statistics: no gradient, no weight decay */
+} sp_model_tensor;
+
+typedef struct {
+    sp_config *cfg;   /* owned */
+    int C, H, W;      /* images */
+    int h, w;         /* sprites */
+    int n_sprites;    /* learned sprites (prototype_params) */
+    int K;            /* sprites seen by the transformers: n_sprites + empty */
+    int L;            /* object layers */
+    int M;            /* backgrounds (0: none) */
+    int has_layer_tsf;
+    int64_t features; /* encoder output per image */
+    int ntensors, cap;
+    sp_model_tensor *tensors;
+    sp_map meta;      /* free-form, raw msgpack values */
+} sp_model;
+
+/* Image channels and size of a dataset name as the reference's dataset
+ * classes define them (svhn and the IDX sets honour dataset.img_size);
+ * 0, or -1 for an unknown name. */
+int sp_dataset_dims(const sp_config *cfg, int *c, int *h, int *w);
+
+/* The model the configuration describes, every tensor zero.  Fatal, with
+ * the message prefixed by where (a file name), when the configuration
+ * cannot build a model (unknown dataset, transformation, encoder, init,
+ * missing required key...). */
+sp_model *sp_model_new(const sp_config *cfg, const char *where);
+void sp_model_free(sp_model *m);
+
+/* Whether the initialisation reads images (proto_init / bkg_init sample or
+ * mean). */
+int sp_model_init_needs_data(const sp_config *cfg);
+
+/* The reference's initial values, from seed.  images [n, C, H, W] (may be
+ * NULL when sp_model_init_needs_data is 0): 'mean' averages the first
+ * min(100, n) images (the reference: a shuffled batch of 100), 'sample'
+ * draws image indices uniformly below n. */
+void sp_model_init(sp_model *m, uint64_t seed, const float *images, size_t n);
+
+/* The tensor called name, or NULL. */
+sp_tensor *sp_model_find(const sp_model *m, const char *name);
+/* Number of floats of all tensors. */
+size_t sp_model_numel(const sp_model *m);
+
+/* Writes formats/model.md atomically (temporary name, then rename). */
+void sp_model_write(const sp_model *m, const char *path);
+/* Packs the model file into a malloc'd buffer (what sp_model_write writes). */
+char *sp_model_pack(const sp_model *m, size_t *len);
+/* Reads and validates a model file; fatal "path: why" on any error. */
+sp_model *sp_model_read(const char *path);
+/* Same from bytes (name in messages). */
+sp_model *sp_model_unpack(const char *buf, size_t len, const char *name);
+
+#endif
