@@ -1,6 +1,7 @@
 /* The model as named tensors (sp_model.h): construction from a config as
  * the reference's DTISprites.__init__, initialisation, model files. */
 #include "sp_model.h"
+#include "sp_pack.h"
 #include "sp_encoder.h"
 #include "sp_error.h"
 #include "sp_init.h"
@@ -479,27 +480,6 @@ void sp_model_init(sp_model *m, uint64_t seed, const float *images, size_t n)
 
 /* ---- model files ---------------------------------------------------------------- */
 
-static void pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen(s);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
-/* The stream format's tensor encoding (formats/stream.md). */
-static void pack_tensor(msgpack_packer *pk, const sp_tensor *t)
-{
-    msgpack_pack_map(pk, 3);
-    pack_str(pk, "dtype");
-    pack_str(pk, sp_dtype_name(t->dtype));
-    pack_str(pk, "shape");
-    msgpack_pack_array(pk, (size_t)t->ndim);
-    for (int i = 0; i < t->ndim; i++)
-        msgpack_pack_int64(pk, t->shape[i]);
-    pack_str(pk, "data");
-    msgpack_pack_bin(pk, t->nbytes);
-    msgpack_pack_bin_body(pk, t->data, t->nbytes);
-}
 
 static int sbuf_write(void *data, const char *buf, size_t len)
 {
@@ -513,23 +493,23 @@ char *sp_model_pack(const sp_model *m, size_t *len)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, sbuf_write);
     msgpack_pack_map(&pk, 4);
-    pack_str(&pk, "sprites-model");
+    sp_pack_str(&pk, "sprites-model");
     msgpack_pack_int(&pk, SP_MODEL_VERSION);
-    pack_str(&pk, "config");
+    sp_pack_str(&pk, "config");
     sp_config_pack(m->cfg, &pk);
-    pack_str(&pk, "tensors");
+    sp_pack_str(&pk, "tensors");
     msgpack_pack_map(&pk, (size_t)m->ntensors);
     for (int i = 0; i < m->ntensors; i++) {
-        pack_str(&pk, m->tensors[i].name);
-        pack_tensor(&pk, m->tensors[i].t);
+        sp_pack_str(&pk, m->tensors[i].name);
+        sp_pack_tensor(&pk, m->tensors[i].t);
     }
-    pack_str(&pk, "meta");
+    sp_pack_str(&pk, "meta");
     msgpack_pack_map(&pk, (size_t)m->meta.n);
     for (int i = 0; i < m->meta.n; i++) {
         const sp_entry *e = &m->meta.e[i];
-        pack_str(&pk, e->name);
+        sp_pack_str(&pk, e->name);
         if (e->tensor)
-            pack_tensor(&pk, e->tensor);
+            sp_pack_tensor(&pk, e->tensor);
         else
             msgpack_sbuffer_write(&sb, e->raw, e->raw_len);
     }

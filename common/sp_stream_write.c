@@ -1,3 +1,4 @@
+#include "sp_pack.h"
 #include "sp_stream.h"
 #include "sp_error.h"
 
@@ -32,33 +33,37 @@ sp_writer *sp_writer_open(FILE *f, const char *name)
     return w;
 }
 
-static void pack_str(msgpack_packer *pk, const char *s)
+void sp_pack_str(msgpack_packer *pk, const char *s)
 {
     size_t n = strlen(s);
     msgpack_pack_str(pk, n);
     msgpack_pack_str_body(pk, s, n);
 }
 
-static void pack_tensor(msgpack_packer *pk, const sp_tensor *t)
+/* The stream format's tensor encoding. */
+void sp_pack_tensor(msgpack_packer *pk, const sp_tensor *t)
 {
     msgpack_pack_map(pk, 3);
-    pack_str(pk, "dtype");
-    pack_str(pk, sp_dtype_name(t->dtype));
-    pack_str(pk, "shape");
+    sp_pack_str(pk, "dtype");
+    sp_pack_str(pk, sp_dtype_name(t->dtype));
+    sp_pack_str(pk, "shape");
     msgpack_pack_array(pk, (size_t)t->ndim);
     for (int i = 0; i < t->ndim; i++)
         msgpack_pack_int64(pk, t->shape[i]);
-    pack_str(pk, "data");
+    sp_pack_str(pk, "data");
     msgpack_pack_bin(pk, t->nbytes);
     msgpack_pack_bin_body(pk, t->data, t->nbytes);
 }
 
-static void pack_entries(sp_writer *w, const sp_map *m)
+/* Packs every entry of m except one named skip (NULL: none). */
+static void pack_entries(sp_writer *w, const sp_map *m, const char *skip)
 {
     for (int i = 0; i < m->n; i++) {
-        pack_str(&w->pk, m->e[i].name);
+        if (skip && strcmp(m->e[i].name, skip) == 0)
+            continue;
+        sp_pack_str(&w->pk, m->e[i].name);
         if (m->e[i].tensor)
-            pack_tensor(&w->pk, m->e[i].tensor);
+            sp_pack_tensor(&w->pk, m->e[i].tensor);
         else
             write_cb(w, m->e[i].raw, m->e[i].raw_len); /* already packed */
     }
@@ -70,12 +75,12 @@ void sp_writer_header(sp_writer *w, const sp_map *meta)
         sp_fatal("internal error: header inside a stream");
     int with_meta = meta && meta->n > 0;
     msgpack_pack_map(&w->pk, with_meta ? 2 : 1);
-    pack_str(&w->pk, "sprites");
+    sp_pack_str(&w->pk, "sprites");
     msgpack_pack_int(&w->pk, SP_STREAM_VERSION);
     if (with_meta) {
-        pack_str(&w->pk, "meta");
+        sp_pack_str(&w->pk, "meta");
         msgpack_pack_map(&w->pk, (size_t)meta->n);
-        pack_entries(w, meta);
+        pack_entries(w, meta, NULL);
     }
     w->in_stream = 1;
     w->batches = 0;
@@ -90,17 +95,9 @@ void sp_writer_batch(sp_writer *w, const sp_map *entries)
         if (strcmp(entries->e[i].name, "batch") != 0)
             n++;
     msgpack_pack_map(&w->pk, (size_t)n + 1);
-    pack_str(&w->pk, "batch");
+    sp_pack_str(&w->pk, "batch");
     msgpack_pack_int64(&w->pk, w->batches++);
-    for (int i = 0; i < entries->n; i++) {
-        if (strcmp(entries->e[i].name, "batch") == 0)
-            continue;
-        pack_str(&w->pk, entries->e[i].name);
-        if (entries->e[i].tensor)
-            pack_tensor(&w->pk, entries->e[i].tensor);
-        else
-            write_cb(w, entries->e[i].raw, entries->e[i].raw_len);
-    }
+    pack_entries(w, entries, "batch"); /* the number is the writer's, not the map's */
 }
 
 void sp_writer_end(sp_writer *w)
@@ -108,7 +105,7 @@ void sp_writer_end(sp_writer *w)
     if (!w->in_stream)
         sp_fatal("internal error: trailer outside a stream");
     msgpack_pack_map(&w->pk, 1);
-    pack_str(&w->pk, "end");
+    sp_pack_str(&w->pk, "end");
     msgpack_pack_int64(&w->pk, w->batches);
     if (fflush(w->f) != 0)
         sp_fatal("%s: write failed: %s", w->name, strerror(errno));
