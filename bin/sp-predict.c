@@ -1,0 +1,88 @@
+/* sp-predict: the model's first stage.  Adds to every batch the candidate
+ * layers and masks of every (layer, sprite) pair, the transformed
+ * backgrounds and the occlusion matrix (formats/model.md, "Entries
+ * sp-predict adds"); everything else passes through.  All the work is
+ * sp_predict_forward, the function sp-train runs in-process. */
+#include "sp_error.h"
+#include "sp_model.h"
+#include "sp_opt.h"
+#include "sp_predict.h"
+#include "sp_stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int main(int argc, char **argv)
+{
+    sp_set_prog(argv[0]);
+    const char *model_path = NULL;
+    sp_opt opts[] = {{"model", SP_OPT_STR, &model_path, "M", "the model file (required)"}, {0}};
+    char **args;
+    int nargs = sp_opt_parse(argc, argv, opts, "sp-predict --model M",
+                             "Adds to every batch of images, in eval mode (no noise, batch norms with\n"
+                             "their running statistics):\n"
+                             "  cand_layers f32 [N,L,K,C,H,W]  every sprite transformed into every layer\n"
+                             "  cand_masks  f32 [N,L,K,1,H,W]  their masks (the empty sprite last, if any)\n"
+                             "  backgrounds f32 [N,M,C,H,W]    the transformed backgrounds (M > 0)\n"
+                             "  occlusion   f32 [N,L,L]        the predicted occlusion (pred_occlusion)\n"
+                             "Values are not clamped to [0,1] (the composition does it).  Everything\n"
+                             "else passes through.",
+                             &args);
+    if (nargs != 0)
+        sp_fatal("unexpected argument '%s' (see --help)", args[0]);
+    if (!model_path)
+        sp_fatal("--model: required");
+    sp_model *m = sp_model_read(model_path);
+    sp_predictor *p = sp_predictor_new(m, model_path);
+    const int C = m->C, H = m->H, W = m->W, L = m->L, K = m->K, M = m->M;
+    const int has_occ = sp_config_bool(m->cfg, "model.pred_occlusion") && L > 1;
+
+    sp_reader *r = sp_reader_open(stdin, "stdin");
+    sp_writer *w = sp_writer_open(stdout, "stdout");
+    sp_map b = {0};
+    int64_t idx;
+    while (sp_reader_next_stream(r)) {
+        sp_map meta = {0};
+        sp_map_merge(&meta, sp_reader_meta(r));
+        sp_map_put_str(&meta, "producer", "sp-predict");
+        sp_map_put_str(&meta, "model", model_path);
+        sp_map_put_int(&meta, "n_layers", L);
+        sp_map_put_int(&meta, "n_candidates", K);
+        sp_map_put_int(&meta, "n_backgrounds", M);
+        sp_map_put_int(&meta, "empty_sprite", sp_config_bool(m->cfg, "model.add_empty_sprite"));
+        sp_writer_header(w, &meta);
+        sp_map_free(&meta);
+        while (sp_reader_next_batch(r, &b, &idx)) {
+            const sp_tensor *img = sp_map_tensor(&b, "image");
+            if (!img || img->dtype != SP_F32 || img->ndim != 4)
+                sp_fatal("stdin: batch %lld: needs an entry 'image' f32 [N,C,H,W]", (long long)idx);
+            if (img->shape[1] != C || img->shape[2] != H || img->shape[3] != W)
+                sp_fatal("stdin: batch %lld: image is [%lld,%lld,%lld,%lld], the model expects %dx%dx%d",
+                         (long long)idx, (long long)img->shape[0], (long long)img->shape[1],
+                         (long long)img->shape[2], (long long)img->shape[3], C, H, W);
+            int64_t n = img->shape[0];
+            if (n > 1 << 20)
+                sp_fatal("stdin: batch %lld: %lld images (at most 2^20 a batch)", (long long)idx, (long long)n);
+            sp_tensor *tl = sp_tensor_newv(SP_F32, 6, n, (int64_t)L, (int64_t)K, (int64_t)C, (int64_t)H, (int64_t)W);
+            sp_tensor *tm = sp_tensor_newv(SP_F32, 6, n, (int64_t)L, (int64_t)K, (int64_t)1, (int64_t)H, (int64_t)W);
+            sp_tensor *tb = M > 0 ? sp_tensor_newv(SP_F32, 5, n, (int64_t)M, (int64_t)C, (int64_t)H, (int64_t)W) : NULL;
+            sp_tensor *to = has_occ ? sp_tensor_newv(SP_F32, 3, n, (int64_t)L, (int64_t)L) : NULL;
+            sp_predict_forward(p, sp_f32(tl), sp_f32(tm), tb ? sp_f32(tb) : NULL, to ? sp_f32(to) : NULL,
+                               sp_f32(img), (int)n);
+            sp_map_put_tensor(&b, "cand_layers", tl);
+            sp_map_put_tensor(&b, "cand_masks", tm);
+            if (tb)
+                sp_map_put_tensor(&b, "backgrounds", tb);
+            if (to)
+                sp_map_put_tensor(&b, "occlusion", to);
+            sp_writer_batch(w, &b);
+        }
+        sp_writer_end(w);
+    }
+    sp_writer_close(w);
+    sp_reader_close(r);
+    sp_map_free(&b);
+    sp_predictor_free(p);
+    sp_model_free(m);
+    return 0;
+}

@@ -1,0 +1,323 @@
+/* Eval-mode prediction of the candidate layers (see sp_predict.h).  Built
+ * from the library's ops: sp_encoder (running statistics), sp_mlp (the
+ * regressors), sp_tsf_seq (the transformation chains, grid sampling
+ * included), sp_clamp. */
+#include "sp_predict.h"
+
+#include "sp_encoder.h"
+#include "sp_error.h"
+#include "sp_mlp.h"
+#include "sp_tsf_seq.h"
+
+#include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MLP_MAX 18 /* n_hidden_layers <= 16 (sp_model_new) + 1 */
+
+typedef struct {
+    int nl;
+    sp_mlp_layer layers[MLP_MAX];
+} mlp;
+
+/* A PrototypeTransformationNetwork: one sequence, nheads regressor chains
+ * (heads[k * q.n + j] predicts module j of head k; nl 0 for identity). */
+typedef struct {
+    int identity; /* the whole sequence is identity: no regressors at all */
+    sp_tsf_seq q;
+    int P;        /* sp_tsf_seq_params */
+    int nheads;
+    mlp *heads;
+} transformer;
+
+struct sp_predictor {
+    const sp_model *m;
+    sp_encoder *enc;
+    sp_clamp clamp;
+    float *sprites; /* [K, C+1, h, w]: clamped prototypes and masks, empty sprite last */
+    float *bkgs;    /* [M, C, H, W] clamped */
+    transformer sprite_tsf[64]; /* per layer (sp_model_new caps L at 64) */
+    transformer layer_tsf, bkg_tsf;
+    int has_occ;
+    mlp occ;
+    int sh, sw; /* sprite transformers' output size */
+};
+
+/* The Linear layers of create_mlp under prefix: module indices 0, 3, 5, ...
+ * (1 is the identity norm, 2, 4, ... ReLUs), as far as they exist. */
+static void mlp_load(mlp *o, const sp_model *m, const char *prefix)
+{
+    char name[SP_MODEL_NAME_MAX + 32];
+    o->nl = 0;
+    for (int i = 0; i < MLP_MAX; i++) {
+        int idx = i == 0 ? 0 : 1 + 2 * i;
+        snprintf(name, sizeof name, "%s.%d.weight", prefix, idx);
+        sp_tensor *w = sp_model_find(m, name);
+        if (!w)
+            break;
+        snprintf(name, sizeof name, "%s.%d.bias", prefix, idx);
+        sp_tensor *b = sp_model_find(m, name);
+        if (!b)
+            sp_fatal("%s: no tensor %s", sp_prog(), name);
+        o->layers[o->nl++] = (sp_mlp_layer){sp_f32(w), sp_f32(b), (int)w->shape[1], (int)w->shape[0]};
+    }
+    if (!o->nl)
+        sp_fatal("%s: no tensor %s.0.weight", sp_prog(), prefix);
+}
+
+static void tsf_load(transformer *t, const sp_model *m, const char *prefix, const char *seq, int nheads,
+                     int h, int w, sp_padding pad, sp_clamp clamp)
+{
+    memset(t, 0, sizeof *t);
+    sp_tsf_seq_defaults(&t->q);
+    if (sp_tsf_seq_parse(&t->q, seq) != 0)
+        sp_fatal("%s: unknown transformation sequence '%s'", sp_prog(), seq);
+    t->q.h = h, t->q.w = w, t->q.pad = pad, t->q.clamp = clamp;
+    t->q.color_channels = m->C;
+    t->q.grid_size = (int)sp_config_int(m->cfg, "model.grid_size");
+    t->q.kernel_size = (int)sp_config_int(m->cfg, "model.kernel_size");
+    t->identity = t->q.n == 1 && t->q.kind[0] == SP_TSF_IDENTITY;
+    t->nheads = nheads;
+    if (t->identity)
+        return;
+    t->P = sp_tsf_seq_params(&t->q);
+    t->heads = sp_calloc((size_t)nheads * t->q.n, sizeof *t->heads);
+    char name[SP_MODEL_NAME_MAX];
+    for (int k = 0; k < nheads; k++)
+        for (int j = 0; j < t->q.n; j++) {
+            if (t->q.kind[j] == SP_TSF_IDENTITY)
+                continue; /* Linear(F, 0): nothing to predict */
+            snprintf(name, sizeof name, "%s.tsf_sequences.%d.tsf_modules.%d.regressor", prefix, k, j);
+            mlp_load(&t->heads[(size_t)k * t->q.n + j], m, name);
+        }
+}
+
+/* beta [n, P] of head k: every module's regressor output side by side, in
+ * the sequence's order (TransformationSequence.predict_parameters). */
+static void tsf_beta(float *beta, const transformer *t, int k, const float *feat, int n)
+{
+    int off = 0;
+    for (int j = 0; j < t->q.n; j++) {
+        int P = sp_tsf_params(&t->q, t->q.kind[j]);
+        if (!P)
+            continue;
+        const mlp *h = &t->heads[(size_t)k * t->q.n + j];
+        float *tmp = sp_malloc(sizeof(float) * (size_t)n * P);
+        sp_mlp_forward(tmp, NULL, feat, (size_t)n, h->nl, h->layers);
+        for (int i = 0; i < n; i++)
+            memcpy(beta + (size_t)i * t->P + off, tmp + (size_t)i * P, sizeof(float) * P);
+        free(tmp);
+        off += P;
+    }
+}
+
+sp_predictor *sp_predictor_new(const sp_model *m, const char *where)
+{
+    sp_predictor *p = sp_calloc(1, sizeof *p);
+    p->m = m;
+    const sp_config *c = m->cfg;
+    if (sp_clamp_parse(sp_config_str(c, "model.use_clamp"), &p->clamp) != 0)
+        sp_fatal("%s: model.use_clamp: unknown clamp '%s'", where, sp_config_str(c, "model.use_clamp"));
+
+    /* encoder, weights copied in by name */
+    int pool_h = 1, pool_w = 1;
+    const sp_cfg_value *wp = sp_config_get(c, "model.with_pool");
+    if (wp->kind == SP_CFGV_LIST) {
+        pool_h = (int)wp->list[0];
+        pool_w = (int)wp->list[1];
+    } else if (wp->kind == SP_CFGV_BOOL && !wp->i) {
+        pool_h = pool_w = 0;
+    }
+    p->enc = sp_encoder_new(sp_config_str(c, "model.encoder_name"), 0, m->C, m->H, m->W, pool_h, pool_w);
+    char name[SP_MODEL_NAME_MAX];
+    for (int i = 0; i < p->enc->ntensors; i++) {
+        snprintf(name, sizeof name, "encoder.%s", p->enc->tensors[i].name);
+        const sp_tensor *t = sp_model_find(m, name);
+        if (!t)
+            sp_fatal("%s: no tensor %s", where, name);
+        memcpy(sp_encoder_data(p->enc, &p->enc->tensors[i]), t->data, p->enc->tensors[i].size * sizeof(float));
+    }
+
+    /* sprites: the reference's `prototypes` and `masks` properties in eval
+     * mode (clamp_func of the parameters, zeros for the empty sprite) */
+    const int C = m->C, K = m->K, K0 = m->n_sprites;
+    const size_t hw = (size_t)m->h * m->w, HW = (size_t)m->H * m->W;
+    p->sprites = sp_calloc((size_t)K * (C + 1) * hw, sizeof(float));
+    const float *proto = sp_f32(sp_model_find(m, "prototype_params"));
+    const float *mask = sp_f32(sp_model_find(m, "mask_params"));
+    for (int k = 0; k < K; k++) {
+        float *s = p->sprites + (size_t)k * (C + 1) * hw;
+        if (k < K0) {
+            memcpy(s, proto + (size_t)k * C * hw, sizeof(float) * C * hw);
+            memcpy(s + (size_t)C * hw, mask + (size_t)k * hw, sizeof(float) * hw);
+        }
+        sp_clamp_forward(s, s, (size_t)(C + 1) * hw, p->clamp); /* clamp(0) = 0 for every kind */
+    }
+    if (m->M > 0) {
+        p->bkgs = sp_malloc(sizeof(float) * (size_t)m->M * C * HW);
+        sp_clamp_forward(p->bkgs, sp_f32(sp_model_find(m, "bkg_params")), (size_t)m->M * C * HW, p->clamp);
+    }
+
+    /* transformers: sprite transformers work at the sprite size when a
+     * layer transformer follows, else at the image size (DTISprites.__init__);
+     * both sample with model.padding_mode ('zeros'), backgrounds with
+     * 'border' (REFERENCE-NOTES 6) */
+    sp_padding pad;
+    if (sp_padding_parse(sp_config_str(c, "model.padding_mode"), &pad) != 0)
+        sp_fatal("%s: model.padding_mode: '%s'", where, sp_config_str(c, "model.padding_mode"));
+    p->sh = m->has_layer_tsf ? m->h : m->H;
+    p->sw = m->has_layer_tsf ? m->w : m->W;
+    const char *seq = sp_config_str(c, "model.transformation_sequence");
+    for (int l = 0; l < m->L; l++) {
+        snprintf(name, sizeof name, "sprite_transformers.%d", l);
+        tsf_load(&p->sprite_tsf[l], m, name, seq, K, p->sh, p->sw, pad, p->clamp);
+    }
+    int cs, hs, ws;
+    if (sp_tsf_seq_shape(&p->sprite_tsf[0].q, C + 1, m->h, m->w, &cs, &hs, &ws) != 0)
+        sp_fatal("%s: model.transformation_sequence: cannot transform %dx%dx%d sprites", where, C, m->h, m->w);
+    if (m->has_layer_tsf) {
+        tsf_load(&p->layer_tsf, m, "layer_transformer", sp_config_str(c, "model.transformation_sequence_layer"),
+                 m->L, m->H, m->W, pad, p->clamp);
+        if (sp_tsf_seq_shape(&p->layer_tsf.q, cs, hs, ws, &cs, &hs, &ws) != 0)
+            sp_fatal("%s: model.transformation_sequence_layer: cannot transform %dx%d layers", where, hs, ws);
+    }
+    if (cs != C + 1 || hs != m->H || ws != m->W)
+        sp_fatal("%s: the transformations give %dx%dx%d layers, not the image size %dx%dx%d", where, cs - 1,
+                 hs, ws, C, m->H, m->W);
+    if (m->M > 0) {
+        tsf_load(&p->bkg_tsf, m, "bkg_transformer", sp_config_str(c, "model.transformation_sequence_bkg"), m->M,
+                 m->H, m->W, SP_PAD_BORDER, p->clamp);
+        if (sp_tsf_seq_shape(&p->bkg_tsf.q, C, m->H, m->W, &cs, &hs, &ws) != 0 || cs != C || hs != m->H ||
+            ws != m->W)
+            sp_fatal("%s: model.transformation_sequence_bkg does not keep the image size", where);
+    }
+    p->has_occ = sp_config_bool(c, "model.pred_occlusion") && m->L > 1;
+    if (p->has_occ)
+        mlp_load(&p->occ, m, "occ_predictor");
+    return p;
+}
+
+static void tsf_free(transformer *t) { free(t->heads); }
+
+void sp_predictor_free(sp_predictor *p)
+{
+    if (!p)
+        return;
+    sp_encoder_free(p->enc);
+    for (int l = 0; l < p->m->L; l++)
+        tsf_free(&p->sprite_tsf[l]);
+    tsf_free(&p->layer_tsf);
+    tsf_free(&p->bkg_tsf);
+    free(p->sprites);
+    free(p->bkgs);
+    free(p);
+}
+
+/* Transformer t, head k, on x [n, c, h, w] (one input per image) into y
+ * [n, c', H', W']; identity copies. */
+static void tsf_apply(float *y, const transformer *t, int k, const float *x, const float *feat, int n, int c,
+                      int h, int w)
+{
+    int co, ho, wo;
+    sp_tsf_seq_shape(&t->q, c, h, w, &co, &ho, &wo);
+    if (t->identity) {
+        memcpy(y, x, sizeof(float) * (size_t)n * c * h * w);
+        return;
+    }
+    float *beta = sp_malloc(sizeof(float) * ((size_t)n * t->P + 1));
+    tsf_beta(beta, t, k, feat, n);
+    sp_tsf_seq_forward(y, NULL, x, beta, (size_t)n, c, h, w, &t->q);
+    free(beta);
+}
+
+void sp_predict_forward(sp_predictor *p, float *layers, float *masks, float *bkgs, float *occ,
+                        const float *x, int n)
+{
+    const sp_model *m = p->m;
+    const int C = m->C, K = m->K, L = m->L, M = m->M;
+    const size_t hw = (size_t)m->h * m->w, HW = (size_t)m->H * m->W, shw = (size_t)p->sh * p->sw;
+    const int F = (int)m->features;
+    if (n <= 0)
+        return;
+    float *feat = sp_malloc(sizeof(float) * (size_t)n * F);
+    sp_encoder_forward(p->enc, feat, x, n, 0);
+
+    /* Every (layer, sprite) pair is independent: one task each, writing its
+     * own slices of the outputs, so the result does not depend on the
+     * schedule.  With fewer pairs than threads (one-layer, few-sprite
+     * configs) the loop stays serial and the warps' own loops over images
+     * use the threads instead. */
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+#pragma omp parallel for schedule(dynamic, 1) if (L * K >= threads)
+    for (int lk = 0; lk < L * K; lk++) {
+        const int l = lk / K, k = lk % K;
+        const size_t sc = (size_t)(C + 1) * hw;
+        /* the sprite, once per image (the transformers take a batch) */
+        float *in = sp_malloc(sizeof(float) * (size_t)n * sc);
+        for (int i = 0; i < n; i++)
+            memcpy(in + (size_t)i * sc, p->sprites + (size_t)k * sc, sizeof(float) * sc);
+        float *ts = sp_malloc(sizeof(float) * (size_t)n * (C + 1) * shw);
+        tsf_apply(ts, &p->sprite_tsf[l], k, in, feat, n, C + 1, m->h, m->w);
+        float *out = ts;
+        if (m->has_layer_tsf) {
+            out = sp_malloc(sizeof(float) * (size_t)n * (C + 1) * HW);
+            tsf_apply(out, &p->layer_tsf, l, ts, feat, n, C + 1, p->sh, p->sw);
+        }
+        for (int i = 0; i < n; i++) {
+            size_t o = ((size_t)i * L + l) * K + k;
+            memcpy(layers + o * C * HW, out + (size_t)i * (C + 1) * HW, sizeof(float) * C * HW);
+            memcpy(masks + o * HW, out + ((size_t)i * (C + 1) + C) * HW, sizeof(float) * HW);
+        }
+        if (out != ts)
+            free(out);
+        free(ts);
+        free(in);
+    }
+
+    if (M > 0 && bkgs) {
+#pragma omp parallel for schedule(dynamic, 1) if (M >= threads)
+        for (int b = 0; b < M; b++) {
+            const size_t bc = (size_t)C * HW;
+            float *in = sp_malloc(sizeof(float) * (size_t)n * bc);
+            float *out = sp_malloc(sizeof(float) * (size_t)n * bc);
+            for (int i = 0; i < n; i++)
+                memcpy(in + (size_t)i * bc, p->bkgs + (size_t)b * bc, sizeof(float) * bc);
+            tsf_apply(out, &p->bkg_tsf, b, in, feat, n, C, m->H, m->W);
+            for (int i = 0; i < n; i++)
+                memcpy(bkgs + ((size_t)i * M + b) * bc, out + (size_t)i * bc, sizeof(float) * bc);
+            free(out);
+            free(in);
+        }
+    }
+
+    if (occ) {
+        /* predict_occlusion_grid: sigmoid of the predictor's outputs below
+         * the diagonal (torch.tril_indices order: row by row), 1 - the
+         * transpose above it, zero diagonal; without a predictor the fixed
+         * grid tril(ones, -1) (layer i hides every layer j < i). */
+        const int np = L * (L - 1) / 2;
+        float *o = p->has_occ ? sp_malloc(sizeof(float) * ((size_t)n * np + 1)) : NULL;
+        if (p->has_occ)
+            sp_mlp_forward(o, NULL, feat, (size_t)n, p->occ.nl, p->occ.layers);
+        for (int i = 0; i < n; i++) {
+            float *g = occ + (size_t)i * L * L;
+            memset(g, 0, sizeof(float) * L * L);
+            int t = 0;
+            for (int r = 1; r < L; r++)
+                for (int c2 = 0; c2 < r; c2++, t++)
+                    g[r * L + c2] = p->has_occ ? 1.0f / (1.0f + expf(-o[(size_t)i * np + t])) : 1.0f;
+            for (int r = 0; p->has_occ && r < L; r++)
+                for (int c2 = r + 1; c2 < L; c2++)
+                    g[r * L + c2] = 1.0f - g[c2 * L + r];
+        }
+        free(o);
+    }
+    free(feat);
+}

@@ -1,0 +1,45 @@
+/* The model's prediction stage in eval mode: what the reference's
+ * DTISprites.predict (model/dti_sprites.py) computes before any selection,
+ * for a batch of images.  For every layer l and sprite k (the empty sprite
+ * last when model.add_empty_sprite) the sprite, with its mask as an extra
+ * channel, goes through sprite_transformers[l] (head k) and then, when the
+ * model has one, through layer_transformer (head l), to image size; the
+ * backgrounds through bkg_transformer; and the occlusion matrix when
+ * model.pred_occlusion.  Eval mode: batch norms use their running
+ * statistics, no mask noise (so no canvas channel), sprites, masks and
+ * backgrounds soft-clamped by model.use_clamp as the reference's properties
+ * do.  The outputs are NOT hard-clamped to [0, 1]: predict() does not clamp
+ * them either and the greedy selection works on them unclamped; the
+ * reference's transform() clamps them only for its composition, which is
+ * therefore the composition stage's job.
+ *
+ * sp-train runs the same functions (a stage swapped in a pipeline is the
+ * stage that was trained). */
+#ifndef SP_PREDICT_H
+#define SP_PREDICT_H
+
+#include "sp_model.h"
+
+#include <stddef.h>
+
+typedef struct sp_predictor sp_predictor;
+
+/* A predictor reading m's tensors (m must outlive it; the encoder's
+ * weights are copied into its own arena).  Fatal, naming where (the model
+ * file), if a transformation cannot produce an image-size output. */
+sp_predictor *sp_predictor_new(const sp_model *m, const char *where);
+void sp_predictor_free(sp_predictor *p);
+
+/* Outputs for n images x [n, C, H, W] (K' = m->K, M = m->M, L = m->L):
+ *   layers  [n, L, K', C, H, W]  transformed sprite colours
+ *   masks   [n, L, K', 1, H, W]  transformed sprite masks
+ *   bkgs    [n, M, C, H, W]      transformed backgrounds (NULL when M == 0)
+ *   occ     [n, L, L]            occlusion: occ[i][j] weight of layer i hiding
+ *                                layer j, as the reference's occ_grid permuted
+ *                                from [L, L, n]: predicted with pred_occlusion,
+ *                                else the fixed tril(ones, -1); NULL: not wanted
+ * Deterministic; parallel over (layer, sprite) heads with OpenMP. */
+void sp_predict_forward(sp_predictor *p, float *layers, float *masks, float *bkgs, float *occ,
+                        const float *x, int n);
+
+#endif

@@ -1,0 +1,51 @@
+# sp-predict: adds the candidate layers / masks (and backgrounds, occlusion
+# when the model has them) to every batch, passes the rest through; bad
+# models, bad images and bad options are one-line errors.  Numerical parity
+# with the reference is tests/unit/test_predict.c.
+source "$(dirname "$0")/lib.sh"
+P=$BIN/sp-predict
+G=$ROOT/tests/golden/predict
+R10=$DATA/tetrominoes-real10
+
+expect_ok "init-only tetro model" "$BIN/sp-train --init-only $ROOT/pipelines/configs/tetro.conf --out $T/m.spm 2>/dev/null"
+expect_ok "predict the real Tetrominoes" "$BIN/sp-load $R10 --batch 4 | $P --model $T/m.spm >$T/p.sp"
+expect_ok "stream is complete" "$BIN/sp-info <$T/p.sp >$T/info.txt"
+expect_eq "cand_layers [N,L,K,C,H,W]" 3 "$(grep -c 'cand_layers  *f32 \[[42],3,19,3,35,35\]' $T/info.txt)"
+expect_eq "cand_masks [N,L,K,1,H,W]" 3 "$(grep -c 'cand_masks  *f32 \[[42],3,19,1,35,35\]' $T/info.txt)"
+expect_eq "no backgrounds, no occlusion for tetro" 0 "$(grep -cE '^ +(backgrounds|occlusion) ' $T/info.txt)"
+expect_eq "ground truth passes through" 3 "$(grep -c '^ *mask  *i32 ' $T/info.txt)"
+expect_ok "producer and model in the meta" "grep -q 'producer *\"sp-predict\"' $T/info.txt && grep -q 'meta model .*m.spm' $T/info.txt"
+# the golden model has an empty sprite, a background and an occlusion predictor
+expect_ok "golden model: every entry" "$P --model $G/tetro-layer.spm <$G/tetro-layer.sp | $BIN/sp-info >$T/g.txt"
+expect_ok "empty sprite last: K' = 4" "grep -q 'cand_layers  *f32 \[3,3,4,3,35,35\]' $T/g.txt && grep -q 'cand_masks  *f32 \[3,3,4,1,35,35\]' $T/g.txt"
+expect_ok "backgrounds [N,M,C,H,W]" "grep -q '^ *backgrounds  *f32 \[3,1,3,35,35\]' $T/g.txt"
+expect_ok "occlusion [N,L,L]" "grep -q '^ *occlusion  *f32 \[3,3,3\]' $T/g.txt"
+expect_ok "concatenated streams" "{ $BIN/sp-load $R10 --batch 8; $BIN/sp-load $R10 --batch 8; } | $P --model $T/m.spm | $BIN/sp-info --summary >$T/s.txt"
+expect_eq "two output streams" 2 "$(grep -c '^stdin: stream [01],' $T/s.txt)"
+
+# errors
+expect_error "no such model" "^sp-predict: $T/nope.spm: No such file" "$P --model $T/nope.spm </dev/null"
+head -c 5000 $T/m.spm >$T/trunc.spm
+expect_error "truncated model" "^sp-predict: $T/trunc.spm: truncated model file" "$P --model $T/trunc.spm </dev/null"
+expect_error "images of another size" "^sp-predict: stdin: batch 0: image is \\[4,3,36,35\\], the model expects 3x35x35\$" "$BIN/sp-load $R10 --batch 4 --size 36x35 | $P --model $T/m.spm"
+expect_error "images of another channel count" "^sp-predict: stdin: batch 0: image is \\[4,1,35,35\\], the model expects 3x35x35\$" "$BIN/sp-load $R10 --batch 4 --channels 1 | $P --model $T/m.spm"
+expect_error "truncated input stream" "^sp-predict: stdin: .*truncated" "$BIN/sp-load $R10 | head -c 20000 | $P --model $T/m.spm"
+expect_error "unknown option" "^sp-predict: --bogus: unknown option" "$P --model $T/m.spm --bogus 1"
+expect_error "no --model" "^sp-predict: --model: required" "$P </dev/null"
+expect_error "stray argument" "^sp-predict: unexpected argument" "$P --model $T/m.spm extra </dev/null"
+expect_ok "--help" "$P --help | grep -q cand_layers"
+# deterministic whatever the thread count (one task per (layer, sprite) head)
+expect_ok "same bytes with 1 and 3 threads" "$BIN/sp-load $R10 --batch 4 >$T/in.sp && OMP_NUM_THREADS=1 $P --model $G/tetro-layer.spm <$T/in.sp >$T/o1.sp && OMP_NUM_THREADS=3 $P --model $G/tetro-layer.spm <$T/in.sp >$T/o3.sp && cmp -s $T/o1.sp $T/o3.sp"
+# every paper configuration predicts on images of its size (init-only models)
+expect_ok "generate images" "$BIN/sp-gen tetrominoes --count 8 --seed 3 --out $T/tet 2>/dev/null"
+for conf in "$ROOT"/pipelines/configs/*.conf; do
+    name=$(basename "$conf" .conf)
+    case $name in
+        gtsrb8) sz="28x28 3" ;; svhn) sz="32x32 3" ;; fashion-mnist) sz="28x28 1" ;;
+        clevr6 | horse | instagram) sz="128x128 3" ;; dsprites) sz="64x64 3" ;; *) sz="35x35 3" ;;
+    esac
+    set -- $sz
+    expect_ok "$name: predicts" "$BIN/sp-load $T/tet --split-rule all --size $1 --channels $2 --batch 4 >$T/in_$name.sp && $BIN/sp-train --init-only $conf --out $T/$name.spm <$T/in_$name.sp 2>/dev/null && $P --model $T/$name.spm <$T/in_$name.sp | $BIN/sp-info | grep -q 'cand_masks  *f32 \\[4,'"
+done
+# fewer (layer, sprite) heads than threads: the warps' loops over images run in parallel instead
+expect_ok "same bytes with 1 and 8 threads (image-parallel path)" "OMP_NUM_THREADS=1 $P --model $G/tetro-sprite.spm <$T/in.sp >$T/s1.sp && OMP_NUM_THREADS=8 $P --model $G/tetro-sprite.spm <$T/in.sp >$T/s8.sp && cmp -s $T/s1.sp $T/s8.sp"
