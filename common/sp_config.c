@@ -629,3 +629,15 @@ fail:
     sp_config_free(c);
     return NULL;
 }
+
+void sp_config_with_pool(const sp_config *c, int *pool_h, int *pool_w)
+{
+    const sp_cfg_value *wp = sp_config_get(c, "model.with_pool");
+    *pool_h = *pool_w = 1;
+    if (wp->kind == SP_CFGV_LIST) {
+        *pool_h = (int)wp->list[0];
+        *pool_w = (int)wp->list[1];
+    } else if (wp->kind == SP_CFGV_BOOL && !wp->i) {
+        *pool_h = *pool_w = 0;
+    }
+}

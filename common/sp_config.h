@@ -86,6 +86,9 @@ int sp_config_is_set(const sp_config *c, const char *key);
 int64_t sp_config_int(const sp_config *c, const char *key);   /* INT, or INT_OR_FALSE (false: 0) */
 double sp_config_float(const sp_config *c, const char *key);  /* FLOAT (an int is converted) */
 int sp_config_bool(const sp_config *c, const char *key);      /* BOOL; INTS_OR_BOOL: list = 1 */
+/* model.with_pool as the encoder's adaptive pooling size: a list [h, w],
+ * true (the default: 1x1) or false (0x0: no pooling). */
+void sp_config_with_pool(const sp_config *c, int *pool_h, int *pool_w);
 const char *sp_config_str(const sp_config *c, const char *key); /* "" when not set */
 /* LIST values: count and elements (n = 0 when not set or a bool). */
 int sp_config_list(const sp_config *c, const char *key, double *out, int max);

@@ -432,14 +432,8 @@ void sp_model_init(sp_model *m, uint64_t seed, const float *images, size_t n)
 
     /* The encoder: sp_encoder_init's draws, then copied out by name. */
     {
-        int pool_h = 1, pool_w = 1;
-        const sp_cfg_value *wp = sp_config_get(c, "model.with_pool");
-        if (wp->kind == SP_CFGV_LIST) {
-            pool_h = (int)wp->list[0];
-            pool_w = (int)wp->list[1];
-        } else if (wp->kind == SP_CFGV_BOOL && !wp->i) {
-            pool_h = pool_w = 0;
-        }
+        int pool_h, pool_w;
+        sp_config_with_pool(c, &pool_h, &pool_w);
         sp_encoder *e = sp_encoder_new(sp_config_str(c, "model.encoder_name"), 0, m->C, m->H, m->W, pool_h, pool_w);
         sp_rng r;
         sp_rng_init(&r, seed, fnv1a("encoder"));

@@ -124,14 +124,8 @@ sp_predictor *sp_predictor_new(const sp_model *m, const char *where)
         sp_fatal("%s: model.use_clamp: unknown clamp '%s'", where, sp_config_str(c, "model.use_clamp"));
 
     /* encoder, weights copied in by name */
-    int pool_h = 1, pool_w = 1;
-    const sp_cfg_value *wp = sp_config_get(c, "model.with_pool");
-    if (wp->kind == SP_CFGV_LIST) {
-        pool_h = (int)wp->list[0];
-        pool_w = (int)wp->list[1];
-    } else if (wp->kind == SP_CFGV_BOOL && !wp->i) {
-        pool_h = pool_w = 0;
-    }
+    int pool_h, pool_w;
+    sp_config_with_pool(c, &pool_h, &pool_w);
     p->enc = sp_encoder_new(sp_config_str(c, "model.encoder_name"), 0, m->C, m->H, m->W, pool_h, pool_w);
     char name[SP_MODEL_NAME_MAX];
     for (int i = 0; i < p->enc->ntensors; i++) {
