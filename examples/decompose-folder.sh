@@ -1,0 +1,17 @@
+#!/bin/bash
+# Shows: decomposing a folder of your own PNGs with a model — load (resized to
+# the model's size), predict the candidate layers, select a sprite per layer,
+# compose, and draw the result.  Until a trained model exists (sp-train is
+# the next issue), the model is the paper's Tetrominoes configuration freshly
+# initialised, so the decomposition is not meaningful yet; give your own:
+#   examples/decompose-folder.sh DIR [MODEL]
+set -euo pipefail
+DIR=${1:-../shared/data/tetrominoes-real10/images}
+MODEL=${2:-build/examples/tetro-init.model}
+mkdir -p build/examples
+[ -f "$MODEL" ] || bin/sp-train --init-only pipelines/configs/tetro.conf --out "$MODEL"
+bin/sp-load "$DIR" --size 35x35 --limit 8 \
+    | bin/sp-predict --model "$MODEL" \
+    | bin/sp-select \
+    | bin/sp-compose \
+    | bin/sp-viz --out build/examples/decomposition.png --max 8
