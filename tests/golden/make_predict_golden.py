@@ -41,6 +41,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 import reference_import  # noqa: F401,E402
+sys.path.insert(0, os.path.join(HERE, "..", "..", "formats"))
+from sprites_model import stored, tensor  # noqa: E402  (one definition, shared with import_reference.py)
 from model.dti_sprites import DTISprites  # noqa: E402
 
 DATA = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "tetrominoes-real10"))
@@ -72,20 +74,6 @@ class Stand(Dataset):
 
     def __getitem__(self, i):
         return torch.rand(3, 35, 35), 0
-
-
-def tensor(a):
-    a = np.ascontiguousarray(a, dtype="<f4")
-    return {"dtype": "f32", "shape": list(a.shape), "data": a.tobytes()}
-
-
-def stored(key):
-    """Whether we store a reference state_dict key (formats/model.md)."""
-    if key.split(".")[0] in ("sprite_transformers", "layer_transformer", "bkg_transformer") and ".encoder." in key:
-        return False  # aliases of the shared encoder
-    last = key.split(".")[-1]
-    return key != "occ_grid" and last not in ("identity", "num_batches_tracked", "activations", "inverse_kernel",
-                                              "padding_matrix", "target_coordinate_repr")
 
 
 def perturb(model, g):
