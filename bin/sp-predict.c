@@ -50,6 +50,9 @@ int main(int argc, char **argv)
         sp_map_put_int(&meta, "n_candidates", K);
         sp_map_put_int(&meta, "n_backgrounds", M);
         sp_map_put_int(&meta, "empty_sprite", sp_config_bool(m->cfg, "model.add_empty_sprite"));
+        /* what sp-select needs of the model, so that it selects as the model was trained */
+        sp_map_put_double(&meta, "lambda_empty_sprite", sp_config_float(m->cfg, "model.lambda_empty_sprite"));
+        sp_map_put_int(&meta, "greedy_algo_iter", sp_config_int(m->cfg, "model.greedy_algo_iter"));
         sp_writer_header(w, &meta);
         sp_map_free(&meta);
         while (sp_reader_next_batch(r, &b, &idx)) {

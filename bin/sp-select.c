@@ -10,6 +10,7 @@
 #include "sp_select.h"
 #include "sp_stream.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -17,17 +18,18 @@
 int main(int argc, char **argv)
 {
     sp_set_prog(argv[0]);
-    int iters = 1, exhaustive = 0;
-    double lambda = 0.0;
+    /* INT_MIN / NaN: not given on the command line, taken from the stream's meta */
+    int iters = INT_MIN, exhaustive = 0;
+    double lambda = NAN;
     /* assignments an image --exhaustive accepts: each costs O(C H W), so
      * beyond about 1e6 a batch takes hours */
     double limit = 1e6;
     sp_opt opts[] = {
-        {"greedy", SP_OPT_INT, &iters, "N", "greedy passes over the layers (default 1, the reference's greedy_algo_iter)"},
+        {"greedy", SP_OPT_INT, &iters, "N", "greedy passes over the layers (default: the model's greedy_algo_iter, from sp-predict's meta; else 1)"},
         {"exhaustive", SP_OPT_FLAG, &exhaustive, NULL, "exact minimum over all K'^L x M assignments (see --limit)"},
         {"lambda-empty", SP_OPT_DOUBLE, &lambda, "X",
          "added to the error of non-empty candidates when the model has an empty sprite\n"
-         "(default 0, the reference's default; its dsprites/clevr6 configs use 1e-4)"},
+         "(default: the model's lambda_empty_sprite, from sp-predict's meta; else 0)"},
         {"limit", SP_OPT_DOUBLE, &limit, "X", "most assignments an image --exhaustive accepts (default 1e6)"},
         {0}};
     char **args;
@@ -44,9 +46,10 @@ int main(int argc, char **argv)
                              &args);
     if (nargs != 0)
         sp_fatal("unexpected argument '%s' (see --help)", args[0]);
-    if (iters < 1 || iters > 1000)
+    int iters_given = iters != INT_MIN, lambda_given = !isnan(lambda);
+    if (iters_given && (iters < 1 || iters > 1000))
         sp_fatal("--greedy: %d passes (1..1000)", iters);
-    if (!(lambda >= 0.0) || !isfinite(lambda))
+    if (lambda_given && (!(lambda >= 0.0) || !isfinite(lambda)))
         sp_fatal("--lambda-empty: must be a finite value >= 0");
 
     sp_reader *r = sp_reader_open(stdin, "stdin");
@@ -54,8 +57,14 @@ int main(int argc, char **argv)
     sp_map b = {0};
     int64_t idx;
     while (sp_reader_next_stream(r)) {
-        int64_t empty = 0;
+        int64_t empty = 0, meta_iters = 1;
+        double meta_lambda = 0.0;
         sp_map_get_int(sp_reader_meta(r), "empty_sprite", &empty);
+        /* the model's own values, as sp-predict recorded them */
+        sp_map_get_int(sp_reader_meta(r), "greedy_algo_iter", &meta_iters);
+        sp_map_get_double(sp_reader_meta(r), "lambda_empty_sprite", &meta_lambda);
+        int pass_count = iters_given ? iters : (meta_iters >= 1 && meta_iters <= 1000 ? (int)meta_iters : 1);
+        double penalty = lambda_given ? lambda : (meta_lambda >= 0.0 && isfinite(meta_lambda) ? meta_lambda : 0.0);
         sp_map meta = {0};
         sp_map_merge(&meta, sp_reader_meta(r));
         sp_map_put_str(&meta, "selection", exhaustive ? "exhaustive" : "greedy");
@@ -64,7 +73,7 @@ int main(int argc, char **argv)
         while (sp_reader_next_batch(r, &b, &idx)) {
             sp_cands c;
             sp_cands_get(&c, &b, idx);
-            sp_select_dims d = {c.L, c.K, c.M, c.C, c.hw, empty != 0, lambda, iters};
+            sp_select_dims d = {c.L, c.K, c.M, c.C, c.hw, empty != 0, penalty, pass_count};
             if (exhaustive && pow((double)c.K, (double)c.L) * (c.M > 0 ? c.M : 1) > limit)
                 sp_fatal("stdin: batch %lld: --exhaustive: %d^%d x %d assignments an image (--limit %g)",
                          (long long)idx, c.K, c.L, c.M > 0 ? c.M : 1, limit);
