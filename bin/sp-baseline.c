@@ -7,8 +7,8 @@
  *               above half its brightest one, so shading (the bevel of
  *               Tetrominoes blocks) does not split a region. */
 #include "sp_error.h"
+#include "sp_filter.h"
 #include "sp_opt.h"
-#include "sp_stream.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +67,32 @@ static void colour_regions(int32_t *out, int32_t *sem, const float *img, int c, 
     }
 }
 
+typedef struct {
+    int colour; /* method: 1 colour, 0 background */
+    float threshold;
+} baseline;
+
+/* Adds pred_mask and pred_sem to one batch (ctx: the baseline). */
+static void predict_batch(sp_map *b, int64_t idx, void *ctx)
+{
+    const baseline *o = ctx;
+    const sp_tensor *img = sp_filter_image(b, idx);
+    int64_t n = img->shape[0], c = img->shape[1], h = img->shape[2], wd = img->shape[3];
+    sp_tensor *pm = sp_tensor_newv(SP_I32, 3, n, h, wd);
+    sp_tensor *ps = sp_tensor_newv(SP_I32, 3, n, h, wd);
+    size_t hw = (size_t)h * (size_t)wd;
+    if (o->colour) {
+        size_t *stack = sp_malloc(sizeof(size_t) * (hw ? hw : 1));
+        for (int64_t i = 0; i < n; i++)
+            colour_regions(sp_i32(pm) + (size_t)i * hw, sp_i32(ps) + (size_t)i * hw,
+                           sp_f32(img) + (size_t)i * (size_t)c * hw, (int)c, (int)h,
+                           (int)wd, o->threshold, stack);
+        free(stack);
+    }
+    sp_map_put_tensor(b, "pred_mask", pm);
+    sp_map_put_tensor(b, "pred_sem", ps);
+}
+
 int main(int argc, char **argv)
 {
     sp_set_prog(argv[0]);
@@ -84,40 +110,8 @@ int main(int argc, char **argv)
     if (nargs != 1 || (strcmp(args[0], "background") != 0 && strcmp(args[0], "colour") != 0))
         sp_fatal("expected the method: background or colour (see --help)");
     int colour = strcmp(args[0], "colour") == 0;
-    sp_reader *r = sp_reader_open(stdin, "stdin");
-    sp_writer *w = sp_writer_open(stdout, "stdout");
-    sp_map b = {0};
-    int64_t idx;
-    while (sp_reader_next_stream(r)) {
-        sp_map meta = {0};
-        sp_map_merge(&meta, sp_reader_meta(r));
-        sp_map_put_str(&meta, "producer", "sp-baseline");
-        sp_writer_header(w, &meta);
-        sp_map_free(&meta);
-        while (sp_reader_next_batch(r, &b, &idx)) {
-            const sp_tensor *img = sp_map_tensor(&b, "image");
-            if (!img || img->dtype != SP_F32 || img->ndim != 4)
-                sp_fatal("stdin: batch %lld: needs an entry 'image' f32 [N,C,H,W]", (long long)idx);
-            int64_t n = img->shape[0], c = img->shape[1], h = img->shape[2], wd = img->shape[3];
-            sp_tensor *pm = sp_tensor_newv(SP_I32, 3, n, h, wd);
-            sp_tensor *ps = sp_tensor_newv(SP_I32, 3, n, h, wd);
-            size_t hw = (size_t)h * (size_t)wd;
-            if (colour) {
-                size_t *stack = sp_malloc(sizeof(size_t) * (hw ? hw : 1));
-                for (int64_t i = 0; i < n; i++)
-                    colour_regions(sp_i32(pm) + (size_t)i * hw, sp_i32(ps) + (size_t)i * hw,
-                                   sp_f32(img) + (size_t)i * (size_t)c * hw, (int)c, (int)h,
-                                   (int)wd, (float)threshold, stack);
-                free(stack);
-            }
-            sp_map_put_tensor(&b, "pred_mask", pm);
-            sp_map_put_tensor(&b, "pred_sem", ps);
-            sp_writer_batch(w, &b);
-        }
-        sp_writer_end(w);
-    }
-    sp_writer_close(w);
-    sp_reader_close(r);
-    sp_map_free(&b);
+    baseline o = {colour, (float)threshold};
+    sp_filter f = {"sp-baseline", NULL, predict_batch, &o};
+    sp_filter_run(&f);
     return 0;
 }

@@ -6,8 +6,8 @@
 #include "sp_cands.h"
 #include "sp_compose_stage.h"
 #include "sp_error.h"
+#include "sp_filter.h"
 #include "sp_opt.h"
-#include "sp_stream.h"
 
 #include <stdlib.h>
 
@@ -27,6 +27,60 @@ static const int32_t *need_choice(const sp_map *b, int64_t idx, const char *name
         if (v[i] < 0 || v[i] >= hi)
             sp_fatal("stdin: batch %lld: %s holds %d, outside [0,%d)", (long long)idx, name, (int)v[i], hi);
     return v;
+}
+
+/* Adds the composition's entries to one batch (ctx: the --fg-reassign flag). */
+static void compose_batch(sp_map *b, int64_t idx, void *ctx)
+{
+    sp_cands c;
+    sp_cands_get(&c, b, idx);
+    const int64_t n = c.N;
+    const int32_t *ch = need_choice(b, idx, "choice", 2, n, c.L, c.K);
+    const int32_t *bc = c.M > 0 ? need_choice(b, idx, "bkg_choice", 1, n, c.L, c.M) : NULL;
+    sp_compose_stage_dims d = {c.L, c.K, c.M, c.C, c.hw, c.K, *(const int *)ctx};
+    const int64_t C = c.C, H = c.H, W = c.W, L = c.L;
+    sp_tensor *tr = sp_tensor_newv(SP_F32, 4, n, C, H, W);
+    sp_tensor *ti = sp_tensor_newv(SP_F32, 5, n, L, C, H, W);
+    sp_tensor *tm = sp_tensor_newv(SP_F32, 5, n, L, (int64_t)1, H, W);
+    sp_tensor *tp = sp_tensor_newv(SP_I32, 3, n, H, W);
+    sp_tensor *ts = sp_tensor_newv(SP_I32, 3, n, H, W);
+    const size_t chw = (size_t)C * c.hw, sl = (size_t)L * c.K * chw, sm = (size_t)L * c.K * c.hw;
+    int failed = 0;
+#pragma omp parallel
+    {
+        float *bgbuf = c.bkgs ? malloc(chw * sizeof *bgbuf) : NULL;
+        if (c.bkgs && !bgbuf) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t i = 0; i < n; i++) {
+            if (c.bkgs && !bgbuf)
+                continue;
+            sp_compose_stage_image(sp_f32(tr) + (size_t)i * chw, sp_f32(ti) + (size_t)i * L * chw,
+                                   sp_f32(tm) + (size_t)i * L * c.hw, sp_i32(tp) + (size_t)i * c.hw,
+                                   sp_i32(ts) + (size_t)i * c.hw, bgbuf, ch + (size_t)i * L,
+                                   bc ? bc[i] : 0, c.layers + (size_t)i * sl, c.masks + (size_t)i * sm,
+                                   c.bkgs ? c.bkgs + (size_t)i * c.M * chw : NULL,
+                                   c.occ ? c.occ + (size_t)i * L * L : NULL, c.img + (size_t)i * chw, &d);
+        }
+        free(bgbuf);
+    }
+    if (failed)
+        sp_fatal("out of memory");
+    if (L == 1) {
+        /* one layer: the chosen sprite is the image's cluster (the
+         * reference's clustering prediction) */
+        sp_tensor *tl = sp_tensor_newv(SP_I32, 1, n);
+        for (int64_t i = 0; i < n; i++)
+            sp_i32(tl)[i] = ch[i];
+        sp_map_put_tensor(b, "pred_label", tl);
+    }
+    sp_map_put_tensor(b, "recon", tr);
+    sp_map_put_tensor(b, "layer_images", ti);
+    sp_map_put_tensor(b, "layer_masks", tm);
+    sp_map_put_tensor(b, "pred_mask", tp);
+    sp_map_put_tensor(b, "pred_sem", ts);
 }
 
 int main(int argc, char **argv)
@@ -54,71 +108,7 @@ int main(int argc, char **argv)
     if (nargs != 0)
         sp_fatal("unexpected argument '%s' (see --help)", args[0]);
 
-    sp_reader *r = sp_reader_open(stdin, "stdin");
-    sp_writer *w = sp_writer_open(stdout, "stdout");
-    sp_map b = {0};
-    int64_t idx;
-    while (sp_reader_next_stream(r)) {
-        sp_map meta = {0};
-        sp_map_merge(&meta, sp_reader_meta(r));
-        sp_writer_header(w, &meta);
-        sp_map_free(&meta);
-        while (sp_reader_next_batch(r, &b, &idx)) {
-            sp_cands c;
-            sp_cands_get(&c, &b, idx);
-            const int64_t n = c.N;
-            const int32_t *ch = need_choice(&b, idx, "choice", 2, n, c.L, c.K);
-            const int32_t *bc = c.M > 0 ? need_choice(&b, idx, "bkg_choice", 1, n, c.L, c.M) : NULL;
-            sp_compose_stage_dims d = {c.L, c.K, c.M, c.C, c.hw, c.K, fg_reassign};
-            const int64_t C = c.C, H = c.H, W = c.W, L = c.L;
-            sp_tensor *tr = sp_tensor_newv(SP_F32, 4, n, C, H, W);
-            sp_tensor *ti = sp_tensor_newv(SP_F32, 5, n, L, C, H, W);
-            sp_tensor *tm = sp_tensor_newv(SP_F32, 5, n, L, (int64_t)1, H, W);
-            sp_tensor *tp = sp_tensor_newv(SP_I32, 3, n, H, W);
-            sp_tensor *ts = sp_tensor_newv(SP_I32, 3, n, H, W);
-            const size_t chw = (size_t)C * c.hw, sl = (size_t)L * c.K * chw, sm = (size_t)L * c.K * c.hw;
-            int failed = 0;
-#pragma omp parallel
-            {
-                float *bgbuf = c.bkgs ? malloc(chw * sizeof *bgbuf) : NULL;
-                if (c.bkgs && !bgbuf) {
-#pragma omp atomic write
-                    failed = 1;
-                }
-#pragma omp for schedule(dynamic, 1)
-                for (int64_t i = 0; i < n; i++) {
-                    if (c.bkgs && !bgbuf)
-                        continue;
-                    sp_compose_stage_image(sp_f32(tr) + (size_t)i * chw, sp_f32(ti) + (size_t)i * L * chw,
-                                           sp_f32(tm) + (size_t)i * L * c.hw, sp_i32(tp) + (size_t)i * c.hw,
-                                           sp_i32(ts) + (size_t)i * c.hw, bgbuf, ch + (size_t)i * L,
-                                           bc ? bc[i] : 0, c.layers + (size_t)i * sl, c.masks + (size_t)i * sm,
-                                           c.bkgs ? c.bkgs + (size_t)i * c.M * chw : NULL,
-                                           c.occ ? c.occ + (size_t)i * L * L : NULL, c.img + (size_t)i * chw, &d);
-                }
-                free(bgbuf);
-            }
-            if (failed)
-                sp_fatal("out of memory");
-            if (L == 1) {
-                /* one layer: the chosen sprite is the image's cluster (the
-                 * reference's clustering prediction) */
-                sp_tensor *tl = sp_tensor_newv(SP_I32, 1, n);
-                for (int64_t i = 0; i < n; i++)
-                    sp_i32(tl)[i] = ch[i];
-                sp_map_put_tensor(&b, "pred_label", tl);
-            }
-            sp_map_put_tensor(&b, "recon", tr);
-            sp_map_put_tensor(&b, "layer_images", ti);
-            sp_map_put_tensor(&b, "layer_masks", tm);
-            sp_map_put_tensor(&b, "pred_mask", tp);
-            sp_map_put_tensor(&b, "pred_sem", ts);
-            sp_writer_batch(w, &b);
-        }
-        sp_writer_end(w);
-    }
-    sp_writer_close(w);
-    sp_reader_close(r);
-    sp_map_free(&b);
+    sp_filter f = {"sp-compose", NULL, compose_batch, &fg_reassign};
+    sp_filter_run(&f);
     return 0;
 }

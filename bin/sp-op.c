@@ -7,8 +7,8 @@
  * --NAME VALUE flags. */
 #include "sp_device.h"
 #include "sp_error.h"
+#include "sp_filter.h"
 #include "sp_op.h"
-#include "sp_stream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +33,43 @@ static void usage(void)
            "the op's outputs added (--backward: the gradients d<input> of its differentiable\n"
            "inputs, given the gradients d<output> in the batch).  --list names every op\n"
            "with its inputs, outputs, attributes and shapes.\n");
+}
+
+/* The op, its command-line attributes, and the attributes of the current stream. */
+typedef struct {
+    const sp_op_def *op;
+    int backward, nattr;
+    const char **attr_names, **attr_values;
+    sp_op_attrs a;
+    char store[4096]; /* string attribute values from the meta */
+} op_stage;
+
+/* Attributes: the op's defaults, then the header meta's "attrs", then the flags. */
+static void on_stream(const sp_map *in, sp_map *out, void *ctx)
+{
+    op_stage *s = ctx;
+    sp_op_attrs_defaults(&s->a, s->op);
+    sp_op_attrs_from_meta(&s->a, s->op, in, s->store, sizeof s->store);
+    for (int i = 0; i < s->nattr; i++)
+        sp_op_attrs_set(&s->a, s->op, s->attr_names[i], s->attr_values[i]);
+    sp_map_put_str(out, "op", s->op->name);
+}
+
+/* Runs the op on one batch and moves its results into the batch. */
+static void op_batch(sp_map *b, int64_t idx, void *ctx)
+{
+    (void)idx;
+    const op_stage *s = ctx;
+    sp_map res = {0};
+    if (s->backward)
+        s->op->backward(&res, b, &s->a);
+    else
+        s->op->forward(&res, b, &s->a);
+    for (int i = 0; i < res.n; i++) {
+        sp_map_put_tensor(b, res.e[i].name, res.e[i].tensor);
+        res.e[i].tensor = NULL;
+    }
+    sp_map_free(&res);
 }
 
 int main(int argc, char **argv)
@@ -86,41 +123,13 @@ int main(int argc, char **argv)
     if (dev == SP_DEVICE_CUDA)
         sp_warn("%s: no CUDA kernel yet; running on the CPU", name);
 
-    sp_reader *r = sp_reader_open(stdin, "stdin");
-    sp_writer *w = sp_writer_open(stdout, "stdout");
-    sp_map b = {0}, res = {0};
-    int64_t idx;
-    static char store[4096];
-    while (sp_reader_next_stream(r)) {
-        sp_op_attrs a;
-        sp_op_attrs_defaults(&a, op);
-        sp_op_attrs_from_meta(&a, op, sp_reader_meta(r), store, sizeof store);
-        for (int i = 0; i < nattr; i++)
-            sp_op_attrs_set(&a, op, attr_names[i], attr_values[i]);
-        sp_map meta = {0};
-        sp_map_merge(&meta, sp_reader_meta(r));
-        sp_map_put_str(&meta, "producer", "sp-op");
-        sp_map_put_str(&meta, "op", name);
-        sp_writer_header(w, &meta);
-        sp_map_free(&meta);
-        while (sp_reader_next_batch(r, &b, &idx)) {
-            if (backward)
-                op->backward(&res, &b, &a);
-            else
-                op->forward(&res, &b, &a);
-            /* Move the results into the batch (replacing same names). */
-            for (int i = 0; i < res.n; i++) {
-                sp_map_put_tensor(&b, res.e[i].name, res.e[i].tensor);
-                res.e[i].tensor = NULL;
-            }
-            sp_map_clear(&res);
-            sp_writer_batch(w, &b);
-        }
-        sp_writer_end(w);
-    }
-    sp_writer_close(w);
-    sp_reader_close(r);
-    sp_map_free(&b);
-    sp_map_free(&res);
+    static op_stage st;
+    st.op = op;
+    st.backward = backward;
+    st.nattr = nattr;
+    st.attr_names = attr_names;
+    st.attr_values = attr_values;
+    sp_filter f = {"sp-op", on_stream, op_batch, &st};
+    sp_filter_run(&f);
     return 0;
 }

@@ -6,14 +6,88 @@
  * one image per OpenMP iteration. */
 #include "sp_cands.h"
 #include "sp_error.h"
+#include "sp_filter.h"
 #include "sp_opt.h"
 #include "sp_select.h"
-#include "sp_stream.h"
 
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 
+
+/* What the command line says and what each stream's meta adds. */
+typedef struct {
+    int iters, exhaustive; /* iters INT_MIN: not given */
+    double lambda, limit;  /* lambda NaN: not given */
+    int64_t empty;         /* per stream, from the meta */
+    int pass_count;
+    double penalty;
+} selection;
+
+/* The model's values, as sp-predict recorded them in the meta, unless the
+ * command line gave them. */
+static void on_stream(const sp_map *in, sp_map *out, void *ctx)
+{
+    selection *s = ctx;
+    int64_t meta_iters = 1;
+    double meta_lambda = 0.0;
+    s->empty = 0;
+    sp_map_get_int(in, "empty_sprite", &s->empty);
+    sp_map_get_int(in, "greedy_algo_iter", &meta_iters);
+    sp_map_get_double(in, "lambda_empty_sprite", &meta_lambda);
+    s->pass_count = s->iters != INT_MIN ? s->iters : (meta_iters >= 1 && meta_iters <= 1000 ? (int)meta_iters : 1);
+    s->penalty = !isnan(s->lambda) ? s->lambda : (meta_lambda >= 0.0 && isfinite(meta_lambda) ? meta_lambda : 0.0);
+    sp_map_put_str(out, "selection", s->exhaustive ? "exhaustive" : "greedy");
+}
+
+/* Adds choice, bkg_choice and select_error to one batch. */
+static void select_batch(sp_map *b, int64_t idx, void *ctx)
+{
+    const selection *s = ctx;
+    sp_cands c;
+    sp_cands_get(&c, b, idx);
+    sp_select_dims d = {c.L, c.K, c.M, c.C, c.hw, s->empty != 0, s->penalty, s->pass_count};
+    if (s->exhaustive && pow((double)c.K, (double)c.L) * (c.M > 0 ? c.M : 1) > s->limit)
+        sp_fatal("stdin: batch %lld: --exhaustive: %d^%d x %d assignments an image (--limit %g)",
+                 (long long)idx, c.K, c.L, c.M > 0 ? c.M : 1, s->limit);
+    const int64_t n = c.N;
+    sp_tensor *tc = sp_tensor_newv(SP_I32, 2, n, (int64_t)c.L);
+    sp_tensor *tb = c.M > 0 ? sp_tensor_newv(SP_I32, 1, n) : NULL;
+    sp_tensor *te = sp_tensor_newv(SP_F32, 1, n);
+    const size_t sl = (size_t)c.L * c.K * c.C * c.hw, sm = (size_t)c.L * c.K * c.hw;
+    const size_t sb = (size_t)c.M * c.C * c.hw, si = (size_t)c.C * c.hw;
+    const size_t ws = sp_select_work_size(&d);
+    int failed = 0;
+#pragma omp parallel
+    {
+        double *work = malloc(ws * sizeof *work);
+        if (!work) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t i = 0; i < n; i++) {
+            if (!work)
+                continue;
+            int32_t bk = 0;
+            const float *bg = c.bkgs ? c.bkgs + (size_t)i * sb : NULL;
+            const float *oc = c.occ ? c.occ + (size_t)i * c.L * c.L : NULL;
+            double e = (s->exhaustive ? sp_select_exhaustive : sp_select_greedy)(
+                sp_i32(tc) + (size_t)i * c.L, &bk, c.layers + (size_t)i * sl, c.masks + (size_t)i * sm,
+                bg, oc, c.img + (size_t)i * si, &d, work);
+            if (tb)
+                sp_i32(tb)[i] = bk;
+            sp_f32(te)[i] = (float)e;
+        }
+        free(work);
+    }
+    if (failed)
+        sp_fatal("out of memory");
+    sp_map_put_tensor(b, "choice", tc);
+    if (tb)
+        sp_map_put_tensor(b, "bkg_choice", tb);
+    sp_map_put_tensor(b, "select_error", te);
+}
 
 int main(int argc, char **argv)
 {
@@ -46,80 +120,13 @@ int main(int argc, char **argv)
                              &args);
     if (nargs != 0)
         sp_fatal("unexpected argument '%s' (see --help)", args[0]);
-    int iters_given = iters != INT_MIN, lambda_given = !isnan(lambda);
-    if (iters_given && (iters < 1 || iters > 1000))
+    if (iters != INT_MIN && (iters < 1 || iters > 1000))
         sp_fatal("--greedy: %d passes (1..1000)", iters);
-    if (lambda_given && (!(lambda >= 0.0) || !isfinite(lambda)))
+    if (!isnan(lambda) && (!(lambda >= 0.0) || !isfinite(lambda)))
         sp_fatal("--lambda-empty: must be a finite value >= 0");
 
-    sp_reader *r = sp_reader_open(stdin, "stdin");
-    sp_writer *w = sp_writer_open(stdout, "stdout");
-    sp_map b = {0};
-    int64_t idx;
-    while (sp_reader_next_stream(r)) {
-        int64_t empty = 0, meta_iters = 1;
-        double meta_lambda = 0.0;
-        sp_map_get_int(sp_reader_meta(r), "empty_sprite", &empty);
-        /* the model's own values, as sp-predict recorded them */
-        sp_map_get_int(sp_reader_meta(r), "greedy_algo_iter", &meta_iters);
-        sp_map_get_double(sp_reader_meta(r), "lambda_empty_sprite", &meta_lambda);
-        int pass_count = iters_given ? iters : (meta_iters >= 1 && meta_iters <= 1000 ? (int)meta_iters : 1);
-        double penalty = lambda_given ? lambda : (meta_lambda >= 0.0 && isfinite(meta_lambda) ? meta_lambda : 0.0);
-        sp_map meta = {0};
-        sp_map_merge(&meta, sp_reader_meta(r));
-        sp_map_put_str(&meta, "selection", exhaustive ? "exhaustive" : "greedy");
-        sp_writer_header(w, &meta);
-        sp_map_free(&meta);
-        while (sp_reader_next_batch(r, &b, &idx)) {
-            sp_cands c;
-            sp_cands_get(&c, &b, idx);
-            sp_select_dims d = {c.L, c.K, c.M, c.C, c.hw, empty != 0, penalty, pass_count};
-            if (exhaustive && pow((double)c.K, (double)c.L) * (c.M > 0 ? c.M : 1) > limit)
-                sp_fatal("stdin: batch %lld: --exhaustive: %d^%d x %d assignments an image (--limit %g)",
-                         (long long)idx, c.K, c.L, c.M > 0 ? c.M : 1, limit);
-            const int64_t n = c.N;
-            sp_tensor *tc = sp_tensor_newv(SP_I32, 2, n, (int64_t)c.L);
-            sp_tensor *tb = c.M > 0 ? sp_tensor_newv(SP_I32, 1, n) : NULL;
-            sp_tensor *te = sp_tensor_newv(SP_F32, 1, n);
-            const size_t sl = (size_t)c.L * c.K * c.C * c.hw, sm = (size_t)c.L * c.K * c.hw;
-            const size_t sb = (size_t)c.M * c.C * c.hw, si = (size_t)c.C * c.hw;
-            const size_t ws = sp_select_work_size(&d);
-            int failed = 0;
-#pragma omp parallel
-            {
-                double *work = malloc(ws * sizeof *work);
-                if (!work) {
-#pragma omp atomic write
-                    failed = 1;
-                }
-#pragma omp for schedule(dynamic, 1)
-                for (int64_t i = 0; i < n; i++) {
-                    if (!work)
-                        continue;
-                    int32_t bk = 0;
-                    const float *bg = c.bkgs ? c.bkgs + (size_t)i * sb : NULL;
-                    const float *oc = c.occ ? c.occ + (size_t)i * c.L * c.L : NULL;
-                    double e = (exhaustive ? sp_select_exhaustive : sp_select_greedy)(
-                        sp_i32(tc) + (size_t)i * c.L, &bk, c.layers + (size_t)i * sl, c.masks + (size_t)i * sm,
-                        bg, oc, c.img + (size_t)i * si, &d, work);
-                    if (tb)
-                        sp_i32(tb)[i] = bk;
-                    sp_f32(te)[i] = (float)e;
-                }
-                free(work);
-            }
-            if (failed)
-                sp_fatal("out of memory");
-            sp_map_put_tensor(&b, "choice", tc);
-            if (tb)
-                sp_map_put_tensor(&b, "bkg_choice", tb);
-            sp_map_put_tensor(&b, "select_error", te);
-            sp_writer_batch(w, &b);
-        }
-        sp_writer_end(w);
-    }
-    sp_writer_close(w);
-    sp_reader_close(r);
-    sp_map_free(&b);
+    selection sel = {iters, exhaustive, lambda, limit, 0, 1, 0.0};
+    sp_filter f = {"sp-select", on_stream, select_batch, &sel};
+    sp_filter_run(&f);
     return 0;
 }
