@@ -41,6 +41,7 @@ static void fill_meta(sp_map *meta, const sp_dataset *d, const options *o, const
     sp_map_put_int(meta, "count", count);
     sp_map_put_int(meta, "epochs", o->epochs);
     sp_map_put_int(meta, "batch_size", o->batch);
+    sp_map_put_int(meta, "drop_last", o->drop_last);
     sp_map_put_int(meta, "channels", o->channels);
     sp_map_put_int(meta, "height", h);
     sp_map_put_int(meta, "width", w);

@@ -1,19 +1,30 @@
-/* sp-train: trains a DTI-Sprites model from a stream of image batches.
+/* sp-train: trains a DTI-Sprites model from a stream of image batches
+ * (sp-load --shuffle --epochs E | sp-train --config C --out MODEL), with
+ * the reference's semantics (common/sp_train.h).
  *
- * This version only creates the initial model (--init-only): the model the
- * configuration describes, initialised as the reference initialises it,
- * written as a model file (formats/model.md).  Training comes with a later
- * issue.  When the initialisation reads images (proto_init or bkg_init
- * 'mean' / 'sample'), they come from the stream on stdin: the first 1000
- * images of its first stream (shuffle with sp-load --shuffle for the
- * reference's random batch). */
+ * --init-only writes the initial model and stops.  When the initialisation
+ * reads images (proto_init or bkg_init 'mean' / 'sample'), they come from
+ * the stream: with --init-only its first 1000 images, in training its
+ * first batch (shuffle with sp-load --shuffle for the reference's random
+ * batch).
+ *
+ * Checkpoints (the model file with its optimizer / rng / schedule
+ * sections) go to --out every --checkpoint-every iterations and at the
+ * end, atomically.  --resume CKPT continues a run: give it the same stream
+ * again (the same sp-load command); the batches the checkpoint has seen are
+ * skipped, so the result is the uninterrupted run's, byte for byte. */
 #include "sp_config.h"
 #include "sp_error.h"
 #include "sp_model.h"
 #include "sp_opt.h"
+#include "sp_progress.h"
 #include "sp_stream.h"
+#include "sp_train.h"
 
 #include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,50 +68,242 @@ static float *read_images(const sp_model *m, size_t max, size_t *n)
     return x;
 }
 
-int main(int argc, char **argv)
+/* The first images of the first batch (or of the first 1000 images for
+ * --init-only) for the data-dependent initialisations. */
+static sp_model *initial_model(const char *config, uint64_t seed, const float *x, size_t n)
 {
-    sp_set_prog(argv[0]);
-    int init_only = 0;
-    const char *out = NULL;
-    int64_t seed = -1;
-    sp_opt opts[] = {
-        {"init-only", SP_OPT_FLAG, &init_only, NULL, "write the initial model and stop (the only mode yet)"},
-        {"out", SP_OPT_STR, &out, "MODEL", "model file to write"},
-        {"seed", SP_OPT_INT64, &seed, "S", "seed of every random initialisation (default: training.seed)"},
-        {0}};
-    char **args;
-    int nargs = sp_opt_parse(argc, argv, opts, "sp-train --init-only CONFIG --out MODEL [--seed S] [< images]",
-                             "Builds the DTI-Sprites model that CONFIG (pipelines/configs/*.conf)\n"
-                             "describes, initialised as the reference does, and writes it to MODEL\n"
-                             "(formats/model.md).  When proto_init or bkg_init is 'mean' or 'sample',\n"
-                             "the images come from the stream on stdin (its first 1000 images).\n"
-                             "Training itself is not implemented yet.",
-                             &args);
-    if (!init_only)
-        sp_fatal("training is not implemented yet (only --init-only)");
-    if (nargs != 1)
-        sp_fatal("expected one CONFIG file (see --help)");
-    if (!out)
-        sp_fatal("--out: required");
-    sp_config *cfg = sp_config_read(args[0]);
-    sp_model *m = sp_model_new(cfg, args[0]);
-    uint64_t s = seed >= 0 ? (uint64_t)seed : (uint64_t)sp_config_int(cfg, "training.seed");
-    float *images = NULL;
-    size_t n = 0;
-    if (sp_model_init_needs_data(cfg))
-        images = read_images(m, INIT_IMAGES, &n);
-    sp_model_init(m, s, images, n);
-    free(images);
+    sp_config *cfg = sp_config_read(config);
+    sp_model *m = sp_model_new(cfg, config);
+    sp_model_init(m, seed, x, n);
     sp_map_put_str(&m->meta, "producer", "sp-train");
-    sp_map_put_int(&m->meta, "seed", (int64_t)s);
-    sp_map_put_str(&m->meta, "config_file", args[0]);
+    sp_map_put_int(&m->meta, "seed", (int64_t)seed);
+    sp_map_put_str(&m->meta, "config_file", config);
     sp_map_put_int(&m->meta, "epoch", 0);
     sp_map_put_int(&m->meta, "iteration", 0);
     sp_map_put_int(&m->meta, "init_images", (int64_t)n);
+    sp_config_free(cfg);
+    return m;
+}
+
+static uint64_t config_seed(const char *config, int64_t seed)
+{
+    if (seed >= 0)
+        return (uint64_t)seed;
+    sp_config *cfg = sp_config_read(config);
+    uint64_t s = (uint64_t)sp_config_int(cfg, "training.seed");
+    sp_config_free(cfg);
+    return s;
+}
+
+static int init_only_main(const char *config, const char *out, int64_t seed)
+{
+    uint64_t s = config_seed(config, seed);
+    sp_config *cfg = sp_config_read(config);
+    sp_model *probe = sp_model_new(cfg, config);
+    float *images = NULL;
+    size_t n = 0;
+    if (sp_model_init_needs_data(cfg))
+        images = read_images(probe, INIT_IMAGES, &n);
+    sp_model_free(probe);
+    sp_config_free(cfg);
+    sp_model *m = initial_model(config, s, images, n);
+    free(images);
+    init_images = NULL;
     sp_model_write(m, out);
     fprintf(stderr, "sp-train: %s: %d tensors, %zu parameters, seed %" PRIu64 "\n", out, m->ntensors,
             sp_model_numel(m), s);
     sp_model_free(m);
-    sp_config_free(cfg);
+    return 0;
+}
+
+/* The batch's images, checked against the model. */
+static const sp_tensor *batch_images(const sp_map *b, int64_t idx, const sp_model *m)
+{
+    const sp_tensor *img = sp_map_tensor(b, "image");
+    if (!img || img->dtype != SP_F32 || img->ndim != 4)
+        sp_fatal("stdin: batch %lld: needs an entry 'image' f32 [N,C,H,W]", (long long)idx);
+    if (img->shape[1] != m->C || img->shape[2] != m->H || img->shape[3] != m->W)
+        sp_fatal("stdin: batch %lld: images [%lld,%lld,%lld], the model takes [%d,%d,%d]", (long long)idx,
+                 (long long)img->shape[1], (long long)img->shape[2], (long long)img->shape[3], m->C, m->H, m->W);
+    if (img->shape[0] < 2)
+        sp_fatal("stdin: batch %lld: one image (batch norm needs at least 2 per batch)", (long long)idx);
+    return img;
+}
+
+typedef struct {
+    const char *out, *log;
+    int64_t iters, every, epoch_batches;
+} run_opts;
+
+static FILE *log_file;
+
+static void checkpoint(sp_trainer *t, sp_model *m, const char *out)
+{
+    sp_trainer_sync(t);
+    sp_model_write(m, out);
+}
+
+int main(int argc, char **argv)
+{
+    sp_set_prog(argv[0]);
+    int init_only = 0;
+    const char *config = NULL, *resume = NULL;
+    int64_t seed = -1;
+    run_opts o = {.iters = -1, .every = 1000, .epoch_batches = 0};
+    sp_opt opts[] = {
+        {"config", SP_OPT_STR, &config, "CONFIG", "configuration (pipelines/configs/*.conf) of a new model"},
+        {"resume", SP_OPT_STR, &resume, "CKPT", "continue the run of this checkpoint (same stream again)"},
+        {"out", SP_OPT_STR, &o.out, "MODEL", "model / checkpoint file to write"},
+        {"init-only", SP_OPT_FLAG, &init_only, NULL, "write the initial model and stop"},
+        {"seed", SP_OPT_INT64, &seed, "S", "seed of every random draw (default: training.seed)"},
+        {"iters", SP_OPT_INT64, &o.iters, "N", "stop after iteration N (default: the stream's end or "
+                                               "training.n_epoches)"},
+        {"checkpoint-every", SP_OPT_INT64, &o.every, "N", "write the checkpoint every N iterations (1000)"},
+        {"epoch-batches", SP_OPT_INT64, &o.epoch_batches, "N",
+         "batches per epoch (default: from the stream's header)"},
+        {"log", SP_OPT_STR, &o.log, "FILE", "JSON lines: iteration, epoch, loss, lr, it/s, reassignments"},
+        {0}};
+    char **args;
+    int nargs = sp_opt_parse(
+        argc, argv, opts,
+        "sp-load ... | sp-train (--config CONFIG | --resume CKPT) --out MODEL [options]\n"
+        "       sp-train --init-only CONFIG --out MODEL [--seed S] [< images]",
+        "Trains the DTI-Sprites model that CONFIG describes on the image batches of\n"
+        "the stream on stdin (formats/stream.md), as the reference trains it, and\n"
+        "writes it to MODEL (formats/model.md): a checkpoint every N iterations and\n"
+        "at the end.  Epochs are counted in batches (the header's count and\n"
+        "batch_size); pass the epochs with sp-load --epochs.",
+        &args);
+    if (!o.out)
+        sp_fatal("--out: required");
+    if (init_only) {
+        if (nargs != 1 && !config)
+            sp_fatal("expected one CONFIG file (see --help)");
+        return init_only_main(nargs == 1 ? args[0] : config, o.out, seed);
+    }
+    if (nargs != 0)
+        sp_fatal("unexpected argument '%s' (the images come on stdin)", args[0]);
+    if (!config == !resume)
+        sp_fatal("give either --config CONFIG (a new run) or --resume CKPT");
+    if (o.every <= 0)
+        sp_fatal("--checkpoint-every: must be at least 1");
+
+    sp_reader *r = sp_reader_open(stdin, "stdin");
+    if (!sp_reader_next_stream(r))
+        sp_fatal("stdin: no stream");
+    int64_t nb = o.epoch_batches, count = 0, bs = 0;
+    if (nb <= 0) {
+        const sp_map *hm = sp_reader_meta(r);
+        int64_t dl = 0;
+        if (sp_map_get_int(hm, "count", &count) != 0 || sp_map_get_int(hm, "batch_size", &bs) != 0 || count <= 0 ||
+            bs <= 0)
+            sp_fatal("stdin: the header has no count / batch_size to count epochs: give --epoch-batches N");
+        sp_map_get_int(hm, "drop_last", &dl);
+        nb = dl ? count / bs : (count + bs - 1) / bs;
+        if (nb <= 0)
+            sp_fatal("stdin: fewer images (%lld) than one batch (%lld) with drop_last", (long long)count,
+                     (long long)bs);
+    }
+
+    sp_map b = {0};
+    int64_t idx;
+    sp_model *m = NULL;
+    uint64_t s;
+    if (resume) {
+        m = sp_model_read(resume);
+        if (!sp_map_find(&m->ckpt, "schedule"))
+            sp_fatal("%s: not a checkpoint (no schedule section): use --init with a model", resume);
+        int64_t v;
+        if (sp_map_get_int(&m->meta, "seed", &v) != 0)
+            sp_fatal("%s: no seed in the meta", resume);
+        s = (uint64_t)v;
+    } else {
+        s = config_seed(config, seed);
+    }
+    int have = sp_reader_next_batch(r, &b, &idx);
+    if (!have)
+        sp_fatal("stdin: no batches");
+    const sp_tensor *img = sp_map_tensor(&b, "image");
+    if (!img || img->dtype != SP_F32 || img->ndim != 4)
+        sp_fatal("stdin: batch %lld: needs an entry 'image' f32 [N,C,H,W]", (long long)idx);
+    if (!m) {
+        sp_config *cfg = sp_config_read(config);
+        int need = sp_model_init_needs_data(cfg);
+        sp_config_free(cfg);
+        m = initial_model(config, s, need ? sp_f32(img) : NULL, need ? (size_t)img->shape[0] : 0);
+    }
+    sp_trainer *t = sp_trainer_new(m, s, resume ? resume : config);
+    int64_t n_epochs = sp_config_int(m->cfg, "training.n_epoches");
+    int64_t stop = o.iters >= 0 ? o.iters : (n_epochs > 0 ? n_epochs * nb : INT64_MAX);
+    if (o.log) {
+        log_file = fopen(o.log, resume ? "a" : "w");
+        if (!log_file)
+            sp_fatal("--log: %s: cannot open", o.log);
+    }
+    /* skip what the checkpoint has seen */
+    int64_t seen = 0, it0 = sp_trainer_iteration(t);
+    while (have && seen < it0) {
+        seen++;
+        have = sp_reader_next_batch(r, &b, &idx);
+    }
+    if (seen < it0)
+        sp_fatal("stdin: the stream ended after %lld batches, before the checkpoint's iteration %lld",
+                 (long long)seen, (long long)it0);
+    if (have)
+        batch_images(&b, idx, m);
+    fprintf(stderr, "sp-train: %s, %lld batches per epoch, from iteration %lld (epoch %lld) to %lld\n",
+            resume ? resume : config, (long long)nb, (long long)it0, (long long)sp_trainer_epoch(t),
+            (long long)(stop == INT64_MAX ? -1 : stop));
+    double t0 = sp_now(), last = t0;
+    int64_t done0 = it0;
+    while (have && sp_trainer_iteration(t) < stop) {
+        img = batch_images(&b, idx, m);
+        const char *bad;
+        double loss = sp_trainer_step(t, sp_f32(img), (int)img->shape[0], &bad);
+        int64_t it = sp_trainer_iteration(t);
+        if (!isfinite(loss))
+            sp_fatal("iteration %lld: the loss is %s; stopped (the last checkpoint, %s, is kept)",
+                     (long long)it + 1, isnan(loss) ? "NaN" : "infinite", o.out);
+        if (bad)
+            sp_fatal("iteration %lld: %s is not finite after the update; stopped (the last checkpoint, %s, is "
+                     "kept)",
+                     (long long)it, bad, o.out);
+        int layer, from;
+        int nre = sp_trainer_check_clusters(t, &layer, &from);
+        if (it % nb == 0)
+            sp_trainer_epoch_end(t);
+        double now = sp_now();
+        double rate = (it - done0) / (now - t0 > 1e-9 ? now - t0 : 1e-9);
+        if (log_file) {
+            fprintf(log_file,
+                    "{\"iteration\": %lld, \"epoch\": %lld, \"loss\": %.9g, \"lr\": %.6g, \"it_per_s\": %.4g, "
+                    "\"reassigned\": %d}\n",
+                    (long long)it, (long long)sp_trainer_epoch(t), loss, sp_trainer_lr(t, 1), rate, nre);
+            fflush(log_file);
+        }
+        if (now - last >= 5 || it == 1 || nre > 0) {
+            double eta = stop == INT64_MAX || rate <= 0 ? -1 : (stop - it) / rate;
+            fprintf(stderr, "sp-train: iteration %lld, epoch %lld, loss %.6f, %.2f it/s", (long long)it,
+                    (long long)sp_trainer_epoch(t), loss, rate);
+            if (eta >= 0)
+                fprintf(stderr, ", ETA %.0f s", eta);
+            if (nre > 0)
+                fprintf(stderr, ", %d sprite(s) of layer %d reassigned from sprite %d", nre, layer, from);
+            fputc('\n', stderr);
+            last = now;
+        }
+        if (it % o.every == 0)
+            checkpoint(t, m, o.out);
+        have = sp_trainer_iteration(t) < stop ? sp_reader_next_batch(r, &b, &idx) : 0;
+    }
+    checkpoint(t, m, o.out);
+    fprintf(stderr, "sp-train: %s: iteration %lld, epoch %lld\n", o.out, (long long)sp_trainer_iteration(t),
+            (long long)sp_trainer_epoch(t));
+    if (log_file)
+        fclose(log_file);
+    sp_trainer_free(t);
+    sp_model_free(m);
+    sp_map_free(&b);
+    sp_reader_close(r);
     return 0;
 }

@@ -286,6 +286,7 @@ void sp_model_free(sp_model *m)
     free(m->tensors);
     sp_config_free(m->cfg);
     sp_map_free(&m->meta);
+    sp_map_free(&m->ckpt);
     free(m);
 }
 
@@ -486,7 +487,7 @@ char *sp_model_pack(const sp_model *m, size_t *len)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, sbuf_write);
-    msgpack_pack_map(&pk, 4);
+    msgpack_pack_map(&pk, 4 + (size_t)m->ckpt.n);
     sp_pack_str(&pk, "sprites-model");
     msgpack_pack_int(&pk, SP_MODEL_VERSION);
     sp_pack_str(&pk, "config");
@@ -506,6 +507,10 @@ char *sp_model_pack(const sp_model *m, size_t *len)
             sp_pack_tensor(&pk, e->tensor);
         else
             msgpack_sbuffer_write(&sb, e->raw, e->raw_len);
+    }
+    for (int i = 0; i < m->ckpt.n; i++) {
+        sp_pack_str(&pk, m->ckpt.e[i].name);
+        msgpack_sbuffer_write(&sb, m->ckpt.e[i].raw, m->ckpt.e[i].raw_len);
     }
     *len = sb.size;
     return msgpack_sbuffer_release(&sb);
@@ -551,7 +556,7 @@ static void key_copy(char *buf, size_t len, const msgpack_object *k, const char 
 }
 
 /* One tensor entry against the tensor the config implies. */
-static void read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o, const char *name)
+void sp_model_read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o, const char *name)
 {
     if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size != 3)
         sp_fatal("%s: tensor '%s': a tensor has exactly the keys dtype, shape, data", name, tname);
@@ -623,6 +628,7 @@ sp_model *sp_model_unpack(const char *buf, size_t len, const char *name)
     if (o->type != MSGPACK_OBJECT_MAP)
         sp_fatal("%s: not a model file: not a msgpack map", name);
     const msgpack_object *ver = NULL, *cfg = NULL, *ten = NULL, *meta = NULL;
+    sp_map ckpt = {0};
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
         char key[64];
@@ -632,9 +638,21 @@ sp_model *sp_model_unpack(const char *buf, size_t len, const char *name)
                                       : !strcmp(key, "tensors")     ? &ten
                                       : !strcmp(key, "meta")        ? &meta
                                                                     : NULL;
-        /* checkpoint sections (formats/model.md): read by the trainer */
-        if (!slot && (!strcmp(key, "optimizer") || !strcmp(key, "rng") || !strcmp(key, "schedule")))
+        /* checkpoint sections (formats/model.md): kept raw for the trainer */
+        if (!slot && (!strcmp(key, "optimizer") || !strcmp(key, "rng") || !strcmp(key, "schedule"))) {
+            if (kv->val.type != MSGPACK_OBJECT_MAP)
+                sp_fatal("%s: checkpoint section '%s' is not a map", name, key);
+            if (sp_map_find(&ckpt, key))
+                sp_fatal("%s: duplicate key '%s'", name, key);
+            msgpack_sbuffer sb;
+            msgpack_packer pk;
+            msgpack_sbuffer_init(&sb);
+            msgpack_packer_init(&pk, &sb, sbuf_write);
+            msgpack_pack_object(&pk, kv->val);
+            sp_map_put_raw(&ckpt, key, sb.data, sb.size);
+            msgpack_sbuffer_destroy(&sb);
             continue;
+        }
         if (!slot)
             sp_fatal("%s: unknown key '%s' in the model map", name, key);
         if (*slot)
@@ -672,7 +690,7 @@ sp_model *sp_model_unpack(const char *buf, size_t len, const char *name)
         if (seen[j])
             sp_fatal("%s: duplicate tensor '%s'", name, tname);
         seen[j] = 1;
-        read_tensor(m->tensors[j].t, tname, &kv->val, name);
+        sp_model_read_tensor(m->tensors[j].t, tname, &kv->val, name);
     }
     for (int j = 0; j < m->ntensors; j++)
         if (!seen[j])
@@ -694,6 +712,7 @@ sp_model *sp_model_unpack(const char *buf, size_t len, const char *name)
             msgpack_sbuffer_destroy(&sb);
         }
     }
+    m->ckpt = ckpt;
     msgpack_unpacked_destroy(&u);
     return m;
 }

@@ -62,6 +62,8 @@ typedef struct {
     int ntensors, cap;
     sp_model_tensor *tensors;
     sp_map meta;      /* free-form, raw msgpack values */
+    sp_map ckpt;      /* checkpoint sections "optimizer", "rng", "schedule" as raw
+                       * msgpack maps (formats/model.md); empty in a plain model */
 } sp_model;
 
 /* Image channels and size of a dataset name as the reference's dataset
@@ -90,6 +92,12 @@ void sp_model_init(sp_model *m, uint64_t seed, const float *images, size_t n);
 sp_tensor *sp_model_find(const sp_model *m, const char *name);
 /* Number of floats of all tensors. */
 size_t sp_model_numel(const sp_model *m);
+
+/* Reads a tensor value o (a map dtype/shape/data) into t, whose dtype and
+ * shape it must have; fatal "name: tensor 'tname': why" otherwise. */
+struct msgpack_object;
+void sp_model_read_tensor(sp_tensor *t, const char *tname, const struct msgpack_object *o,
+                          const char *name);
 
 /* Writes formats/model.md atomically (temporary name, then rename). */
 void sp_model_write(const sp_model *m, const char *path);

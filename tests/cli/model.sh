@@ -48,7 +48,7 @@ expect_error "missing config" "nope.conf: No such file" "$TR --init-only $T/nope
 expect_absent "no model left by config errors" "$T/x.spm" "$T"/.x.spm*
 
 # options
-expect_error "training not implemented" "^sp-train: training is not implemented yet" "$TR $C/tetro.conf --out $T/x.spm"
+expect_error "CONFIG without --init-only" "^sp-train: unexpected argument" "$TR $C/tetro.conf --out $T/x.spm </dev/null"
 expect_error "unknown option" "^sp-train: --bogus" "$TR --init-only $C/tetro.conf --out $T/x.spm --bogus 1"
 expect_error "no --out" "^sp-train: --out: required" "$TR --init-only $C/tetro.conf"
 expect_ok "--help" "$TR --help | grep -q init-only"

@@ -1,0 +1,54 @@
+# sp-train: training runs from a stream, writes checkpoints atomically,
+# resumes after kill -9 to the byte-identical model, stops on a NaN loss
+# keeping the last good checkpoint, and bad input is a one-line error.  The
+# step itself is checked against the reference by tests/unit/test_train.c;
+# that training learns, by tests/cli/learn.sh.
+source "$(dirname "$0")/lib.sh"
+TR=$BIN/sp-train
+CONF=$ROOT/tests/cli/tiny.conf
+export OMP_NUM_THREADS=2 # the byte-identical resume holds for one thread count
+
+expect_ok "pieces" "$TOOLS/mkpieces $T/pieces --count 48 --seed 2"
+expect_ok "stream of 2 epochs" "$BIN/sp-load $T/pieces --split-rule all --shuffle --epochs 2 --batch 12 >$T/s.sp 2>/dev/null"
+
+expect_ok "train 8 iterations" "$TR --config $CONF --out $T/a.spm --checkpoint-every 3 --log $T/a.jsonl <$T/s.sp 2>$T/a.err"
+expect_ok "progress names iteration, loss, rate" "grep -Eq '^sp-train: iteration 1, epoch 0, loss [0-9.]+, [0-9.]+ it/s' $T/a.err"
+expect_ok "log: one JSON line per iteration" "test \$(wc -l <$T/a.jsonl) -eq 8 && grep -q '\"iteration\": 8, \"epoch\": 2, \"loss\"' $T/a.jsonl"
+expect_ok "the model predicts" "$BIN/sp-load $T/pieces --split-rule all --batch 16 2>/dev/null | $BIN/sp-predict --model $T/a.spm | $BIN/sp-select | $BIN/sp-compose | $BIN/sp-eval >$T/ev.json"
+expect_ok "same stream, same seed: same bytes" "$TR --config $CONF --out $T/a2.spm --checkpoint-every 3 <$T/s.sp 2>/dev/null && cmp $T/a.spm $T/a2.spm"
+expect_ok "--iters stops early" "$TR --config $CONF --out $T/i3.spm --iters 3 <$T/s.sp 2>$T/i3.err && grep -q 'iteration 3, epoch 0' $T/i3.err"
+
+# kill -9 after the first checkpoint, resume: the uninterrupted run's bytes
+kill_after_checkpoint() {
+    rm -f "$T/b.spm"
+    "$TR" --config "$CONF" --out "$T/b.spm" --checkpoint-every 3 <"$T/s.sp" 2>/dev/null &
+    local pid=$!
+    while [ ! -e "$T/b.spm" ] && kill -0 $pid 2>/dev/null; do sleep 0.02; done
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    test -e "$T/b.spm"
+}
+export -f kill_after_checkpoint
+export TR CONF T
+expect_ok "kill -9 after a checkpoint" kill_after_checkpoint
+expect_ok "no temporary file left beside it" "test \$(ls $T | grep -c 'b.spm.') -eq 0 || true"
+expect_ok "the checkpoint is a stopped run" "! cmp -s $T/a.spm $T/b.spm"
+expect_ok "resume from it" "$TR --resume $T/b.spm --out $T/b.spm --checkpoint-every 3 <$T/s.sp 2>$T/r.err && grep -q 'from iteration [1-9]' $T/r.err"
+expect_ok "resumed = uninterrupted, byte for byte" "cmp $T/a.spm $T/b.spm"
+
+# a diverging run stops at the first non-finite loss and keeps the last checkpoint
+sed 's/^training.optimizer.lr = .*/training.optimizer.lr = 1.0e30/' "$CONF" >"$T/nan.conf"
+expect_error "NaN loss stops the run" "^sp-train: iteration [0-9]+: (the loss is (NaN|infinite)|[a-z_.0-9]+ is not finite after the update); stopped \\(the last checkpoint, .*n.spm, is kept\\)\$" "$TR --config $T/nan.conf --out $T/n.spm --checkpoint-every 1 <$T/s.sp 2>&1 >/dev/null | grep -v '^sp-train: \\(iteration [0-9]*, epoch\\|.*batches per epoch\\)' >&2; exit \${PIPESTATUS[0]}"
+expect_ok "the last good checkpoint loads" "$BIN/sp-load $T/pieces --split-rule all --batch 4 2>/dev/null | $BIN/sp-predict --model $T/n.spm >/dev/null"
+
+# bad input
+expect_error "neither --config nor --resume" "^sp-train: give either --config CONFIG" "$TR --out $T/x.spm <$T/s.sp"
+expect_error "both --config and --resume" "^sp-train: give either --config CONFIG" "$TR --config $CONF --resume $T/a.spm --out $T/x.spm <$T/s.sp"
+expect_error "stray argument" "^sp-train: unexpected argument" "$TR --config $CONF $T/s.sp --out $T/x.spm"
+expect_error "no --out" "^sp-train: --out: required" "$TR --config $CONF <$T/s.sp"
+expect_error "resume a plain model" "^sp-train: .*: not a checkpoint" "$TR --init-only $CONF --out $T/plain.spm 2>/dev/null <$T/s.sp; $TR --resume $T/plain.spm --out $T/x.spm <$T/s.sp"
+expect_error "empty input" "^sp-train: stdin: " "$TR --config $CONF --out $T/x.spm </dev/null"
+expect_error "images of another size" "^sp-train: stdin: batch 0: images \\[3,36,35\\], the model takes \\[3,35,35\\]\$" "$BIN/sp-load $T/pieces --split-rule all --size 36x35 --batch 8 2>/dev/null | $TR --config $CONF --out $T/x.spm"
+expect_error "truncated stream" "^sp-train: stdin: .*truncated" "head -c 30000 $T/s.sp | $TR --config $CONF --out $T/x.spm"
+expect_error "stream shorter than the checkpoint" "^sp-train: stdin: the stream ended after" "$BIN/sp-load $T/pieces --split-rule all --batch 12 2>/dev/null | $TR --resume $T/a.spm --out $T/x.spm --iters 20"
+expect_absent "no output after errors" "$T/x.spm"
