@@ -30,21 +30,16 @@ def die(msg):
     sys.exit(1)
 
 
-def main(argv):
-    if len(argv) != 2 or argv[0] in ("-h", "--help"):
-        print(__doc__.strip(), file=sys.stderr if len(argv) != 1 else sys.stdout)
-        sys.exit(0 if argv[:1] in (["-h"], ["--help"]) else 2)
-    src, out = argv
-    try:
-        config, tensors, meta = sm.read_model(src)
-    except (OSError, sm.ModelError) as e:
-        die(str(e) if isinstance(e, sm.ModelError) else f"{src}: {e.strerror or e}")
+def reference_model(config, tensors, src="model"):
+    """The reference's DTISprites for our configuration map, with our tensors loaded
+    (strict load_state_dict; the encoder copies, buffers and activations as the main
+    docstring says).  -> (model, name, kwargs).  Raises sm.ModelError on a mismatch."""
     name, kw = sm.model_kwargs(config)
     if name != "dti_sprites":
-        die(f"{src}: model.name {name!r}: only dti_sprites is supported")
+        raise sm.ModelError(f"{src}: model.name {name!r}: only dti_sprites is supported")
     ds = config.get("dataset.name")
     if ds not in sm.DATASET_SHAPES:
-        die(f"{src}: dataset.name {ds!r}: image size unknown")
+        raise sm.ModelError(f"{src}: dataset.name {ds!r}: image size unknown")
     C, H, W = sm.DATASET_SHAPES[ds]
     if config.get("dataset.img_size"):
         H, W = config["dataset.img_size"]
@@ -57,7 +52,7 @@ def main(argv):
     try:
         from model.dti_sprites import DTISprites
     except ImportError as e:
-        die(f"the reference's code is not importable ({e}); set SP_REFERENCE")
+        raise sm.ModelError(f"the reference's code is not importable ({e}); set SP_REFERENCE")
 
     class Stand(torch.utils.data.Dataset):
         n_channels, img_size = C, (H, W)
@@ -80,12 +75,13 @@ def main(argv):
     want = {k for k in state if sm.stored(k)}
     for k in sorted(want):
         if k not in tensors:
-            die(f"{src}: missing tensor '{k}'")
+            raise sm.ModelError(f"{src}: missing tensor '{k}'")
         if list(tensors[k].shape) != list(state[k].shape):
-            die(f"{src}: tensor '{k}': f32 {list(tensors[k].shape)}, the reference expects {list(state[k].shape)}")
+            raise sm.ModelError(f"{src}: tensor '{k}': f32 {list(tensors[k].shape)}, "
+                                f"the reference expects {list(state[k].shape)}")
     extra = sorted(set(tensors) - want)
     if extra:
-        die(f"{src}: tensor '{extra[0]}': the reference model has no such tensor")
+        raise sm.ModelError(f"{src}: tensor '{extra[0]}': the reference model has no such tensor")
     new = {}
     for k, v in state.items():
         if k in tensors:
@@ -98,6 +94,23 @@ def main(argv):
         else:
             new[k] = v.clone()  # identity / TPS buffers, occ_grid, num_batches_tracked
     torch.nn.Module.load_state_dict(model, new, strict=True)  # DTISprites overrides it without strict
+    return model, name, kw
+
+
+def main(argv):
+    if len(argv) != 2 or argv[0] in ("-h", "--help"):
+        print(__doc__.strip(), file=sys.stderr if len(argv) != 1 else sys.stdout)
+        sys.exit(0 if argv[:1] in (["-h"], ["--help"]) else 2)
+    src, out = argv
+    try:
+        config, tensors, meta = sm.read_model(src)
+    except (OSError, sm.ModelError) as e:
+        die(str(e) if isinstance(e, sm.ModelError) else f"{src}: {e.strerror or e}")
+    try:
+        model, name, kw = reference_model(config, tensors, src)
+    except sm.ModelError as e:
+        die(str(e))
+    import torch
     ckpt = {"epoch": int(meta.get("epoch", 0) or 0), "batch": int(meta.get("iteration", 0) or 0),
             "model_name": name, "model_kwargs": kw, "model_state": model.state_dict(),
             "n_prototypes": model.n_prototypes}
