@@ -5,6 +5,8 @@
 #   make CUDA=0     CPU-only build even where nvcc exists
 #   make test SANITIZE=1   the same tests under ASan + UBSan
 #   make fuzz FUZZ_SECONDS=60   libFuzzer on the stream reader
+#   make data|train|eval DATASET=x [ITERS=N EPOCHS=E DEVICE=d DATA=DIR]
+#                   a paper configuration end to end (pipelines/<x>.mk, run.mk)
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
 
@@ -110,6 +112,19 @@ fuzz:
 
 clean:
 	rm -rf build $(PROGS)
+
+# make data|train|eval DATASET=x: one fragment per data set (pipelines/*.mk)
+DATASETS := $(sort $(patsubst pipelines/%.mk,%,$(filter-out pipelines/run.mk,$(wildcard pipelines/*.mk))))
+ifneq ($(DATASET),)
+ifeq ($(filter $(DATASET),$(DATASETS)),)
+$(error DATASET=$(DATASET) is not one of: $(DATASETS))
+endif
+include pipelines/$(DATASET).mk
+include pipelines/run.mk
+else
+data train eval:
+	@echo "make $@: give DATASET=one of: $(DATASETS)" >&2; exit 1
+endif
 
 bench: all
 	@bash pipelines/bench-io.sh

@@ -14,6 +14,7 @@
  * again (the same sp-load command); the batches the checkpoint has seen are
  * skipped, so the result is the uninterrupted run's, byte for byte. */
 #include "sp_config.h"
+#include "sp_device.h"
 #include "sp_error.h"
 #include "sp_model.h"
 #include "sp_opt.h"
@@ -150,6 +151,7 @@ int main(int argc, char **argv)
     const char *config = NULL, *resume = NULL;
     int64_t seed = -1;
     run_opts o = {.iters = -1, .every = 1000, .epoch_batches = 0};
+    const char *device = "auto";
     sp_opt opts[] = {
         {"config", SP_OPT_STR, &config, "CONFIG", "configuration (pipelines/configs/*.conf) of a new model"},
         {"resume", SP_OPT_STR, &resume, "CKPT", "continue the run of this checkpoint (same stream again)"},
@@ -162,6 +164,7 @@ int main(int argc, char **argv)
         {"epoch-batches", SP_OPT_INT64, &o.epoch_batches, "N",
          "batches per epoch (default: from the stream's header)"},
         {"log", SP_OPT_STR, &o.log, "FILE", "JSON lines: iteration, epoch, loss, lr, it/s, reassignments"},
+        {"device", SP_OPT_STR, &device, "D", "auto | cpu | cuda (default auto)"},
         {0}};
     char **args;
     int nargs = sp_opt_parse(
@@ -187,6 +190,13 @@ int main(int argc, char **argv)
         sp_fatal("give either --config CONFIG (a new run) or --resume CKPT");
     if (o.every <= 0)
         sp_fatal("--checkpoint-every: must be at least 1");
+    /* the training step has no CUDA path yet (issue 6): a usable GPU is
+     * used only when asked for by auto, and then the CPU says so */
+    if (sp_device_resolve(device) == SP_DEVICE_CUDA) {
+        if (!strcmp(device, "cuda"))
+            sp_fatal("--device cuda: the training step has no CUDA implementation yet; use --device cpu");
+        sp_warn("device: cpu (the training step has no CUDA implementation yet)");
+    }
 
     sp_reader *r = sp_reader_open(stdin, "stdin");
     if (!sp_reader_next_stream(r))

@@ -4,7 +4,7 @@
 # step itself is checked against the reference by tests/unit/test_train.c;
 # that training learns, by tests/cli/learn.sh.
 source "$(dirname "$0")/lib.sh"
-TR=$BIN/sp-train
+TR="$BIN/sp-train --device cpu"
 CONF=$ROOT/tests/cli/tiny.conf
 export OMP_NUM_THREADS=2 # the byte-identical resume holds for one thread count
 
@@ -21,7 +21,7 @@ expect_ok "--iters stops early" "$TR --config $CONF --out $T/i3.spm --iters 3 <$
 # kill -9 after the first checkpoint, resume: the uninterrupted run's bytes
 kill_after_checkpoint() {
     rm -f "$T/b.spm"
-    "$TR" --config "$CONF" --out "$T/b.spm" --checkpoint-every 3 <"$T/s.sp" 2>/dev/null &
+    $TR --config "$CONF" --out "$T/b.spm" --checkpoint-every 3 <"$T/s.sp" 2>/dev/null &
     local pid=$!
     while [ ! -e "$T/b.spm" ] && kill -0 $pid 2>/dev/null; do sleep 0.02; done
     kill -9 $pid 2>/dev/null
@@ -52,3 +52,5 @@ expect_error "images of another size" "^sp-train: stdin: batch 0: images \\[3,36
 expect_error "truncated stream" "^sp-train: stdin: .*truncated" "head -c 30000 $T/s.sp | $TR --config $CONF --out $T/x.spm"
 expect_error "stream shorter than the checkpoint" "^sp-train: stdin: the stream ended after" "$BIN/sp-load $T/pieces --split-rule all --batch 12 2>/dev/null | $TR --resume $T/a.spm --out $T/x.spm --iters 20"
 expect_absent "no output after errors" "$T/x.spm"
+expect_error "--device cuda without a GPU" "^sp-train: --device cuda: " "$BIN/sp-train --device cuda --config $CONF --out $T/x.spm <$T/s.sp"
+expect_ok "--device auto says which device" "$BIN/sp-train --device auto --config $CONF --out $T/dev.spm --iters 1 <$T/s.sp 2>&1 | grep -q '^sp-train: device: cpu'"

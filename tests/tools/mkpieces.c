@@ -3,7 +3,8 @@
  * single tetromino pieces").  Writes DIR/<shape>/<i>.png, 35x35 RGB on
  * black: each image one piece of one of the first S shapes of
  * sp_tetro_shapes that --shapes names (indices), in one of the six colours,
- * at a uniform position, drawn with the generator's bevelled blocks.
+ * at a uniform position (within --jitter pixels of the centre when given),
+ * drawn with the generator's bevelled blocks.
  * Deterministic in --seed (Philox).
  *
  *   mkpieces DIR --count N --seed S --shapes 0,1,5,9 */
@@ -24,9 +25,11 @@ int main(int argc, char **argv)
     int count = 0;
     int64_t seed = 0;
     const char *shapes = "0,1,5,9";
+    int jitter = -1;
     sp_opt opts[] = {{"count", SP_OPT_INT, &count, "N", "images"},
                      {"seed", SP_OPT_INT64, &seed, "S", "seed"},
                      {"shapes", SP_OPT_STR, &shapes, "LIST", "shape indices (0..18), comma separated"},
+                     {"jitter", SP_OPT_INT, &jitter, "P", "positions within P pixels of the centre"},
                      {0}};
     char **args;
     if (sp_opt_parse(argc, argv, opts, "mkpieces DIR --count N [--seed S] [--shapes LIST]",
@@ -57,8 +60,14 @@ int main(int argc, char **argv)
         sp_rng_init(&r, (uint64_t)seed, (uint64_t)i);
         int s = sh[i % ns], c = (int)sp_rng_below(&r, SP_TETRO_COLOURS);
         const sp_tetro_shape *t = &sp_tetro_shapes[s];
-        int y0 = (int)sp_rng_below(&r, (uint32_t)(N - t->rows * B + 1));
-        int x0 = (int)sp_rng_below(&r, (uint32_t)(N - t->cols * B + 1));
+        int ry = N - t->rows * B, rx = N - t->cols * B; /* free range of the top-left corner */
+        int y0 = (int)sp_rng_below(&r, (uint32_t)(ry + 1)), x0 = (int)sp_rng_below(&r, (uint32_t)(rx + 1));
+        if (jitter >= 0) {
+            y0 = ry / 2 - jitter + (int)sp_rng_below(&r, (uint32_t)(2 * jitter + 1));
+            x0 = rx / 2 - jitter + (int)sp_rng_below(&r, (uint32_t)(2 * jitter + 1));
+            y0 = y0 < 0 ? 0 : y0 > ry ? ry : y0;
+            x0 = x0 < 0 ? 0 : x0 > rx ? rx : x0;
+        }
         memset(rgb, 0, (size_t)N * N * 3);
         for (int q = 0; q < 4; q++)
             for (int dy = 0; dy < B; dy++)

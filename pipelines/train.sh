@@ -1,0 +1,22 @@
+#!/bin/bash
+# make train DATASET=x: sp-load (shuffled, EPOCHS passes) | sp-train, into
+# RUN/model.spm with its log RUN/train.jsonl.  When RUN holds a checkpoint
+# the run resumes from it (the same stream is replayed and the batches it
+# has seen are skipped) unless FRESH=1.  Environment from pipelines/run.mk.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p "$RUN"
+args=(--out "$MODEL" --log "$RUN/train.jsonl" --checkpoint-every "${CHECKPOINT_EVERY:-500}")
+[ -n "${ITERS:-}" ] && args+=(--iters "$ITERS")
+[ -n "${DEVICE:-}" ] && args+=(--device "$DEVICE")
+if [ -e "$MODEL" ] && [ -z "${FRESH:-}" ]; then
+    echo "train: resuming from $MODEL (FRESH=1 starts over)"
+    args+=(--resume "$MODEL")
+else
+    rm -f "$RUN/train.jsonl"
+    args+=(--config "$CONFIG" --seed "$SEED")
+fi
+# shellcheck disable=SC2086  # SRC_TRAIN and LOAD_OPTS are word lists
+bin/sp-load $SRC_TRAIN ${LOAD_OPTS:-} --split train --shuffle --seed "$SEED" --epochs "$EPOCHS" \
+    --batch "$BATCH" --drop-last | bin/sp-train "${args[@]}"
+echo "train: $MODEL (log: $RUN/train.jsonl)"
