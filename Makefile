@@ -5,6 +5,8 @@
 #   make CUDA=0     CPU-only build even where nvcc exists
 #   make test SANITIZE=1   the same tests under ASan + UBSan
 #   make fuzz FUZZ_SECONDS=60   libFuzzer on the stream reader
+#   make test-cuda  every CUDA op against the CPU's (skipped without a GPU)
+#   make STATIC_DEPS=1   msgpack-c, libpng, zlib linked statically
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
 
@@ -42,9 +44,32 @@ endif
 NVCCFLAGS := -O2 -std=c++17 -Icommon -gencode arch=compute_90,code=sm_90 \
              -gencode arch=compute_90,code=compute_90 -Werror all-warnings \
              -Xcompiler -Wall,-Wextra,-Werror
+# cuDNN and cuBLAS: the toolkit's lib64 by default; on a machine where they
+# come as pip packages (nvidia-cudnn-cu13, nvidia-cublas) name their lib/
+# folders: make CUDNN_LIB=.../nvidia/cudnn/lib CUBLAS_LIB=.../nvidia/cublas/lib
+CUDNN_LIB ?= $(CUDA_HOME)/lib64
+CUBLAS_LIB ?= $(CUDA_HOME)/lib64
+CUDNN_INC ?=
+ifneq ($(strip $(CUDNN_INC)),)
+NVCCFLAGS += -I$(CUDNN_INC)
+endif
 ifeq ($(CUDA),1)
 CFLAGS += -DSP_HAVE_CUDA=1
-LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+# --as-needed: programs that use no GPU library do not depend on it at run time
+LDLIBS += -Wl,--as-needed -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 \
+          -L$(CUDNN_LIB) -Wl,-rpath,$(CUDNN_LIB) -L$(CUBLAS_LIB) -Wl,-rpath,$(CUBLAS_LIB) \
+          -lcudnn -lcublas -lcudart -lstdc++ -Wl,--no-as-needed
+endif
+
+# STATIC_DEPS=1: link msgpack-c, libpng and zlib statically (Debian's
+# libmsgpackc.a, libpng16.a, libz.a), so that the binaries run on a machine
+# without those packages (the GPU machine); OpenBLAS stays a shared library
+# there is then one .so to carry (see README, CUDA).
+STATIC_DEPS ?= 0
+ifeq ($(STATIC_DEPS),1)
+PKG_LIBS := -Wl,-Bstatic -lpng16 -lmsgpackc -lz -Wl,-Bdynamic \
+            $(filter-out -lpng16 -lmsgpackc -lz,$(PKG_LIBS))
+LDLIBS := $(PKG_LIBS) $(filter-out $(PKG_LIBS),$(LDLIBS))
 endif
 
 LIB_SRC := $(sort $(wildcard common/*.c))
@@ -99,6 +124,11 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory -j2 all
 	@OBJ=$(OBJ) SANITIZE=$(SANITIZE) bash tests/run.sh
+
+# Every op with a CUDA implementation on CPU and GPU, forward and backward
+# (tests/cuda/run.sh); "skipped: no usable GPU" without one.
+test-cuda: all
+	@bash tests/cuda/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory -j2 all
