@@ -61,15 +61,17 @@ LDLIBS += -Wl,--as-needed -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 \
           -lcudnn -lcublas -lcudart -lstdc++ -Wl,--no-as-needed
 endif
 
-# STATIC_DEPS=1: link msgpack-c, libpng and zlib statically (Debian's
-# libmsgpackc.a, libpng16.a, libz.a), so that the binaries run on a machine
-# without those packages (the GPU machine); OpenBLAS stays a shared library
-# there is then one .so to carry (see README, CUDA).
+# STATIC_DEPS=1: link msgpack-c, libpng, zlib and OpenBLAS statically
+# (Debian's libmsgpackc.a, libpng16.a, libz.a, libopenblas.a), so that the
+# programs run on a machine without those packages (the GPU machine, which
+# has no package registry): they then need only glibc, libgomp, libstdc++
+# and the CUDA libraries.  Build here with it and carry bin/, or carry the
+# .a files and build there (README, CUDA).
 STATIC_DEPS ?= 0
 ifeq ($(STATIC_DEPS),1)
-PKG_LIBS := -Wl,-Bstatic -lpng16 -lmsgpackc -lz -Wl,-Bdynamic \
-            $(filter-out -lpng16 -lmsgpackc -lz,$(PKG_LIBS))
-LDLIBS := $(PKG_LIBS) $(filter-out $(PKG_LIBS),$(LDLIBS))
+STATIC_LIBS := -Wl,-Bstatic -lpng16 -lmsgpackc -lz -lopenblas -Wl,-Bdynamic -lpthread
+LDLIBS := $(filter-out -lpng16 -lmsgpackc -lz -lopenblas,$(PKG_LIBS)) $(STATIC_LIBS) \
+          $(filter-out $(PKG_LIBS),$(LDLIBS))
 endif
 
 LIB_SRC := $(sort $(wildcard common/*.c))
