@@ -13,6 +13,14 @@ SHELL := /bin/bash
 PKGS := libpng msgpack zlib openblas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# DEPS_DIR=build/deps: headers and static libraries of msgpack-c, libpng,
+# zlib and OpenBLAS copied by pipelines/cuda-carry.sh, for a machine that
+# lacks the packages (the GPU machine); used instead of pkg-config.
+DEPS_DIR ?=
+ifneq ($(strip $(DEPS_DIR)),)
+PKG_CFLAGS := -I$(DEPS_DIR)/include
+PKG_LIBS := -L$(DEPS_DIR)/lib -lpng16 -lmsgpackc -lz -lopenblas -lpthread
+endif
 
 # nvcc: PATH first, then the toolkit's standard location.
 NVCC ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
