@@ -22,7 +22,9 @@ strip --strip-debug "$dir/lib/openblas-used.o"
 rm -f "$dir/lib/libopenblas.a"
 ar rcs "$dir/lib/libopenblas.a" "$dir/lib/openblas-used.o"
 rm -f "$dir/lib/openblas-used.o"
-cp -rL /usr/include/msgpack /usr/include/msgpack.h "$dir/include/"
+mkdir -p "$dir/include/msgpack"
+cp -L /usr/include/msgpack.h "$dir/include/"
+cp -L /usr/include/msgpack/*.h "$dir/include/msgpack/" # the C API only
 cp -L /usr/include/libpng16/png.h /usr/include/libpng16/pngconf.h /usr/include/libpng16/pnglibconf.h \
     /usr/include/zlib.h /usr/include/zconf.h "$dir/include/"
 cp -L /usr/include/x86_64-linux-gnu/openblas-pthread/*.h "$dir/include/"
