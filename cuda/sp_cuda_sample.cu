@@ -102,7 +102,7 @@ __global__ static void sample_fwd_k(float *y, const float *x, const float *grid,
         for (int c = 0; c < C; c++, xc += in_plane) {
             float s = 0.0f;
             if (kind) {
-                /* ((v0 w0 + v1 w1) + v2 w2) + v3 w3, as the CPU's scalar path */
+                /* the CPU's summation order for this kind of point */
                 float v[4];
                 for (int k = 0; k < 4; k++)
                     v[k] = pt.o[k] >= 0 ? xc[pt.o[k]] : 0.0f;
