@@ -7,12 +7,22 @@
 #   make fuzz FUZZ_SECONDS=60   libFuzzer on the stream reader
 #   make data|train|eval DATASET=x [ITERS=N EPOCHS=E DEVICE=d DATA=DIR]
 #                   a paper configuration end to end (pipelines/<x>.mk, run.mk)
+#   make test-cuda  every CUDA op against the CPU's (skipped without a GPU)
+#   make STATIC_DEPS=1   msgpack-c, libpng, zlib linked statically
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
 
 PKGS := libpng msgpack zlib openblas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# DEPS_DIR=build/deps: headers and static libraries of msgpack-c, libpng,
+# zlib and OpenBLAS copied by pipelines/cuda-carry.sh, for a machine that
+# lacks the packages (the GPU machine); used instead of pkg-config.
+DEPS_DIR ?=
+ifneq ($(strip $(DEPS_DIR)),)
+PKG_CFLAGS := -I$(DEPS_DIR)/include
+PKG_LIBS := -L$(DEPS_DIR)/lib -lpng16 -lmsgpackc -lz -lopenblas -lpthread
+endif
 
 # nvcc: PATH first, then the toolkit's standard location.
 NVCC ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
@@ -44,9 +54,34 @@ endif
 NVCCFLAGS := -O2 -std=c++17 -Icommon -gencode arch=compute_90,code=sm_90 \
              -gencode arch=compute_90,code=compute_90 -Werror all-warnings \
              -Xcompiler -Wall,-Wextra,-Werror
+# cuDNN and cuBLAS: the toolkit's lib64 by default; on a machine where they
+# come as pip packages (nvidia-cudnn-cu13, nvidia-cublas) name their lib/
+# folders: make CUDNN_LIB=.../nvidia/cudnn/lib CUBLAS_LIB=.../nvidia/cublas/lib
+CUDNN_LIB ?= $(CUDA_HOME)/lib64
+CUBLAS_LIB ?= $(CUDA_HOME)/lib64
+CUDNN_INC ?=
+ifneq ($(strip $(CUDNN_INC)),)
+NVCCFLAGS += -I$(CUDNN_INC)
+endif
 ifeq ($(CUDA),1)
 CFLAGS += -DSP_HAVE_CUDA=1
-LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+# --as-needed: programs that use no GPU library do not depend on it at run time
+LDLIBS += -Wl,--as-needed -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 \
+          -L$(CUDNN_LIB) -Wl,-rpath,$(CUDNN_LIB) -L$(CUBLAS_LIB) -Wl,-rpath,$(CUBLAS_LIB) \
+          -lcudnn -lcublas -lcudart -lstdc++ -Wl,--no-as-needed
+endif
+
+# STATIC_DEPS=1: link msgpack-c, libpng, zlib and OpenBLAS statically
+# (Debian's libmsgpackc.a, libpng16.a, libz.a, libopenblas.a), so that the
+# programs run on a machine without those packages (the GPU machine, which
+# has no package registry): they then need only glibc, libgomp, libstdc++
+# and the CUDA libraries.  Build here with it and carry bin/, or carry the
+# .a files and build there (README, CUDA).
+STATIC_DEPS ?= 0
+ifeq ($(STATIC_DEPS),1)
+STATIC_LIBS := -Wl,-Bstatic -lpng16 -lmsgpackc -lz -lopenblas -Wl,-Bdynamic -lpthread
+LDLIBS := $(filter-out -lpng16 -lmsgpackc -lz -lopenblas,$(PKG_LIBS)) $(STATIC_LIBS) \
+          $(filter-out $(PKG_LIBS),$(LDLIBS))
 endif
 
 LIB_SRC := $(sort $(wildcard common/*.c))
@@ -101,6 +136,11 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory -j2 all
 	@OBJ=$(OBJ) SANITIZE=$(SANITIZE) bash tests/run.sh
+
+# Every op with a CUDA implementation on CPU and GPU, forward and backward
+# (tests/cuda/run.sh); "skipped: no usable GPU" without one.
+test-cuda: all
+	@bash tests/cuda/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory -j2 all

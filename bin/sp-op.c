@@ -20,6 +20,7 @@ static void list_one(const sp_op_def *op, void *ctx)
     printf("%s: %s\n  inputs: %s\n  outputs: %s\n  gradients: %s\n  shapes: %s\n", op->name,
            op->summary, op->inputs, op->outputs,
            op->backward && op->diff[0] ? op->diff : "(none)", op->shapes);
+    printf("  cuda: %s\n", sp_op_cuda_coverage(op));
     for (const sp_op_attr *a = op->attrs; a && a->name; a++)
         printf("  --%s %s (default %s): %s\n", a->name, a->type == 'n' ? "NUMBER" : "STRING",
                a->def, a->help);
@@ -38,7 +39,7 @@ static void usage(void)
 /* The op, its command-line attributes, and the attributes of the current stream. */
 typedef struct {
     const sp_op_def *op;
-    int backward, nattr;
+    int backward, nattr, device;
     const char **attr_names, **attr_values;
     sp_op_attrs a;
     char store[4096]; /* string attribute values from the meta */
@@ -61,10 +62,7 @@ static void op_batch(sp_map *b, int64_t idx, void *ctx)
     (void)idx;
     const op_stage *s = ctx;
     sp_map res = {0};
-    if (s->backward)
-        s->op->backward(&res, b, &s->a);
-    else
-        s->op->forward(&res, b, &s->a);
+    sp_op_run(s->op, s->device, s->backward, &res, b, &s->a);
     for (int i = 0; i < res.n; i++) {
         sp_map_put_tensor(b, res.e[i].name, res.e[i].tensor);
         res.e[i].tensor = NULL;
@@ -120,12 +118,17 @@ int main(int argc, char **argv)
     for (int i = 0; i < nattr; i++)
         sp_op_attrs_set(&base, op, attr_names[i], attr_values[i]); /* checks names early */
     sp_device dev = sp_device_resolve(device);
-    if (dev == SP_DEVICE_CUDA)
-        sp_warn("%s: no CUDA kernel yet; running on the CPU", name);
+    if (dev == SP_DEVICE_CUDA) {
+        const sp_op_impl *impl = sp_op_cuda_find(name);
+        if (!impl || !(backward ? impl->backward : impl->forward))
+            sp_warn("%s: no CUDA implementation of its %s; running on the CPU", name,
+                    backward ? "backward" : "forward");
+    }
 
     static op_stage st;
     st.op = op;
     st.backward = backward;
+    st.device = dev == SP_DEVICE_CUDA;
     st.nattr = nattr;
     st.attr_names = attr_names;
     st.attr_values = attr_values;

@@ -81,9 +81,36 @@ const sp_tensor *sp_op_input_opt(const char *op, const sp_map *in, const char *n
 /* Fatal unless t->shape[dim] == want. */
 void sp_op_check_dim(const char *op, const char *name, const sp_tensor *t, int dim, int64_t want);
 
+/* ---- backends (ggml-style) ----------------------------------------------------
+ * An op may have a CUDA implementation besides its CPU one: same entries in,
+ * same entries out, same semantics.  Each function returns 1 when it ran,
+ * or 0, having put nothing into out, when it does not take this case (an
+ * empty tensor, an attribute it lacks); then the CPU's runs.  NULL: none.
+ * In a build without CUDA the table is empty. */
+typedef int (*sp_op_impl_fn)(sp_map *out, const sp_map *in, const sp_op_attrs *a);
+typedef struct {
+    const char *name; /* the op's name */
+    sp_op_impl_fn forward, backward;
+} sp_op_impl;
+
+/* The op's CUDA implementation, or NULL. */
+const sp_op_impl *sp_op_cuda_find(const char *name);
+/* Calls fn for every CUDA implementation, in table order. */
+void sp_op_cuda_foreach(void (*fn)(const sp_op_impl *impl, void *ctx), void *ctx);
+/* "forward, backward", "forward", or "none" for op's CUDA implementation. */
+const char *sp_op_cuda_coverage(const sp_op_def *op);
+
+/* Runs op's forward (backward != 0: its backward) on device dev (0 CPU, 1
+ * CUDA, as sp_device): the CUDA implementation when dev is CUDA and it
+ * takes the case, else the CPU's.  Returns the device that ran it. */
+int sp_op_run(const sp_op_def *op, int dev, int backward, sp_map *out, const sp_map *in,
+              const sp_op_attrs *a);
+
 /* Each family of ops defines one table, terminated by {0}. */
 extern const sp_op_def sp_ops_nn[];      /* conv, batch norm, pooling, linear, activations, encoders */
 extern const sp_op_def sp_ops_geom[];    /* grids, grid_sample, transformations, MLP heads */
 extern const sp_op_def sp_ops_compose[]; /* clamp, composition, loss, optimiser, init, noise */
+/* The CUDA implementations of each family (sp_ops_cuda_*.c), terminated by {0}. */
+extern const sp_op_impl sp_ops_cuda_nn[], sp_ops_cuda_geom[], sp_ops_cuda_compose[];
 
 #endif

@@ -161,7 +161,7 @@ static struct {
 } tps_cache[TPS_CACHE];
 static int tps_cached;
 
-static const float *tps_matrix(int h, int w, int g, float **owned)
+const float *sp_tps_matrix(int h, int w, int g, float **owned)
 {
     const float *A = NULL;
     *owned = NULL;
@@ -231,7 +231,7 @@ static void plan_init(plan_t *pl, int kind, int h, int w, int g)
         check_g(g);
         pl->np = 2 * g * g;
         if ((size_t)h * w > 0)
-            pl->A = tps_matrix(h, w, g, &pl->A_owned);
+            pl->A = sp_tps_matrix(h, w, g, &pl->A_owned);
     }
 }
 

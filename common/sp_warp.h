@@ -78,6 +78,10 @@ void sp_homography_grid_backward(float *dhom, const float *dgrid, const float *h
  * precision and kept (thread-safe cache); the reference computes them in
  * float32 (torch.inverse), which moves its grid by up to ~1e-5. */
 void sp_tps_grid_forward(float *grid, const float *points, size_t n, int h, int w, int g);
+/* The TPS grid's matrix A [h*w, g*g] (grid x = A @ points x, likewise y),
+ * from the cache; *owned is set (to free) when the cache was full.  For
+ * the GPU backend, which uploads it. */
+const float *sp_tps_matrix(int h, int w, int g, float **owned);
 /* dpoints [n,g*g,2] from dgrid [n,h,w,2] */
 void sp_tps_grid_backward(float *dpoints, const float *dgrid, size_t n, int h, int w, int g);
 
