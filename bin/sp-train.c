@@ -21,6 +21,7 @@
 #include "sp_progress.h"
 #include "sp_stream.h"
 #include "sp_train.h"
+#include "sp_viz.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -132,9 +133,31 @@ static const sp_tensor *batch_images(const sp_map *b, int64_t idx, const sp_mode
 }
 
 typedef struct {
-    const char *out, *log;
-    int64_t iters, every, epoch_batches;
+    const char *out, *log, *viz;
+    int64_t iters, every, epoch_batches, viz_every;
 } run_opts;
+
+/* --viz DIR: the sprites and the last batch's reconstructions (x: its
+ * images, or NULL for none), as PNGs named by the iteration, and
+ * sprites.png / recon.png, the latest. */
+static void draw(sp_trainer *t, sp_model *m, const float *x, const char *dir)
+{
+    char path[4096];
+    int64_t it = sp_trainer_iteration(t);
+    sp_trainer_sync(t);
+    snprintf(path, sizeof path, "%s/sprites-%06lld.png", dir, (long long)it);
+    sp_viz_sprites(m, path, 4);
+    snprintf(path, sizeof path, "%s/sprites.png", dir);
+    sp_viz_sprites(m, path, 4);
+    const float *recon;
+    int n = sp_trainer_last_recon(t, &recon);
+    if (n > 0 && x) {
+        snprintf(path, sizeof path, "%s/recon-%06lld.png", dir, (long long)it);
+        sp_viz_pairs(x, recon, n, m->C, m->H, m->W, path, 3);
+        snprintf(path, sizeof path, "%s/recon.png", dir);
+        sp_viz_pairs(x, recon, n, m->C, m->H, m->W, path, 3);
+    }
+}
 
 static FILE *log_file;
 
@@ -165,6 +188,8 @@ int main(int argc, char **argv)
          "batches per epoch (default: from the stream's header)"},
         {"log", SP_OPT_STR, &o.log, "FILE", "JSON lines: iteration, epoch, loss, lr, it/s, reassignments"},
         {"device", SP_OPT_STR, &device, "D", "auto | cpu | cuda (default auto)"},
+        {"viz", SP_OPT_STR, &o.viz, "DIR", "draw sprites and reconstructions into DIR (PNG)"},
+        {"viz-every", SP_OPT_INT64, &o.viz_every, "N", "every N iterations (default: --checkpoint-every)"},
         {0}};
     char **args;
     int nargs = sp_opt_parse(
@@ -190,6 +215,10 @@ int main(int argc, char **argv)
         sp_fatal("give either --config CONFIG (a new run) or --resume CKPT");
     if (o.every <= 0)
         sp_fatal("--checkpoint-every: must be at least 1");
+    if (o.viz_every <= 0)
+        o.viz_every = o.every;
+    if (o.viz)
+        sp_mkdir_p(o.viz);
     /* the training step has no CUDA path yet (issue 6): a usable GPU is
      * used only when asked for by auto, and then the CPU says so */
     if (sp_device_resolve(device) == SP_DEVICE_CUDA) {
@@ -201,7 +230,8 @@ int main(int argc, char **argv)
     sp_reader *r = sp_reader_open(stdin, "stdin");
     if (!sp_reader_next_stream(r))
         sp_fatal("stdin: no stream");
-    int64_t nb = o.epoch_batches, count = 0, bs = 0;
+    int64_t nb = o.epoch_batches, count = 0, bs = 0, stream_epochs = 0;
+    sp_map_get_int(sp_reader_meta(r), "epochs", &stream_epochs);
     if (nb <= 0) {
         const sp_map *hm = sp_reader_meta(r);
         int64_t dl = 0;
@@ -245,6 +275,9 @@ int main(int argc, char **argv)
     sp_trainer *t = sp_trainer_new(m, s, resume ? resume : config);
     int64_t n_epochs = sp_config_int(m->cfg, "training.n_epoches");
     int64_t stop = o.iters >= 0 ? o.iters : (n_epochs > 0 ? n_epochs * nb : INT64_MAX);
+    /* what the stream holds bounds the run (and its ETA) */
+    if (stream_epochs > 0 && o.epoch_batches <= 0 && stream_epochs * nb < stop)
+        stop = stream_epochs * nb;
     if (o.log) {
         log_file = fopen(o.log, resume ? "a" : "w");
         if (!log_file)
@@ -304,9 +337,13 @@ int main(int argc, char **argv)
         }
         if (it % o.every == 0)
             checkpoint(t, m, o.out);
+        if (o.viz && it % o.viz_every == 0)
+            draw(t, m, sp_f32(img), o.viz);
         have = sp_trainer_iteration(t) < stop ? sp_reader_next_batch(r, &b, &idx) : 0;
     }
     checkpoint(t, m, o.out);
+    if (o.viz)
+        draw(t, m, NULL, o.viz); /* the batch is gone: the sprites only */
     fprintf(stderr, "sp-train: %s: iteration %lld, epoch %lld\n", o.out, (long long)sp_trainer_iteration(t),
             (long long)sp_trainer_epoch(t));
     if (log_file)

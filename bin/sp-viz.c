@@ -5,7 +5,9 @@
 #include "sp_error.h"
 #include "sp_image.h"
 #include "sp_opt.h"
+#include "sp_model.h"
 #include "sp_stream.h"
+#include "sp_viz.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -109,7 +111,7 @@ static void draw_batch(grid *g, const sp_reader *r, const sp_map *b)
 int main(int argc, char **argv)
 {
     sp_set_prog(argv[0]);
-    const char *out = NULL, *only = NULL;
+    const char *out = NULL, *only = NULL, *model = NULL;
     int max = 16, scale = 0;
     sp_opt opts[] = {
         {"out", SP_OPT_STR, &out, "FILE.png", "the picture to write (required)"},
@@ -117,11 +119,14 @@ int main(int argc, char **argv)
         {"scale", SP_OPT_INT, &scale, "S", "pixel size (default: cells of at least 96 px)"},
         {"entries", SP_OPT_STR, &only, "A,B", "columns to draw, in order (default: all present of "
                                                "image,recon,mask,pred_mask,sem_mask,pred_sem)"},
+        {"model", SP_OPT_STR, &model, "MODEL", "draw this model's sprites, masks and backgrounds instead"},
         {0}};
     char **args;
-    int nargs = sp_opt_parse(argc, argv, opts, "sp-viz --out FILE.png [options] [STREAM]",
+    int nargs = sp_opt_parse(argc, argv, opts,
+                             "sp-viz --out FILE.png [options] [STREAM]\n       sp-viz --model MODEL --out FILE.png",
                              "Draws a grid of a stream's images, reconstructions and colour-coded\n"
-                             "masks (rows = images, columns = entries) into a PNG.",
+                             "masks (rows = images, columns = entries) into a PNG; with --model,\n"
+                             "the model's sprites (over grey), their masks and its backgrounds.",
                              &args);
     if (!out)
         sp_fatal("--out: required (the PNG to write)");
@@ -131,6 +136,15 @@ int main(int argc, char **argv)
         sp_fatal("--scale: must be between 1 and 64 (got %d)", scale);
     if (nargs > 1)
         sp_fatal("%s: one input stream at most", args[1]);
+    if (model) {
+        if (nargs)
+            sp_fatal("%s: --model draws a model, not a stream", args[0]);
+        sp_model *m = sp_model_read(model);
+        sp_viz_sprites(m, out, scale ? scale : 4);
+        fprintf(stderr, "sp-viz: %s: %d sprites%s\n", out, m->n_sprites, m->M ? " and backgrounds" : "");
+        sp_model_free(m);
+        return 0;
+    }
     FILE *in = stdin;
     const char *inname = "stdin";
     if (nargs == 1) {

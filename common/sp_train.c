@@ -80,6 +80,8 @@ struct sp_trainer {
     int nclusters;
     const float *noise_override; /* [K, HW] uniforms, parity tests */
     int32_t *last_choice;
+    float *last_recon; /* [n_recon, C, H, W] */
+    int n_recon;
 };
 
 /* ---- curriculum ---------------------------------------------------------- */
@@ -353,6 +355,7 @@ void sp_trainer_free(sp_trainer *t)
     sp_encoder_free(t->enc);
     free(t->prop_sum);
     free(t->last_choice);
+    free(t->last_recon);
     free(t);
 }
 
@@ -958,6 +961,10 @@ double sp_trainer_step(sp_trainer *t, const float *x, int B, const char **bad)
     add_proportions(t, &f);
     t->last_choice = sp_realloc(t->last_choice, sizeof(int32_t) * (size_t)B * t->L);
     memcpy(t->last_choice, f.choice, sizeof(int32_t) * (size_t)B * t->L);
+    t->n_recon = B < 8 ? B : 8;
+    const size_t one = (size_t)t->C * t->H * t->W;
+    t->last_recon = sp_realloc(t->last_recon, sizeof(float) * (size_t)t->n_recon * one);
+    memcpy(t->last_recon, f.recon, sizeof(float) * (size_t)t->n_recon * one);
     fwd_free(&f);
     t->iteration++;
     return loss;
@@ -1068,6 +1075,11 @@ int sp_trainer_check_clusters(sp_trainer *t, int *layer, int *from)
 
 void sp_trainer_set_noise(sp_trainer *t, const float *uniform) { t->noise_override = uniform; }
 const int32_t *sp_trainer_last_choice(const sp_trainer *t) { return t->last_choice; }
+int sp_trainer_last_recon(const sp_trainer *t, const float **recon)
+{
+    *recon = t->last_recon;
+    return t->n_recon;
+}
 
 void sp_trainer_set_epoch(sp_trainer *t, int64_t epoch)
 {

@@ -76,6 +76,9 @@ void sp_trainer_epoch_end(sp_trainer *t);
 void sp_trainer_set_noise(sp_trainer *t, const float *uniform);
 void sp_trainer_set_epoch(sp_trainer *t, int64_t epoch);
 const int32_t *sp_trainer_last_choice(const sp_trainer *t);
+/* The reconstructions of the last step's first images (at most 8), [n, C,
+ * H, W]; returns n (0 before any step). */
+int sp_trainer_last_recon(const sp_trainer *t, const float **recon);
 
 int64_t sp_trainer_iteration(const sp_trainer *t);
 int64_t sp_trainer_epoch(const sp_trainer *t);

@@ -14,6 +14,7 @@
 typedef struct {
     uint8_t *px;
     int w, h, scale;
+    int ch, cw; /* cell size in image pixels */
 } canvas;
 
 static uint8_t byte_of(float v)
@@ -21,20 +22,20 @@ static uint8_t byte_of(float v)
     return !(v > 0.0f) ? 0 : v >= 1.0f ? 255 : (uint8_t)(v * 255.0f + 0.5f);
 }
 
-/* Cell (row, col) of cells ch x cw: pixel (y, x) gets rgb. */
-static void dot(canvas *c, int row, int col, int ch, int cw, int y, int x, const uint8_t *rgb)
+/* Cell (row, col): pixel (y, x) gets rgb. */
+static void dot(canvas *c, int row, int col, int y, int x, const uint8_t *rgb)
 {
     for (int dy = 0; dy < c->scale; dy++)
         for (int dx = 0; dx < c->scale; dx++) {
-            int py = PAD + row * (ch * c->scale + PAD) + y * c->scale + dy;
-            int px = PAD + col * (cw * c->scale + PAD) + x * c->scale + dx;
+            int py = PAD + row * (c->ch * c->scale + PAD) + y * c->scale + dy;
+            int px = PAD + col * (c->cw * c->scale + PAD) + x * c->scale + dx;
             memcpy(c->px + ((size_t)py * c->w + px) * 3, rgb, 3);
         }
 }
 
 static canvas canvas_new(int rows, int cols, int ch, int cw, int scale)
 {
-    canvas c = {NULL, PAD + cols * (cw * scale + PAD), PAD + rows * (ch * scale + PAD), scale};
+    canvas c = {NULL, PAD + cols * (cw * scale + PAD), PAD + rows * (ch * scale + PAD), scale, ch, cw};
     c.px = sp_malloc((size_t)c.w * c.h * 3);
     memset(c.px, 255, (size_t)c.w * c.h * 3);
     return c;
@@ -54,7 +55,7 @@ static void draw_image(canvas *c, int row, int col, const float *x, int C, int h
             uint8_t rgb[3];
             for (int k = 0; k < 3; k++)
                 rgb[k] = byte_of(x[(size_t)(C == 3 ? k : 0) * h * w + (size_t)y * w + xx]);
-            dot(c, row, col, h, w, y, xx, rgb);
+            dot(c, row, col, y, xx, rgb);
         }
 }
 
