@@ -114,3 +114,4 @@ clean:
 bench: all
 	@bash pipelines/bench-io.sh
 	@bash pipelines/bench-ops.sh $(OBJ)
+	@bash pipelines/bench-infer.sh $(OBJ)
