@@ -69,7 +69,7 @@ best() {
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "ours: OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1, fastest of $REPS runs with OMP_WAIT_POLICY=passive and $REPS with the default"
-echo "reference: bench.py CONFIG infer --threads $THREADS --min-seconds $REF_SECONDS --warmup 2, OPENBLAS_NUM_THREADS=1 (its mean images/s)"
+echo "reference: bench.py CONFIG infer --threads $THREADS --min-seconds $REF_SECONDS --warmup 2, OPENBLAS_NUM_THREADS=1 (its mean images/s), the faster of OMP_WAIT_POLICY=passive and the default"
 table=$S/table
 breakdown=$S/breakdown
 : >"$table"
@@ -127,8 +127,16 @@ for cfg in $CONFIGS; do
     rm -f "$S/p.sp" "$S/s.sp" "$S/c.sp" "$S/in.sp"
     ref=-
     if [ $have_ref = 1 ]; then
-        ref=$(OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PYPATH /usr/bin/python3 "$REF/bench.py" "$cfg" infer --threads "$THREADS" --min-seconds "$REF_SECONDS" \
-            --warmup 2 2>/dev/null | sed -n 's/.*"imgs_per_s": \([0-9.]*\).*/\1/p')
+        # the reference suffers from spinning as much as ours (under load, 5x
+        # slower with the default policy): the faster of the two policies
+        ref=0
+        for p in OMP_WAIT_POLICY=passive "-u OMP_WAIT_POLICY"; do
+            r=$(env $p OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PYPATH \
+                /usr/bin/python3 "$REF/bench.py" "$cfg" infer --threads "$THREADS" --min-seconds "$REF_SECONDS" \
+                --warmup 2 2>/dev/null | sed -n 's/.*"imgs_per_s": \([0-9.]*\).*/\1/p')
+            [ -n "$r" ] && ref=$(calc "($r > $ref) ? $r : $ref")
+        done
+        [ "$ref" = 0 ] && ref=
         [ -n "$ref" ] || ref=-
     fi
     ips_pipe=$(calc "$n / $t_pipe")

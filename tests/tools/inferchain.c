@@ -18,6 +18,7 @@
 #include "sp_predict.h"
 #include "sp_progress.h"
 #include "sp_select.h"
+#include "sp_stream.h"
 #include "sp_tensor.h"
 
 #include <math.h>
@@ -58,6 +59,7 @@ int main(int argc, char **argv)
     if (size && sp_parse_size(size, &oh, &ow) != 0)
         sp_fatal("--size: '%s' is not HxW", size);
 
+    sp_stream_tune_malloc(); /* the allocator settings every stream program runs with */
     sp_model *m = sp_model_read(model_path);
     sp_predictor *pr = sp_predictor_new(m, model_path);
     const int C = m->C, H = m->H, W = m->W, L = m->L, K = m->K, M = m->M;
