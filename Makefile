@@ -169,3 +169,4 @@ endif
 bench: all
 	@bash pipelines/bench-io.sh
 	@bash pipelines/bench-ops.sh $(OBJ)
+	@bash pipelines/bench-infer.sh $(OBJ)

@@ -97,9 +97,11 @@ int main(int argc, char **argv)
 {
     sp_set_prog(argv[0]);
     double threshold = 0.0;
+    const char *drop = NULL;
     sp_opt opts[] = {
         {"threshold", SP_OPT_DOUBLE, &threshold, "T",
          "colour: pixels whose brightest channel is at most T are background (default 0)"},
+        SP_FILTER_DROP_OPT(&drop),
         {0}};
     char **args;
     int nargs = sp_opt_parse(argc, argv, opts, "sp-baseline background|colour [options]",
@@ -111,7 +113,7 @@ int main(int argc, char **argv)
         sp_fatal("expected the method: background or colour (see --help)");
     int colour = strcmp(args[0], "colour") == 0;
     baseline o = {colour, (float)threshold};
-    sp_filter f = {"sp-baseline", NULL, predict_batch, &o};
+    sp_filter f = {"sp-baseline", NULL, predict_batch, &o, drop};
     sp_filter_run(&f);
     return 0;
 }

@@ -5,6 +5,7 @@
  * work is common/sp_compose_stage.c, one image per OpenMP iteration. */
 #include "sp_cands.h"
 #include "sp_compose_stage.h"
+#include "sp_device.h"
 #include "sp_error.h"
 #include "sp_filter.h"
 #include "sp_opt.h"
@@ -87,12 +88,18 @@ int main(int argc, char **argv)
 {
     sp_set_prog(argv[0]);
     int fg_reassign = 0;
+    const char *device = "cpu", *drop = NULL;
     sp_opt opts[] = {{"fg-reassign", SP_OPT_FLAG, &fg_reassign, NULL,
                       "background pixels of pred_mask get the layer nearest the image (the\n"
                       "reference's masks for ARI-FG)"},
+                     {"device", SP_OPT_STR, &device, "D",
+         "auto|cpu|cuda (default cpu).  No CUDA path yet: auto says on stderr that it\n"
+         "                         uses the CPU; cuda is an error without a usable GPU, else\n"
+         "                         runs on the CPU and says so"},
+                     SP_FILTER_DROP_OPT(&drop),
                      {0}};
     char **args;
-    int nargs = sp_opt_parse(argc, argv, opts, "sp-compose [--fg-reassign]",
+    int nargs = sp_opt_parse(argc, argv, opts, "sp-compose [--fg-reassign] [--device D] [--drop NAMES]",
                              "Reads cand_layers, cand_masks, backgrounds, occlusion (sp-predict), choice,\n"
                              "bkg_choice (sp-select) and image; adds to every batch:\n"
                              "  recon        f32 [N,C,H,W]    the composition, layers, masks and background\n"
@@ -107,8 +114,9 @@ int main(int argc, char **argv)
                              &args);
     if (nargs != 0)
         sp_fatal("unexpected argument '%s' (see --help)", args[0]);
+    sp_device_resolve_stage(device, 0, "sp-compose"); /* the computation is on the CPU */
 
-    sp_filter f = {"sp-compose", NULL, compose_batch, &fg_reassign};
+    sp_filter f = {"sp-compose", NULL, compose_batch, &fg_reassign, drop};
     sp_filter_run(&f);
     return 0;
 }

@@ -29,11 +29,13 @@ static void list_one(const sp_op_def *op, void *ctx)
 static void usage(void)
 {
     printf("usage: sp-op NAME [--ATTR VALUE ...] [--backward] [--device auto|cpu|cuda]\n"
+           "             [--drop NAME[,NAME...]]\n"
            "       sp-op --list\n\n"
            "Runs op NAME on every batch of the stream on stdin and writes the stream with\n"
            "the op's outputs added (--backward: the gradients d<input> of its differentiable\n"
            "inputs, given the gradients d<output> in the batch).  --list names every op\n"
-           "with its inputs, outputs, attributes and shapes.\n");
+           "with its inputs, outputs, attributes and shapes.  --drop removes those entries\n"
+           "from every output batch (a name not in a batch is ignored).\n");
 }
 
 /* The op, its command-line attributes, and the attributes of the current stream. */
@@ -73,7 +75,7 @@ static void op_batch(sp_map *b, int64_t idx, void *ctx)
 int main(int argc, char **argv)
 {
     sp_set_prog(argv[0]);
-    const char *name = NULL, *device = "auto";
+    const char *name = NULL, *device = "auto", *drop = NULL;
     int backward = 0;
     const char *attr_names[SP_OP_MAX_ATTRS], *attr_values[SP_OP_MAX_ATTRS];
     int nattr = 0;
@@ -91,6 +93,10 @@ int main(int argc, char **argv)
             if (i + 1 >= argc)
                 sp_fatal("--device: missing value (auto, cpu or cuda)");
             device = argv[++i];
+        } else if (!strcmp(s, "--drop")) {
+            if (i + 1 >= argc)
+                sp_fatal("--drop: missing value (entry names, comma-separated)");
+            drop = argv[++i];
         } else if (s[0] == '-' && s[1] == '-') {
             if (i + 1 >= argc)
                 sp_fatal("%s: missing value", s);
@@ -132,7 +138,7 @@ int main(int argc, char **argv)
     st.nattr = nattr;
     st.attr_names = attr_names;
     st.attr_values = attr_values;
-    sp_filter f = {"sp-op", on_stream, op_batch, &st};
+    sp_filter f = {"sp-op", on_stream, op_batch, &st, drop};
     sp_filter_run(&f);
     return 0;
 }

@@ -3,6 +3,7 @@
  * backgrounds and the occlusion matrix (formats/model.md, "Entries
  * sp-predict adds"); everything else passes through.  All the work is
  * sp_predict_forward, the function sp-train runs in-process. */
+#include "sp_device.h"
 #include "sp_error.h"
 #include "sp_filter.h"
 #include "sp_model.h"
@@ -64,10 +65,16 @@ static void predict_batch(sp_map *b, int64_t idx, void *ctx)
 int main(int argc, char **argv)
 {
     sp_set_prog(argv[0]);
-    const char *model_path = NULL;
-    sp_opt opts[] = {{"model", SP_OPT_STR, &model_path, "M", "the model file (required)"}, {0}};
+    const char *model_path = NULL, *device = "cpu", *drop = NULL;
+    sp_opt opts[] = {{"model", SP_OPT_STR, &model_path, "M", "the model file (required)"},
+                     {"device", SP_OPT_STR, &device, "D",
+         "auto|cpu|cuda (default cpu).  No CUDA path yet: auto says on stderr that it\n"
+         "                         uses the CPU; cuda is an error without a usable GPU, else\n"
+         "                         runs on the CPU and says so"},
+                     SP_FILTER_DROP_OPT(&drop),
+                     {0}};
     char **args;
-    int nargs = sp_opt_parse(argc, argv, opts, "sp-predict --model M",
+    int nargs = sp_opt_parse(argc, argv, opts, "sp-predict --model M [--device D] [--drop NAMES]",
                              "Adds to every batch of images, in eval mode (no noise, batch norms with\n"
                              "their running statistics):\n"
                              "  cand_layers f32 [N,L,K,C,H,W]  every sprite transformed into every layer\n"
@@ -81,13 +88,14 @@ int main(int argc, char **argv)
         sp_fatal("unexpected argument '%s' (see --help)", args[0]);
     if (!model_path)
         sp_fatal("--model: required");
+    sp_device_resolve_stage(device, 0, "sp-predict"); /* the computation is on the CPU */
     sp_model *m = sp_model_read(model_path);
     sp_predictor *p = sp_predictor_new(m, model_path);
     const int C = m->C, H = m->H, W = m->W, L = m->L, K = m->K, M = m->M;
     const int has_occ = sp_config_bool(m->cfg, "model.pred_occlusion") && L > 1;
 
     predict_stage g = {m, p, model_path, C, H, W, L, K, M, has_occ};
-    sp_filter f = {"sp-predict", on_stream, predict_batch, &g};
+    sp_filter f = {"sp-predict", on_stream, predict_batch, &g, drop};
     sp_filter_run(&f);
     sp_predictor_free(p);
     sp_model_free(m);

@@ -5,6 +5,7 @@
  * f32 [N]; everything else passes through.  The work is common/sp_select.c,
  * one image per OpenMP iteration. */
 #include "sp_cands.h"
+#include "sp_device.h"
 #include "sp_error.h"
 #include "sp_filter.h"
 #include "sp_opt.h"
@@ -98,6 +99,7 @@ int main(int argc, char **argv)
     /* assignments an image --exhaustive accepts: each costs O(C H W), so
      * beyond about 1e6 a batch takes hours */
     double limit = 1e6;
+    const char *device = "cpu", *drop = NULL;
     sp_opt opts[] = {
         {"greedy", SP_OPT_INT, &iters, "N", "greedy passes over the layers (default: the model's greedy_algo_iter, from sp-predict's meta; else 1)"},
         {"exhaustive", SP_OPT_FLAG, &exhaustive, NULL, "exact minimum over all K'^L x M assignments (see --limit)"},
@@ -105,9 +107,14 @@ int main(int argc, char **argv)
          "added to the error of non-empty candidates when the model has an empty sprite\n"
          "(default: the model's lambda_empty_sprite, from sp-predict's meta; else 0)"},
         {"limit", SP_OPT_DOUBLE, &limit, "X", "most assignments an image --exhaustive accepts (default 1e6)"},
+        {"device", SP_OPT_STR, &device, "D",
+         "auto|cpu|cuda (default cpu).  No CUDA path yet: auto says on stderr that it\n"
+         "                         uses the CPU; cuda is an error without a usable GPU, else\n"
+         "                         runs on the CPU and says so"},
+        SP_FILTER_DROP_OPT(&drop),
         {0}};
     char **args;
-    int nargs = sp_opt_parse(argc, argv, opts, "sp-select [--greedy N | --exhaustive] [--lambda-empty X]",
+    int nargs = sp_opt_parse(argc, argv, opts, "sp-select [--greedy N | --exhaustive] [--lambda-empty X] [--device D] [--drop NAMES]",
                              "Reads cand_layers, cand_masks, backgrounds, occlusion (from sp-predict)\n"
                              "and image; adds to every batch:\n"
                              "  choice       i32 [N,L]  the candidate chosen for each layer (the empty\n"
@@ -124,9 +131,10 @@ int main(int argc, char **argv)
         sp_fatal("--greedy: %d passes (1..1000)", iters);
     if (!isnan(lambda) && (!(lambda >= 0.0) || !isfinite(lambda)))
         sp_fatal("--lambda-empty: must be a finite value >= 0");
+    sp_device_resolve_stage(device, 0, "sp-select"); /* the computation is on the CPU */
 
     selection sel = {iters, exhaustive, lambda, limit, 0, 1, 0.0};
-    sp_filter f = {"sp-select", on_stream, select_batch, &sel};
+    sp_filter f = {"sp-select", on_stream, select_batch, &sel, drop};
     sp_filter_run(&f);
     return 0;
 }

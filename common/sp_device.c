@@ -10,7 +10,7 @@
 
 const char *sp_device_name(sp_device d) { return d == SP_DEVICE_CUDA ? "cuda" : "cpu"; }
 
-sp_device sp_device_resolve(const char *choice)
+sp_device sp_device_resolve_stage(const char *choice, int has_cuda, const char *stage)
 {
     char why[256] = "this build has no CUDA (nvcc was not found, or CUDA=0)";
     int gpus = 0;
@@ -21,13 +21,23 @@ sp_device sp_device_resolve(const char *choice)
 #ifdef SP_HAVE_CUDA
     gpus = sp_cuda_usable_devices(why, sizeof why);
 #endif
-    if (gpus > 0) {
-        if (strcmp(choice, "auto") == 0)
+    const int is_auto = strcmp(choice, "auto") == 0;
+    if (gpus > 0 && has_cuda) {
+        if (is_auto)
             sp_warn("device: cuda (%d GPU%s)", gpus, gpus > 1 ? "s" : "");
         return SP_DEVICE_CUDA;
     }
-    if (strcmp(choice, "cuda") == 0)
+    if (gpus > 0) {
+        if (is_auto)
+            sp_warn("device: cpu (%s has no CUDA path yet; %d GPU%s unused)", stage, gpus, gpus > 1 ? "s" : "");
+        else
+            sp_warn("--device cuda: %s has no CUDA path yet; running on the CPU", stage);
+        return SP_DEVICE_CPU;
+    }
+    if (!is_auto)
         sp_fatal("--device cuda: no usable GPU: %s", why);
     sp_warn("device: cpu (no usable GPU: %s)", why);
     return SP_DEVICE_CPU;
 }
+
+sp_device sp_device_resolve(const char *choice) { return sp_device_resolve_stage(choice, 1, NULL); }

@@ -3,6 +3,37 @@
 #include "sp_stream.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The --drop list split into names (a copy of the text, cut at the commas);
+ * returns the count.  An empty name is a fatal error. */
+static int drop_names(const char *drop, char **copy, char ***names)
+{
+    *copy = NULL;
+    *names = NULL;
+    if (!drop)
+        return 0;
+    size_t len = strlen(drop);
+    int n = 1;
+    for (size_t i = 0; i < len; i++)
+        n += drop[i] == ',';
+    *copy = sp_strdup(drop);
+    *names = sp_malloc((size_t)n * sizeof **names);
+    char *s = *copy;
+    for (int k = 0; k < n; k++) {
+        char *c = strchr(s, ',');
+        if (c)
+            *c = 0;
+        if (!*s)
+            sp_fatal("--drop: '%s': an empty entry name", drop);
+        if (strlen(s) > 255)
+            sp_fatal("--drop: an entry name longer than 255 bytes");
+        (*names)[k] = s;
+        s = c ? c + 1 : s;
+    }
+    return n;
+}
 
 void sp_filter_run(const sp_filter *f)
 {
@@ -10,6 +41,8 @@ void sp_filter_run(const sp_filter *f)
     sp_writer *w = sp_writer_open(stdout, "stdout");
     sp_map b = {0};
     int64_t idx;
+    char *drop_copy, **drop;
+    const int ndrop = drop_names(f->drop, &drop_copy, &drop);
     while (sp_reader_next_stream(r)) {
         sp_map meta = {0};
         sp_map_merge(&meta, sp_reader_meta(r));
@@ -20,6 +53,8 @@ void sp_filter_run(const sp_filter *f)
         sp_map_free(&meta);
         while (sp_reader_next_batch(r, &b, &idx)) {
             f->on_batch(&b, idx, f->ctx);
+            for (int k = 0; k < ndrop; k++)
+                sp_map_remove(&b, drop[k]);
             sp_writer_batch(w, &b);
         }
         sp_writer_end(w);
@@ -27,6 +62,8 @@ void sp_filter_run(const sp_filter *f)
     sp_writer_close(w);
     sp_reader_close(r);
     sp_map_free(&b);
+    free(drop);
+    free(drop_copy);
 }
 
 const sp_tensor *sp_filter_image(const sp_map *batch, int64_t index)

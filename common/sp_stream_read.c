@@ -3,8 +3,20 @@
 #include "sp_msgscan.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <msgpack.h>
 #include <string.h>
+#if defined(__GLIBC__) || defined(__linux__)
+#include <malloc.h>
+#endif
+#if defined(__linux__)
+#include <fcntl.h>
+#include <sys/stat.h>
+/* fcntl's pipe-size commands (linux/fcntl.h; hidden without _GNU_SOURCE) */
+#define SP_F_SETPIPE_SZ 1031
+#define SP_F_GETPIPE_SZ 1032
+#endif
+#define SP_PIPE_BYTES (1 << 20)
 
 /* Bytes asked of the input at a time when the scanner has no better hint. */
 #define READ_CHUNK ((size_t)1 << 16)
@@ -24,8 +36,37 @@ struct sp_reader {
     sp_map meta;
 };
 
+void sp_stream_tune_pipe(FILE *f)
+{
+#if defined(__linux__)
+    struct stat st;
+    int fd = fileno(f);
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+        int have = fcntl(fd, SP_F_GETPIPE_SZ);
+        if (have >= 0 && have < SP_PIPE_BYTES)
+            (void)fcntl(fd, SP_F_SETPIPE_SZ, SP_PIPE_BYTES); /* best effort: may exceed pipe-max-size */
+    }
+#else
+    (void)f;
+#endif
+}
+
+void sp_stream_tune_malloc(void)
+{
+#if defined(__GLIBC__) && defined(M_MMAP_MAX) && defined(M_TRIM_THRESHOLD)
+    static int done;
+    if (done)
+        return;
+    done = 1;
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);
+#endif
+}
+
 sp_reader *sp_reader_open(FILE *f, const char *name)
 {
+    sp_stream_tune_malloc();
+    sp_stream_tune_pipe(f);
     sp_reader *r = sp_calloc(1, sizeof *r);
     r->f = f;
     r->name = sp_strdup(name);
@@ -204,7 +245,7 @@ static sp_tensor *parse_tensor(sp_reader *r, const char *name, const msgpack_obj
     if (da->via.bin.size != nbytes)
         FAIL(r, "entry '%s': data has %u bytes, shape and dtype need %zu", name,
              da->via.bin.size, nbytes);
-    sp_tensor *t = sp_tensor_new(dtype, ndim, shape);
+    sp_tensor *t = sp_tensor_new_uninit(dtype, ndim, shape);
     memcpy(t->data, da->via.bin.ptr, nbytes);
     return t;
 }

@@ -26,6 +26,8 @@ static int write_cb(void *data, const char *buf, size_t len)
 
 sp_writer *sp_writer_open(FILE *f, const char *name)
 {
+    sp_stream_tune_malloc();
+    sp_stream_tune_pipe(f);
     sp_writer *w = sp_calloc(1, sizeof *w);
     w->f = f;
     w->name = sp_strdup(name);

@@ -56,7 +56,7 @@ size_t sp_shape_numel(int ndim, const int64_t *shape)
 
 size_t sp_tensor_numel(const sp_tensor *t) { return t->nbytes / dtype_sizes[t->dtype]; }
 
-sp_tensor *sp_tensor_new(sp_dtype dtype, int ndim, const int64_t *shape)
+static sp_tensor *tensor_alloc(sp_dtype dtype, int ndim, const int64_t *shape, int zero)
 {
     size_t n = sp_shape_numel(ndim, shape);
     if (n == (size_t)-1 || n * dtype_sizes[dtype] > sp_max_tensor_bytes())
@@ -67,8 +67,18 @@ sp_tensor *sp_tensor_new(sp_dtype dtype, int ndim, const int64_t *shape)
     for (int i = 0; i < ndim; i++)
         t->shape[i] = shape[i];
     t->nbytes = n * dtype_sizes[dtype];
-    t->data = sp_calloc(1, t->nbytes ? t->nbytes : 1);
+    t->data = zero ? sp_calloc(1, t->nbytes ? t->nbytes : 1) : sp_malloc(t->nbytes ? t->nbytes : 1);
     return t;
+}
+
+sp_tensor *sp_tensor_new(sp_dtype dtype, int ndim, const int64_t *shape)
+{
+    return tensor_alloc(dtype, ndim, shape, 1);
+}
+
+sp_tensor *sp_tensor_new_uninit(sp_dtype dtype, int ndim, const int64_t *shape)
+{
+    return tensor_alloc(dtype, ndim, shape, 0);
 }
 
 sp_tensor *sp_tensor_newv(sp_dtype dtype, int ndim, ...)

@@ -32,6 +32,8 @@ size_t sp_max_tensor_bytes(void);
 
 /* A zero-filled tensor; fatal when the shape is invalid or too large. */
 sp_tensor *sp_tensor_new(sp_dtype dtype, int ndim, const int64_t *shape);
+/* The same without zeroing the data, for a caller that fills all of it. */
+sp_tensor *sp_tensor_new_uninit(sp_dtype dtype, int ndim, const int64_t *shape);
 /* Same with the dimensions as arguments: sp_tensor_newv(SP_F32, 4, n, c, h, w). */
 sp_tensor *sp_tensor_newv(sp_dtype dtype, int ndim, ...);
 sp_tensor *sp_tensor_copy(const sp_tensor *t);

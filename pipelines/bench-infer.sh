@@ -1,0 +1,173 @@
+#!/bin/bash
+# make bench (inference part): figures, never pass/fail.  For the configs
+# tetro, dsprites, gtsrb8, horse (batch sizes as the reference's: 32, 32,
+# 128, 32), with an initialised model (sp-train --init-only):
+#   pipe   images/s of  sp-load | sp-predict | sp-select | sp-compose | sp-eval
+#   chain  images/s of the same work in one process (tests/tools/inferchain:
+#          the library calls of those stages, no streams)
+#   ref    images/s of the PyTorch reference's inference step on the same
+#          cores in the same run (../shared/reference-bench/bench.py infer)
+# and where the time goes: the chain's own split (load, predict, select,
+# compose, eval) against each stage run alone on a pre-recorded stream.
+# Each of ours is the fastest of REPS runs (another job on the machine only
+# ever makes a run slower).  Usage: bench-infer.sh OBJDIR [CONFIG...]
+# Environment: REPS (3), REF_SECONDS (5: bench.py --min-seconds), THREADS
+# (nproc), SP_BENCH_IMAGES_SCALE (1: multiplies the image counts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OBJ=${1:?object directory}
+shift
+CONFIGS=${*:-tetro dsprites gtsrb8 horse}
+DATA=${SP_DATA:-../shared/data}
+REF=${SP_REFERENCE:-../shared/reference-bench}
+REPS=${REPS:-3}
+REF_SECONDS=${REF_SECONDS:-5}
+THREADS=${THREADS:-$(nproc)}
+SCALE=${SP_BENCH_IMAGES_SCALE:-1}
+CHAIN=$OBJ/tests/tools/inferchain
+B=build/bench/infer
+# recorded streams are large (600 MB for 512 tetro images): RAM if possible
+S=$(mktemp -d "$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/sp-bench-infer.XXXXXX")
+trap 'rm -rf "$S"' EXIT
+mkdir -p "$B"
+# The stages of a pipe share the cores, and OpenMP's default spin-waiting
+# lets idle threads take CPU from busy ones: a pipe (or anything, when
+# another job shares the machine) can run 3-6x slower at random.  So each of
+# ours runs REPS times with OMP_WAIT_POLICY=passive and REPS times with the
+# default, and the fastest counts.  OpenBLAS one thread, as in every figure
+# of ours (the code asks for it inside OpenMP regions anyway).
+export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1
+unset OMP_WAIT_POLICY
+
+have_ref=1
+if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    echo "bench-infer: reference column skipped: needs Debian's python3-torch"
+    have_ref=0
+elif [ ! -f "$REF/bench.py" ]; then
+    echo "bench-infer: reference column skipped: the PyTorch reference ($REF) is not here"
+    have_ref=0
+fi
+# the reference's dataset modules import torchvision, which Debian's python3 lacks: a stub
+PYPATH=
+/usr/bin/python3 -c 'import torchvision' 2>/dev/null || PYPATH=$PWD/tests/bench/stubs
+
+calc() { awk "BEGIN {print $*}"; }
+# best CMD: the fastest wall time of REPS runs of bash -c CMD with
+# OMP_WAIT_POLICY=passive and REPS with the default, alternating
+best() {
+    local b=1e30 s t p
+    for _ in $(seq "$REPS"); do
+        for p in passive ""; do
+            s=$EPOCHREALTIME
+            if [ -n "$p" ]; then OMP_WAIT_POLICY=$p bash -c "$1" >/dev/null; else bash -c "$1" >/dev/null; fi
+            t=$(calc "$EPOCHREALTIME - $s")
+            b=$(calc "($t < $b) ? $t : $b")
+        done
+    done
+    echo "$b"
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "ours: OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1, fastest of $REPS runs with OMP_WAIT_POLICY=passive and $REPS with the default"
+echo "reference: bench.py CONFIG infer --threads $THREADS --min-seconds $REF_SECONDS --warmup 2, OPENBLAS_NUM_THREADS=1 (its mean images/s), the faster of OMP_WAIT_POLICY=passive and the default"
+table=$S/table
+breakdown=$S/breakdown
+: >"$table"
+: >"$breakdown"
+for cfg in $CONFIGS; do
+    case $cfg in
+        tetro)
+            n=$((384 * SCALE)) bs=32
+            [ -d "$B/tetro-data" ] || bin/sp-gen tetrominoes --count 1024 --seed 1 --out "$B/tetro-data" 2>/dev/null
+            src="$B/tetro-data" load="--split-rule all" ;;
+        dsprites)
+            n=$((128 * SCALE)) bs=32
+            [ -d "$B/dsprites-data" ] || bin/sp-gen multi-dsprites --count 1024 --seed 1 --out "$B/dsprites-data" 2>/dev/null
+            src="$B/dsprites-data" load="--split-rule all" ;;
+        gtsrb8)
+            n=$((768 * SCALE)) bs=128
+            src="$DATA/gtsrb8" load="--size 28x28" ;;
+        horse)
+            n=$((128 * SCALE)) bs=32
+            src="$DATA/weizmann-horse" load="" ;;
+        *) echo "bench-infer: $cfg: unknown config (tetro dsprites gtsrb8 horse)"; continue ;;
+    esac
+    if [ ! -d "$src" ]; then
+        echo "bench-infer: $cfg: skipped: no data at $src"
+        continue
+    fi
+    load="$load --batch $bs --limit $n"
+    model=$B/$cfg.spm
+    bin/sp-load "$src" $load >"$S/in.sp"
+    n=$(bin/sp-info --summary <"$S/in.sp" | sed -n 's/.* \([0-9]*\) images$/\1/p')
+    bin/sp-train --init-only "pipelines/configs/$cfg.conf" --out "$model" <"$S/in.sp" 2>/dev/null
+    drop="--drop cand_layers,cand_masks,backgrounds,occlusion"
+    pipe="bin/sp-load $src $load | bin/sp-predict --model $model | bin/sp-select | bin/sp-compose $drop | bin/sp-eval"
+    chain="$CHAIN --model $model $load $src"
+    # the two must compute the same metrics
+    m_pipe=$(bash -c "$pipe")
+    m_chain=$($chain 2>/dev/null)
+    same=yes
+    [ "$m_pipe" = "$m_chain" ] || same="NO: pipe $m_pipe chain $m_chain"
+    t_pipe=$(best "$pipe")
+    t_chain=$(best "$chain 2>/dev/null")
+    # the chain's own split (its fastest run)
+    split=$(for _ in $(seq "$REPS"); do $chain 2>&1 >/dev/null; OMP_WAIT_POLICY=passive $chain 2>&1 >/dev/null; done |
+        sort -t' ' -k4 -g | head -1)
+    # each stage alone: input from a recorded stream (page cache / RAM), output to /dev/null
+    bin/sp-predict --model "$model" <"$S/in.sp" >"$S/p.sp"
+    bin/sp-select <"$S/p.sp" >"$S/s.sp"
+    bin/sp-compose $drop <"$S/s.sp" >"$S/c.sp"
+    mb_p=$(calc "$(stat -c %s "$S/p.sp") / 1048576")
+    t_load=$(best "bin/sp-load $src $load")
+    t_pred=$(best "bin/sp-predict --model $model <$S/in.sp")
+    t_sel=$(best "bin/sp-select <$S/p.sp")
+    t_comp=$(best "bin/sp-compose $drop <$S/s.sp")
+    t_eval=$(best "bin/sp-eval <$S/c.sp")
+    rm -f "$S/p.sp" "$S/s.sp" "$S/c.sp" "$S/in.sp"
+    ref=-
+    if [ $have_ref = 1 ]; then
+        # the reference suffers from spinning as much as ours (under load, 5x
+        # slower with the default policy): the faster of the two policies
+        ref=0
+        for p in OMP_WAIT_POLICY=passive "-u OMP_WAIT_POLICY"; do
+            r=$(env $p OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PYPATH \
+                /usr/bin/python3 "$REF/bench.py" "$cfg" infer --threads "$THREADS" --min-seconds "$REF_SECONDS" \
+                --warmup 2 2>/dev/null | sed -n 's/.*"imgs_per_s": \([0-9.]*\).*/\1/p')
+            [ -n "$r" ] && ref=$(calc "($r > $ref) ? $r : $ref")
+        done
+        [ "$ref" = 0 ] && ref=
+        [ -n "$ref" ] || ref=-
+    fi
+    ips_pipe=$(calc "$n / $t_pipe")
+    ips_chain=$(calc "$n / $t_chain")
+    over=$(calc "100 * ($t_pipe / $t_chain - 1)")
+    if [ "$ref" != - ]; then
+        r_pipe=$(calc "$ips_pipe / $ref") r_chain=$(calc "$ips_chain / $ref")
+    else
+        r_pipe=- r_chain=-
+    fi
+    printf '| %s | %d x %d | %.0f | %.0f | %.0f%% | %s | %s | %s |\n' "$cfg" "$((n / bs))" "$bs" "$ips_pipe" "$ips_chain" "$over" \
+        "$( [ "$ref" = - ] && echo - || printf '%.0f' "$ref")" \
+        "$( [ "$r_pipe" = - ] && echo - || printf '%.2fx' "$r_pipe")" \
+        "$( [ "$r_chain" = - ] && echo - || printf '%.2fx' "$r_chain")" >>"$table"
+    set -- $split # images N seconds T load L predict P select S compose C eval E
+    printf '| %s | pipe %.2f s, chain %.2f s | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.0f MB |\n' \
+        "$cfg" "$t_pipe" "$t_chain" "$t_load" "$6" "$t_pred" "$8" "$t_sel" "${10}" "$t_comp" "${12}" "$t_eval" "${14}" "$mb_p" >>"$breakdown"
+    [ "$same" = yes ] || echo "bench-infer: $cfg: pipe and chain metrics differ: $same"
+    echo "$cfg done: pipe $ips_pipe images/s, chain $ips_chain, reference $ref (load average $(cut -d' ' -f1 /proc/loadavg))" >&2
+done
+echo
+echo "Inference images/s (initialised models; pipe: sp-load | sp-predict | sp-select | sp-compose $drop | sp-eval)"
+echo
+echo "| config | batches x size | pipe | chain (one process) | pipe overhead | reference | pipe / ref | chain / ref |"
+echo "|---|---|---|---|---|---|---|---|"
+cat "$table"
+echo
+echo "Where the time goes, seconds: each stage alone on a recorded stream (input from RAM, output to /dev/null) / the same part inside the chain; last column: the candidate stream sp-predict writes"
+echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (2 would be this bench alone on 2 cores)"
+echo
+echo "| config | whole | load | predict | select | compose | eval | candidates |"
+echo "|---|---|---|---|---|---|---|---|"
+cat "$breakdown"
