@@ -7,6 +7,7 @@
 #include "sp_encoder.h"
 #include "sp_error.h"
 #include "sp_mlp.h"
+#include "sp_train.h"
 #include "sp_tsf_seq.h"
 
 #include <math.h>
@@ -25,11 +26,12 @@ typedef struct {
 } mlp;
 
 /* A PrototypeTransformationNetwork: one sequence, nheads regressor chains
- * (heads[k * q.n + j] predicts module j of head k; nl 0 for identity). */
+ * (heads[k * full + j] predicts module j of head k; nl 0 for identity). */
 typedef struct {
     int identity; /* the whole sequence is identity: no regressors at all */
-    sp_tsf_seq q;
-    int P;        /* sp_tsf_seq_params */
+    sp_tsf_seq q; /* the active prefix of the sequence */
+    int full;     /* modules of the whole sequence (heads' stride) */
+    int P;        /* sp_tsf_seq_params of the active prefix */
     int nheads;
     mlp *heads;
 } transformer;
@@ -69,8 +71,17 @@ static void mlp_load(mlp *o, const sp_model *m, const char *prefix)
         sp_fatal("%s: no tensor %s.0.weight", sp_prog(), prefix);
 }
 
-static void tsf_load(transformer *t, const sp_model *m, const char *prefix, const char *seq, int nheads,
-                     int h, int w, sp_padding pad, sp_clamp clamp)
+/* The curriculum stage of a checkpoint: the epoch its meta records (-1:
+ * none, a model not written by training: every module applies, as the
+ * reference's evaluation after activate_all). */
+static int64_t curriculum_epoch(const sp_model *m)
+{
+    int64_t e;
+    return sp_map_get_int(&m->meta, "curriculum_epoch", &e) == 0 && e >= 0 ? e : -1;
+}
+
+static void tsf_load(transformer *t, const sp_model *m, const char *prefix, const char *seq, const char *cur_key,
+                     int nheads, int h, int w, sp_padding pad, sp_clamp clamp)
 {
     memset(t, 0, sizeof *t);
     sp_tsf_seq_defaults(&t->q);
@@ -84,15 +95,21 @@ static void tsf_load(transformer *t, const sp_model *m, const char *prefix, cons
     t->nheads = nheads;
     if (t->identity)
         return;
+    /* only the modules the curriculum has activated (a prefix) apply */
+    int64_t epoch = curriculum_epoch(m);
+    int full = t->q.n;
+    if (epoch >= 0)
+        t->q.n = sp_curriculum_active(m->cfg, cur_key, full, epoch);
     t->P = sp_tsf_seq_params(&t->q);
-    t->heads = sp_calloc((size_t)nheads * t->q.n, sizeof *t->heads);
+    t->full = full;
+    t->heads = sp_calloc((size_t)nheads * full, sizeof *t->heads);
     char name[SP_MODEL_NAME_MAX];
     for (int k = 0; k < nheads; k++)
-        for (int j = 0; j < t->q.n; j++) {
+        for (int j = 0; j < full; j++) {
             if (t->q.kind[j] == SP_TSF_IDENTITY)
                 continue; /* Linear(F, 0): nothing to predict */
             snprintf(name, sizeof name, "%s.tsf_sequences.%d.tsf_modules.%d.regressor", prefix, k, j);
-            mlp_load(&t->heads[(size_t)k * t->q.n + j], m, name);
+            mlp_load(&t->heads[(size_t)k * full + j], m, name);
         }
 }
 
@@ -105,7 +122,7 @@ static void tsf_beta(float *beta, const transformer *t, int k, const float *feat
         int P = sp_tsf_params(&t->q, t->q.kind[j]);
         if (!P)
             continue;
-        const mlp *h = &t->heads[(size_t)k * t->q.n + j];
+        const mlp *h = &t->heads[(size_t)k * t->full + j];
         float *tmp = sp_malloc(sizeof(float) * (size_t)n * P);
         sp_mlp_forward(tmp, NULL, feat, (size_t)n, h->nl, h->layers);
         for (int i = 0; i < n; i++)
@@ -168,14 +185,14 @@ sp_predictor *sp_predictor_new(const sp_model *m, const char *where)
     const char *seq = sp_config_str(c, "model.transformation_sequence");
     for (int l = 0; l < m->L; l++) {
         snprintf(name, sizeof name, "sprite_transformers.%d", l);
-        tsf_load(&p->sprite_tsf[l], m, name, seq, K, p->sh, p->sw, pad, p->clamp);
+        tsf_load(&p->sprite_tsf[l], m, name, seq, "model.curriculum_learning", K, p->sh, p->sw, pad, p->clamp);
     }
     int cs, hs, ws;
     if (sp_tsf_seq_shape(&p->sprite_tsf[0].q, C + 1, m->h, m->w, &cs, &hs, &ws) != 0)
         sp_fatal("%s: model.transformation_sequence: cannot transform %dx%dx%d sprites", where, C, m->h, m->w);
     if (m->has_layer_tsf) {
         tsf_load(&p->layer_tsf, m, "layer_transformer", sp_config_str(c, "model.transformation_sequence_layer"),
-                 m->L, m->H, m->W, pad, p->clamp);
+                 "model.curriculum_learning_layer", m->L, m->H, m->W, pad, p->clamp);
         if (sp_tsf_seq_shape(&p->layer_tsf.q, cs, hs, ws, &cs, &hs, &ws) != 0)
             sp_fatal("%s: model.transformation_sequence_layer: cannot transform %dx%d layers", where, hs, ws);
     }
@@ -183,8 +200,8 @@ sp_predictor *sp_predictor_new(const sp_model *m, const char *where)
         sp_fatal("%s: the transformations give %dx%dx%d layers, not the image size %dx%dx%d", where, cs - 1,
                  hs, ws, C, m->H, m->W);
     if (m->M > 0) {
-        tsf_load(&p->bkg_tsf, m, "bkg_transformer", sp_config_str(c, "model.transformation_sequence_bkg"), m->M,
-                 m->H, m->W, SP_PAD_BORDER, p->clamp);
+        tsf_load(&p->bkg_tsf, m, "bkg_transformer", sp_config_str(c, "model.transformation_sequence_bkg"),
+                 "model.curriculum_learning_bkg", m->M, m->H, m->W, SP_PAD_BORDER, p->clamp);
         if (sp_tsf_seq_shape(&p->bkg_tsf.q, C, m->H, m->W, &cs, &hs, &ws) != 0 || cs != C || hs != m->H ||
             ws != m->W)
             sp_fatal("%s: model.transformation_sequence_bkg does not keep the image size", where);
