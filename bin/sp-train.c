@@ -135,6 +135,7 @@ static const sp_tensor *batch_images(const sp_map *b, int64_t idx, const sp_mode
 typedef struct {
     const char *out, *log, *viz;
     int64_t iters, every, epoch_batches, viz_every;
+    double time_limit;
 } run_opts;
 
 /* --viz DIR: the sprites and the last batch's reconstructions (x: its
@@ -183,6 +184,7 @@ int main(int argc, char **argv)
         {"seed", SP_OPT_INT64, &seed, "S", "seed of every random draw (default: training.seed)"},
         {"iters", SP_OPT_INT64, &o.iters, "N", "stop after iteration N (default: the stream's end or "
                                                "training.n_epoches)"},
+        {"time-limit", SP_OPT_DOUBLE, &o.time_limit, "S", "stop (with a checkpoint) after S seconds of training"},
         {"checkpoint-every", SP_OPT_INT64, &o.every, "N", "write the checkpoint every N iterations (1000)"},
         {"epoch-batches", SP_OPT_INT64, &o.epoch_batches, "N",
          "batches per epoch (default: from the stream's header)"},
@@ -339,6 +341,10 @@ int main(int argc, char **argv)
             checkpoint(t, m, o.out);
         if (o.viz && it % o.viz_every == 0)
             draw(t, m, sp_f32(img), o.viz);
+        if (o.time_limit > 0 && now - t0 >= o.time_limit) {
+            fprintf(stderr, "sp-train: --time-limit %g s reached at iteration %lld\n", o.time_limit, (long long)it);
+            break;
+        }
         have = sp_trainer_iteration(t) < stop ? sp_reader_next_batch(r, &b, &idx) : 0;
     }
     checkpoint(t, m, o.out);

@@ -23,6 +23,7 @@
 
 #include "sp_error.h"
 #include "sp_model.h"
+#include "sp_predict.h"
 #include "sp_stream.h"
 #include "sp_train.h"
 
@@ -228,6 +229,43 @@ static void fd_check(void)
     sp_model_free(m);
 }
 
+/* The model stages apply the curriculum stage a checkpoint records: the
+ * "minimum" model's background sequence is colour_projective with the
+ * projective module from epoch 5; at epoch 1 its backgrounds are the
+ * colour-only ones, at epoch 5 and without the meta they are the full
+ * sequence's, and the two differ. */
+static void curriculum_check(void)
+{
+    sp_model *m = sp_model_read("tests/golden/train/minimum.spm");
+    const int n = 2, C = m->C;
+    const size_t HW = (size_t)m->H * m->W, nl = (size_t)n * m->L * m->K * C * HW, nm = (size_t)n * m->L * m->K * HW;
+    const size_t nb = (size_t)n * m->M * C * HW;
+    float *x = sp_malloc(sizeof(float) * n * C * HW), *l = sp_malloc(sizeof(float) * nl);
+    float *mk = sp_malloc(sizeof(float) * nm), *b[3];
+    for (size_t i = 0; i < (size_t)n * C * HW; i++)
+        x[i] = (float)((i * 7919) % 101) / 100.0f;
+    for (int c = 0; c < 3; c++) {
+        sp_map_remove(&m->meta, "curriculum_epoch");
+        if (c < 2)
+            sp_map_put_int(&m->meta, "curriculum_epoch", c == 0 ? 1 : 5);
+        sp_predictor *p = sp_predictor_new(m, "minimum");
+        b[c] = sp_malloc(sizeof(float) * nb);
+        sp_predict_forward(p, l, mk, b[c], NULL, x, n);
+        sp_predictor_free(p);
+    }
+    double d01 = 0, d12 = 0;
+    for (size_t i = 0; i < nb; i++) {
+        d01 = fmax(d01, fabs(b[0][i] - b[1][i]));
+        d12 = fmax(d12, fabs(b[1][i] - b[2][i]));
+    }
+    CHECK("predict_curriculum_stage", d01 > 1e-3 && d12 == 0,
+          "epoch 1 vs 5: max diff %g (expected > 1e-3); epoch 5 vs no stage: %g (expected 0)", d01, d12);
+    for (int c = 0; c < 3; c++)
+        free(b[c]);
+    free(x), free(l), free(mk);
+    sp_model_free(m);
+}
+
 int main(void)
 {
     sp_set_prog("test_train");
@@ -235,5 +273,6 @@ int main(void)
     run_case("frozen", "greedy"); /* the same model, one epoch earlier */
     run_case("minimum", "minimum");
     fd_check();
+    curriculum_check();
     TEST_MAIN_END;
 }
