@@ -15,10 +15,19 @@ rm -rf "$D/train-viz"
 echo "== sp-gen: 1,600 Tetrominoes images (35x35, three pieces each)"
 bin/sp-gen tetrominoes --count 1600 --seed 1 --out "$D/tetrominoes" --force --quiet
 echo "== sp-load --shuffle | sp-train for ${SECONDS_TRAIN} s (the first epoch, 50 iterations, with frozen sprites)"
+# sp-train stops at the time limit: sp-load then gets SIGPIPE (status 141),
+# which is how a producer learns that its reader is done
+set +o pipefail
 bin/sp-load "$D/tetrominoes" --shuffle --seed 1 --epochs 100 --batch 32 --drop-last 2>/dev/null |
     bin/sp-train --device cpu --config pipelines/configs/tetro-demo.conf --out "$D/model.spm" \
         --time-limit "$SECONDS_TRAIN" --checkpoint-every 100 --log "$D/train.jsonl" \
         --viz "$D/train-viz" --viz-every 100
+st=("${PIPESTATUS[@]}")
+set -o pipefail
+if [ "${st[1]}" -ne 0 ] || { [ "${st[0]}" -ne 0 ] && [ "${st[0]}" -ne 141 ]; }; then
+    echo "demo: training failed (sp-load ${st[0]}, sp-train ${st[1]})" >&2
+    exit 1
+fi
 echo "== the eval split (first 320 images) | sp-predict | sp-select | sp-compose | sp-eval"
 bin/sp-load "$D/tetrominoes" --split eval --batch 32 2>/dev/null |
     bin/sp-predict --model "$D/model.spm" | bin/sp-select >"$D/selected.sp"

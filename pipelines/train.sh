@@ -16,7 +16,16 @@ else
     rm -f "$RUN/train.jsonl"
     args+=(--config "$CONFIG" --seed "$SEED")
 fi
+# sp-train may stop before the stream ends (ITERS): sp-load then gets
+# SIGPIPE (141), which is not a failure
+set +o pipefail
 # shellcheck disable=SC2086  # SRC_TRAIN and LOAD_OPTS are word lists
 bin/sp-load $SRC_TRAIN ${LOAD_OPTS:-} --split train --shuffle --seed "$SEED" --epochs "$EPOCHS" \
     --batch "$BATCH" --drop-last | bin/sp-train "${args[@]}"
+st=("${PIPESTATUS[@]}")
+set -o pipefail
+if [ "${st[1]}" -ne 0 ] || { [ "${st[0]}" -ne 0 ] && [ "${st[0]}" -ne 141 ]; }; then
+    echo "train: failed (sp-load ${st[0]}, sp-train ${st[1]})" >&2
+    exit 1
+fi
 echo "train: $MODEL (log: $RUN/train.jsonl)"

@@ -1,0 +1,17 @@
+# make data|train|eval DATASET=x: the per-dataset pipelines end to end on a
+# tiny generated set (2 iterations), resume from the run's checkpoint, and
+# the clear failures (unknown data set, data that cannot be had here, no model).
+source "$(dirname "$0")/lib.sh"
+M="make -s --no-print-directory -C $ROOT"
+unset MAKEFLAGS MFLAGS
+R="RUN=$T/run DATA=$T/tet COUNT=64 DEVICE=cpu"
+expect_ok "make data generates" "$M data DATASET=tetrominoes $R >$T/d.out 2>&1 && test -e $T/tet/images/63.png"
+expect_ok "make data again: nothing to do" "$M data DATASET=tetrominoes $R 2>&1 | grep -q 'nothing to do'"
+expect_ok "make train (2 iterations)" "$M train DATASET=tetrominoes $R ITERS=2 EPOCHS=1 >$T/t.out 2>&1 && test -e $T/run/model.spm && test \$(wc -l <$T/run/train.jsonl) -eq 2"
+expect_ok "make train resumes" "$M train DATASET=tetrominoes $R ITERS=3 EPOCHS=2 >$T/t2.out 2>&1 && grep -q 'resuming from' $T/t2.out && test \$(wc -l <$T/run/train.jsonl) -eq 3"
+expect_ok "make eval prints ours and the paper's" "$M eval DATASET=tetrominoes $R >$T/e.out 2>&1 && grep -q '\"ari_fg\"' $T/e.out && grep -q 'paper: *ari_fg 0.996' $T/e.out && test -s $T/run/decomposition.png"
+expect_ok "unknown DATASET" "! $M train DATASET=nope 2>$T/u.err && grep -q 'DATASET=nope is not one of' $T/u.err"
+expect_ok "no DATASET" "! $M eval 2>$T/n.err && grep -q 'give DATASET=' $T/n.err"
+expect_ok "CLEVR6 is not here: says where to put it" "! $M data DATASET=clevr6 2>$T/c.err && grep -q 'CLEVR6 is not included' $T/c.err"
+expect_ok "a DATA folder that does not exist" "! $M data DATASET=gtsrb8 DATA=$T/none 2>$T/g.err && grep -q 'does not exist' $T/g.err"
+expect_ok "eval without a model" "! $M eval DATASET=horse RUN=$T/empty >/dev/null 2>$T/h.err && grep -q 'no model' $T/h.err"
