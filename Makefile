@@ -169,4 +169,5 @@ endif
 bench: all
 	@bash pipelines/bench-io.sh
 	@bash pipelines/bench-ops.sh $(OBJ)
+	@bash pipelines/bench-train.sh
 	@bash pipelines/bench-infer.sh $(OBJ)
