@@ -21,8 +21,10 @@
 #include "sp_progress.h"
 #include "sp_stream.h"
 #include "sp_train.h"
+#include "sp_validate.h"
 #include "sp_viz.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -132,11 +134,64 @@ static const sp_tensor *batch_images(const sp_map *b, int64_t idx, const sp_mode
     return img;
 }
 
+static FILE *log_file;
+
 typedef struct {
-    const char *out, *log, *viz;
-    int64_t iters, every, epoch_batches, viz_every;
+    const char *out, *log, *viz, *val;
+    int64_t iters, every, epoch_batches, viz_every, val_every;
     double time_limit;
 } run_opts;
+
+/* --val FILE: every batch of the stream file, kept in memory (a val split
+ * is small: 100 images in the reference's configs). */
+static sp_map *val_batches;
+static int n_val;
+
+static void load_val(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        sp_fatal("--val: %s: %s", path, strerror(errno));
+    sp_reader *r = sp_reader_open(f, path);
+    int64_t idx;
+    while (sp_reader_next_stream(r)) {
+        for (;;) {
+            val_batches = sp_realloc(val_batches, sizeof *val_batches * (size_t)(n_val + 1));
+            memset(&val_batches[n_val], 0, sizeof *val_batches);
+            if (!sp_reader_next_batch(r, &val_batches[n_val], &idx))
+                break;
+            n_val++;
+        }
+    }
+    sp_reader_close(r);
+    fclose(f);
+    if (n_val == 0)
+        sp_fatal("--val: %s: no batches", path);
+}
+
+/* The scores of the model now on the val batches: stderr and the log. */
+static void validate(sp_trainer *t, sp_model *m)
+{
+    sp_trainer_sync(t);
+    sp_val_scores v;
+    sp_validate(m, val_batches, n_val, &v);
+    long long it = (long long)sp_trainer_iteration(t);
+    fprintf(stderr, "sp-train: iteration %lld: val (%lld images)", it, (long long)v.n);
+    if (!isnan(v.ari))
+        fprintf(stderr, " ari_fg %.4f ari %.4f", v.ari_fg, v.ari);
+    if (!isnan(v.acc))
+        fprintf(stderr, " acc %.4f", v.acc);
+    fputc('\n', stderr);
+    if (log_file) {
+        fprintf(log_file, "{\"iteration\": %lld, \"val_images\": %lld", it, (long long)v.n);
+        if (!isnan(v.ari))
+            fprintf(log_file, ", \"val_ari_fg\": %.6f, \"val_ari\": %.6f", v.ari_fg, v.ari);
+        if (!isnan(v.acc))
+            fprintf(log_file, ", \"val_acc\": %.6f", v.acc);
+        fprintf(log_file, "}\n");
+        fflush(log_file);
+    }
+}
 
 /* --viz DIR: the sprites and the last batch's reconstructions (x: its
  * images, or NULL for none), as PNGs named by the iteration, and
@@ -159,8 +214,6 @@ static void draw(sp_trainer *t, sp_model *m, const float *x, const char *dir)
         sp_viz_pairs(x, recon, n, m->C, m->H, m->W, path, 3);
     }
 }
-
-static FILE *log_file;
 
 static void checkpoint(sp_trainer *t, sp_model *m, const char *out)
 {
@@ -191,6 +244,9 @@ int main(int argc, char **argv)
         {"log", SP_OPT_STR, &o.log, "FILE", "JSON lines: iteration, epoch, loss, lr, it/s, reassignments"},
         {"device", SP_OPT_STR, &device, "D", "auto | cpu | cuda (default auto)"},
         {"viz", SP_OPT_STR, &o.viz, "DIR", "draw sprites and reconstructions into DIR (PNG)"},
+        {"val", SP_OPT_STR, &o.val, "FILE", "a stream file (e.g. sp-load --split val) to score during training"},
+        {"val-every", SP_OPT_INT64, &o.val_every, "N",
+         "score it every N iterations (default training.val_stat_interval, else --checkpoint-every)"},
         {"viz-every", SP_OPT_INT64, &o.viz_every, "N", "every N iterations (default: --checkpoint-every)"},
         {0}};
     char **args;
@@ -221,6 +277,8 @@ int main(int argc, char **argv)
         o.viz_every = o.every;
     if (o.viz)
         sp_mkdir_p(o.viz);
+    if (o.val)
+        load_val(o.val);
     /* the training step has no CUDA path yet (issue 6): a usable GPU is
      * used only when asked for by auto, and then the CPU says so */
     if (sp_device_resolve(device) == SP_DEVICE_CUDA) {
@@ -275,6 +333,10 @@ int main(int argc, char **argv)
         m = initial_model(config, s, need ? sp_f32(img) : NULL, need ? (size_t)img->shape[0] : 0);
     }
     sp_trainer *t = sp_trainer_new(m, s, resume ? resume : config);
+    if (o.val_every <= 0)
+        o.val_every = sp_config_is_set(m->cfg, "training.val_stat_interval")
+                          ? sp_config_int(m->cfg, "training.val_stat_interval")
+                          : o.every;
     int64_t n_epochs = sp_config_int(m->cfg, "training.n_epoches");
     int64_t stop = o.iters >= 0 ? o.iters : (n_epochs > 0 ? n_epochs * nb : INT64_MAX);
     /* what the stream holds bounds the run (and its ETA) */
@@ -341,6 +403,8 @@ int main(int argc, char **argv)
             checkpoint(t, m, o.out);
         if (o.viz && it % o.viz_every == 0)
             draw(t, m, sp_f32(img), o.viz);
+        if (o.val && o.val_every > 0 && it % o.val_every == 0)
+            validate(t, m);
         if (o.time_limit > 0 && now - t0 >= o.time_limit) {
             fprintf(stderr, "sp-train: --time-limit %g s reached at iteration %lld\n", o.time_limit, (long long)it);
             break;
@@ -350,6 +414,8 @@ int main(int argc, char **argv)
     checkpoint(t, m, o.out);
     if (o.viz)
         draw(t, m, NULL, o.viz); /* the batch is gone: the sprites only */
+    if (o.val)
+        validate(t, m);
     fprintf(stderr, "sp-train: %s: iteration %lld, epoch %lld\n", o.out, (long long)sp_trainer_iteration(t),
             (long long)sp_trainer_epoch(t));
     if (log_file)
@@ -357,6 +423,9 @@ int main(int argc, char **argv)
     sp_trainer_free(t);
     sp_model_free(m);
     sp_map_free(&b);
+    for (int i = 0; i <= n_val && val_batches; i++)
+        sp_map_free(&val_batches[i]);
+    free(val_batches);
     sp_reader_close(r);
     return 0;
 }

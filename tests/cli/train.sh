@@ -54,3 +54,4 @@ expect_error "stream shorter than the checkpoint" "^sp-train: stdin: the stream 
 expect_absent "no output after errors" "$T/x.spm"
 expect_error "--device cuda without a GPU" "^sp-train: --device cuda: " "$BIN/sp-train --device cuda --config $CONF --out $T/x.spm <$T/s.sp"
 expect_ok "--device auto says which device" "$BIN/sp-train --device auto --config $CONF --out $T/dev.spm --iters 1 <$T/s.sp 2>&1 | grep -q '^sp-train: device: cpu'"
+expect_error "--val: no such file" "^sp-train: --val: $T/none.sp: No such file" "$TR --config $CONF --out $T/x.spm --val $T/none.sp <$T/s.sp"
