@@ -14,6 +14,8 @@
  * again (the same sp-load command); the batches the checkpoint has seen are
  * skipped, so the result is the uninterrupted run's, byte for byte. */
 #include "sp_config.h"
+#include "sp_dataset.h"
+#include "sp_rng.h"
 #include "sp_device.h"
 #include "sp_error.h"
 #include "sp_model.h"
@@ -136,6 +138,47 @@ static const sp_tensor *batch_images(const sp_map *b, int64_t idx, const sp_mode
 
 static FILE *log_file;
 
+/* Where the batches come from: the stream on stdin, or (--data DIR) the
+ * data set loaded here exactly as `sp-load DIR --shuffle --seed S --batch
+ * B --drop-last --size HxW --channels C` would stream it, epoch after
+ * epoch without end. */
+typedef struct {
+    sp_reader *r;
+    sp_dataset *d;
+    int64_t *items, *order, count, bs, epoch, pos;
+    uint64_t shuffle_seed;
+    sp_load_opts lo;
+} source;
+
+static int source_next(source *src, sp_map *b, int64_t *idx)
+{
+    if (src->r)
+        return sp_reader_next_batch(src->r, b, idx);
+    if (src->pos + src->bs > src->count) { /* drop-last: a new epoch */
+        src->epoch++, src->pos = 0;
+    }
+    if (src->pos == 0) {
+        memcpy(src->order, src->items, sizeof(int64_t) * (size_t)src->count);
+        sp_rng r;
+        sp_rng_init(&r, src->shuffle_seed, (uint64_t)src->epoch);
+        sp_rng_shuffle(&r, src->order, src->count);
+    }
+    sp_map_clear(b);
+    sp_dataset_load_batch(b, src->d, src->order + src->pos, src->bs, &src->lo, src->lo.height, src->lo.width);
+    *idx = src->epoch * (src->count / src->bs) + src->pos / src->bs;
+    src->pos += src->bs;
+    return 1;
+}
+
+static void source_close(source *src)
+{
+    if (src->r)
+        sp_reader_close(src->r);
+    sp_dataset_free(src->d);
+    free(src->items);
+    free(src->order);
+}
+
 typedef struct {
     const char *out, *log, *viz, *val;
     int64_t iters, every, epoch_batches, viz_every, val_every;
@@ -225,7 +268,8 @@ int main(int argc, char **argv)
 {
     sp_set_prog(argv[0]);
     int init_only = 0;
-    const char *config = NULL, *resume = NULL;
+    const char *config = NULL, *resume = NULL, *data = NULL;
+    int64_t data_seed = 0;
     int64_t seed = -1;
     run_opts o = {.iters = -1, .every = 1000, .epoch_batches = 0};
     const char *device = "auto";
@@ -233,6 +277,8 @@ int main(int argc, char **argv)
         {"config", SP_OPT_STR, &config, "CONFIG", "configuration (pipelines/configs/*.conf) of a new model"},
         {"resume", SP_OPT_STR, &resume, "CKPT", "continue the run of this checkpoint (same stream again)"},
         {"out", SP_OPT_STR, &o.out, "MODEL", "model / checkpoint file to write"},
+        {"data", SP_OPT_STR, &data, "DIR", "load the train split of DIR here instead of reading stdin"},
+        {"data-seed", SP_OPT_INT64, &data_seed, "S", "with --data: the shuffle seed, as sp-load --seed (0)"},
         {"init-only", SP_OPT_FLAG, &init_only, NULL, "write the initial model and stop"},
         {"seed", SP_OPT_INT64, &seed, "S", "seed of every random draw (default: training.seed)"},
         {"iters", SP_OPT_INT64, &o.iters, "N", "stop after iteration N (default: the stream's end or "
@@ -268,7 +314,7 @@ int main(int argc, char **argv)
         return init_only_main(nargs == 1 ? args[0] : config, o.out, seed);
     }
     if (nargs != 0)
-        sp_fatal("unexpected argument '%s' (the images come on stdin)", args[0]);
+        sp_fatal("unexpected argument '%s' (the images come on stdin, or give --data DIR)", args[0]);
     if (!config == !resume)
         sp_fatal("give either --config CONFIG (a new run) or --resume CKPT");
     if (o.every <= 0)
@@ -287,14 +333,39 @@ int main(int argc, char **argv)
         sp_warn("device: cpu (the training step has no CUDA implementation yet)");
     }
 
-    sp_reader *r = sp_reader_open(stdin, "stdin");
-    if (!sp_reader_next_stream(r))
-        sp_fatal("stdin: no stream");
-    int64_t nb = o.epoch_batches, count = 0, bs = 0, stream_epochs = 0;
-    sp_map_get_int(sp_reader_meta(r), "epochs", &stream_epochs);
+    source src = {0};
+    int64_t nb = o.epoch_batches, stream_epochs = 0;
+    if (data) {
+        /* the model's image size and channels, from its config */
+        sp_model *probe = resume ? sp_model_read(resume) : NULL;
+        sp_config *cfg = probe ? NULL : sp_config_read(config);
+        if (!probe)
+            probe = sp_model_new(cfg, config);
+        src.lo = (sp_load_opts){probe->C, probe->H, probe->W};
+        src.bs = sp_config_int(probe->cfg, "training.batch_size");
+        sp_model_free(probe);
+        sp_config_free(cfg);
+        if (src.bs <= 0)
+            sp_fatal("--data: training.batch_size must be set");
+        src.d = sp_dataset_open_dir(data);
+        const char *rule;
+        src.count = sp_dataset_split(src.d, "train", "auto", &src.items, &rule);
+        if (src.count < src.bs)
+            sp_fatal("--data: %s: %lld training images, fewer than one batch of %lld", data, (long long)src.count,
+                     (long long)src.bs);
+        src.order = sp_malloc(sizeof(int64_t) * (size_t)src.count);
+        src.shuffle_seed = (uint64_t)data_seed;
+        if (nb <= 0)
+            nb = src.count / src.bs;
+    } else {
+        src.r = sp_reader_open(stdin, "stdin");
+        if (!sp_reader_next_stream(src.r))
+            sp_fatal("stdin: no stream");
+        sp_map_get_int(sp_reader_meta(src.r), "epochs", &stream_epochs);
+    }
     if (nb <= 0) {
-        const sp_map *hm = sp_reader_meta(r);
-        int64_t dl = 0;
+        const sp_map *hm = sp_reader_meta(src.r);
+        int64_t dl = 0, count = 0, bs = 0;
         if (sp_map_get_int(hm, "count", &count) != 0 || sp_map_get_int(hm, "batch_size", &bs) != 0 || count <= 0 ||
             bs <= 0)
             sp_fatal("stdin: the header has no count / batch_size to count epochs: give --epoch-batches N");
@@ -320,7 +391,7 @@ int main(int argc, char **argv)
     } else {
         s = config_seed(config, seed);
     }
-    int have = sp_reader_next_batch(r, &b, &idx);
+    int have = source_next(&src, &b, &idx);
     if (!have)
         sp_fatal("stdin: no batches");
     const sp_tensor *img = sp_map_tensor(&b, "image");
@@ -351,7 +422,7 @@ int main(int argc, char **argv)
     int64_t seen = 0, it0 = sp_trainer_iteration(t);
     while (have && seen < it0) {
         seen++;
-        have = sp_reader_next_batch(r, &b, &idx);
+        have = source_next(&src, &b, &idx);
     }
     if (seen < it0)
         sp_fatal("stdin: the stream ended after %lld batches, before the checkpoint's iteration %lld",
@@ -409,7 +480,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "sp-train: --time-limit %g s reached at iteration %lld\n", o.time_limit, (long long)it);
             break;
         }
-        have = sp_trainer_iteration(t) < stop ? sp_reader_next_batch(r, &b, &idx) : 0;
+        have = sp_trainer_iteration(t) < stop ? source_next(&src, &b, &idx) : 0;
     }
     checkpoint(t, m, o.out);
     if (o.viz)
@@ -426,6 +497,6 @@ int main(int argc, char **argv)
     for (int i = 0; i <= n_val && val_batches; i++)
         sp_map_free(&val_batches[i]);
     free(val_batches);
-    sp_reader_close(r);
+    source_close(&src);
     return 0;
 }

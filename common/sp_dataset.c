@@ -1,5 +1,7 @@
 #define _DEFAULT_SOURCE
 #include "sp_dataset.h"
+
+#include "sp_map.h"
 #include "sp_error.h"
 #include "sp_mt19937.h"
 
@@ -473,4 +475,44 @@ int sp_dataset_load(const sp_dataset *d, int64_t i, const sp_load_opts *o, int o
         load_labels(d->sem_paths[i], h, w, out_h, out_w, sem, err, errlen) != 0)
         return -1;
     return 0;
+}
+
+/* Loads the n items of order[] into one batch map. Items load in parallel;
+ * the first failure (in item order) is reported after the loop, so the
+ * message does not depend on thread timing. */
+void sp_dataset_load_batch(sp_map *b, const sp_dataset *d, const int64_t *order, int64_t n,
+                       const sp_load_opts *lo, int h, int w)
+{
+    int64_t C = lo->channels;
+    sp_tensor *img = sp_tensor_newv(SP_F32, 4, n, C, (int64_t)h, (int64_t)w);
+    sp_tensor *idx = sp_tensor_newv(SP_I64, 1, n);
+    sp_tensor *mask = d->mask_paths ? sp_tensor_newv(SP_I32, 3, n, (int64_t)h, (int64_t)w) : NULL;
+    sp_tensor *sem = d->sem_paths ? sp_tensor_newv(SP_I32, 3, n, (int64_t)h, (int64_t)w) : NULL;
+    sp_tensor *lab = d->labels ? sp_tensor_newv(SP_I32, 1, n) : NULL;
+    char (*errs)[512] = sp_calloc((size_t)n, 512);
+    size_t hw = (size_t)h * (size_t)w;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t j = 0; j < n; j++) {
+        int64_t i = order[j];
+        if (sp_dataset_load(d, i, lo, h, w, sp_f32(img) + (size_t)j * (size_t)C * hw,
+                            mask ? sp_i32(mask) + (size_t)j * hw : NULL,
+                            sem ? sp_i32(sem) + (size_t)j * hw : NULL, errs[j],
+                            sizeof errs[j]) != 0)
+            continue;
+        sp_i64(idx)[j] = i;
+        if (lab)
+            sp_i32(lab)[j] = d->labels[i];
+    }
+    for (int64_t j = 0; j < n; j++)
+        if (errs[j][0])
+            sp_fatal("%s", errs[j]);
+    free(errs);
+    sp_map_put_tensor(b, "image", img);
+    sp_map_put_tensor(b, "index", idx);
+    if (mask)
+        sp_map_put_tensor(b, "mask", mask);
+    if (sem)
+        sp_map_put_tensor(b, "sem_mask", sem);
+    if (lab)
+        sp_map_put_tensor(b, "label", lab);
 }

@@ -3,6 +3,8 @@
 #ifndef SP_DATASET_H
 #define SP_DATASET_H
 
+#include "sp_map.h"
+
 #include <stdint.h>
 #include "sp_image.h"
 
@@ -55,6 +57,12 @@ typedef struct {
  * written.  Returns 0, or -1 with "file: reason" in err. */
 int sp_dataset_load(const sp_dataset *d, int64_t i, const sp_load_opts *o, int out_h, int out_w,
                     float *img, int32_t *mask, int32_t *sem, char *err, size_t errlen);
+/* The items order[0..n) as one batch map of a stream (formats/stream.md):
+ * image f32 [n,C,h,w], index i64, and mask, sem_mask i32 [n,h,w] and
+ * label i32 [n] when the set has them.  Items load in parallel; the first
+ * failure in item order is fatal. */
+void sp_dataset_load_batch(sp_map *b, const sp_dataset *d, const int64_t *order, int64_t n,
+                           const sp_load_opts *lo, int h, int w);
 /* The size item i will have (after resizing), reading the file's header. */
 int sp_dataset_item_size(const sp_dataset *d, int64_t i, int *h, int *w, char *err,
                          size_t errlen);

@@ -55,3 +55,6 @@ expect_absent "no output after errors" "$T/x.spm"
 expect_error "--device cuda without a GPU" "^sp-train: --device cuda: " "$BIN/sp-train --device cuda --config $CONF --out $T/x.spm <$T/s.sp"
 expect_ok "--device auto says which device" "$BIN/sp-train --device auto --config $CONF --out $T/dev.spm --iters 1 <$T/s.sp 2>&1 | grep -q '^sp-train: device: cpu'"
 expect_error "--val: no such file" "^sp-train: --val: $T/none.sp: No such file" "$TR --config $CONF --out $T/x.spm --val $T/none.sp <$T/s.sp"
+# --data DIR loads in process exactly what the equivalent sp-load streams
+expect_ok "--data DIR = sp-load --shuffle --drop-last | sp-train, byte for byte" "$TR --config $CONF --data $T/pieces --data-seed 4 --out $T/d1.spm --iters 4 2>/dev/null && $BIN/sp-load $T/pieces --split-rule all --shuffle --seed 4 --epochs 4 --batch 32 --drop-last --size 35x35 2>/dev/null | $TR --config $CONF --out $T/d2.spm --iters 4 2>/dev/null && cmp $T/d1.spm $T/d2.spm"
+expect_error "--data: no such folder" "^sp-train: $T/none" "$TR --config $CONF --data $T/none --out $T/x.spm"
