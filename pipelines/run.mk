@@ -8,6 +8,7 @@
 #   DEVICE=...  auto|cpu|cuda for the stages that take it
 #   RUN=DIR     where the model, log and results go (build/run/<dataset>)
 #   FRESH=1     start a new run even when RUN holds a checkpoint
+#   VAL_EVERY=N score the val split every N iterations (500; 0: never)
 RUN ?= build/run/$(DATASET)
 MODEL ?= $(RUN)/model.spm
 DEVICE ?= auto
@@ -18,7 +19,7 @@ DATA ?= $(DATA_DEFAULT)
 SRC_TRAIN ?= $(DATA)
 SRC_EVAL ?= $(DATA)
 export DATASET CONFIG DATA SRC_TRAIN SRC_EVAL DATA_GEN DATA_HELP LOAD_OPTS EVAL_SPLIT COMPOSE_OPTS METRICS PAPER \
-       RUN MODEL DEVICE SEED EPOCHS BATCH ITERS FRESH
+       RUN MODEL DEVICE SEED EPOCHS BATCH ITERS FRESH VAL_EVERY CHECKPOINT_EVERY
 .PHONY: data train eval
 data:
 	@bash pipelines/data.sh
