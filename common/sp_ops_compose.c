@@ -123,9 +123,8 @@ static void mse_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
     (void)a;
     const sp_tensor *x, *t;
     size_t N, D;
-    sp_opin_mse(in, &x, &t, &N, &D);
     const sp_tensor *dd, *dl;
-    sp_opin_mse_grad(in, N, &dd, &dl);
+    sp_opin_mse_bwd(in, &x, &t, &N, &D, &dd, &dl);
     sp_tensor *dx = new_like(x), *dt = new_like(t);
     sp_mse_backward(sp_f32(dx), sp_f32(dt), dd ? sp_f32(dd) : NULL, dl ? sp_f32(dl)[0] : 0.0f,
                     sp_f32(x), sp_f32(t), N, D);

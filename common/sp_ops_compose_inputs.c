@@ -128,12 +128,14 @@ void sp_opin_mse(const sp_map *in, const sp_tensor **x, const sp_tensor **t, siz
         *D *= (size_t)(*x)->shape[i];
 }
 
-void sp_opin_mse_grad(const sp_map *in, size_t N, const sp_tensor **dd, const sp_tensor **dl)
+void sp_opin_mse_bwd(const sp_map *in, const sp_tensor **x, const sp_tensor **t, size_t *N,
+                     size_t *D, const sp_tensor **dd, const sp_tensor **dl)
 {
+    sp_opin_mse(in, x, t, N, D);
     *dd = sp_op_input_opt("mse", in, "ddist", SP_F32, 1);
     *dl = sp_op_input_opt("mse", in, "dloss", SP_F32, -1);
     if (*dd)
-        sp_op_check_dim("mse", "ddist", *dd, 0, (int64_t)N);
+        sp_op_check_dim("mse", "ddist", *dd, 0, (int64_t)*N);
     if (*dl && sp_tensor_numel(*dl) != 1)
         sp_fatal("mse: input 'dloss' must hold one value");
 }

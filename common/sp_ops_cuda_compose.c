@@ -152,9 +152,8 @@ static int mse_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
     (void)a;
     const sp_tensor *x, *t;
     size_t N, D;
-    sp_opin_mse(in, &x, &t, &N, &D);
     const sp_tensor *dd, *dl;
-    sp_opin_mse_grad(in, N, &dd, &dl);
+    sp_opin_mse_bwd(in, &x, &t, &N, &D, &dd, &dl);
     if (N == 0 || D == 0)
         return 0;
     float *gx = sp_cu_buf(x->ndim, x->shape), *gt = sp_cu_buf(t->ndim, t->shape);

@@ -44,8 +44,9 @@ const sp_tensor *sp_opin_occ_grad(const sp_map *in, const sp_tensor *z, size_t L
 
 /* mse's x [N,...] and target [same]; N images of D values. */
 void sp_opin_mse(const sp_map *in, const sp_tensor **x, const sp_tensor **t, size_t *N, size_t *D);
-/* mse's optional ddist [N] and dloss (one value). */
-void sp_opin_mse_grad(const sp_map *in, size_t N, const sp_tensor **dd, const sp_tensor **dl);
+/* sp_opin_mse, then the backward's optional ddist [N] and dloss (one value). */
+void sp_opin_mse_bwd(const sp_map *in, const sp_tensor **x, const sp_tensor **t, size_t *N,
+                     size_t *D, const sp_tensor **dd, const sp_tensor **dl);
 
 /* adam's param and grad, m, v of its shape, and the attributes --step, --times. */
 void sp_opin_adam(const sp_map *in, const sp_op_attrs *a, const sp_tensor **p, const sp_tensor **g,
