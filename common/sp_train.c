@@ -899,14 +899,22 @@ static void backward(sp_trainer *t, fwd *f, const float *x)
     free(dsel_l);
 }
 
+/* The forward pass on x into f (freed by the caller) and its mean squared
+ * error. */
+static float forward_loss(sp_trainer *t, fwd *f, const float *x, int B)
+{
+    forward(t, f, x, B);
+    float loss;
+    float *dist = sp_malloc(sizeof(float) * (size_t)B);
+    sp_mse_forward(dist, &loss, f->recon, x, (size_t)B, (size_t)t->C * t->H * t->W);
+    free(dist);
+    return loss;
+}
+
 double sp_trainer_loss(sp_trainer *t, const float *x, int B, int grads)
 {
     fwd f;
-    forward(t, &f, x, B);
-    float loss;
-    float *dist = sp_malloc(sizeof(float) * (size_t)B);
-    sp_mse_forward(dist, &loss, f.recon, x, (size_t)B, (size_t)t->C * t->H * t->W);
-    free(dist);
+    float loss = forward_loss(t, &f, x, B);
     if (grads)
         backward(t, &f, x);
     fwd_free(&f);
@@ -936,11 +944,7 @@ double sp_trainer_step(sp_trainer *t, const float *x, int B, const char **bad)
     if (bad)
         *bad = NULL;
     fwd f;
-    forward(t, &f, x, B);
-    float loss;
-    float *dist = sp_malloc(sizeof(float) * (size_t)B);
-    sp_mse_forward(dist, &loss, f.recon, x, (size_t)B, (size_t)t->C * t->H * t->W);
-    free(dist);
+    float loss = forward_loss(t, &f, x, B);
     if (!isfinite(loss)) {
         fwd_free(&f);
         return loss; /* the caller stops; nothing is updated */
