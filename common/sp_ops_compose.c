@@ -8,52 +8,30 @@
 #include "sp_init.h"
 #include "sp_loss.h"
 #include "sp_op.h"
+#include "sp_ops_inputs.h"
 #include "sp_optim.h"
 #include "sp_sigmoid.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Fatal unless b has a's shape. */
-static void check_same(const char *op, const char *name, const sp_tensor *b, const sp_tensor *a)
-{
-    char b1[128], b2[128];
-    int same = a->ndim == b->ndim;
-    for (int i = 0; same && i < a->ndim; i++)
-        same = a->shape[i] == b->shape[i];
-    if (!same)
-        sp_fatal("%s: input '%s' is %s, expected %s", op, name, sp_tensor_describe(b, b1, sizeof b1),
-                 sp_tensor_describe(a, b2, sizeof b2));
-}
-
 static sp_tensor *new_like(const sp_tensor *t) { return sp_tensor_new(SP_F32, t->ndim, t->shape); }
 
 /* ------------------------------------------------------------ clamp, sigmoid */
-
-static sp_clamp clamp_attr(const sp_op_attrs *a)
-{
-    sp_clamp c;
-    const char *kind = sp_attr_str(a, "kind");
-    if (sp_clamp_parse(kind, &c) != 0)
-        sp_fatal("clamp: --kind '%s': expected soft, softALPHA, clamp, diff or none", kind);
-    return c;
-}
 
 static void clamp_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     const sp_tensor *x = sp_op_input("clamp", in, "x", SP_F32, -1);
     sp_tensor *y = new_like(x);
-    sp_clamp_forward(sp_f32(y), sp_f32(x), sp_tensor_numel(x), clamp_attr(a));
+    sp_clamp_forward(sp_f32(y), sp_f32(x), sp_tensor_numel(x), sp_opin_clamp_attr(a));
     sp_map_put_tensor(out, "y", y);
 }
 
 static void clamp_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *x = sp_op_input("clamp", in, "x", SP_F32, -1);
-    const sp_tensor *dy = sp_op_input("clamp", in, "dy", SP_F32, -1);
-    check_same("clamp", "dy", dy, x);
+    const sp_tensor *x, *dy = sp_opin_unary_bwd("clamp", in, &x);
     sp_tensor *dx = new_like(x);
-    sp_clamp_backward(sp_f32(dx), sp_f32(dy), sp_f32(x), sp_tensor_numel(x), clamp_attr(a));
+    sp_clamp_backward(sp_f32(dx), sp_f32(dy), sp_f32(x), sp_tensor_numel(x), sp_opin_clamp_attr(a));
     sp_map_put_tensor(grads, "dx", dx);
 }
 
@@ -69,9 +47,7 @@ static void sigmoid_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 static void sigmoid_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
     (void)a;
-    const sp_tensor *x = sp_op_input("sigmoid", in, "x", SP_F32, -1);
-    const sp_tensor *dy = sp_op_input("sigmoid", in, "dy", SP_F32, -1);
-    check_same("sigmoid", "dy", dy, x);
+    const sp_tensor *x, *dy = sp_opin_unary_bwd("sigmoid", in, &x);
     sp_tensor *dx = new_like(x);
     sp_sigmoid_backward(sp_f32(dx), sp_f32(dy), sp_f32(x), sp_tensor_numel(x));
     sp_map_put_tensor(grads, "dx", dx);
@@ -79,46 +55,12 @@ static void sigmoid_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 
 /* ---------------------------------------------------------------- compose */
 
-typedef struct {
-    const sp_tensor *layers, *masks, *bg, *occ;
-    size_t L, N, C, hw;
-} compose_in;
-
-static compose_in compose_inputs(const sp_map *in)
-{
-    const char *op = "compose";
-    compose_in c;
-    c.layers = sp_op_input(op, in, "layers", SP_F32, 5);
-    c.L = (size_t)c.layers->shape[0];
-    c.N = (size_t)c.layers->shape[1];
-    c.C = (size_t)c.layers->shape[2];
-    c.hw = (size_t)(c.layers->shape[3] * c.layers->shape[4]);
-    c.masks = sp_op_input(op, in, "masks", SP_F32, 5);
-    int64_t mshape[5] = {c.layers->shape[0], c.layers->shape[1], 1, c.layers->shape[3],
-                         c.layers->shape[4]};
-    for (int i = 0; i < 5; i++)
-        sp_op_check_dim(op, "masks", c.masks, i, mshape[i]);
-    c.bg = sp_op_input_opt(op, in, "background", SP_F32, 4);
-    if (c.bg)
-        for (int i = 0; i < 4; i++)
-            sp_op_check_dim(op, "background", c.bg, i, c.layers->shape[i + 1]);
-    c.occ = sp_op_input_opt(op, in, "occlusion", SP_F32, 3);
-    if (c.occ) {
-        sp_op_check_dim(op, "occlusion", c.occ, 0, (int64_t)c.N);
-        sp_op_check_dim(op, "occlusion", c.occ, 1, (int64_t)c.L);
-        sp_op_check_dim(op, "occlusion", c.occ, 2, (int64_t)c.L);
-    }
-    if (c.L > SP_COMPOSE_MAX_LAYERS)
-        sp_fatal("%s: %zu layers, at most %d supported", op, c.L, SP_COMPOSE_MAX_LAYERS);
-    return c;
-}
-
 static const float *f32_or_null(const sp_tensor *t) { return t ? sp_f32(t) : NULL; }
 
 static void compose_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     (void)a;
-    compose_in c = compose_inputs(in);
+    sp_opin_compose_in c = sp_opin_compose(in);
     sp_tensor *y = sp_tensor_new(SP_F32, 4, c.layers->shape + 1);
     sp_compose_forward(sp_f32(y), sp_f32(c.layers), sp_f32(c.masks), f32_or_null(c.bg),
                        f32_or_null(c.occ), c.L, c.N, c.C, c.hw);
@@ -128,10 +70,8 @@ static void compose_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 static void compose_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
     (void)a;
-    compose_in c = compose_inputs(in);
-    const sp_tensor *dy = sp_op_input("compose", in, "dy", SP_F32, 4);
-    for (int i = 0; i < 4; i++)
-        sp_op_check_dim("compose", "dy", dy, i, c.layers->shape[i + 1]);
+    sp_opin_compose_in c = sp_opin_compose(in);
+    const sp_tensor *dy = sp_opin_compose_dy(in, &c);
     sp_tensor *dl = new_like(c.layers), *dm = new_like(c.masks);
     sp_tensor *db = c.bg ? new_like(c.bg) : NULL, *dot_ = c.occ ? new_like(c.occ) : NULL;
     sp_compose_backward(sp_f32(dl), sp_f32(dm), db ? sp_f32(db) : NULL, dot_ ? sp_f32(dot_) : NULL,
@@ -145,29 +85,10 @@ static void compose_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
         sp_map_put_tensor(grads, "docclusion", dot_);
 }
 
-/* L from the attribute, or from the number of logits L(L-1)/2. */
-static size_t occ_layers(const sp_tensor *z, const sp_op_attrs *a)
-{
-    int L = sp_attr_int(a, "layers");
-    size_t np = (size_t)z->shape[1];
-    if (L < 0)
-        sp_fatal("occlusion_grid: --layers %d is negative", L);
-    if (L == 0) {
-        while ((size_t)L * (size_t)(L - (L > 0)) / 2 < np)
-            L++;
-        if (L == 0)
-            L = 1;
-    }
-    if ((size_t)L * (size_t)(L - 1) / 2 != np)
-        sp_fatal("occlusion_grid: input 'logits' has %zu values per image, %d layers need %d", np,
-                 L, L * (L - 1) / 2);
-    return (size_t)L;
-}
-
 static void occ_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *z = sp_op_input("occlusion_grid", in, "logits", SP_F32, 2);
-    size_t L = occ_layers(z, a);
+    size_t L;
+    const sp_tensor *z = sp_opin_occ(in, a, &L);
     sp_tensor *o = sp_tensor_newv(SP_F32, 3, z->shape[0], (int64_t)L, (int64_t)L);
     sp_occlusion_grid_forward(sp_f32(o), sp_f32(z), (size_t)z->shape[0], L);
     sp_map_put_tensor(out, "occ", o);
@@ -175,12 +96,9 @@ static void occ_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 
 static void occ_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *z = sp_op_input("occlusion_grid", in, "logits", SP_F32, 2);
-    size_t L = occ_layers(z, a);
-    const sp_tensor *d = sp_op_input("occlusion_grid", in, "docc", SP_F32, 3);
-    sp_op_check_dim("occlusion_grid", "docc", d, 0, z->shape[0]);
-    sp_op_check_dim("occlusion_grid", "docc", d, 1, (int64_t)L);
-    sp_op_check_dim("occlusion_grid", "docc", d, 2, (int64_t)L);
+    size_t L;
+    const sp_tensor *z = sp_opin_occ(in, a, &L);
+    const sp_tensor *d = sp_opin_occ_grad(in, z, L);
     sp_tensor *dz = new_like(z);
     sp_occlusion_grid_backward(sp_f32(dz), sp_f32(d), sp_f32(z), (size_t)z->shape[0], L);
     sp_map_put_tensor(grads, "dlogits", dz);
@@ -188,26 +106,12 @@ static void occ_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 
 /* -------------------------------------------------------------------- mse */
 
-static void mse_inputs(const sp_map *in, const sp_tensor **x, const sp_tensor **t, size_t *N,
-                       size_t *D)
-{
-    *x = sp_op_input("mse", in, "x", SP_F32, -1);
-    *t = sp_op_input("mse", in, "target", SP_F32, -1);
-    if ((*x)->ndim < 1)
-        sp_fatal("mse: input 'x' needs a first dimension (images)");
-    check_same("mse", "target", *t, *x);
-    *N = (size_t)(*x)->shape[0];
-    *D = 1;
-    for (int i = 1; i < (*x)->ndim; i++)
-        *D *= (size_t)(*x)->shape[i];
-}
-
 static void mse_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     (void)a;
     const sp_tensor *x, *t;
     size_t N, D;
-    mse_inputs(in, &x, &t, &N, &D);
+    sp_opin_mse(in, &x, &t, &N, &D);
     sp_tensor *dist = sp_tensor_newv(SP_F32, 1, (int64_t)N), *loss = sp_tensor_new(SP_F32, 0, NULL);
     sp_mse_forward(sp_f32(dist), sp_f32(loss), sp_f32(x), sp_f32(t), N, D);
     sp_map_put_tensor(out, "dist", dist);
@@ -219,13 +123,8 @@ static void mse_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
     (void)a;
     const sp_tensor *x, *t;
     size_t N, D;
-    mse_inputs(in, &x, &t, &N, &D);
-    const sp_tensor *dd = sp_op_input_opt("mse", in, "ddist", SP_F32, 1);
-    const sp_tensor *dl = sp_op_input_opt("mse", in, "dloss", SP_F32, -1);
-    if (dd)
-        sp_op_check_dim("mse", "ddist", dd, 0, (int64_t)N);
-    if (dl && sp_tensor_numel(dl) != 1)
-        sp_fatal("mse: input 'dloss' must hold one value");
+    const sp_tensor *dd, *dl;
+    sp_opin_mse_bwd(in, &x, &t, &N, &D, &dd, &dl);
     sp_tensor *dx = new_like(x), *dt = new_like(t);
     sp_mse_backward(sp_f32(dx), sp_f32(dt), dd ? sp_f32(dd) : NULL, dl ? sp_f32(dl)[0] : 0.0f,
                     sp_f32(x), sp_f32(t), N, D);
@@ -237,20 +136,10 @@ static void mse_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 
 static void adam_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
-    const char *op = "adam";
-    const sp_tensor *p = sp_op_input(op, in, "param", SP_F32, -1);
-    const sp_tensor *g = sp_op_input(op, in, "grad", SP_F32, -1);
-    const sp_tensor *m = sp_op_input(op, in, "m", SP_F32, -1);
-    const sp_tensor *v = sp_op_input(op, in, "v", SP_F32, -1);
-    check_same(op, "grad", g, p);
-    check_same(op, "m", m, p);
-    check_same(op, "v", v, p);
-    double step = sp_attr_num(a, "step");
-    int times = sp_attr_int(a, "times");
-    if (step < 1 || step != (double)(int64_t)step)
-        sp_fatal("adam: --step %g: expected the update's number, an integer >= 1", step);
-    if (times < 1)
-        sp_fatal("adam: --times %d: expected >= 1", times);
+    const sp_tensor *p, *g, *m, *v;
+    double step;
+    int times;
+    sp_opin_adam(in, a, &p, &g, &m, &v, &step, &times);
     sp_tensor *po = sp_tensor_copy(p), *mo = sp_tensor_copy(m), *vo = sp_tensor_copy(v);
     sp_adam_step_repeated(sp_f32(po), sp_f32(mo), sp_f32(vo), sp_f32(g), sp_tensor_numel(p),
                           (int64_t)step, times, sp_attr_num(a, "lr"), sp_attr_num(a, "beta1"),
@@ -302,48 +191,22 @@ static void gaussian_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
     sp_map_put_tensor(out, "y", y);
 }
 
-static uint64_t u64_attr(const char *op, const sp_op_attrs *a, const char *name)
-{
-    double v = sp_attr_num(a, name);
-    if (v < 0 || v != (double)(uint64_t)v || v > 9007199254740992.0)
-        sp_fatal("%s: --%s %g: expected an integer in [0, 2^53]", op, name, v);
-    return (uint64_t)v;
-}
-
 static void uniform_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     (void)in;
-    const char *op = "uniform_noise";
     int64_t shape[SP_MAX_DIMS];
-    const char *s = sp_attr_str(a, "shape");
-    int nd = sp_int_list_parse(s, shape, SP_MAX_DIMS, 0, SP_MAX_DIM);
-    if (nd < 0)
-        sp_fatal("%s: --shape '%s': expected sizes separated by commas (\"2,3,4,4\")", op, s);
+    uint64_t seed, stream, index;
+    int nd = sp_opin_uniform(a, shape, &seed, &stream, &index);
     sp_tensor *y = sp_tensor_new(SP_F32, nd, shape);
     sp_uniform_noise(sp_f32(y), sp_tensor_numel(y), sp_attr_num(a, "low"), sp_attr_num(a, "high"),
-                     u64_attr(op, a, "seed"), u64_attr(op, a, "stream"), u64_attr(op, a, "index"));
+                     seed, stream, index);
     sp_map_put_tensor(out, "y", y);
-}
-
-static void mask_noise_inputs(const sp_map *in, const sp_tensor **m, const sp_tensor **cv,
-                              const sp_tensor **u)
-{
-    const char *op = "mask_noise";
-    *m = sp_op_input(op, in, "mask", SP_F32, 6);
-    *cv = sp_op_input(op, in, "canvas", SP_F32, 6);
-    *u = sp_op_input(op, in, "u", SP_F32, 4);
-    check_same(op, "canvas", *cv, *m);
-    sp_op_check_dim(op, "mask", *m, 3, 1);
-    sp_op_check_dim(op, "u", *u, 0, (*m)->shape[1]);
-    sp_op_check_dim(op, "u", *u, 1, 1);
-    sp_op_check_dim(op, "u", *u, 2, (*m)->shape[4]);
-    sp_op_check_dim(op, "u", *u, 3, (*m)->shape[5]);
 }
 
 static void mask_noise_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     const sp_tensor *m, *cv, *u;
-    mask_noise_inputs(in, &m, &cv, &u);
+    sp_opin_mask_noise(in, &m, &cv, &u);
     sp_tensor *y = new_like(m);
     sp_mask_noise_forward(sp_f32(y), sp_f32(m), sp_f32(cv), sp_f32(u), sp_attr_num(a, "amplitude"),
                           (size_t)m->shape[0], (size_t)m->shape[1], (size_t)m->shape[2],
@@ -354,9 +217,8 @@ static void mask_noise_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 static void mask_noise_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
     const sp_tensor *m, *cv, *u;
-    mask_noise_inputs(in, &m, &cv, &u);
-    const sp_tensor *dy = sp_op_input("mask_noise", in, "dy", SP_F32, 6);
-    check_same("mask_noise", "dy", dy, m);
+    sp_opin_mask_noise(in, &m, &cv, &u);
+    const sp_tensor *dy = sp_opin_mask_noise_dy(in, m);
     sp_tensor *dm = new_like(m), *dc = new_like(cv);
     sp_mask_noise_backward(sp_f32(dm), sp_f32(dc), sp_f32(dy), sp_f32(u),
                            sp_attr_num(a, "amplitude"), (size_t)m->shape[0], (size_t)m->shape[1],

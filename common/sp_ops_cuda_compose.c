@@ -7,38 +7,19 @@
 #include "sp_compose.h"
 #include "sp_error.h"
 #include "sp_op.h"
+#include "sp_ops_inputs.h"
 
 #include <stdint.h>
 #include <string.h>
 
 #ifdef SP_HAVE_CUDA
 
-static void check_same(const char *op, const char *name, const sp_tensor *b, const sp_tensor *a)
-{
-    char b1[128], b2[128];
-    int same = a->ndim == b->ndim;
-    for (int i = 0; same && i < a->ndim; i++)
-        same = a->shape[i] == b->shape[i];
-    if (!same)
-        sp_fatal("%s: input '%s' is %s, expected %s", op, name, sp_tensor_describe(b, b1, sizeof b1),
-                 sp_tensor_describe(a, b2, sizeof b2));
-}
-
 /* ---- clamp, sigmoid ---- */
-
-static sp_clamp clamp_attr(const sp_op_attrs *a)
-{
-    sp_clamp c;
-    const char *kind = sp_attr_str(a, "kind");
-    if (sp_clamp_parse(kind, &c) != 0)
-        sp_fatal("clamp: --kind '%s': expected soft, softALPHA, clamp, diff or none", kind);
-    return c;
-}
 
 static int clamp_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     const sp_tensor *x = sp_op_input("clamp", in, "x", SP_F32, -1);
-    sp_clamp c = clamp_attr(a);
+    sp_clamp c = sp_opin_clamp_attr(a);
     if (sp_cu_any_empty(1, x))
         return 0;
     float *dx = sp_cu_in(x), *dy = sp_cu_buf(x->ndim, x->shape);
@@ -49,10 +30,8 @@ static int clamp_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 
 static int clamp_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *x = sp_op_input("clamp", in, "x", SP_F32, -1);
-    const sp_tensor *dy = sp_op_input("clamp", in, "dy", SP_F32, -1);
-    check_same("clamp", "dy", dy, x);
-    sp_clamp c = clamp_attr(a);
+    const sp_tensor *x, *dy = sp_opin_unary_bwd("clamp", in, &x);
+    sp_clamp c = sp_opin_clamp_attr(a);
     if (sp_cu_any_empty(1, x))
         return 0;
     float *gx = sp_cu_buf(x->ndim, x->shape);
@@ -76,9 +55,7 @@ static int sigmoid_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 static int sigmoid_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
     (void)a;
-    const sp_tensor *x = sp_op_input("sigmoid", in, "x", SP_F32, -1);
-    const sp_tensor *dy = sp_op_input("sigmoid", in, "dy", SP_F32, -1);
-    check_same("sigmoid", "dy", dy, x);
+    const sp_tensor *x, *dy = sp_opin_unary_bwd("sigmoid", in, &x);
     if (sp_cu_any_empty(1, x))
         return 0;
     float *gx = sp_cu_buf(x->ndim, x->shape);
@@ -89,44 +66,10 @@ static int sigmoid_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 
 /* ---- compose ---- */
 
-typedef struct {
-    const sp_tensor *layers, *masks, *bg, *occ;
-    size_t L, N, C, hw;
-} compose_in;
-
-static compose_in compose_inputs(const sp_map *in)
-{
-    const char *op = "compose";
-    compose_in c;
-    c.layers = sp_op_input(op, in, "layers", SP_F32, 5);
-    c.L = (size_t)c.layers->shape[0];
-    c.N = (size_t)c.layers->shape[1];
-    c.C = (size_t)c.layers->shape[2];
-    c.hw = (size_t)(c.layers->shape[3] * c.layers->shape[4]);
-    c.masks = sp_op_input(op, in, "masks", SP_F32, 5);
-    int64_t mshape[5] = {c.layers->shape[0], c.layers->shape[1], 1, c.layers->shape[3],
-                         c.layers->shape[4]};
-    for (int i = 0; i < 5; i++)
-        sp_op_check_dim(op, "masks", c.masks, i, mshape[i]);
-    c.bg = sp_op_input_opt(op, in, "background", SP_F32, 4);
-    if (c.bg)
-        for (int i = 0; i < 4; i++)
-            sp_op_check_dim(op, "background", c.bg, i, c.layers->shape[i + 1]);
-    c.occ = sp_op_input_opt(op, in, "occlusion", SP_F32, 3);
-    if (c.occ) {
-        sp_op_check_dim(op, "occlusion", c.occ, 0, (int64_t)c.N);
-        sp_op_check_dim(op, "occlusion", c.occ, 1, (int64_t)c.L);
-        sp_op_check_dim(op, "occlusion", c.occ, 2, (int64_t)c.L);
-    }
-    if (c.L > SP_COMPOSE_MAX_LAYERS)
-        sp_fatal("%s: %zu layers, at most %d supported", op, c.L, SP_COMPOSE_MAX_LAYERS);
-    return c;
-}
-
 static int compose_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     (void)a;
-    compose_in c = compose_inputs(in);
+    sp_opin_compose_in c = sp_opin_compose(in);
     if (sp_cu_any_empty(1, c.layers) || c.L == 0)
         return 0;
     float *y = sp_cu_buf(4, c.layers->shape + 1);
@@ -139,10 +82,8 @@ static int compose_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 static int compose_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
     (void)a;
-    compose_in c = compose_inputs(in);
-    const sp_tensor *dy = sp_op_input("compose", in, "dy", SP_F32, 4);
-    for (int i = 0; i < 4; i++)
-        sp_op_check_dim("compose", "dy", dy, i, c.layers->shape[i + 1]);
+    sp_opin_compose_in c = sp_opin_compose(in);
+    const sp_tensor *dy = sp_opin_compose_dy(in, &c);
     if (sp_cu_any_empty(1, c.layers) || c.L == 0)
         return 0;
     float *dl = sp_cu_buf(5, c.layers->shape), *dm = sp_cu_buf(5, c.masks->shape);
@@ -161,28 +102,10 @@ static int compose_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 
 /* ---- occlusion_grid ---- */
 
-static size_t occ_layers(const sp_tensor *z, const sp_op_attrs *a)
-{
-    int L = sp_attr_int(a, "layers");
-    size_t np = (size_t)z->shape[1];
-    if (L < 0)
-        sp_fatal("occlusion_grid: --layers %d is negative", L);
-    if (L == 0) {
-        while ((size_t)L * (size_t)(L - (L > 0)) / 2 < np)
-            L++;
-        if (L == 0)
-            L = 1;
-    }
-    if ((size_t)L * (size_t)(L - 1) / 2 != np)
-        sp_fatal("occlusion_grid: input 'logits' has %zu values per image, %d layers need %d", np,
-                 L, L * (L - 1) / 2);
-    return (size_t)L;
-}
-
 static int occ_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *z = sp_op_input("occlusion_grid", in, "logits", SP_F32, 2);
-    size_t L = occ_layers(z, a);
+    size_t L;
+    const sp_tensor *z = sp_opin_occ(in, a, &L);
     if (z->shape[0] == 0 || L < 2)
         return 0;
     int64_t os[3] = {z->shape[0], (int64_t)L, (int64_t)L};
@@ -194,12 +117,9 @@ static int occ_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 
 static int occ_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *z = sp_op_input("occlusion_grid", in, "logits", SP_F32, 2);
-    size_t L = occ_layers(z, a);
-    const sp_tensor *d = sp_op_input("occlusion_grid", in, "docc", SP_F32, 3);
-    sp_op_check_dim("occlusion_grid", "docc", d, 0, z->shape[0]);
-    sp_op_check_dim("occlusion_grid", "docc", d, 1, (int64_t)L);
-    sp_op_check_dim("occlusion_grid", "docc", d, 2, (int64_t)L);
+    size_t L;
+    const sp_tensor *z = sp_opin_occ(in, a, &L);
+    const sp_tensor *d = sp_opin_occ_grad(in, z, L);
     if (z->shape[0] == 0 || L < 2)
         return 0;
     float *dz = sp_cu_buf(2, z->shape);
@@ -210,26 +130,12 @@ static int occ_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 
 /* ---- mse ---- */
 
-static void mse_inputs(const sp_map *in, const sp_tensor **x, const sp_tensor **t, size_t *N,
-                       size_t *D)
-{
-    *x = sp_op_input("mse", in, "x", SP_F32, -1);
-    *t = sp_op_input("mse", in, "target", SP_F32, -1);
-    if ((*x)->ndim < 1)
-        sp_fatal("mse: input 'x' needs a first dimension (images)");
-    check_same("mse", "target", *t, *x);
-    *N = (size_t)(*x)->shape[0];
-    *D = 1;
-    for (int i = 1; i < (*x)->ndim; i++)
-        *D *= (size_t)(*x)->shape[i];
-}
-
 static int mse_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     (void)a;
     const sp_tensor *x, *t;
     size_t N, D;
-    mse_inputs(in, &x, &t, &N, &D);
+    sp_opin_mse(in, &x, &t, &N, &D);
     if (N == 0 || D == 0)
         return 0;
     int64_t ds[1] = {(int64_t)N};
@@ -246,13 +152,8 @@ static int mse_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
     (void)a;
     const sp_tensor *x, *t;
     size_t N, D;
-    mse_inputs(in, &x, &t, &N, &D);
-    const sp_tensor *dd = sp_op_input_opt("mse", in, "ddist", SP_F32, 1);
-    const sp_tensor *dl = sp_op_input_opt("mse", in, "dloss", SP_F32, -1);
-    if (dd)
-        sp_op_check_dim("mse", "ddist", dd, 0, (int64_t)N);
-    if (dl && sp_tensor_numel(dl) != 1)
-        sp_fatal("mse: input 'dloss' must hold one value");
+    const sp_tensor *dd, *dl;
+    sp_opin_mse_bwd(in, &x, &t, &N, &D, &dd, &dl);
     if (N == 0 || D == 0)
         return 0;
     float *gx = sp_cu_buf(x->ndim, x->shape), *gt = sp_cu_buf(t->ndim, t->shape);
@@ -267,20 +168,10 @@ static int mse_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 
 static int adam_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
-    const char *op = "adam";
-    const sp_tensor *p = sp_op_input(op, in, "param", SP_F32, -1);
-    const sp_tensor *g = sp_op_input(op, in, "grad", SP_F32, -1);
-    const sp_tensor *m = sp_op_input(op, in, "m", SP_F32, -1);
-    const sp_tensor *v = sp_op_input(op, in, "v", SP_F32, -1);
-    check_same(op, "grad", g, p);
-    check_same(op, "m", m, p);
-    check_same(op, "v", v, p);
-    double step = sp_attr_num(a, "step");
-    int times = sp_attr_int(a, "times");
-    if (step < 1 || step != (double)(int64_t)step)
-        sp_fatal("adam: --step %g: expected the update's number, an integer >= 1", step);
-    if (times < 1)
-        sp_fatal("adam: --times %d: expected >= 1", times);
+    const sp_tensor *p, *g, *m, *v;
+    double step;
+    int times;
+    sp_opin_adam(in, a, &p, &g, &m, &v, &step, &times);
     if (sp_cu_any_empty(1, p))
         return 0;
     float *dp = sp_cu_in(p), *dm = sp_cu_in(m), *dv = sp_cu_in(v), *dg = sp_cu_in(g);
@@ -297,25 +188,12 @@ static int adam_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 
 /* ---- noise ---- */
 
-static uint64_t u64_attr(const char *op, const sp_op_attrs *a, const char *name)
-{
-    double v = sp_attr_num(a, name);
-    if (v < 0 || v != (double)(uint64_t)v || v > 9007199254740992.0)
-        sp_fatal("%s: --%s %g: expected an integer in [0, 2^53]", op, name, v);
-    return (uint64_t)v;
-}
-
 static int uniform_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     (void)in;
-    const char *op = "uniform_noise";
     int64_t shape[SP_MAX_DIMS];
-    const char *s = sp_attr_str(a, "shape");
-    int nd = sp_int_list_parse(s, shape, SP_MAX_DIMS, 0, SP_MAX_DIM);
-    if (nd < 0)
-        sp_fatal("%s: --shape '%s': expected sizes separated by commas (\"2,3,4,4\")", op, s);
-    uint64_t seed = u64_attr(op, a, "seed"), stream = u64_attr(op, a, "stream");
-    uint64_t index = u64_attr(op, a, "index");
+    uint64_t seed, stream, index;
+    int nd = sp_opin_uniform(a, shape, &seed, &stream, &index);
     size_t n = sp_shape_numel(nd, shape);
     if (n == 0 || n == (size_t)-1)
         return 0;
@@ -325,25 +203,10 @@ static int uniform_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
     return 1;
 }
 
-static void mask_noise_inputs(const sp_map *in, const sp_tensor **m, const sp_tensor **cv,
-                              const sp_tensor **u)
-{
-    const char *op = "mask_noise";
-    *m = sp_op_input(op, in, "mask", SP_F32, 6);
-    *cv = sp_op_input(op, in, "canvas", SP_F32, 6);
-    *u = sp_op_input(op, in, "u", SP_F32, 4);
-    check_same(op, "canvas", *cv, *m);
-    sp_op_check_dim(op, "mask", *m, 3, 1);
-    sp_op_check_dim(op, "u", *u, 0, (*m)->shape[1]);
-    sp_op_check_dim(op, "u", *u, 1, 1);
-    sp_op_check_dim(op, "u", *u, 2, (*m)->shape[4]);
-    sp_op_check_dim(op, "u", *u, 3, (*m)->shape[5]);
-}
-
 static int mask_noise_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     const sp_tensor *m, *cv, *u;
-    mask_noise_inputs(in, &m, &cv, &u);
+    sp_opin_mask_noise(in, &m, &cv, &u);
     if (sp_cu_any_empty(1, m))
         return 0;
     float *y = sp_cu_buf(6, m->shape);
@@ -357,9 +220,8 @@ static int mask_noise_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 static int mask_noise_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
     const sp_tensor *m, *cv, *u;
-    mask_noise_inputs(in, &m, &cv, &u);
-    const sp_tensor *dy = sp_op_input("mask_noise", in, "dy", SP_F32, 6);
-    check_same("mask_noise", "dy", dy, m);
+    sp_opin_mask_noise(in, &m, &cv, &u);
+    const sp_tensor *dy = sp_opin_mask_noise_dy(in, m);
     if (sp_cu_any_empty(1, m))
         return 0;
     float *ddy = sp_cu_in(dy), *dc = sp_cu_buf(6, m->shape);

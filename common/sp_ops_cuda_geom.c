@@ -8,6 +8,7 @@
 #include "sp_ops_cuda.h"
 #include "sp_error.h"
 #include "sp_op.h"
+#include "sp_ops_inputs.h"
 #include "sp_warp.h"
 
 #include <math.h>
@@ -16,63 +17,6 @@
 #include <string.h>
 
 #ifdef SP_HAVE_CUDA
-
-/* ---- input checks, as sp_ops_geom.c ---- */
-
-static int attr_size(const char *op, const sp_op_attrs *a, const char *name)
-{
-    int v = sp_attr_int(a, name);
-    if (v < 0 || v > 65536)
-        sp_fatal("%s: attribute --%s: %d is not a size (0 to 65536)", op, name, v);
-    return v;
-}
-
-static int attr_border(const char *op, const sp_op_attrs *a)
-{
-    sp_padding p;
-    const char *s = sp_attr_str(a, "padding");
-    if (sp_padding_parse(s, &p))
-        sp_fatal("%s: attribute --padding: '%s' is not one of zeros, border", op, s);
-    return p == SP_PAD_BORDER;
-}
-
-static const sp_tensor *grad_in(const char *op, const sp_map *in, const char *name, int ndim,
-                                const int64_t *shape)
-{
-    const sp_tensor *d = sp_op_input(op, in, name, SP_F32, ndim);
-    for (int i = 0; i < ndim; i++)
-        sp_op_check_dim(op, name, d, i, shape[i]);
-    return d;
-}
-
-static const sp_tensor *image_input(const char *op, const sp_map *in, const char *name)
-{
-    const sp_tensor *x = sp_op_input(op, in, name, SP_F32, 4);
-    if (x->shape[2] < 1 || x->shape[3] < 1 || x->shape[2] * x->shape[3] > ((int64_t)1 << 30))
-        sp_fatal("%s: input '%s' has images of %lldx%lld, expected at least 1x1", op, name,
-                 (long long)x->shape[2], (long long)x->shape[3]);
-    return x;
-}
-
-static const sp_tensor *theta_input(const char *op, const sp_map *in, const char *name, int r, int c)
-{
-    const sp_tensor *t = sp_op_input(op, in, name, SP_F32, 3);
-    sp_op_check_dim(op, name, t, 1, r);
-    sp_op_check_dim(op, name, t, 2, c);
-    return t;
-}
-
-static int lattice_side(const char *op, const char *name, int64_t count, int per)
-{
-    if (count % per == 0) {
-        int64_t pts = count / per;
-        int g = (int)llround(sqrt((double)pts));
-        if ((int64_t)g * g == pts && g >= 2 && g <= SP_TPS_MAX_G)
-            return g;
-    }
-    sp_fatal("%s: input '%s' holds %lld values per image, expected %d g^2 with g in 2..%d", op,
-             name, (long long)count, per, SP_TPS_MAX_G);
-}
 
 /* ---- generator parameters from the op's inputs (common/sp_warp.c's) ---- */
 
@@ -217,16 +161,13 @@ static int grid_op(int src, const char *op, const char *in_name, const char *dna
 {
     const sp_tensor *t;
     int g = 0;
-    if (src == SRC_POINTS) {
-        t = sp_op_input(op, in, in_name, SP_F32, 3);
-        sp_op_check_dim(op, in_name, t, 2, 2);
-        g = lattice_side(op, in_name, t->shape[1], 1);
-    } else {
-        t = theta_input(op, in, in_name, src == SRC_THETA ? 2 : 3, 3);
-    }
-    int h = attr_size(op, a, "height"), w = attr_size(op, a, "width");
+    if (src == SRC_POINTS)
+        t = sp_opin_tps_points(in, &g);
+    else
+        t = sp_opin_theta(op, in, in_name, src == SRC_THETA ? 2 : 3, 3);
+    int h = sp_opin_attr_size(op, a, "height"), w = sp_opin_attr_size(op, a, "width");
     int64_t gs[4] = {t->shape[0], h, w, 2};
-    const sp_tensor *dg = backward ? grad_in(op, in, "dgrid", 4, gs) : NULL;
+    const sp_tensor *dg = backward ? sp_opin_grad(op, in, "dgrid", 4, gs) : NULL;
     if (t->shape[0] == 0 || h == 0 || w == 0)
         return 0;
     int P = (int)(sp_tensor_numel(t) / (size_t)t->shape[0]);
@@ -251,16 +192,13 @@ static int tps_grid_bwd(sp_map *o, const sp_map *i, const sp_op_attrs *a) { retu
 static int grid_sample_run(int backward, sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     const char *op = "grid_sample";
-    const sp_tensor *x = image_input(op, in, "x");
-    const sp_tensor *grid = sp_op_input(op, in, "grid", SP_F32, 4);
-    sp_op_check_dim(op, "grid", grid, 0, x->shape[0]);
-    sp_op_check_dim(op, "grid", grid, 3, 2);
-    int border = attr_border(op, a);
-    size_t n = (size_t)x->shape[0];
-    int c = (int)x->shape[1], hin = (int)x->shape[2], win = (int)x->shape[3];
-    int h = (int)grid->shape[1], w = (int)grid->shape[2];
+    const sp_tensor *x, *grid;
+    sp_warp_shape s = sp_opin_grid_sample(in, a, &x, &grid);
+    int border = s.pad == SP_PAD_BORDER;
+    size_t n = s.n;
+    int c = s.c, hin = s.hin, win = s.win, h = s.h, w = s.w;
     int64_t ys[4] = {x->shape[0], c, h, w};
-    const sp_tensor *dy = backward ? grad_in(op, in, "dy", 4, ys) : NULL;
+    const sp_tensor *dy = backward ? sp_opin_grad(op, in, "dy", 4, ys) : NULL;
     if (n == 0 || c == 0 || h == 0 || w == 0)
         return 0;
     float *dx_ = sp_cu_in(x), *dg = sp_cu_in(grid);
@@ -283,32 +221,18 @@ static int grid_sample_bwd(sp_map *o, const sp_map *i, const sp_op_attrs *a) { r
 /* ---- warp_affine and the spatial transformations ---- */
 
 /* P: parameters per image (-1: TPS, from beta's size). */
-static int warp_run(int src, const char *op, const char *pname, int P, int backward, sp_map *out,
+static int warp_run(int src, const char *op, int P, int backward, sp_map *out,
                     const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *x = image_input(op, in, "x"), *b;
+    const sp_tensor *x, *b;
     int g = 0;
-    if (src == SRC_THETA) {
-        b = theta_input(op, in, pname, 2, 3);
-        sp_op_check_dim(op, pname, b, 0, x->shape[0]);
-    } else {
-        b = sp_op_input(op, in, pname, SP_F32, 2);
-        sp_op_check_dim(op, pname, b, 0, x->shape[0]);
-        if (P >= 0)
-            sp_op_check_dim(op, pname, b, 1, P);
-        else
-            g = lattice_side(op, pname, b->shape[1], 2);
-    }
-    int h = attr_size(op, a, "height"), w = attr_size(op, a, "width");
-    if (h == 0)
-        h = (int)x->shape[2];
-    if (w == 0)
-        w = (int)x->shape[3];
-    int border = attr_border(op, a);
-    size_t n = (size_t)x->shape[0];
-    int c = (int)x->shape[1], hin = (int)x->shape[2], win = (int)x->shape[3];
+    sp_warp_shape s = src == SRC_THETA ? sp_opin_warp_affine(in, a, &x, &b)
+                                       : sp_opin_warp(op, in, a, P, &x, &b, &g);
+    int border = s.pad == SP_PAD_BORDER;
+    size_t n = s.n;
+    int c = s.c, hin = s.hin, win = s.win, h = s.h, w = s.w;
     int64_t ys[4] = {x->shape[0], c, h, w};
-    const sp_tensor *dy = backward ? grad_in(op, in, "dy", 4, ys) : NULL;
+    const sp_tensor *dy = backward ? sp_opin_grad(op, in, "dy", 4, ys) : NULL;
     if (n == 0 || c == 0)
         return 0;
     int Pn = (int)(sp_tensor_numel(b) / n);
@@ -329,33 +253,28 @@ static int warp_run(int src, const char *op, const char *pname, int P, int backw
     return 1;
 }
 
-#define WARP(NAME, SRC, PNAME, P)                                                              \
+#define WARP(NAME, SRC, P)                                                                     \
     static int NAME##_fwd(sp_map *o, const sp_map *i, const sp_op_attrs *a)                    \
     {                                                                                          \
-        return warp_run(SRC, #NAME, PNAME, P, 0, o, i, a);                                     \
+        return warp_run(SRC, #NAME, P, 0, o, i, a);                                            \
     }                                                                                          \
     static int NAME##_bwd(sp_map *o, const sp_map *i, const sp_op_attrs *a)                    \
     {                                                                                          \
-        return warp_run(SRC, #NAME, PNAME, P, 1, o, i, a);                                     \
+        return warp_run(SRC, #NAME, P, 1, o, i, a);                                            \
     }
-WARP(warp_affine, SRC_THETA, "theta", 6)
-WARP(tsf_position, SRC_POS, "beta", SP_TSF_POSITION_P)
-WARP(tsf_similarity, SRC_SIM, "beta", SP_TSF_SIMILARITY_P)
-WARP(tsf_affine, SRC_AFF, "beta", SP_TSF_AFFINE_P)
-WARP(tsf_projective, SRC_PROJ, "beta", SP_TSF_PROJECTIVE_P)
-WARP(tsf_tps, SRC_TPS, "beta", -1)
+WARP(warp_affine, SRC_THETA, 6)
+WARP(tsf_position, SRC_POS, SP_TSF_POSITION_P)
+WARP(tsf_similarity, SRC_SIM, SP_TSF_SIMILARITY_P)
+WARP(tsf_affine, SRC_AFF, SP_TSF_AFFINE_P)
+WARP(tsf_projective, SRC_PROJ, SP_TSF_PROJECTIVE_P)
+WARP(tsf_tps, SRC_TPS, -1)
 
 /* ---- identity ---- */
 
 static int tsf_identity_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     (void)a;
-    const sp_tensor *x = sp_op_input("tsf_identity", in, "x", SP_F32, 4);
-    const sp_tensor *b = sp_op_input_opt("tsf_identity", in, "beta", SP_F32, 2);
-    if (b) {
-        sp_op_check_dim("tsf_identity", "beta", b, 0, x->shape[0]);
-        sp_op_check_dim("tsf_identity", "beta", b, 1, 0);
-    }
+    const sp_tensor *x = sp_opin_identity(in);
     if (sp_cu_any_empty(1, x))
         return 0;
     float *y = sp_cu_buf(4, x->shape);
@@ -368,7 +287,7 @@ static int tsf_identity_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *
 {
     (void)a;
     const sp_tensor *x = sp_op_input("tsf_identity", in, "x", SP_F32, 4);
-    const sp_tensor *dy = grad_in("tsf_identity", in, "dy", 4, x->shape);
+    const sp_tensor *dy = sp_opin_grad("tsf_identity", in, "dy", 4, x->shape);
     if (sp_cu_any_empty(1, x))
         return 0;
     float *dx = sp_cu_buf(4, x->shape);
@@ -379,23 +298,12 @@ static int tsf_identity_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *
 
 /* ---- linear and mlp (cuBLAS) ---- */
 
-static void layer_inputs(const char *op, const sp_map *in, const char *wn, const char *bn,
-                         int64_t fan_in, const sp_tensor **w, const sp_tensor **b, int bias_opt)
-{
-    *w = sp_op_input(op, in, wn, SP_F32, 2);
-    sp_op_check_dim(op, wn, *w, 1, fan_in);
-    *b = bias_opt ? sp_op_input_opt(op, in, bn, SP_F32, 1) : sp_op_input(op, in, bn, SP_F32, 1);
-    if (*b)
-        sp_op_check_dim(op, bn, *b, 0, (*w)->shape[0]);
-}
-
 static int linear_run(int backward, sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     (void)a;
-    const sp_tensor *x = sp_op_input("linear", in, "x", SP_F32, 2), *w, *b;
-    layer_inputs("linear", in, "weight", "bias", x->shape[1], &w, &b, 1);
+    const sp_tensor *w, *b, *x = sp_opin_linear(in, &w, &b);
     int64_t ys[2] = {x->shape[0], w->shape[0]};
-    const sp_tensor *dy = backward ? grad_in("linear", in, "dy", 2, ys) : NULL;
+    const sp_tensor *dy = backward ? sp_opin_grad("linear", in, "dy", 2, ys) : NULL;
     if (sp_cu_any_empty(3, x, w, b))
         return 0;
     size_t n = (size_t)x->shape[0];
@@ -420,20 +328,13 @@ static int linear_run(int backward, sp_map *out, const sp_map *in, const sp_op_a
 static int linear_fwd(sp_map *o, const sp_map *i, const sp_op_attrs *a) { return linear_run(0, o, i, a); }
 static int linear_bwd(sp_map *o, const sp_map *i, const sp_op_attrs *a) { return linear_run(1, o, i, a); }
 
-static const char *const mlp_w[3] = {"w1", "w2", "w3"}, *const mlp_b[3] = {"b1", "b2", "b3"};
-
 /* Linear, ReLU, Linear, ReLU, Linear; backward recomputes the activations. */
 static int mlp_run(int backward, sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     (void)a;
-    const sp_tensor *x = sp_op_input("mlp", in, "x", SP_F32, 2), *ws[3], *bs[3];
-    int64_t fan = x->shape[1];
-    for (int l = 0; l < 3; l++) {
-        layer_inputs("mlp", in, mlp_w[l], mlp_b[l], fan, &ws[l], &bs[l], 0);
-        fan = ws[l]->shape[0];
-    }
-    int64_t ys[2] = {x->shape[0], fan};
-    const sp_tensor *dy = backward ? grad_in("mlp", in, "dy", 2, ys) : NULL;
+    const sp_tensor *ws[3], *bs[3], *x = sp_opin_mlp(in, ws, bs);
+    int64_t ys[2] = {x->shape[0], ws[2]->shape[0]};
+    const sp_tensor *dy = backward ? sp_opin_grad("mlp", in, "dy", 2, ys) : NULL;
     if (sp_cu_any_empty(7, x, ws[0], ws[1], ws[2], bs[0], bs[1], bs[2]))
         return 0;
     size_t n = (size_t)x->shape[0];
@@ -462,9 +363,9 @@ static int mlp_run(int backward, sp_map *out, const sp_map *in, const sp_op_attr
         sp_cuda_linear_backward(dxl, dw, db, d, xin[l], wd[l], n, (int)ws[l]->shape[1],
                                 (int)ws[l]->shape[0]);
         char k[8];
-        snprintf(k, sizeof k, "d%s", mlp_w[l]);
+        snprintf(k, sizeof k, "d%s", sp_opin_mlp_w[l]);
         sp_cu_out(out, k, dw, 2, ws[l]->shape);
-        snprintf(k, sizeof k, "d%s", mlp_b[l]);
+        snprintf(k, sizeof k, "d%s", sp_opin_mlp_b[l]);
         sp_cu_out(out, k, db, 1, bs[l]->shape);
         if (l > 0) /* through the ReLU: its output is positive where its input was */
             sp_cuda_relu_backward(dxl, dxl, xin[l], n * (size_t)ws[l]->shape[1]);

@@ -5,6 +5,7 @@
 #include "sp_error.h"
 #include "sp_mlp.h"
 #include "sp_op.h"
+#include "sp_ops_inputs.h"
 #include "sp_tsf.h"
 #include "sp_tsf_seq.h"
 #include "sp_warp.h"
@@ -16,63 +17,6 @@
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static int attr_size(const char *op, const sp_op_attrs *a, const char *name)
-{
-    int v = sp_attr_int(a, name);
-    if (v < 0 || v > 65536)
-        sp_fatal("%s: attribute --%s: %d is not a size (0 to 65536)", op, name, v);
-    return v;
-}
-
-static sp_padding attr_padding(const char *op, const sp_op_attrs *a)
-{
-    sp_padding p;
-    const char *s = sp_attr_str(a, "padding");
-    if (sp_padding_parse(s, &p))
-        sp_fatal("%s: attribute --padding: '%s' is not one of zeros, border", op, s);
-    return p;
-}
-
-/* The gradient input "d<out>" with the shape of the forward output. */
-static const sp_tensor *grad_in(const char *op, const sp_map *in, const char *name, int ndim,
-                                const int64_t *shape)
-{
-    const sp_tensor *d = sp_op_input(op, in, name, SP_F32, ndim);
-    for (int i = 0; i < ndim; i++)
-        sp_op_check_dim(op, name, d, i, shape[i]);
-    return d;
-}
-
-/* An image batch x [N,C,H,W] with non-empty images. */
-static const sp_tensor *image_input(const char *op, const sp_map *in, const char *name)
-{
-    const sp_tensor *x = sp_op_input(op, in, name, SP_F32, 4);
-    if (x->shape[2] < 1 || x->shape[3] < 1 || x->shape[2] * x->shape[3] > ((int64_t)1 << 30))
-        sp_fatal("%s: input '%s' has images of %lldx%lld, expected at least 1x1", op, name,
-                 (long long)x->shape[2], (long long)x->shape[3]);
-    return x;
-}
-
-/* beta [N,P] */
-static const sp_tensor *beta_input(const char *op, const sp_map *in, const sp_tensor *x, int P)
-{
-    const sp_tensor *b = sp_op_input(op, in, "beta", SP_F32, 2);
-    sp_op_check_dim(op, "beta", b, 0, x->shape[0]);
-    if (P >= 0)
-        sp_op_check_dim(op, "beta", b, 1, P);
-    return b;
-}
-
-static void out_size(const char *op, const sp_op_attrs *a, const sp_tensor *x, int *h, int *w)
-{
-    *h = attr_size(op, a, "height");
-    *w = attr_size(op, a, "width");
-    if (*h == 0)
-        *h = (int)x->shape[2];
-    if (*w == 0)
-        *w = (int)x->shape[3];
-}
-
 /* ---- affine_grid ------------------------------------------------------------------ */
 
 static const sp_op_attr grid_attrs[] = {
@@ -80,19 +24,10 @@ static const sp_op_attr grid_attrs[] = {
     {"width", 'n', "1", "output width W"},
     {0}};
 
-static const sp_tensor *theta_input(const char *op, const sp_map *in, const char *name, int r,
-                                    int c)
-{
-    const sp_tensor *t = sp_op_input(op, in, name, SP_F32, 3);
-    sp_op_check_dim(op, name, t, 1, r);
-    sp_op_check_dim(op, name, t, 2, c);
-    return t;
-}
-
 static void affine_grid_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *th = theta_input("affine_grid", in, "theta", 2, 3);
-    int h = attr_size("affine_grid", a, "height"), w = attr_size("affine_grid", a, "width");
+    const sp_tensor *th = sp_opin_theta("affine_grid", in, "theta", 2, 3);
+    int h = sp_opin_attr_size("affine_grid", a, "height"), w = sp_opin_attr_size("affine_grid", a, "width");
     sp_tensor *g = sp_tensor_newv(SP_F32, 4, th->shape[0], (int64_t)h, (int64_t)w, (int64_t)2);
     sp_affine_grid_forward(sp_f32(g), sp_f32(th), (size_t)th->shape[0], h, w);
     sp_map_put_tensor(out, "grid", g);
@@ -100,10 +35,10 @@ static void affine_grid_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 
 static void affine_grid_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *th = theta_input("affine_grid", in, "theta", 2, 3);
-    int h = attr_size("affine_grid", a, "height"), w = attr_size("affine_grid", a, "width");
+    const sp_tensor *th = sp_opin_theta("affine_grid", in, "theta", 2, 3);
+    int h = sp_opin_attr_size("affine_grid", a, "height"), w = sp_opin_attr_size("affine_grid", a, "width");
     int64_t gs[4] = {th->shape[0], h, w, 2};
-    const sp_tensor *dg = grad_in("affine_grid", in, "dgrid", 4, gs);
+    const sp_tensor *dg = sp_opin_grad("affine_grid", in, "dgrid", 4, gs);
     sp_tensor *dth = sp_tensor_new(SP_F32, 3, th->shape);
     sp_affine_grid_backward(sp_f32(dth), sp_f32(dg), (size_t)th->shape[0], h, w);
     sp_map_put_tensor(grads, "dtheta", dth);
@@ -113,8 +48,8 @@ static void affine_grid_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *
 
 static void homography_grid_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *hm = theta_input("homography_grid", in, "hom", 3, 3);
-    int h = attr_size("homography_grid", a, "height"), w = attr_size("homography_grid", a, "width");
+    const sp_tensor *hm = sp_opin_theta("homography_grid", in, "hom", 3, 3);
+    int h = sp_opin_attr_size("homography_grid", a, "height"), w = sp_opin_attr_size("homography_grid", a, "width");
     sp_tensor *g = sp_tensor_newv(SP_F32, 4, hm->shape[0], (int64_t)h, (int64_t)w, (int64_t)2);
     sp_homography_grid_forward(sp_f32(g), sp_f32(hm), (size_t)hm->shape[0], h, w);
     sp_map_put_tensor(out, "grid", g);
@@ -122,10 +57,10 @@ static void homography_grid_fwd(sp_map *out, const sp_map *in, const sp_op_attrs
 
 static void homography_grid_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *hm = theta_input("homography_grid", in, "hom", 3, 3);
-    int h = attr_size("homography_grid", a, "height"), w = attr_size("homography_grid", a, "width");
+    const sp_tensor *hm = sp_opin_theta("homography_grid", in, "hom", 3, 3);
+    int h = sp_opin_attr_size("homography_grid", a, "height"), w = sp_opin_attr_size("homography_grid", a, "width");
     int64_t gs[4] = {hm->shape[0], h, w, 2};
-    const sp_tensor *dg = grad_in("homography_grid", in, "dgrid", 4, gs);
+    const sp_tensor *dg = sp_opin_grad("homography_grid", in, "dgrid", 4, gs);
     sp_tensor *dh = sp_tensor_new(SP_F32, 3, hm->shape);
     sp_homography_grid_backward(sp_f32(dh), sp_f32(dg), sp_f32(hm), (size_t)hm->shape[0], h, w);
     sp_map_put_tensor(grads, "dhom", dh);
@@ -133,25 +68,11 @@ static void homography_grid_bwd(sp_map *grads, const sp_map *in, const sp_op_att
 
 /* ---- tps_grid ------------------------------------------------------------------------- */
 
-/* g from a count of g*g points (or 2 g^2 parameters with per = 2). */
-static int lattice_side(const char *op, const char *name, int64_t count, int per)
-{
-    if (count % per == 0) {
-        int64_t pts = count / per;
-        int g = (int)llround(sqrt((double)pts));
-        if ((int64_t)g * g == pts && g >= 2 && g <= SP_TPS_MAX_G)
-            return g;
-    }
-    sp_fatal("%s: input '%s' holds %lld values per image, expected %d g^2 with g in 2..%d", op,
-             name, (long long)count, per, SP_TPS_MAX_G);
-}
-
 static void tps_grid_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *p = sp_op_input("tps_grid", in, "points", SP_F32, 3);
-    sp_op_check_dim("tps_grid", "points", p, 2, 2);
-    int g = lattice_side("tps_grid", "points", p->shape[1], 1);
-    int h = attr_size("tps_grid", a, "height"), w = attr_size("tps_grid", a, "width");
+    int g;
+    const sp_tensor *p = sp_opin_tps_points(in, &g);
+    int h = sp_opin_attr_size("tps_grid", a, "height"), w = sp_opin_attr_size("tps_grid", a, "width");
     sp_tensor *gr = sp_tensor_newv(SP_F32, 4, p->shape[0], (int64_t)h, (int64_t)w, (int64_t)2);
     sp_tps_grid_forward(sp_f32(gr), sp_f32(p), (size_t)p->shape[0], h, w, g);
     sp_map_put_tensor(out, "grid", gr);
@@ -159,12 +80,11 @@ static void tps_grid_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 
 static void tps_grid_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *p = sp_op_input("tps_grid", in, "points", SP_F32, 3);
-    sp_op_check_dim("tps_grid", "points", p, 2, 2);
-    int g = lattice_side("tps_grid", "points", p->shape[1], 1);
-    int h = attr_size("tps_grid", a, "height"), w = attr_size("tps_grid", a, "width");
+    int g;
+    const sp_tensor *p = sp_opin_tps_points(in, &g);
+    int h = sp_opin_attr_size("tps_grid", a, "height"), w = sp_opin_attr_size("tps_grid", a, "width");
     int64_t gs[4] = {p->shape[0], h, w, 2};
-    const sp_tensor *dg = grad_in("tps_grid", in, "dgrid", 4, gs);
+    const sp_tensor *dg = sp_opin_grad("tps_grid", in, "dgrid", 4, gs);
     sp_tensor *dp = sp_tensor_new(SP_F32, 3, p->shape);
     sp_tps_grid_backward(sp_f32(dp), sp_f32(dg), (size_t)p->shape[0], h, w, g);
     sp_map_put_tensor(grads, "dpoints", dp);
@@ -176,23 +96,10 @@ static const sp_op_attr sample_attrs[] = {
     {"padding", 's', "zeros", "zeros | border: what is read outside the input"},
     {0}};
 
-static sp_warp_shape sample_shape(const sp_map *in, const sp_op_attrs *a, const sp_tensor **x,
-                                  const sp_tensor **grid)
-{
-    *x = image_input("grid_sample", in, "x");
-    *grid = sp_op_input("grid_sample", in, "grid", SP_F32, 4);
-    sp_op_check_dim("grid_sample", "grid", *grid, 0, (*x)->shape[0]);
-    sp_op_check_dim("grid_sample", "grid", *grid, 3, 2);
-    sp_warp_shape s = {(size_t)(*x)->shape[0], (int)(*x)->shape[1], (int)(*x)->shape[2],
-                       (int)(*x)->shape[3], (int)(*grid)->shape[1], (int)(*grid)->shape[2],
-                       attr_padding("grid_sample", a)};
-    return s;
-}
-
 static void grid_sample_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     const sp_tensor *x, *grid;
-    sp_warp_shape s = sample_shape(in, a, &x, &grid);
+    sp_warp_shape s = sp_opin_grid_sample(in, a, &x, &grid);
     sp_tensor *y = sp_tensor_newv(SP_F32, 4, (int64_t)s.n, (int64_t)s.c, (int64_t)s.h, (int64_t)s.w);
     sp_grid_sample_forward(sp_f32(y), sp_f32(x), sp_f32(grid), &s);
     sp_map_put_tensor(out, "y", y);
@@ -201,9 +108,9 @@ static void grid_sample_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 static void grid_sample_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
     const sp_tensor *x, *grid;
-    sp_warp_shape s = sample_shape(in, a, &x, &grid);
+    sp_warp_shape s = sp_opin_grid_sample(in, a, &x, &grid);
     int64_t ys[4] = {(int64_t)s.n, s.c, s.h, s.w};
-    const sp_tensor *dy = grad_in("grid_sample", in, "dy", 4, ys);
+    const sp_tensor *dy = sp_opin_grad("grid_sample", in, "dy", 4, ys);
     sp_tensor *dx = sp_tensor_new(SP_F32, 4, x->shape), *dg = sp_tensor_new(SP_F32, 4, grid->shape);
     sp_grid_sample_backward(sp_f32(dx), sp_f32(dg), sp_f32(dy), sp_f32(x), sp_f32(grid), &s);
     sp_map_put_tensor(grads, "dx", dx);
@@ -218,23 +125,10 @@ static const sp_op_attr warp_affine_attrs[] = {
     {"padding", 's', "zeros", "zeros | border"},
     {0}};
 
-static sp_warp_shape warp_affine_shape(const sp_map *in, const sp_op_attrs *a, const sp_tensor **x,
-                                       const sp_tensor **th)
-{
-    *x = image_input("warp_affine", in, "x");
-    *th = theta_input("warp_affine", in, "theta", 2, 3);
-    sp_op_check_dim("warp_affine", "theta", *th, 0, (*x)->shape[0]);
-    int h, w;
-    out_size("warp_affine", a, *x, &h, &w);
-    sp_warp_shape s = {(size_t)(*x)->shape[0], (int)(*x)->shape[1], (int)(*x)->shape[2],
-                       (int)(*x)->shape[3], h, w, attr_padding("warp_affine", a)};
-    return s;
-}
-
 static void warp_affine_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     const sp_tensor *x, *th;
-    sp_warp_shape s = warp_affine_shape(in, a, &x, &th);
+    sp_warp_shape s = sp_opin_warp_affine(in, a, &x, &th);
     sp_tensor *y = sp_tensor_newv(SP_F32, 4, (int64_t)s.n, (int64_t)s.c, (int64_t)s.h, (int64_t)s.w);
     sp_warp_affine_forward(sp_f32(y), sp_f32(x), sp_f32(th), &s);
     sp_map_put_tensor(out, "y", y);
@@ -243,9 +137,9 @@ static void warp_affine_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 static void warp_affine_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
     const sp_tensor *x, *th;
-    sp_warp_shape s = warp_affine_shape(in, a, &x, &th);
+    sp_warp_shape s = sp_opin_warp_affine(in, a, &x, &th);
     int64_t ys[4] = {(int64_t)s.n, s.c, s.h, s.w};
-    const sp_tensor *dy = grad_in("warp_affine", in, "dy", 4, ys);
+    const sp_tensor *dy = sp_opin_grad("warp_affine", in, "dy", 4, ys);
     sp_tensor *dx = sp_tensor_new(SP_F32, 4, x->shape), *dth = sp_tensor_new(SP_F32, 3, th->shape);
     sp_warp_affine_backward(sp_f32(dx), sp_f32(dth), sp_f32(dy), sp_f32(x), sp_f32(th), &s);
     sp_map_put_tensor(grads, "dx", dx);
@@ -264,27 +158,12 @@ typedef void (*tsf_fwd_fn)(float *, const float *, const float *, const sp_warp_
 typedef void (*tsf_bwd_fn)(float *, float *, const float *, const float *, const float *,
                            const sp_warp_shape *);
 
-/* P < 0: TPS (P = 2 g^2, g from beta's size). */
-static sp_warp_shape warp_shape(const char *op, const sp_map *in, const sp_op_attrs *a, int P,
-                                const sp_tensor **x, const sp_tensor **b, int *g)
-{
-    *x = image_input(op, in, "x");
-    *b = beta_input(op, in, *x, P);
-    if (P < 0)
-        *g = lattice_side(op, "beta", (*b)->shape[1], 2);
-    int h, w;
-    out_size(op, a, *x, &h, &w);
-    sp_warp_shape s = {(size_t)(*x)->shape[0], (int)(*x)->shape[1], (int)(*x)->shape[2],
-                       (int)(*x)->shape[3], h, w, attr_padding(op, a)};
-    return s;
-}
-
 static void warp_fwd(const char *op, int P, tsf_fwd_fn fn, sp_map *out, const sp_map *in,
                      const sp_op_attrs *a)
 {
     const sp_tensor *x, *b;
     int g = 0;
-    sp_warp_shape s = warp_shape(op, in, a, P, &x, &b, &g);
+    sp_warp_shape s = sp_opin_warp(op, in, a, P, &x, &b, &g);
     sp_tensor *y = sp_tensor_newv(SP_F32, 4, (int64_t)s.n, (int64_t)s.c, (int64_t)s.h, (int64_t)s.w);
     if (P < 0)
         sp_tsf_tps_forward(sp_f32(y), sp_f32(x), sp_f32(b), g, &s);
@@ -298,9 +177,9 @@ static void warp_bwd(const char *op, int P, tsf_bwd_fn fn, sp_map *grads, const 
 {
     const sp_tensor *x, *b;
     int g = 0;
-    sp_warp_shape s = warp_shape(op, in, a, P, &x, &b, &g);
+    sp_warp_shape s = sp_opin_warp(op, in, a, P, &x, &b, &g);
     int64_t ys[4] = {(int64_t)s.n, s.c, s.h, s.w};
-    const sp_tensor *dy = grad_in(op, in, "dy", 4, ys);
+    const sp_tensor *dy = sp_opin_grad(op, in, "dy", 4, ys);
     sp_tensor *dx = sp_tensor_new(SP_F32, 4, x->shape), *db = sp_tensor_new(SP_F32, 2, b->shape);
     if (P < 0)
         sp_tsf_tps_backward(sp_f32(dx), sp_f32(db), sp_f32(dy), sp_f32(x), sp_f32(b), g, &s);
@@ -338,12 +217,7 @@ static void tsf_tps_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 static void tsf_identity_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     (void)a;
-    const sp_tensor *x = sp_op_input("tsf_identity", in, "x", SP_F32, 4);
-    const sp_tensor *b = sp_op_input_opt("tsf_identity", in, "beta", SP_F32, 2);
-    if (b) {
-        sp_op_check_dim("tsf_identity", "beta", b, 0, x->shape[0]);
-        sp_op_check_dim("tsf_identity", "beta", b, 1, 0);
-    }
+    const sp_tensor *x = sp_opin_identity(in);
     sp_map_put_tensor(out, "y", sp_tensor_copy(x));
 }
 
@@ -351,7 +225,7 @@ static void tsf_identity_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs 
 {
     (void)a;
     const sp_tensor *x = sp_op_input("tsf_identity", in, "x", SP_F32, 4);
-    const sp_tensor *dy = grad_in("tsf_identity", in, "dy", 4, x->shape);
+    const sp_tensor *dy = sp_opin_grad("tsf_identity", in, "dy", 4, x->shape);
     sp_map_put_tensor(grads, "dx", sp_tensor_copy(dy));
 }
 
@@ -369,7 +243,7 @@ static void color_setup(const sp_map *in, const sp_op_attrs *a, const sp_tensor 
     *cc = sp_attr_int(a, "color_channels");
     if (*cc < 1 || *cc > 64)
         sp_fatal("tsf_color: attribute --color_channels: %d, expected 1 to 64", *cc);
-    *b = beta_input("tsf_color", in, *x, 2 * *cc);
+    *b = sp_opin_beta("tsf_color", in, *x, 2 * *cc);
     const char *cn = sp_attr_str(a, "clamp");
     if (sp_clamp_parse(cn, cl))
         sp_fatal("tsf_color: attribute --clamp: '%s' is not one of soft, softALPHA, clamp, diff, none",
@@ -402,7 +276,7 @@ static void tsf_color_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
     sp_clamp cl;
     color_setup(in, a, &x, &b, &cc, &cout, &cl);
     int64_t ys[4] = {x->shape[0], cout, x->shape[2], x->shape[3]};
-    const sp_tensor *dy = grad_in("tsf_color", in, "dy", 4, ys);
+    const sp_tensor *dy = sp_opin_grad("tsf_color", in, "dy", 4, ys);
     sp_tensor *dx = sp_tensor_new(SP_F32, 4, x->shape), *db = sp_tensor_new(SP_F32, 2, b->shape);
     sp_tsf_color_backward(sp_f32(dx), sp_f32(db), sp_f32(dy), sp_f32(x), sp_f32(b),
                           (size_t)x->shape[0], (int)x->shape[1], cc,
@@ -416,7 +290,7 @@ static void tsf_color_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 static int morpho_setup(const sp_map *in, const sp_tensor **x, const sp_tensor **b)
 {
     *x = sp_op_input("tsf_morpho", in, "x", SP_F32, 4);
-    *b = beta_input("tsf_morpho", in, *x, -1);
+    *b = sp_opin_beta("tsf_morpho", in, *x, -1);
     int64_t P = (*b)->shape[1] - 1;
     int k = (int)llround(sqrt((double)(P > 0 ? P : 0)));
     if (P < 1 || (int64_t)k * k != P || k % 2 == 0 || k > 15)
@@ -442,7 +316,7 @@ static void tsf_morpho_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a
     (void)a;
     const sp_tensor *x, *b;
     int k = morpho_setup(in, &x, &b);
-    const sp_tensor *dy = grad_in("tsf_morpho", in, "dy", 4, x->shape);
+    const sp_tensor *dy = sp_opin_grad("tsf_morpho", in, "dy", 4, x->shape);
     sp_tensor *dx = sp_tensor_new(SP_F32, 4, x->shape), *db = sp_tensor_new(SP_F32, 2, b->shape);
     sp_tsf_morpho_backward(sp_f32(dx), sp_f32(db), sp_f32(dy), sp_f32(x), sp_f32(b),
                            (size_t)x->shape[0], (int)x->shape[1], (int)x->shape[2],
@@ -474,9 +348,9 @@ static void seq_setup(const sp_map *in, const sp_op_attrs *a, sp_tsf_seq *q, con
         sp_fatal("%s: attribute --sequence: '%s' is not a sequence of at most %d of id, color, "
                  "position, similarity, affine, projective, tps, morpho joined by _",
                  op, name, SP_TSF_SEQ_MAX);
-    *x = image_input(op, in, "x");
-    out_size(op, a, *x, &q->h, &q->w);
-    q->pad = attr_padding(op, a);
+    *x = sp_opin_image(op, in, "x");
+    sp_opin_out_size(op, a, *x, &q->h, &q->w);
+    q->pad = sp_opin_attr_padding(op, a);
     q->color_channels = sp_attr_int(a, "color_channels");
     if (q->color_channels < 1 || q->color_channels > 64)
         sp_fatal("%s: attribute --color_channels: %d, expected 1 to 64", op, q->color_channels);
@@ -489,7 +363,7 @@ static void seq_setup(const sp_map *in, const sp_op_attrs *a, sp_tsf_seq *q, con
     q->kernel_size = sp_attr_int(a, "kernel_size");
     if (q->kernel_size < 1 || q->kernel_size > 15 || q->kernel_size % 2 == 0)
         sp_fatal("%s: attribute --kernel_size: %d, expected odd 1 to 15", op, q->kernel_size);
-    *b = beta_input(op, in, *x, sp_tsf_seq_params(q));
+    *b = sp_opin_beta(op, in, *x, sp_tsf_seq_params(q));
     if (sp_tsf_seq_shape(q, (int)(*x)->shape[1], (int)(*x)->shape[2], (int)(*x)->shape[3], &out[0],
                          &out[1], &out[2])) {
         char buf[96];
@@ -517,7 +391,7 @@ static void tsf_sequence_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs 
     int o[3];
     seq_setup(in, a, &q, &x, &b, o);
     int64_t ys[4] = {x->shape[0], o[0], o[1], o[2]};
-    const sp_tensor *dy = grad_in("tsf_sequence", in, "dy", 4, ys);
+    const sp_tensor *dy = sp_opin_grad("tsf_sequence", in, "dy", 4, ys);
     sp_tensor *dx = sp_tensor_new(SP_F32, 4, x->shape), *db = sp_tensor_new(SP_F32, 2, b->shape);
     sp_tsf_seq_backward(sp_f32(dx), sp_f32(db), sp_f32(dy), sp_f32(x), sp_f32(b), NULL,
                         (size_t)x->shape[0], (int)x->shape[1], (int)x->shape[2], (int)x->shape[3], &q);
@@ -527,22 +401,10 @@ static void tsf_sequence_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs 
 
 /* ---- linear and mlp -------------------------------------------------------------------------------- */
 
-/* weight [out,in] and optional bias [out] for features x [N,in] */
-static void layer_inputs(const char *op, const sp_map *in, const char *wn, const char *bn,
-                         int64_t fan_in, const sp_tensor **w, const sp_tensor **b, int bias_opt)
-{
-    *w = sp_op_input(op, in, wn, SP_F32, 2);
-    sp_op_check_dim(op, wn, *w, 1, fan_in);
-    *b = bias_opt ? sp_op_input_opt(op, in, bn, SP_F32, 1) : sp_op_input(op, in, bn, SP_F32, 1);
-    if (*b)
-        sp_op_check_dim(op, bn, *b, 0, (*w)->shape[0]);
-}
-
 static void linear_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     (void)a;
-    const sp_tensor *x = sp_op_input("linear", in, "x", SP_F32, 2), *w, *b;
-    layer_inputs("linear", in, "weight", "bias", x->shape[1], &w, &b, 1);
+    const sp_tensor *w, *b, *x = sp_opin_linear(in, &w, &b);
     sp_tensor *y = sp_tensor_newv(SP_F32, 2, x->shape[0], w->shape[0]);
     sp_linear_forward(sp_f32(y), sp_f32(x), sp_f32(w), b ? sp_f32(b) : NULL, (size_t)x->shape[0],
                       (int)x->shape[1], (int)w->shape[0]);
@@ -552,10 +414,9 @@ static void linear_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 static void linear_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
     (void)a;
-    const sp_tensor *x = sp_op_input("linear", in, "x", SP_F32, 2), *w, *b;
-    layer_inputs("linear", in, "weight", "bias", x->shape[1], &w, &b, 1);
+    const sp_tensor *w, *b, *x = sp_opin_linear(in, &w, &b);
     int64_t ys[2] = {x->shape[0], w->shape[0]};
-    const sp_tensor *dy = grad_in("linear", in, "dy", 2, ys);
+    const sp_tensor *dy = sp_opin_grad("linear", in, "dy", 2, ys);
     sp_tensor *dx = sp_tensor_new(SP_F32, 2, x->shape), *dw = sp_tensor_new(SP_F32, 2, w->shape);
     sp_tensor *db = b ? sp_tensor_new(SP_F32, 1, b->shape) : NULL;
     sp_linear_backward(sp_f32(dx), sp_f32(dw), db ? sp_f32(db) : NULL, sp_f32(dy), sp_f32(x),
@@ -566,20 +427,15 @@ static void linear_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
         sp_map_put_tensor(grads, "dbias", db);
 }
 
-static const char *const mlp_w[3] = {"w1", "w2", "w3"}, *const mlp_b[3] = {"b1", "b2", "b3"};
-
 static const sp_tensor *mlp_setup(const sp_map *in, sp_mlp_layer *L, const sp_tensor **ws,
                                   const sp_tensor **bs)
 {
-    const sp_tensor *x = sp_op_input("mlp", in, "x", SP_F32, 2);
-    int64_t fan = x->shape[1];
+    const sp_tensor *x = sp_opin_mlp(in, ws, bs);
     for (int l = 0; l < 3; l++) {
-        layer_inputs("mlp", in, mlp_w[l], mlp_b[l], fan, &ws[l], &bs[l], 0);
         L[l].w = sp_f32(ws[l]);
         L[l].b = sp_f32(bs[l]);
-        L[l].in = (int)fan;
+        L[l].in = (int)ws[l]->shape[1];
         L[l].out = (int)ws[l]->shape[0];
-        fan = ws[l]->shape[0];
     }
     return x;
 }
@@ -603,7 +459,7 @@ static void mlp_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
     const sp_tensor *x = mlp_setup(in, L, ws, bs);
     size_t n = (size_t)x->shape[0];
     int64_t ys[2] = {x->shape[0], L[2].out};
-    const sp_tensor *dy = grad_in("mlp", in, "dy", 2, ys);
+    const sp_tensor *dy = sp_opin_grad("mlp", in, "dy", 2, ys);
     /* the forward again, for the hidden activations */
     float *acts = sp_malloc(sizeof(float) * (sp_mlp_acts_size(n, 3, L) + 1));
     float *y = sp_malloc(sizeof(float) * (n * L[2].out + 1));
@@ -623,9 +479,9 @@ static void mlp_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
     sp_map_put_tensor(grads, "dx", dx);
     for (int l = 0; l < 3; l++) {
         char k[8];
-        snprintf(k, sizeof k, "d%s", mlp_w[l]);
+        snprintf(k, sizeof k, "d%s", sp_opin_mlp_w[l]);
         sp_map_put_tensor(grads, k, dw[l]);
-        snprintf(k, sizeof k, "d%s", mlp_b[l]);
+        snprintf(k, sizeof k, "d%s", sp_opin_mlp_b[l]);
         sp_map_put_tensor(grads, k, db[l]);
     }
 }

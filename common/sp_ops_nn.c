@@ -12,6 +12,7 @@
 #include "sp_encoder.h"
 #include "sp_error.h"
 #include "sp_op.h"
+#include "sp_ops_inputs.h"
 #include "sp_pool.h"
 #include "sp_residual.h"
 
@@ -20,39 +21,7 @@
 
 /* ---- helpers ---- */
 
-static void same_shape(const char *op, const char *name, const sp_tensor *t, const sp_tensor *ref)
-{
-    char b1[128], b2[128];
-    int ok = t->ndim == ref->ndim;
-    for (int i = 0; ok && i < t->ndim; i++)
-        ok = t->shape[i] == ref->shape[i];
-    if (!ok)
-        sp_fatal("%s: input '%s' is %s, expected the shape of %s", op, name,
-                 sp_tensor_describe(t, b1, sizeof b1), sp_tensor_describe(ref, b2, sizeof b2));
-}
-
 static sp_tensor *like(const sp_tensor *t) { return sp_tensor_new(SP_F32, t->ndim, t->shape); }
-
-static const sp_tensor *input4(const char *op, const sp_map *in, const char *name)
-{
-    const sp_tensor *x = sp_op_input(op, in, name, SP_F32, 4);
-    for (int i = 1; i < 4; i++)
-        if (x->shape[i] < 1 || x->shape[i] > (1 << 24))
-            sp_fatal("%s: input '%s' has dimension %d = %lld, expected 1 to 2^24", op, name, i,
-                     (long long)x->shape[i]);
-    if (x->shape[0] > (1 << 24))
-        sp_fatal("%s: input '%s' has %lld images, at most 2^24", op, name, (long long)x->shape[0]);
-    return x;
-}
-
-static const sp_tensor *grad_of(const char *op, const sp_map *in, const char *name,
-                                int ndim, const int64_t *shape)
-{
-    const sp_tensor *g = sp_op_input(op, in, name, SP_F32, ndim);
-    for (int i = 0; i < ndim; i++)
-        sp_op_check_dim(op, name, g, i, shape[i]);
-    return g;
-}
 
 /* ---- relu ---- */
 
@@ -69,9 +38,7 @@ static void relu_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
     (void)a;
     const sp_tensor *x = sp_op_input("relu", in, "x", SP_F32, -1);
-    const sp_tensor *dy = sp_op_input("relu", in, "dy", SP_F32, x->ndim);
-    for (int i = 0; i < x->ndim; i++)
-        sp_op_check_dim("relu", "dy", dy, i, x->shape[i]);
+    const sp_tensor *dy = sp_opin_relu_dy(in, x);
     sp_tensor *dx = sp_tensor_new(SP_F32, x->ndim, x->shape);
     sp_relu_backward(sp_f32(dx), sp_f32(dy), sp_f32(x), sp_tensor_numel(x));
     sp_map_put_tensor(grads, "dx", dx);
@@ -86,31 +53,10 @@ static const sp_op_attr conv_attrs[] = {
     {"padding_w", 'n', "-1", "horizontal padding (-1: same as padding)"},
     {0}};
 
-static sp_conv2d_desc conv_desc(const sp_map *in, const sp_op_attrs *a, const sp_tensor **x,
-                                const sp_tensor **w, const sp_tensor **b)
-{
-    *x = input4("conv2d", in, "x");
-    *w = input4("conv2d", in, "weight");
-    *b = sp_op_input_opt("conv2d", in, "bias", SP_F32, 1);
-    sp_op_check_dim("conv2d", "weight", *w, 1, (*x)->shape[1]);
-    if (*b)
-        sp_op_check_dim("conv2d", "bias", *b, 0, (*w)->shape[0]);
-    int s = sp_attr_int(a, "stride"), p = sp_attr_int(a, "padding");
-    int sw = sp_attr_int(a, "stride_w"), pw = sp_attr_int(a, "padding_w");
-    sp_conv2d_desc d = {(int)(*x)->shape[0], (int)(*x)->shape[1], (int)(*x)->shape[2],
-                        (int)(*x)->shape[3], (int)(*w)->shape[0], (int)(*w)->shape[2],
-                        (int)(*w)->shape[3], s, sw < 0 ? s : sw, p, pw < 0 ? p : pw};
-    const char *why = sp_conv2d_check(&d);
-    if (why)
-        sp_fatal("conv2d: x [%d,%d,%d,%d], weight [%d,%d,%d,%d], stride %dx%d, padding %dx%d: %s",
-                 d.n, d.c, d.h, d.w, d.o, d.c, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, why);
-    return d;
-}
-
 static void conv_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     const sp_tensor *x, *w, *b;
-    sp_conv2d_desc d = conv_desc(in, a, &x, &w, &b);
+    sp_conv2d_desc d = sp_opin_conv(in, a, &x, &w, &b);
     sp_tensor *y = sp_tensor_newv(SP_F32, 4, (int64_t)d.n, (int64_t)d.o, (int64_t)sp_conv2d_ho(&d),
                                   (int64_t)sp_conv2d_wo(&d));
     sp_conv2d_forward(sp_f32(y), sp_f32(x), sp_f32(w), b ? sp_f32(b) : NULL, &d, NULL, 0);
@@ -120,9 +66,8 @@ static void conv_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 static void conv_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
     const sp_tensor *x, *w, *b;
-    sp_conv2d_desc d = conv_desc(in, a, &x, &w, &b);
-    int64_t ys[4] = {d.n, d.o, sp_conv2d_ho(&d), sp_conv2d_wo(&d)};
-    const sp_tensor *dy = grad_of("conv2d", in, "dy", 4, ys);
+    sp_conv2d_desc d = sp_opin_conv(in, a, &x, &w, &b);
+    const sp_tensor *dy = sp_opin_conv_dy(in, &d);
     sp_tensor *dx = like(x), *dw = like(w), *db = b ? like(b) : NULL;
     sp_conv2d_backward(sp_f32(dx), sp_f32(dw), db ? sp_f32(db) : NULL, sp_f32(dy), sp_f32(x),
                        sp_f32(w), &d, NULL, 0);
@@ -140,51 +85,16 @@ static const sp_op_attr bn_attrs[] = {
     {"eps", 'n', "1e-5", "added to the variance"},
     {0}};
 
-typedef struct {
-    const sp_tensor *x, *g, *b, *rm, *rv;
-    size_t n, c, hw;
-    int training;
-} bn_args;
-
-static bn_args bn_inputs(const sp_map *in, const sp_op_attrs *a)
-{
-    const char *op = "batchnorm2d";
-    bn_args r;
-    r.x = sp_op_input(op, in, "x", SP_F32, -1);
-    if (r.x->ndim < 2)
-        sp_fatal("%s: input 'x' has %d dimensions, expected [N,C,...]", op, r.x->ndim);
-    r.n = (size_t)r.x->shape[0];
-    r.c = (size_t)r.x->shape[1];
-    r.hw = 1;
-    for (int i = 2; i < r.x->ndim; i++)
-        r.hw *= (size_t)r.x->shape[i];
-    const char *names[4] = {"weight", "bias", "running_mean", "running_var"};
-    const sp_tensor **ts[4] = {&r.g, &r.b, &r.rm, &r.rv};
-    for (int i = 0; i < 4; i++) {
-        *ts[i] = sp_op_input_opt(op, in, names[i], SP_F32, 1);
-        if (*ts[i])
-            sp_op_check_dim(op, names[i], *ts[i], 0, (int64_t)r.c);
-    }
-    if ((r.rm == NULL) != (r.rv == NULL))
-        sp_fatal("%s: give both running_mean and running_var, or neither", op);
-    r.training = sp_attr_int(a, "training") != 0;
-    if (!r.training && !r.rm)
-        sp_fatal("%s: eval mode (--training 0) needs running_mean and running_var", op);
-    if (r.training && r.n * r.hw == 1)
-        sp_fatal("%s: training needs more than 1 value per channel, got x with %zu", op, r.n * r.hw);
-    return r;
-}
-
 static void bn_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
-    bn_args r = bn_inputs(in, a);
+    sp_opin_bn r = sp_opin_batchnorm(in, a);
     sp_tensor *y = like(r.x);
     sp_tensor *st = sp_tensor_newv(SP_F32, 1, (int64_t)(2 * r.c));
     sp_tensor *nm = r.rm ? sp_tensor_copy(r.rm) : NULL, *nv = r.rv ? sp_tensor_copy(r.rv) : NULL;
     sp_batchnorm2d_forward(sp_f32(y), sp_f32(st), sp_f32(st) + r.c, nm ? sp_f32(nm) : NULL,
                            nv ? sp_f32(nv) : NULL, sp_f32(r.x), r.g ? sp_f32(r.g) : NULL,
                            r.b ? sp_f32(r.b) : NULL, r.n, r.c, r.hw, r.training,
-                           (float)sp_attr_num(a, "momentum"), (float)sp_attr_num(a, "eps"));
+                           r.momentum, r.eps);
     sp_tensor_free(st);
     sp_map_put_tensor(out, "y", y);
     if (nm && r.training) {
@@ -198,15 +108,15 @@ static void bn_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 
 static void bn_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
-    bn_args r = bn_inputs(in, a);
-    const sp_tensor *dy = grad_of("batchnorm2d", in, "dy", r.x->ndim, r.x->shape);
+    sp_opin_bn r = sp_opin_batchnorm(in, a);
+    const sp_tensor *dy = sp_opin_grad("batchnorm2d", in, "dy", r.x->ndim, r.x->shape);
     /* recompute the statistics the forward used (running stats on copies) */
     sp_tensor *y = like(r.x), *st = sp_tensor_newv(SP_F32, 1, (int64_t)(2 * r.c));
     sp_tensor *nm = r.rm ? sp_tensor_copy(r.rm) : NULL, *nv = r.rv ? sp_tensor_copy(r.rv) : NULL;
     sp_batchnorm2d_forward(sp_f32(y), sp_f32(st), sp_f32(st) + r.c, nm ? sp_f32(nm) : NULL,
                            nv ? sp_f32(nv) : NULL, sp_f32(r.x), r.g ? sp_f32(r.g) : NULL,
                            r.b ? sp_f32(r.b) : NULL, r.n, r.c, r.hw, r.training,
-                           (float)sp_attr_num(a, "momentum"), (float)sp_attr_num(a, "eps"));
+                           r.momentum, r.eps);
     sp_tensor *dx = like(r.x), *dg = r.g ? like(r.g) : NULL, *db = r.b ? like(r.b) : NULL;
     sp_batchnorm2d_backward(sp_f32(dx), dg ? sp_f32(dg) : NULL, db ? sp_f32(db) : NULL, sp_f32(dy),
                             sp_f32(r.x), r.g ? sp_f32(r.g) : NULL, sp_f32(st), sp_f32(st) + r.c,
@@ -242,7 +152,7 @@ static void window_check(const char *op, const sp_tensor *x, int k, int s, int p
 
 static void maxpool_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *x = input4("maxpool2d", in, "x");
+    const sp_tensor *x = sp_opin_input4("maxpool2d", in, "x");
     int k = sp_attr_int(a, "kernel"), s = sp_attr_int(a, "stride"), p = sp_attr_int(a, "padding");
     window_check("maxpool2d", x, k, s, p);
     int h = (int)x->shape[2], w = (int)x->shape[3];
@@ -254,12 +164,12 @@ static void maxpool_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 
 static void maxpool_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *x = input4("maxpool2d", in, "x");
+    const sp_tensor *x = sp_opin_input4("maxpool2d", in, "x");
     int k = sp_attr_int(a, "kernel"), s = sp_attr_int(a, "stride"), p = sp_attr_int(a, "padding");
     window_check("maxpool2d", x, k, s, p);
     int h = (int)x->shape[2], w = (int)x->shape[3];
     int64_t ys[4] = {x->shape[0], x->shape[1], sp_pool_out(h, k, s, p), sp_pool_out(w, k, s, p)};
-    const sp_tensor *dy = grad_of("maxpool2d", in, "dy", 4, ys);
+    const sp_tensor *dy = sp_opin_grad("maxpool2d", in, "dy", 4, ys);
     size_t nc = (size_t)(x->shape[0] * x->shape[1]);
     sp_tensor *y = sp_tensor_new(SP_F32, 4, ys), *am = sp_tensor_new(SP_I32, 4, ys);
     sp_maxpool2d_forward(sp_f32(y), sp_i32(am), sp_f32(x), nc, h, w, k, s, p);
@@ -289,7 +199,7 @@ static void avg_params(const sp_op_attrs *a, int *k, int *s, int *p, int *cip)
 
 static void avgpool_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *x = input4("avgpool2d", in, "x");
+    const sp_tensor *x = sp_opin_input4("avgpool2d", in, "x");
     int k, s, p, cip;
     avg_params(a, &k, &s, &p, &cip);
     window_check("avgpool2d", x, k, s, p);
@@ -302,13 +212,13 @@ static void avgpool_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 
 static void avgpool_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *x = input4("avgpool2d", in, "x");
+    const sp_tensor *x = sp_opin_input4("avgpool2d", in, "x");
     int k, s, p, cip;
     avg_params(a, &k, &s, &p, &cip);
     window_check("avgpool2d", x, k, s, p);
     int h = (int)x->shape[2], w = (int)x->shape[3];
     int64_t ys[4] = {x->shape[0], x->shape[1], sp_pool_out(h, k, s, p), sp_pool_out(w, k, s, p)};
-    const sp_tensor *dy = grad_of("avgpool2d", in, "dy", 4, ys);
+    const sp_tensor *dy = sp_opin_grad("avgpool2d", in, "dy", 4, ys);
     sp_tensor *dx = like(x);
     sp_avgpool2d_backward(sp_f32(dx), sp_f32(dy), (size_t)(x->shape[0] * x->shape[1]), h, w, k, s, p, cip);
     sp_map_put_tensor(grads, "dx", dx);
@@ -329,7 +239,7 @@ static void adaptive_params(const sp_op_attrs *a, int *oh, int *ow)
 
 static void adaptive_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *x = input4("adaptive_avgpool2d", in, "x");
+    const sp_tensor *x = sp_opin_input4("adaptive_avgpool2d", in, "x");
     int oh, ow;
     adaptive_params(a, &oh, &ow);
     sp_tensor *y = sp_tensor_newv(SP_F32, 4, x->shape[0], x->shape[1], (int64_t)oh, (int64_t)ow);
@@ -340,11 +250,11 @@ static void adaptive_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 
 static void adaptive_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *x = input4("adaptive_avgpool2d", in, "x");
+    const sp_tensor *x = sp_opin_input4("adaptive_avgpool2d", in, "x");
     int oh, ow;
     adaptive_params(a, &oh, &ow);
     int64_t ys[4] = {x->shape[0], x->shape[1], oh, ow};
-    const sp_tensor *dy = grad_of("adaptive_avgpool2d", in, "dy", 4, ys);
+    const sp_tensor *dy = sp_opin_grad("adaptive_avgpool2d", in, "dy", 4, ys);
     sp_tensor *dx = like(x);
     sp_adaptive_avgpool2d_backward(sp_f32(dx), sp_f32(dy), (size_t)(x->shape[0] * x->shape[1]),
                                    (int)x->shape[2], (int)x->shape[3], oh, ow);
@@ -356,9 +266,7 @@ static void adaptive_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 static void add_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
     (void)a;
-    const sp_tensor *x = sp_op_input("add", in, "a", SP_F32, -1);
-    const sp_tensor *b = sp_op_input("add", in, "b", SP_F32, -1);
-    same_shape("add", "b", b, x);
+    const sp_tensor *b, *x = sp_opin_add(in, &b);
     sp_tensor *y = like(x);
     sp_add_forward(sp_f32(y), sp_f32(x), sp_f32(b), sp_tensor_numel(x));
     sp_map_put_tensor(out, "y", y);
@@ -367,11 +275,8 @@ static void add_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 static void add_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
     (void)a;
-    const sp_tensor *x = sp_op_input("add", in, "a", SP_F32, -1);
-    const sp_tensor *b = sp_op_input("add", in, "b", SP_F32, -1);
-    same_shape("add", "b", b, x);
-    const sp_tensor *dy = sp_op_input("add", in, "dy", SP_F32, -1);
-    same_shape("add", "dy", dy, x);
+    const sp_tensor *b, *x = sp_opin_add(in, &b);
+    const sp_tensor *dy = sp_opin_add_dy(in, x);
     sp_map_put_tensor(grads, "da", sp_tensor_copy(dy));
     sp_map_put_tensor(grads, "db", sp_tensor_copy(dy));
 }
@@ -392,7 +297,7 @@ static int shortcut_pad(const sp_tensor *x, const sp_op_attrs *a)
 
 static void shortcut_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *x = input4("shortcut_a", in, "x");
+    const sp_tensor *x = sp_opin_input4("shortcut_a", in, "x");
     int p = shortcut_pad(x, a);
     int c = (int)x->shape[1], h = (int)x->shape[2], w = (int)x->shape[3];
     sp_tensor *y = sp_tensor_newv(SP_F32, 4, x->shape[0], (int64_t)(c + 2 * p), (int64_t)((h + 1) / 2),
@@ -403,11 +308,11 @@ static void shortcut_fwd(sp_map *out, const sp_map *in, const sp_op_attrs *a)
 
 static void shortcut_bwd(sp_map *grads, const sp_map *in, const sp_op_attrs *a)
 {
-    const sp_tensor *x = input4("shortcut_a", in, "x");
+    const sp_tensor *x = sp_opin_input4("shortcut_a", in, "x");
     int p = shortcut_pad(x, a);
     int c = (int)x->shape[1], h = (int)x->shape[2], w = (int)x->shape[3];
     int64_t ys[4] = {x->shape[0], c + 2 * p, (h + 1) / 2, (w + 1) / 2};
-    const sp_tensor *dy = grad_of("shortcut_a", in, "dy", 4, ys);
+    const sp_tensor *dy = sp_opin_grad("shortcut_a", in, "dy", 4, ys);
     sp_tensor *dx = like(x);
     sp_shortcut_a_backward(sp_f32(dx), sp_f32(dy), (size_t)x->shape[0], c, h, w, p);
     sp_map_put_tensor(grads, "dx", dx);
@@ -487,7 +392,7 @@ static sp_encoder *encoder_get(const char *arch, int width, int c, int h, int w,
 static sp_encoder *encoder_load(const char *op, const char *arch, const char *list,
                                 const sp_map *in, const sp_op_attrs *a, const sp_tensor **x)
 {
-    *x = input4(op, in, "x");
+    *x = sp_opin_input4(op, in, "x");
     int ph = sp_attr_int(a, "pool_h"), pw = sp_attr_int(a, "pool_w");
     if (ph < 0 || pw < 0 || (ph == 0) != (pw == 0) || ph > 4096 || pw > 4096)
         sp_fatal("%s: pool %dx%d: both in 1..4096, or both 0 for no pooling", op, ph, pw);
@@ -528,7 +433,7 @@ static void encoder_run(sp_map *out, sp_map *grads, const sp_map *in, const sp_o
             sp_map_put_tensor(out, name, v);
         }
     } else {
-        const sp_tensor *dy = grad_of(op, in, "dy", 2, y->shape);
+        const sp_tensor *dy = sp_opin_grad(op, in, "dy", 2, y->shape);
         sp_tensor *dx = like(x);
         sp_encoder_backward(e, sp_f32(dx), sp_f32(dy));
         sp_map_put_tensor(grads, "dx", dx);

@@ -899,14 +899,22 @@ static void backward(sp_trainer *t, fwd *f, const float *x)
     free(dsel_l);
 }
 
+/* The forward pass on x into f (freed by the caller) and its mean squared
+ * error. */
+static float forward_loss(sp_trainer *t, fwd *f, const float *x, int B)
+{
+    forward(t, f, x, B);
+    float loss;
+    float *dist = sp_malloc(sizeof(float) * (size_t)B);
+    sp_mse_forward(dist, &loss, f->recon, x, (size_t)B, (size_t)t->C * t->H * t->W);
+    free(dist);
+    return loss;
+}
+
 double sp_trainer_loss(sp_trainer *t, const float *x, int B, int grads)
 {
     fwd f;
-    forward(t, &f, x, B);
-    float loss;
-    float *dist = sp_malloc(sizeof(float) * (size_t)B);
-    sp_mse_forward(dist, &loss, f.recon, x, (size_t)B, (size_t)t->C * t->H * t->W);
-    free(dist);
+    float loss = forward_loss(t, &f, x, B);
     if (grads)
         backward(t, &f, x);
     fwd_free(&f);
@@ -936,11 +944,7 @@ double sp_trainer_step(sp_trainer *t, const float *x, int B, const char **bad)
     if (bad)
         *bad = NULL;
     fwd f;
-    forward(t, &f, x, B);
-    float loss;
-    float *dist = sp_malloc(sizeof(float) * (size_t)B);
-    sp_mse_forward(dist, &loss, f.recon, x, (size_t)B, (size_t)t->C * t->H * t->W);
-    free(dist);
+    float loss = forward_loss(t, &f, x, B);
     if (!isfinite(loss)) {
         fwd_free(&f);
         return loss; /* the caller stops; nothing is updated */
@@ -1100,6 +1104,20 @@ void sp_trainer_epoch_end(sp_trainer *t)
 
 static int sbuf_write(void *data, const char *buf, size_t len) { return msgpack_sbuffer_write(data, buf, len); }
 
+/* A new section's buffer and packer, starting with a map of n entries. */
+static void begin_section(msgpack_sbuffer *sb, msgpack_packer *pk, size_t n)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(pk, sb, sbuf_write);
+    msgpack_pack_map(pk, n);
+}
+
+static void pack_key_int64(msgpack_packer *pk, const char *key, int64_t v)
+{
+    sp_pack_str(pk, key);
+    msgpack_pack_int64(pk, v);
+}
+
 static void put_section(sp_map *m, const char *key, msgpack_sbuffer *sb)
 {
     sp_map_remove(m, key);
@@ -1119,9 +1137,7 @@ void sp_trainer_sync(sp_trainer *t)
     msgpack_sbuffer sb;
     msgpack_packer pk;
     /* optimizer: per parameter m, v, step */
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, sbuf_write);
-    msgpack_pack_map(&pk, (size_t)t->np * 3);
+    begin_section(&sb, &pk, (size_t)t->np * 3);
     for (int i = 0; i < t->np; i++) {
         tparam *p = &t->p[i];
         int64_t shape[1] = {(int64_t)p->n};
@@ -1136,30 +1152,21 @@ void sp_trainer_sync(sp_trainer *t)
         memcpy(x->data, p->v, sizeof(float) * p->n);
         sp_pack_tensor(&pk, x);
         snprintf(key, sizeof key, "step/%s", p->name);
-        sp_pack_str(&pk, key);
-        msgpack_pack_int64(&pk, p->step);
+        pack_key_int64(&pk, key, p->step);
         sp_tensor_free(x);
     }
     put_section(&m->ckpt, "optimizer", &sb);
     /* rng: stateless (keyed by iteration), only the seed */
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, sbuf_write);
-    msgpack_pack_map(&pk, 1);
+    begin_section(&sb, &pk, 1);
     sp_pack_str(&pk, "seed");
     msgpack_pack_uint64(&pk, t->seed);
     put_section(&m->ckpt, "rng", &sb);
     /* schedule */
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, sbuf_write);
-    msgpack_pack_map(&pk, 5);
-    sp_pack_str(&pk, "iteration");
-    msgpack_pack_int64(&pk, t->iteration);
-    sp_pack_str(&pk, "epoch");
-    msgpack_pack_int64(&pk, t->epoch);
-    sp_pack_str(&pk, "last_check");
-    msgpack_pack_int64(&pk, t->last_check);
-    sp_pack_str(&pk, "prop_count");
-    msgpack_pack_int64(&pk, t->prop_count);
+    begin_section(&sb, &pk, 5);
+    pack_key_int64(&pk, "iteration", t->iteration);
+    pack_key_int64(&pk, "epoch", t->epoch);
+    pack_key_int64(&pk, "last_check", t->last_check);
+    pack_key_int64(&pk, "prop_count", t->prop_count);
     sp_pack_str(&pk, "prop_sum");
     msgpack_pack_array(&pk, (size_t)t->nclusters);
     for (int i = 0; i < t->nclusters; i++)

@@ -8,6 +8,8 @@
 #   the decompositions as PNGs under build/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=pipelines/lib.sh
+. pipelines/lib.sh
 D=build/demo
 SECONDS_TRAIN=${DEMO_SECONDS:-210}
 mkdir -p "$D"
@@ -22,12 +24,7 @@ bin/sp-load "$D/tetrominoes" --shuffle --seed 1 --epochs 100 --batch 32 --drop-l
     bin/sp-train --device cpu --config pipelines/configs/tetro-demo.conf --out "$D/model.spm" \
         --time-limit "$SECONDS_TRAIN" --checkpoint-every 100 --log "$D/train.jsonl" \
         --viz "$D/train-viz" --viz-every 100
-st=("${PIPESTATUS[@]}")
-set -o pipefail
-if [ "${st[1]}" -ne 0 ] || { [ "${st[0]}" -ne 0 ] && [ "${st[0]}" -ne 141 ]; }; then
-    echo "demo: training failed (sp-load ${st[0]}, sp-train ${st[1]})" >&2
-    exit 1
-fi
+load_train_status "demo: training failed" "${PIPESTATUS[@]}"
 echo "== the eval split (first 320 images) | sp-predict | sp-select | sp-compose | sp-eval"
 bin/sp-load "$D/tetrominoes" --split eval --batch 32 2>/dev/null |
     bin/sp-predict --model "$D/model.spm" | bin/sp-select >"$D/selected.sp"

@@ -6,6 +6,8 @@
 # VAL_EVERY iterations (500; 0: never).  Environment from pipelines/run.mk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=pipelines/lib.sh
+. pipelines/lib.sh
 mkdir -p "$RUN"
 args=(--out "$MODEL" --log "$RUN/train.jsonl" --checkpoint-every "${CHECKPOINT_EVERY:-500}")
 # the val split, scored in process every VAL_EVERY iterations (in the log)
@@ -31,10 +33,5 @@ set +o pipefail
 # shellcheck disable=SC2086  # SRC_TRAIN and LOAD_OPTS are word lists
 bin/sp-load $SRC_TRAIN ${LOAD_OPTS:-} --split train --shuffle --seed "$SEED" --epochs "$EPOCHS" \
     --batch "$BATCH" --drop-last | bin/sp-train "${args[@]}"
-st=("${PIPESTATUS[@]}")
-set -o pipefail
-if [ "${st[1]}" -ne 0 ] || { [ "${st[0]}" -ne 0 ] && [ "${st[0]}" -ne 141 ]; }; then
-    echo "train: failed (sp-load ${st[0]}, sp-train ${st[1]})" >&2
-    exit 1
-fi
+load_train_status "train: failed" "${PIPESTATUS[@]}"
 echo "train: $MODEL (log: $RUN/train.jsonl)"
