@@ -92,10 +92,7 @@ int main(int argc, char **argv)
     sp_opt opts[] = {{"fg-reassign", SP_OPT_FLAG, &fg_reassign, NULL,
                       "background pixels of pred_mask get the layer nearest the image (the\n"
                       "reference's masks for ARI-FG)"},
-                     {"device", SP_OPT_STR, &device, "D",
-         "auto|cpu|cuda (default cpu).  No CUDA path yet: auto says on stderr that it\n"
-         "                         uses the CPU; cuda is an error without a usable GPU, else\n"
-         "                         runs on the CPU and says so"},
+                     SP_STAGE_DEVICE_OPT(&device),
                      SP_FILTER_DROP_OPT(&drop),
                      {0}};
     char **args;

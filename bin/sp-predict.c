@@ -67,10 +67,7 @@ int main(int argc, char **argv)
     sp_set_prog(argv[0]);
     const char *model_path = NULL, *device = "cpu", *drop = NULL;
     sp_opt opts[] = {{"model", SP_OPT_STR, &model_path, "M", "the model file (required)"},
-                     {"device", SP_OPT_STR, &device, "D",
-         "auto|cpu|cuda (default cpu).  No CUDA path yet: auto says on stderr that it\n"
-         "                         uses the CPU; cuda is an error without a usable GPU, else\n"
-         "                         runs on the CPU and says so"},
+                     SP_STAGE_DEVICE_OPT(&device),
                      SP_FILTER_DROP_OPT(&drop),
                      {0}};
     char **args;

@@ -107,10 +107,7 @@ int main(int argc, char **argv)
          "added to the error of non-empty candidates when the model has an empty sprite\n"
          "(default: the model's lambda_empty_sprite, from sp-predict's meta; else 0)"},
         {"limit", SP_OPT_DOUBLE, &limit, "X", "most assignments an image --exhaustive accepts (default 1e6)"},
-        {"device", SP_OPT_STR, &device, "D",
-         "auto|cpu|cuda (default cpu).  No CUDA path yet: auto says on stderr that it\n"
-         "                         uses the CPU; cuda is an error without a usable GPU, else\n"
-         "                         runs on the CPU and says so"},
+        SP_STAGE_DEVICE_OPT(&device),
         SP_FILTER_DROP_OPT(&drop),
         {0}};
     char **args;

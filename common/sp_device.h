@@ -20,4 +20,12 @@ sp_device sp_device_resolve_stage(const char *choice, int has_cuda, const char *
 
 const char *sp_device_name(sp_device d);
 
+/* The --device option of the model stages that have no CUDA path yet
+ * (sp-predict, sp-select, sp-compose), for their sp_opt tables. */
+#define SP_STAGE_DEVICE_HELP                                                                       \
+    "auto|cpu|cuda (default cpu).  No CUDA path yet: auto says on stderr that it\n"                \
+    "                         uses the CPU; cuda is an error without a usable GPU, else\n"         \
+    "                         runs on the CPU and says so"
+#define SP_STAGE_DEVICE_OPT(ptr) {"device", SP_OPT_STR, (ptr), "D", SP_STAGE_DEVICE_HELP}
+
 #endif

@@ -103,8 +103,9 @@ def perturb(model, g):
                 v.add_(0.01 * r())
 
 
-def first_batch():
-    out = subprocess.run([os.path.join(ROOT, "bin", "sp-load"), DATA, "--batch", "3"], check=True,
+def first_batch(n=3):
+    """The first n real Tetrominoes as bin/sp-load gives them, [n, 3, 35, 35]."""
+    out = subprocess.run([os.path.join(ROOT, "bin", "sp-load"), DATA, "--batch", str(n)], check=True,
                          stdout=subprocess.PIPE).stdout
     u = msgpack.Unpacker(raw=False, max_buffer_size=2 ** 32)
     u.feed(out)

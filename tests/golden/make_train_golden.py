@@ -26,7 +26,6 @@ Needs bin/sp-load built.  Run with Debian's python3 (torch, msgpack):
   /usr/bin/python3 tests/golden/make_train_golden.py
 """
 import os
-import subprocess
 import sys
 
 import msgpack
@@ -41,9 +40,8 @@ import reference_import  # noqa: F401,E402
 sys.path.insert(0, os.path.join(ROOT, "formats"))
 from sprites_model import stored, tensor  # noqa: E402
 from model.dti_sprites import DTISprites  # noqa: E402
-from make_predict_golden import perturb, Stand  # noqa: E402
+from make_predict_golden import first_batch, perturb, Stand  # noqa: E402
 
-DATA = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "tetrominoes-real10"))
 STEPS = 2
 TRAIN = {"training.optimizer.name": "adam", "training.optimizer.lr": 1.0e-3,
          "training.optimizer.transformer.weight_decay": 1.0e-6, "training.scheduler.name": "multi_step",
@@ -71,18 +69,6 @@ CASES = {
                      transformation_sequence_layer="identity", transformation_sequence_bkg="color_projective",
                      curriculum_learning_bkg=[5], n_backgrounds=2, freeze_sprite=0), 1),
 }
-
-
-def first_batch(n):
-    out = subprocess.run([os.path.join(ROOT, "bin", "sp-load"), DATA, "--batch", str(n)], check=True,
-                         stdout=subprocess.PIPE).stdout
-    u = msgpack.Unpacker(raw=False, max_buffer_size=2 ** 32)
-    u.feed(out)
-    for m in u:
-        if "batch" in m:
-            t = m["image"]
-            return np.frombuffer(t["data"], "<f4").reshape(t["shape"]).copy()
-    raise SystemExit("no batch from sp-load")
 
 
 def kept(keys):
