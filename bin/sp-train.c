@@ -222,6 +222,8 @@ static void validate(sp_trainer *t, sp_model *m)
     fprintf(stderr, "sp-train: iteration %lld: val (%lld images)", it, (long long)v.n);
     if (!isnan(v.ari))
         fprintf(stderr, " ari_fg %.4f ari %.4f", v.ari_fg, v.ari);
+    if (!isnan(v.fg_acc))
+        fprintf(stderr, " fg_acc %.4f", v.fg_acc);
     if (!isnan(v.acc))
         fprintf(stderr, " acc %.4f", v.acc);
     fputc('\n', stderr);
@@ -229,6 +231,8 @@ static void validate(sp_trainer *t, sp_model *m)
         fprintf(log_file, "{\"iteration\": %lld, \"val_images\": %lld", it, (long long)v.n);
         if (!isnan(v.ari))
             fprintf(log_file, ", \"val_ari_fg\": %.6f, \"val_ari\": %.6f", v.ari_fg, v.ari);
+        if (!isnan(v.fg_acc))
+            fprintf(log_file, ", \"val_fg_acc\": %.6f", v.fg_acc);
         if (!isnan(v.acc))
             fprintf(log_file, ", \"val_acc\": %.6f", v.acc);
         fprintf(log_file, "}\n");

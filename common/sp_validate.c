@@ -39,7 +39,8 @@ void sp_validate(const sp_model *m, const sp_map *batches, int nb, sp_val_scores
     sp_ari_ws *ws = sp_ari_ws_new();
     sp_confusion lab;
     sp_confusion_init(&lab);
-    double sum_ari = 0, sum_fg = 0;
+    double sum_ari = 0, sum_fg = 0, sum_fgacc = 0;
+    int binary = 1;
     int64_t n_all = 0, n_mask = 0, n_lab = 0;
     for (int bi = 0; bi < nb; bi++) {
         const sp_tensor *img = sp_map_tensor(&batches[bi], "image");
@@ -81,6 +82,9 @@ void sp_validate(const sp_model *m, const sp_map *batches, int nb, sp_val_scores
             sum_ari += sp_ari_from_counts(&pc);
             sp_ari_counts(&pc, ws, tt, pmask_fg + i * hw, hw, 1);
             sum_fg += sp_ari_from_counts(&pc);
+            for (size_t k = 0; k < hw; k++)
+                binary &= tt[k] <= 1;
+            sum_fgacc += sp_fg_acc(tt, pmask + i * hw, hw);
             n_mask++;
         }
         if (tl && L == 1) {
@@ -96,6 +100,7 @@ void sp_validate(const sp_model *m, const sp_map *batches, int nb, sp_val_scores
     out->n = n_all;
     out->ari = n_mask ? sum_ari / n_mask : NAN;
     out->ari_fg = n_mask ? sum_fg / n_mask : NAN;
+    out->fg_acc = n_mask && binary ? sum_fgacc / n_mask : NAN;
     out->acc = NAN;
     if (n_lab) {
         int64_t *w = sp_confusion_sorted(&lab, NULL, NULL);

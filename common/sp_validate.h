@@ -15,6 +15,7 @@ typedef struct {
     int64_t n;     /* images */
     double ari;    /* instance masks, all pixels (NaN without masks) */
     double ari_fg; /* foreground pixels, background given to the nearest layer (sp-compose --fg-reassign) */
+    double fg_acc; /* foreground / background pixel accuracy when every true mask value is 0 or 1 (else NaN) */
     double acc;    /* clusters of one-layer models against labels, Hungarian (NaN without labels or L > 1) */
 } sp_val_scores;
 
