@@ -181,7 +181,7 @@ static void source_close(source *src)
 
 typedef struct {
     const char *out, *log, *viz, *val;
-    int64_t iters, every, epoch_batches, viz_every, val_every;
+    int64_t iters, every, epoch_batches, viz_every, val_every, progress_every;
     double time_limit;
 } run_opts;
 
@@ -275,7 +275,7 @@ int main(int argc, char **argv)
     const char *config = NULL, *resume = NULL, *data = NULL;
     int64_t data_seed = 0;
     int64_t seed = -1;
-    run_opts o = {.iters = -1, .every = 1000, .epoch_batches = 0};
+    run_opts o = {.iters = -1, .every = 1000, .epoch_batches = 0, .progress_every = 50};
     const char *device = "auto";
     sp_opt opts[] = {
         {"config", SP_OPT_STR, &config, "CONFIG", "configuration (pipelines/configs/*.conf) of a new model"},
@@ -287,6 +287,8 @@ int main(int argc, char **argv)
         {"seed", SP_OPT_INT64, &seed, "S", "seed of every random draw (default: training.seed)"},
         {"iters", SP_OPT_INT64, &o.iters, "N", "stop after iteration N (default: the stream's end or "
                                                "training.n_epoches)"},
+        {"progress-every", SP_OPT_INT64, &o.progress_every, "N",
+         "when stderr is not a terminal: a progress line every N iterations (50)"},
         {"time-limit", SP_OPT_DOUBLE, &o.time_limit, "S", "stop (with a checkpoint) after S seconds of training"},
         {"checkpoint-every", SP_OPT_INT64, &o.every, "N", "write the checkpoint every N iterations (1000)"},
         {"epoch-batches", SP_OPT_INT64, &o.epoch_batches, "N",
@@ -323,6 +325,8 @@ int main(int argc, char **argv)
         sp_fatal("give either --config CONFIG (a new run) or --resume CKPT");
     if (o.every <= 0)
         sp_fatal("--checkpoint-every: must be at least 1");
+    if (o.progress_every <= 0)
+        sp_fatal("--progress-every: must be at least 1");
     if (o.viz_every <= 0)
         o.viz_every = o.every;
     if (o.viz)
@@ -437,6 +441,7 @@ int main(int argc, char **argv)
             resume ? resume : config, (long long)nb, (long long)it0, (long long)sp_trainer_epoch(t),
             (long long)(stop == INT64_MAX ? -1 : stop));
     double t0 = sp_now(), last = t0;
+    const int tty = isatty(2);
     int64_t done0 = it0;
     while (have && sp_trainer_iteration(t) < stop) {
         img = batch_images(&b, idx, m);
@@ -463,15 +468,27 @@ int main(int argc, char **argv)
                     (long long)it, (long long)sp_trainer_epoch(t), loss, sp_trainer_lr(t, 1), rate, nre);
             fflush(log_file);
         }
-        if (now - last >= 5 || it == 1 || nre > 0) {
+        /* progress: a bar rewritten in place on a terminal (4 times a
+         * second), else one line every --progress-every iterations; the
+         * first iteration and reassignments always get a line */
+        int line = it == 1 || nre > 0 || (tty ? now - last >= 0.25 : it % o.progress_every == 0);
+        if (line) {
             double eta = stop == INT64_MAX || rate <= 0 ? -1 : (stop - it) / rate;
+            if (tty && stop != INT64_MAX) {
+                char bar[21];
+                int fill = (int)(20.0 * (double)it / (double)stop);
+                for (int q = 0; q < 20; q++)
+                    bar[q] = q < fill ? '#' : '.';
+                bar[20] = 0;
+                fprintf(stderr, "\r[%s] ", bar);
+            }
             fprintf(stderr, "sp-train: iteration %lld, epoch %lld, loss %.6f, %.2f it/s", (long long)it,
                     (long long)sp_trainer_epoch(t), loss, rate);
             if (eta >= 0)
                 fprintf(stderr, ", ETA %.0f s", eta);
             if (nre > 0)
                 fprintf(stderr, ", %d sprite(s) of layer %d reassigned from sprite %d", nre, layer, from);
-            fputc('\n', stderr);
+            fputs(tty && nre == 0 && it != 1 ? "   " : "\n", stderr);
             last = now;
         }
         if (it % o.every == 0)
@@ -486,6 +503,8 @@ int main(int argc, char **argv)
         }
         have = sp_trainer_iteration(t) < stop ? source_next(&src, &b, &idx) : 0;
     }
+    if (tty)
+        fputc('\n', stderr);
     checkpoint(t, m, o.out);
     if (o.viz)
         draw(t, m, NULL, o.viz); /* the batch is gone: the sprites only */

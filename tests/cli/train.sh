@@ -58,3 +58,4 @@ expect_error "--val: no such file" "^sp-train: --val: $T/none.sp: No such file" 
 # --data DIR loads in process exactly what the equivalent sp-load streams
 expect_ok "--data DIR = sp-load --shuffle --drop-last | sp-train, byte for byte" "$TR --config $CONF --data $T/pieces --data-seed 4 --out $T/d1.spm --iters 4 2>/dev/null && $BIN/sp-load $T/pieces --split-rule all --shuffle --seed 4 --epochs 4 --batch 32 --drop-last --size 35x35 2>/dev/null | $TR --config $CONF --out $T/d2.spm --iters 4 2>/dev/null && cmp $T/d1.spm $T/d2.spm"
 expect_error "--data: no such folder" "^sp-train: $T/none" "$TR --config $CONF --data $T/none --out $T/x.spm"
+expect_ok "--progress-every 4: lines at iterations 1, 4, 8 (stderr not a terminal)" "$TR --config $CONF --out $T/pe.spm --iters 8 --progress-every 4 <$T/s.sp 2>&1 | grep -Eo '^sp-train: iteration [0-9]+,' | tr -d ',' | awk '{print \$3}' | tr '\n' ' ' | grep -qx '1 4 8 '"
