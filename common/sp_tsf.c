@@ -11,7 +11,11 @@
 /* Colour channels of x and the channels passed through after them. */
 static void color_split(int c, int cc, int *xc, int *rest)
 {
-    if (c == 2 || c > 3) {
+    /* The reference splits when c == 2 or c > 3; with its RGB images that
+     * is exactly c > cc.  Grey images (cc 1) in training carry colour, mask
+     * and noise canvas (c 3), which the reference's rule would colour as a
+     * whole (it never runs grey images); c > cc splits them right. */
+    if (c > cc || c == 2 || c > 3) {
         *xc = cc;
         *rest = c - cc;
     } else {

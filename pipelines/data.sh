@@ -7,8 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${DATA_GEN:-}" ]; then
     read -r kind count <<<"$DATA_GEN"
+    have=0
+    [ -d "$DATA/images" ] && have=$(ls "$DATA/images" | wc -l)
+    # a set made before (maybe with COUNT=) is kept unless COUNT asks for more
+    [ -z "${COUNT:-}" ] && [ "$have" -gt 0 ] && count=$have
     count=${COUNT:-$count}
-    if [ -d "$DATA/images" ] && [ "$(ls "$DATA/images" | wc -l)" -ge "$count" ]; then
+    if [ "$have" -ge "$count" ]; then
         echo "data: $DATA: $(ls "$DATA/images" | wc -l) images, nothing to do"
         exit 0
     fi
