@@ -1,9 +1,10 @@
 #!/bin/bash
 # Shows: decomposing a folder of your own PNGs with a model — load (resized to
 # the model's size), predict the candidate layers, select a sprite per layer,
-# compose, and draw the result.  Until a trained model exists (sp-train is
-# the next issue), the model is the paper's Tetrominoes configuration freshly
-# initialised, so the decomposition is not meaningful yet; give your own:
+# compose, and draw the result.  Without a MODEL the paper's Tetrominoes
+# configuration freshly initialised stands in (its decomposition means
+# nothing); give a trained one (make demo, make train, or
+# examples/train-then-decompose.sh write them):
 #   examples/decompose-folder.sh DIR [MODEL]
 set -euo pipefail
 DIR=${1:-../shared/data/tetrominoes-real10/images}
