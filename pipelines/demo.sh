@@ -1,7 +1,7 @@
 #!/bin/bash
 # make demo: DTI-Sprites learning on a fresh machine in about 5 minutes on 2
 # cores (DEMO_SECONDS of training, 210 by default):
-#   generate 1,600 Tetrominoes -> train the Tetrominoes model on them
+#   generate 1,600 Tetrominoes -> train the Tetrominoes model on them (batches of 16)
 #   (pipelines/configs/tetro-demo.conf: the paper's, with faster learning
 #   rates) for a fixed time -> decompose the eval split -> evaluate
 #   (ARI-FG as the paper, ARI) -> draw the sprites, the reconstructions and
@@ -16,11 +16,11 @@ mkdir -p "$D"
 rm -rf "$D/train-viz"
 echo "== sp-gen: 1,600 Tetrominoes images (35x35, three pieces each)"
 bin/sp-gen tetrominoes --count 1600 --seed 1 --out "$D/tetrominoes" --force --quiet
-echo "== sp-load --shuffle | sp-train for ${SECONDS_TRAIN} s (the first epoch, 50 iterations, with frozen sprites)"
+echo "== sp-load --shuffle | sp-train for ${SECONDS_TRAIN} s (the first epoch, 100 iterations, with frozen sprites)"
 # sp-train stops at the time limit: sp-load then gets SIGPIPE (status 141),
 # which is how a producer learns that its reader is done
 set +o pipefail
-bin/sp-load "$D/tetrominoes" --shuffle --seed 1 --epochs 100 --batch 32 --drop-last 2>/dev/null |
+bin/sp-load "$D/tetrominoes" --shuffle --seed 1 --epochs 100 --batch ${DEMO_BATCH:-16} --drop-last 2>/dev/null |
     bin/sp-train --device cpu --config pipelines/configs/tetro-demo.conf --out "$D/model.spm" \
         --time-limit "$SECONDS_TRAIN" --checkpoint-every 100 --log "$D/train.jsonl" \
         --viz "$D/train-viz" --viz-every 100
