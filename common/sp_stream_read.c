@@ -1,3 +1,5 @@
+/* fileno() is POSIX: the feature macro keeps strict C11 compilers (clang in make fuzz) from warning */
+#define _POSIX_C_SOURCE 200809L
 #include "sp_stream.h"
 #include "sp_error.h"
 #include "sp_msgscan.h"
