@@ -527,24 +527,6 @@ void sp_model_write(const sp_model *m, const char *path)
     free(buf);
 }
 
-static int key_is(const msgpack_object *k, const char *s)
-{
-    size_t n = strlen(s);
-    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, s, n) == 0;
-}
-
-static int as_int(const msgpack_object *o, int64_t *v)
-{
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
-        *v = (int64_t)o->via.u64;
-        return 0;
-    }
-    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-        *v = o->via.i64;
-        return 0;
-    }
-    return -1;
-}
 
 static void key_copy(char *buf, size_t len, const msgpack_object *k, const char *name)
 {
@@ -563,11 +545,11 @@ void sp_model_read_tensor(sp_tensor *t, const char *tname, const msgpack_object 
     const msgpack_object *dt = NULL, *sh = NULL, *da = NULL;
     for (uint32_t i = 0; i < 3; i++) {
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
-        if (key_is(&kv->key, "dtype"))
+        if (sp_obj_str_is(&kv->key, "dtype"))
             dt = &kv->val;
-        else if (key_is(&kv->key, "shape"))
+        else if (sp_obj_str_is(&kv->key, "shape"))
             sh = &kv->val;
-        else if (key_is(&kv->key, "data"))
+        else if (sp_obj_str_is(&kv->key, "data"))
             da = &kv->val;
     }
     if (!dt || !sh || !da)
@@ -583,7 +565,7 @@ void sp_model_read_tensor(sp_tensor *t, const char *tname, const msgpack_object 
     size_t pos = (size_t)snprintf(got, sizeof got, "%s [", sp_dtype_name(d));
     for (uint32_t i = 0; i < sh->via.array.size; i++) {
         int64_t x;
-        if (as_int(&sh->via.array.ptr[i], &x) != 0)
+        if (sp_obj_int(&sh->via.array.ptr[i], &x) != 0)
             sp_fatal("%s: tensor '%s': dimension %u is not an integer", name, tname, i);
         if (pos < sizeof got)
             pos += (size_t)snprintf(got + pos, sizeof got - pos, "%s%lld", i ? "," : "", (long long)x);
@@ -662,7 +644,7 @@ sp_model *sp_model_unpack(const char *buf, size_t len, const char *name)
     int64_t v;
     if (!ver)
         sp_fatal("%s: not a model file (no \"sprites-model\" key)", name);
-    if (as_int(ver, &v) != 0 || v != SP_MODEL_VERSION)
+    if (sp_obj_int(ver, &v) != 0 || v != SP_MODEL_VERSION)
         sp_fatal("%s: model format version is not %d", name, SP_MODEL_VERSION);
     if (!cfg)
         sp_fatal("%s: no \"config\" map", name);

@@ -36,7 +36,9 @@
 
 #include "sp_config.h"
 #include "sp_map.h"
+#include "sp_mlp.h"
 #include "sp_tensor.h"
+#include "sp_tsf_seq.h"
 
 #include <stdint.h>
 
@@ -98,6 +100,18 @@ size_t sp_model_numel(const sp_model *m);
 struct msgpack_object;
 void sp_model_read_tensor(sp_tensor *t, const char *tname, const struct msgpack_object *o,
                           const char *name);
+
+/* The MLP under prefix (a regressor "...tsf_modules.<j>.regressor" or
+ * "occ_predictor"): its Linear layers, at most max, pointing at m's
+ * tensors, and when index is not NULL the model-tensor indices of each
+ * layer's weight and bias (index[2i], index[2i+1]); returns the layer
+ * count.  Fatal when the MLP is not there or a bias is missing. */
+int sp_model_mlp(const sp_model *m, const char *prefix, sp_mlp_layer *layers, int max, int *index);
+/* The transformation sequence named seq as the model applies it: output
+ * size h x w, padding, clamp, colour channels, TPS lattice and
+ * morphological kernel from the config.  Fatal on an unknown name. */
+void sp_model_tsf_seq(const sp_model *m, const char *seq, int h, int w, sp_padding pad, sp_clamp clamp,
+                      sp_tsf_seq *q);
 
 /* Writes formats/model.md atomically (temporary name, then rename). */
 void sp_model_write(const sp_model *m, const char *path);

@@ -49,26 +49,9 @@ struct sp_predictor {
     int sh, sw; /* sprite transformers' output size */
 };
 
-/* The Linear layers of create_mlp under prefix: module indices 0, 3, 5, ...
- * (1 is the identity norm, 2, 4, ... ReLUs), as far as they exist. */
 static void mlp_load(mlp *o, const sp_model *m, const char *prefix)
 {
-    char name[SP_MODEL_NAME_MAX + 32];
-    o->nl = 0;
-    for (int i = 0; i < MLP_MAX; i++) {
-        int idx = i == 0 ? 0 : 1 + 2 * i;
-        snprintf(name, sizeof name, "%s.%d.weight", prefix, idx);
-        sp_tensor *w = sp_model_find(m, name);
-        if (!w)
-            break;
-        snprintf(name, sizeof name, "%s.%d.bias", prefix, idx);
-        sp_tensor *b = sp_model_find(m, name);
-        if (!b)
-            sp_fatal("%s: no tensor %s", sp_prog(), name);
-        o->layers[o->nl++] = (sp_mlp_layer){sp_f32(w), sp_f32(b), (int)w->shape[1], (int)w->shape[0]};
-    }
-    if (!o->nl)
-        sp_fatal("%s: no tensor %s.0.weight", sp_prog(), prefix);
+    o->nl = sp_model_mlp(m, prefix, o->layers, MLP_MAX, NULL);
 }
 
 /* The curriculum stage of a checkpoint: the epoch its meta records (-1:
@@ -84,13 +67,7 @@ static void tsf_load(transformer *t, const sp_model *m, const char *prefix, cons
                      int nheads, int h, int w, sp_padding pad, sp_clamp clamp)
 {
     memset(t, 0, sizeof *t);
-    sp_tsf_seq_defaults(&t->q);
-    if (sp_tsf_seq_parse(&t->q, seq) != 0)
-        sp_fatal("%s: unknown transformation sequence '%s'", sp_prog(), seq);
-    t->q.h = h, t->q.w = w, t->q.pad = pad, t->q.clamp = clamp;
-    t->q.color_channels = m->C;
-    t->q.grid_size = (int)sp_config_int(m->cfg, "model.grid_size");
-    t->q.kernel_size = (int)sp_config_int(m->cfg, "model.kernel_size");
+    sp_model_tsf_seq(m, seq, h, w, pad, clamp, &t->q);
     t->identity = t->q.n == 1 && t->q.kind[0] == SP_TSF_IDENTITY;
     t->nheads = nheads;
     if (t->identity)

@@ -3,6 +3,7 @@
 #include "sp_stream.h"
 #include "sp_error.h"
 #include "sp_msgscan.h"
+#include "sp_pack.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -161,12 +162,7 @@ static int next_object(sp_reader *r)
     }
 }
 
-static int key_is(const msgpack_object_kv *kv, const char *s)
-{
-    size_t n = strlen(s);
-    return kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == n &&
-           memcmp(kv->key.via.str.ptr, s, n) == 0;
-}
+static int key_is(const msgpack_object_kv *kv, const char *s) { return sp_obj_str_is(&kv->key, s); }
 
 static const msgpack_object *lookup(const msgpack_object *map, const char *key)
 {
@@ -176,7 +172,13 @@ static const msgpack_object *lookup(const msgpack_object *map, const char *key)
     return NULL;
 }
 
-static int as_int(const msgpack_object *o, int64_t *v)
+int sp_obj_str_is(const msgpack_object *o, const char *s)
+{
+    size_t n = strlen(s);
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n && memcmp(o->via.str.ptr, s, n) == 0;
+}
+
+int sp_obj_int(const msgpack_object *o, int64_t *v)
 {
     if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
         *v = (int64_t)o->via.u64;
@@ -231,7 +233,7 @@ static sp_tensor *parse_tensor(sp_reader *r, const char *name, const msgpack_obj
         FAIL(r, "entry '%s': %u dimensions (at most %d)", name, sh->via.array.size, SP_MAX_DIMS);
     int ndim = (int)sh->via.array.size;
     for (int i = 0; i < ndim; i++) {
-        if (as_int(&sh->via.array.ptr[i], &shape[i]) != 0)
+        if (sp_obj_int(&sh->via.array.ptr[i], &shape[i]) != 0)
             FAIL(r, "entry '%s': dimension %d is not an integer", name, i);
         if (shape[i] < 0)
             FAIL(r, "entry '%s': dimension %d is negative (%lld)", name, i, (long long)shape[i]);
@@ -284,7 +286,7 @@ int sp_reader_next_stream(sp_reader *r)
     int64_t version;
     if (!v)
         FAIL(r, "not a sprites stream: the first map has no \"sprites\" key");
-    if (as_int(v, &version) != 0 || version != SP_STREAM_VERSION)
+    if (sp_obj_int(v, &version) != 0 || version != SP_STREAM_VERSION)
         FAIL(r, "unsupported stream version (this program reads version %d)", SP_STREAM_VERSION);
     sp_map_clear(&r->meta);
     const msgpack_object *meta = lookup(o, "meta");
@@ -310,7 +312,7 @@ int sp_reader_next_batch(sp_reader *r, sp_map *batch, int64_t *index)
     const msgpack_object *b = lookup(o, "batch"), *e = lookup(o, "end");
     int64_t v;
     if (b) {
-        if (as_int(b, &v) != 0 || v != r->batches)
+        if (sp_obj_int(b, &v) != 0 || v != r->batches)
             FAIL(r, "batch number out of order (expected %lld)", (long long)r->batches);
         parse_entries(r, o, batch, "batch");
         if (index)
@@ -321,7 +323,7 @@ int sp_reader_next_batch(sp_reader *r, sp_map *batch, int64_t *index)
     if (e) {
         if (o->via.map.size != 1)
             FAIL(r, "trailer has keys besides \"end\"");
-        if (as_int(e, &v) != 0)
+        if (sp_obj_int(e, &v) != 0)
             FAIL(r, "trailer's \"end\" is not an integer");
         if (v != r->batches)
             FAIL(r, "trailer says %lld batches, the stream had %lld", (long long)v,

@@ -118,49 +118,39 @@ static int param_add(sp_trainer *t, const char *name, float *w, size_t n, int gr
     return t->np++;
 }
 
+/* The parameter of model tensor i (made on first use). */
+static int tensor_param(sp_trainer *t, int i, int group)
+{
+    if (t->pindex[i] < 0) {
+        sp_tensor *x = t->m->tensors[i].t;
+        t->pindex[i] = param_add(t, t->m->tensors[i].name, sp_f32(x), sp_tensor_numel(x), group);
+    }
+    return t->pindex[i];
+}
+
 static int model_param(sp_trainer *t, const char *name, int group)
 {
     for (int i = 0; i < t->m->ntensors; i++)
-        if (!strcmp(t->m->tensors[i].name, name)) {
-            if (t->pindex[i] >= 0)
-                return t->pindex[i];
-            sp_tensor *x = t->m->tensors[i].t;
-            return t->pindex[i] = param_add(t, name, sp_f32(x), sp_tensor_numel(x), group);
-        }
+        if (!strcmp(t->m->tensors[i].name, name))
+            return tensor_param(t, i, group);
     sp_fatal("%s: no tensor %s", sp_prog(), name);
 }
 
 static void mlp_load(sp_trainer *t, tmlp *o, const char *prefix)
 {
-    char name[SP_MODEL_NAME_MAX + 32];
-    o->nl = 0;
-    for (int i = 0; i < MLP_MAX; i++) {
-        int idx = i == 0 ? 0 : 1 + 2 * i;
-        snprintf(name, sizeof name, "%s.%d.weight", prefix, idx);
-        sp_tensor *w = sp_model_find(t->m, name);
-        if (!w)
-            break;
-        o->pw[o->nl] = model_param(t, name, 1);
-        snprintf(name, sizeof name, "%s.%d.bias", prefix, idx);
-        o->pb[o->nl] = model_param(t, name, 1);
-        o->l[o->nl] = (sp_mlp_layer){sp_f32(w), t->p[o->pb[o->nl]].w, (int)w->shape[1], (int)w->shape[0]};
-        o->nl++;
+    int index[2 * MLP_MAX];
+    o->nl = sp_model_mlp(t->m, prefix, o->l, MLP_MAX, index);
+    for (int i = 0; i < o->nl; i++) {
+        o->pw[i] = tensor_param(t, index[2 * i], 1);
+        o->pb[i] = tensor_param(t, index[2 * i + 1], 1);
     }
-    if (!o->nl)
-        sp_fatal("%s: no tensor %s.0.weight", sp_prog(), prefix);
 }
 
 static void tsf_load(sp_trainer *t, ttsf *o, const char *prefix, const char *seq, const char *cur_key,
                      int nheads, int h, int w, sp_padding pad)
 {
     memset(o, 0, sizeof *o);
-    sp_tsf_seq_defaults(&o->full);
-    if (sp_tsf_seq_parse(&o->full, seq) != 0)
-        sp_fatal("%s: unknown transformation sequence '%s'", sp_prog(), seq);
-    o->full.h = h, o->full.w = w, o->full.pad = pad, o->full.clamp = t->clamp;
-    o->full.color_channels = t->C;
-    o->full.grid_size = (int)sp_config_int(t->m->cfg, "model.grid_size");
-    o->full.kernel_size = (int)sp_config_int(t->m->cfg, "model.kernel_size");
+    sp_model_tsf_seq(t->m, seq, h, w, pad, t->clamp, &o->full);
     o->identity = o->full.n == 1 && o->full.kind[0] == SP_TSF_IDENTITY;
     o->cur_key = cur_key;
     o->nheads = nheads;
@@ -1182,17 +1172,10 @@ void sp_trainer_sync(sp_trainer *t)
 
 static int64_t obj_int(const msgpack_object *o, const char *where, const char *what)
 {
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return (int64_t)o->via.u64;
-    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-        return o->via.i64;
-    sp_fatal("%s: checkpoint: %s is not an integer", where, what);
-}
-
-static int key_eq(const msgpack_object *k, const char *s)
-{
-    size_t n = strlen(s);
-    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && !memcmp(k->via.str.ptr, s, n);
+    int64_t v;
+    if (sp_obj_int(o, &v) != 0)
+        sp_fatal("%s: checkpoint: %s is not an integer", where, what);
+    return v;
 }
 
 static void load_state(sp_trainer *t, const char *where)
@@ -1250,15 +1233,15 @@ static void load_state(sp_trainer *t, const char *where)
     int have = 0;
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
-        if (key_eq(&kv->key, "iteration"))
+        if (sp_obj_str_is(&kv->key, "iteration"))
             t->iteration = obj_int(&kv->val, where, "iteration"), have |= 1;
-        else if (key_eq(&kv->key, "epoch"))
+        else if (sp_obj_str_is(&kv->key, "epoch"))
             t->epoch = obj_int(&kv->val, where, "epoch"), have |= 2;
-        else if (key_eq(&kv->key, "last_check"))
+        else if (sp_obj_str_is(&kv->key, "last_check"))
             t->last_check = obj_int(&kv->val, where, "last_check"), have |= 4;
-        else if (key_eq(&kv->key, "prop_count"))
+        else if (sp_obj_str_is(&kv->key, "prop_count"))
             t->prop_count = obj_int(&kv->val, where, "prop_count"), have |= 8;
-        else if (key_eq(&kv->key, "prop_sum")) {
+        else if (sp_obj_str_is(&kv->key, "prop_sum")) {
             if (kv->val.type != MSGPACK_OBJECT_ARRAY || (int)kv->val.via.array.size != t->nclusters)
                 sp_fatal("%s: checkpoint: prop_sum is not an array of %d numbers", where, t->nclusters);
             for (int c = 0; c < t->nclusters; c++) {
