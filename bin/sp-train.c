@@ -327,6 +327,8 @@ int main(int argc, char **argv)
         sp_fatal("--checkpoint-every: must be at least 1");
     if (o.progress_every <= 0)
         sp_fatal("--progress-every: must be at least 1");
+    if (o.iters < -1)
+        sp_fatal("--iters: must be 0 or more (got %lld)", (long long)o.iters);
     if (o.viz_every <= 0)
         o.viz_every = o.every;
     if (o.viz)
@@ -341,17 +343,47 @@ int main(int argc, char **argv)
         sp_warn("device: cpu (the training step has no CUDA implementation yet)");
     }
 
+    /* what the run starts from, checked before any input is read: the
+     * checkpoint, or the configuration (built once to validate it) */
+    sp_model *m = NULL;
+    uint64_t s;
+    if (resume) {
+        m = sp_model_read(resume);
+        if (!sp_map_find(&m->ckpt, "schedule"))
+            sp_fatal("%s: not a checkpoint (no schedule section): use --config for a new run", resume);
+        int64_t v;
+        if (sp_map_get_int(&m->meta, "seed", &v) != 0)
+            sp_fatal("%s: no seed in the meta", resume);
+        s = (uint64_t)v;
+    } else {
+        sp_config *cfg = sp_config_read(config);
+        sp_model_free(sp_model_new(cfg, config));
+        sp_config_free(cfg);
+        s = config_seed(config, seed);
+    }
+    /* the output's folder must take files now, not at the first checkpoint */
+    {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", o.out);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *(slash == dir ? slash + 1 : slash) = 0;
+        else
+            snprintf(dir, sizeof dir, ".");
+        if (access(dir, W_OK) != 0)
+            sp_fatal("--out: %s: cannot write into %s: %s", o.out, dir, strerror(errno));
+    }
+
     source src = {0};
     int64_t nb = o.epoch_batches, stream_epochs = 0;
     if (data) {
-        /* the model's image size and channels, from its config */
-        sp_model *probe = resume ? sp_model_read(resume) : NULL;
-        sp_config *cfg = probe ? NULL : sp_config_read(config);
-        if (!probe)
-            probe = sp_model_new(cfg, config);
+        /* the model's image size and channels: the checkpoint's, or the config's */
+        sp_config *cfg = m ? NULL : sp_config_read(config);
+        sp_model *probe = m ? m : sp_model_new(cfg, config);
         src.lo = (sp_load_opts){probe->C, probe->H, probe->W};
         src.bs = sp_config_int(probe->cfg, "training.batch_size");
-        sp_model_free(probe);
+        if (probe != m)
+            sp_model_free(probe);
         sp_config_free(cfg);
         if (src.bs <= 0)
             sp_fatal("--data: training.batch_size must be set");
@@ -386,19 +418,6 @@ int main(int argc, char **argv)
 
     sp_map b = {0};
     int64_t idx;
-    sp_model *m = NULL;
-    uint64_t s;
-    if (resume) {
-        m = sp_model_read(resume);
-        if (!sp_map_find(&m->ckpt, "schedule"))
-            sp_fatal("%s: not a checkpoint (no schedule section): use --init with a model", resume);
-        int64_t v;
-        if (sp_map_get_int(&m->meta, "seed", &v) != 0)
-            sp_fatal("%s: no seed in the meta", resume);
-        s = (uint64_t)v;
-    } else {
-        s = config_seed(config, seed);
-    }
     int have = source_next(&src, &b, &idx);
     if (!have)
         sp_fatal("stdin: no batches");

@@ -59,3 +59,7 @@ expect_error "--val: no such file" "^sp-train: --val: $T/none.sp: No such file" 
 expect_ok "--data DIR = sp-load --shuffle --drop-last | sp-train, byte for byte" "$TR --config $CONF --data $T/pieces --data-seed 4 --out $T/d1.spm --iters 4 2>/dev/null && $BIN/sp-load $T/pieces --split-rule all --shuffle --seed 4 --epochs 4 --batch 32 --drop-last --size 35x35 2>/dev/null | $TR --config $CONF --out $T/d2.spm --iters 4 2>/dev/null && cmp $T/d1.spm $T/d2.spm"
 expect_error "--data: no such folder" "^sp-train: $T/none" "$TR --config $CONF --data $T/none --out $T/x.spm"
 expect_ok "--progress-every 4: lines at iterations 1, 4, 8 (stderr not a terminal)" "$TR --config $CONF --out $T/pe.spm --iters 8 --progress-every 4 <$T/s.sp 2>&1 | grep -Eo '^sp-train: iteration [0-9]+,' | tr -d ',' | awk '{print \$3}' | tr '\n' ' ' | grep -qx '1 4 8 '"
+# checked before any input is read or any work is done
+expect_error "no such config, empty stdin" "^sp-train: $T/none.conf: No such file" "$TR --config $T/none.conf --out $T/x.spm </dev/null"
+expect_error "--iters below 0" "^sp-train: --iters: must be 0 or more" "$TR --config $CONF --out $T/x.spm --iters -3 <$T/s.sp"
+expect_error "--out in a folder that does not exist" "^sp-train: --out: $T/no/dir/x.spm: cannot write into $T/no/dir" "$TR --config $CONF --out $T/no/dir/x.spm <$T/s.sp"
