@@ -10,6 +10,7 @@
 #include "sp_filter.h"
 #include "sp_opt.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 /* The i32 selection entry NAME of batch b: shape [N] (ndim 1) or [N,L]
@@ -30,15 +31,38 @@ static const int32_t *need_choice(const sp_map *b, int64_t idx, const char *name
     return v;
 }
 
-/* Adds the composition's entries to one batch (ctx: the --fg-reassign flag). */
+typedef struct {
+    int fg_reassign;
+    int64_t n_candidates; /* the meta's (sp-predict), 0 when absent: gathered input needs it */
+} composition;
+
+static void on_stream(const sp_map *in, sp_map *out, void *ctx)
+{
+    composition *cp = ctx;
+    (void)out;
+    cp->n_candidates = 0;
+    sp_map_get_int(in, "n_candidates", &cp->n_candidates);
+}
+
+/* Adds the composition's entries to one batch. */
 static void compose_batch(sp_map *b, int64_t idx, void *ctx)
 {
+    const composition *cp = ctx;
     sp_cands c;
-    sp_cands_get(&c, b, idx);
+    sp_cands_get_any(&c, b, idx);
     const int64_t n = c.N;
-    const int32_t *ch = need_choice(b, idx, "choice", 2, n, c.L, c.K);
-    const int32_t *bc = c.M > 0 ? need_choice(b, idx, "bkg_choice", 1, n, c.L, c.M) : NULL;
-    sp_compose_stage_dims d = {c.L, c.K, c.M, c.C, c.hw, c.K, *(const int *)ctx};
+    /* gathered (sp-select --gather): the candidates are gone, the choice
+     * still names the sprite, out of the model's K' */
+    int n_sprites = c.K;
+    if (c.gathered) {
+        if (cp->n_candidates < 1 || cp->n_candidates > INT32_MAX)
+            sp_fatal("stdin: batch %lld: " SP_SEL_LAYERS " needs the stream's meta n_candidates (from sp-predict)",
+                     (long long)idx);
+        n_sprites = (int)cp->n_candidates;
+    }
+    const int32_t *ch = need_choice(b, idx, "choice", 2, n, c.L, n_sprites);
+    const int32_t *bc = c.M > 0 && !c.gathered ? need_choice(b, idx, "bkg_choice", 1, n, c.L, c.M) : NULL;
+    sp_compose_stage_dims d = {c.L, c.K, c.M, c.C, c.hw, n_sprites, cp->fg_reassign, c.gathered};
     const int64_t C = c.C, H = c.H, W = c.W, L = c.L;
     sp_tensor *tr = sp_tensor_newv(SP_F32, 4, n, C, H, W);
     sp_tensor *ti = sp_tensor_newv(SP_F32, 5, n, L, C, H, W);
@@ -87,9 +111,9 @@ static void compose_batch(sp_map *b, int64_t idx, void *ctx)
 int main(int argc, char **argv)
 {
     sp_set_prog(argv[0]);
-    int fg_reassign = 0;
+    composition cp = {0, 0};
     const char *device = "cpu", *drop = NULL;
-    sp_opt opts[] = {{"fg-reassign", SP_OPT_FLAG, &fg_reassign, NULL,
+    sp_opt opts[] = {{"fg-reassign", SP_OPT_FLAG, &cp.fg_reassign, NULL,
                       "background pixels of pred_mask get the layer nearest the image (the\n"
                       "reference's masks for ARI-FG)"},
                      SP_STAGE_DEVICE_OPT(&device),
@@ -98,7 +122,8 @@ int main(int argc, char **argv)
     char **args;
     int nargs = sp_opt_parse(argc, argv, opts, "sp-compose [--fg-reassign] [--device D] [--drop NAMES]",
                              "Reads cand_layers, cand_masks, backgrounds, occlusion (sp-predict), choice,\n"
-                             "bkg_choice (sp-select) and image; adds to every batch:\n"
+                             "bkg_choice (sp-select) and image -- or, after sp-select --gather, sel_layers,\n"
+                             "sel_masks, sel_background, occlusion, choice and image; adds to every batch:\n"
                              "  recon        f32 [N,C,H,W]    the composition, layers, masks and background\n"
                              "                                clamped to [0,1], soft occlusion\n"
                              "  layer_images f32 [N,L,C,H,W]  the chosen layers, clamped to [0,1]\n"
@@ -113,7 +138,7 @@ int main(int argc, char **argv)
         sp_fatal("unexpected argument '%s' (see --help)", args[0]);
     sp_device_resolve_stage(device, 0, "sp-compose"); /* the computation is on the CPU */
 
-    sp_filter f = {"sp-compose", NULL, compose_batch, &fg_reassign, drop};
+    sp_filter f = {"sp-compose", on_stream, compose_batch, &cp, drop};
     sp_filter_run(&f);
     return 0;
 }

@@ -14,11 +14,12 @@
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 
 /* What the command line says and what each stream's meta adds. */
 typedef struct {
-    int iters, exhaustive; /* iters INT_MIN: not given */
+    int iters, exhaustive, gather; /* iters INT_MIN: not given */
     double lambda, limit;  /* lambda NaN: not given */
     int64_t empty;         /* per stream, from the meta */
     int pass_count;
@@ -39,6 +40,36 @@ static void on_stream(const sp_map *in, sp_map *out, void *ctx)
     s->pass_count = s->iters != INT_MIN ? s->iters : (meta_iters >= 1 && meta_iters <= 1000 ? (int)meta_iters : 1);
     s->penalty = !isnan(s->lambda) ? s->lambda : (meta_lambda >= 0.0 && isfinite(meta_lambda) ? meta_lambda : 0.0);
     sp_map_put_str(out, "selection", s->exhaustive ? "exhaustive" : "greedy");
+}
+
+/* --gather: the chosen candidate of every layer (and the chosen background)
+ * replace the candidates, so the next stage reads 1/K' of the bytes
+ * (sp_cands.h); sp-compose takes either form. */
+static void gather(sp_map *b, const sp_cands *c, const int32_t *choice, const int32_t *bkg)
+{
+    const int64_t n = c->N, L = c->L, C = c->C, H = c->H, W = c->W;
+    const size_t hw = c->hw, chw = (size_t)C * hw;
+    sp_tensor *tl = sp_tensor_newv(SP_F32, 5, n, L, C, H, W);
+    sp_tensor *tm = sp_tensor_newv(SP_F32, 5, n, L, (int64_t)1, H, W);
+    sp_tensor *tg = bkg ? sp_tensor_newv(SP_F32, 4, n, C, H, W) : NULL;
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t l = 0; l < L; l++) {
+            size_t k = ((size_t)i * L + (size_t)l) * c->K + (size_t)choice[i * L + l];
+            memcpy(sp_f32(tl) + ((size_t)i * L + (size_t)l) * chw, c->layers + k * chw, chw * sizeof(float));
+            memcpy(sp_f32(tm) + ((size_t)i * L + (size_t)l) * hw, c->masks + k * hw, hw * sizeof(float));
+        }
+        if (tg)
+            memcpy(sp_f32(tg) + (size_t)i * chw, c->bkgs + ((size_t)i * c->M + (size_t)bkg[i]) * chw,
+                   chw * sizeof(float));
+    }
+    /* c points into these: every read of them is done */
+    sp_map_remove(b, "cand_layers");
+    sp_map_remove(b, "cand_masks");
+    sp_map_remove(b, "backgrounds");
+    sp_map_put_tensor(b, SP_SEL_LAYERS, tl);
+    sp_map_put_tensor(b, SP_SEL_MASKS, tm);
+    if (tg)
+        sp_map_put_tensor(b, SP_SEL_BACKGROUND, tg);
 }
 
 /* Adds choice, bkg_choice and select_error to one batch. */
@@ -84,6 +115,8 @@ static void select_batch(sp_map *b, int64_t idx, void *ctx)
     }
     if (failed)
         sp_fatal("out of memory");
+    if (s->gather)
+        gather(b, &c, sp_i32(tc), tb ? sp_i32(tb) : NULL);
     sp_map_put_tensor(b, "choice", tc);
     if (tb)
         sp_map_put_tensor(b, "bkg_choice", tb);
@@ -94,7 +127,7 @@ int main(int argc, char **argv)
 {
     sp_set_prog(argv[0]);
     /* INT_MIN / NaN: not given on the command line, taken from the stream's meta */
-    int iters = INT_MIN, exhaustive = 0;
+    int iters = INT_MIN, exhaustive = 0, gather_flag = 0;
     double lambda = NAN;
     /* assignments an image --exhaustive accepts: each costs O(C H W), so
      * beyond about 1e6 a batch takes hours */
@@ -107,11 +140,15 @@ int main(int argc, char **argv)
          "added to the error of non-empty candidates when the model has an empty sprite\n"
          "(default: the model's lambda_empty_sprite, from sp-predict's meta; else 0)"},
         {"limit", SP_OPT_DOUBLE, &limit, "X", "most assignments an image --exhaustive accepts (default 1e6)"},
+        {"gather", SP_OPT_FLAG, &gather_flag, NULL,
+         "replace cand_layers, cand_masks, backgrounds by the chosen ones only:\n"
+         "sel_layers f32 [N,L,C,H,W], sel_masks f32 [N,L,1,H,W], sel_background\n"
+         "f32 [N,C,H,W] (1/K' of the bytes for sp-compose, which reads either form)"},
         SP_STAGE_DEVICE_OPT(&device),
         SP_FILTER_DROP_OPT(&drop),
         {0}};
     char **args;
-    int nargs = sp_opt_parse(argc, argv, opts, "sp-select [--greedy N | --exhaustive] [--lambda-empty X] [--device D] [--drop NAMES]",
+    int nargs = sp_opt_parse(argc, argv, opts, "sp-select [--greedy N | --exhaustive] [--lambda-empty X] [--gather] [--device D] [--drop NAMES]",
                              "Reads cand_layers, cand_masks, backgrounds, occlusion (from sp-predict)\n"
                              "and image; adds to every batch:\n"
                              "  choice       i32 [N,L]  the candidate chosen for each layer (the empty\n"
@@ -130,7 +167,7 @@ int main(int argc, char **argv)
         sp_fatal("--lambda-empty: must be a finite value >= 0");
     sp_device_resolve_stage(device, 0, "sp-select"); /* the computation is on the CPU */
 
-    selection sel = {iters, exhaustive, lambda, limit, 0, 1, 0.0};
+    selection sel = {iters, exhaustive, gather_flag, lambda, limit, 0, 1, 0.0};
     sp_filter f = {"sp-select", on_stream, select_batch, &sel, drop};
     sp_filter_run(&f);
     return 0;

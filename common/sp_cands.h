@@ -16,10 +16,25 @@ typedef struct {
     size_t hw;
     int H, W;
     const float *layers, *masks, *bkgs, *occ, *img; /* bkgs, occ NULL when absent */
+    int gathered; /* 1: the chosen candidates only (sp-select --gather), K == 1, M <= 1 */
 } sp_cands;
 
 /* Fills c from batch b (index idx, for messages); the pointers borrow b's
  * tensors. */
 void sp_cands_get(sp_cands *c, const sp_map *b, int64_t idx);
+
+/* The entries sp-select --gather writes in place of the candidates: only
+ * the chosen candidate of each layer and the chosen background,
+ *   sel_layers f32 [N,L,C,H,W], sel_masks f32 [N,L,1,H,W],
+ *   sel_background f32 [N,C,H,W] (models with backgrounds),
+ * 1/K' of the bytes the next stage must read. */
+#define SP_SEL_LAYERS "sel_layers"
+#define SP_SEL_MASKS "sel_masks"
+#define SP_SEL_BACKGROUND "sel_background"
+
+/* Like sp_cands_get, but also takes the gathered entries when the batch has
+ * no cand_layers: then c->gathered is 1, c->K 1, c->M 1 with a background
+ * (0 without), and the candidate/background of every layer is index 0. */
+void sp_cands_get_any(sp_cands *c, const sp_map *b, int64_t idx);
 
 #endif

@@ -10,14 +10,14 @@ static inline float clamp01(float x) { return x < 0.0f ? 0.0f : x > 1.0f ? 1.0f 
  * With a hard occlusion at most one layer is visible per pixel, except where
  * the predicted occlusion sits exactly at 0.5 (then the labels add up, as in
  * the reference, and the clamp bounds them). */
-static void label_compose(int32_t *out, const int *label, const float *masks, const int32_t *choice,
+static void label_compose(int32_t *out, const int *label, const float *masks, const int *at,
                           const float *occ, const sp_compose_stage_dims *d, int hi)
 {
     const int L = d->L, K = d->K;
     for (size_t p = 0; p < d->hw; p++) {
         int hm[SP_COMPOSE_MAX_LAYERS];
         for (int j = 0; j < L; j++)
-            hm[j] = masks[((size_t)j * K + choice[j]) * d->hw + p] > 0.5f;
+            hm[j] = masks[((size_t)j * K + at[j]) * d->hw + p] > 0.5f;
         long v = 0;
         for (int k = 0; k < L; k++) {
             if (!hm[k])
@@ -41,9 +41,14 @@ void sp_compose_stage_image(float *recon, float *limg, float *lmask, int32_t *pm
 {
     const int L = d->L, K = d->K, C = d->C;
     const size_t hw = d->hw, chw = (size_t)C * hw;
+    int at[SP_COMPOSE_MAX_LAYERS]; /* each layer's candidate in layers / masks */
+    for (int l = 0; l < L; l++)
+        at[l] = d->gathered ? 0 : choice[l];
+    if (d->gathered)
+        bkg = 0;
     for (int l = 0; l < L; l++) {
-        const float *x = layers + ((size_t)l * K + choice[l]) * chw;
-        const float *m = masks + ((size_t)l * K + choice[l]) * hw;
+        const float *x = layers + ((size_t)l * K + at[l]) * chw;
+        const float *m = masks + ((size_t)l * K + at[l]) * hw;
         for (size_t i = 0; i < chw; i++)
             limg[(size_t)l * chw + i] = clamp01(x[i]);
         for (size_t p = 0; p < hw; p++)
@@ -63,8 +68,8 @@ void sp_compose_stage_image(float *recon, float *limg, float *lmask, int32_t *pm
         inst[l] = l + 1;
         sem[l] = choice[l] + 1;
     }
-    label_compose(pmask, inst, masks, choice, occ, d, L);
-    label_compose(psem, sem, masks, choice, occ, d, d->n_sprites);
+    label_compose(pmask, inst, masks, at, occ, d, L);
+    label_compose(psem, sem, masks, at, occ, d, d->n_sprites);
     if (!d->fg_reassign)
         return;
     for (size_t p = 0; p < hw; p++) {
@@ -73,7 +78,7 @@ void sp_compose_stage_image(float *recon, float *limg, float *lmask, int32_t *pm
         int best = 0;
         float bd = 0.0f;
         for (int l = 0; l < L; l++) {
-            const float *x = layers + ((size_t)l * K + choice[l]) * chw;
+            const float *x = layers + ((size_t)l * K + at[l]) * chw;
             float s = 0.0f;
             for (int c = 0; c < C; c++) {
                 float e = x[(size_t)c * hw + p] - img[(size_t)c * hw + p];

@@ -30,6 +30,8 @@ typedef struct {
     size_t hw;
     int n_sprites; /* the reference's n_sprites: K, the empty sprite included */
     int fg_reassign;
+    int gathered; /* 1: layers [L,1,C,hw], masks [L,1,1,hw], bkgs [1,C,hw] hold only the chosen
+                     candidates (sp-select --gather; K == 1); choice still gives pred_sem */
 } sp_compose_stage_dims;
 
 void sp_compose_stage_image(float *recon, float *limg, float *lmask, int32_t *pmask, int32_t *psem,

@@ -34,7 +34,7 @@ void sp_validate(const sp_model *m, const sp_map *batches, int nb, sp_val_scores
                          (int)sp_config_int(m->cfg, "model.greedy_algo_iter")};
     if (!sd.empty)
         sd.lambda_empty = 0;
-    sp_compose_stage_dims cd = {L, K, M, C, hw, K, 0}, cdf = cd;
+    sp_compose_stage_dims cd = {L, K, M, C, hw, K, 0, 0}, cdf = cd;
     cdf.fg_reassign = 1;
     sp_ari_ws *ws = sp_ari_ws_new();
     sp_confusion lab;

@@ -101,8 +101,11 @@ for cfg in $CONFIGS; do
     bin/sp-load "$src" $load >"$S/in.sp"
     n=$(bin/sp-info --summary <"$S/in.sp" | sed -n 's/.* \([0-9]*\) images$/\1/p')
     bin/sp-train --init-only "pipelines/configs/$cfg.conf" --out "$model" <"$S/in.sp" 2>/dev/null
-    drop="--drop cand_layers,cand_masks,backgrounds,occlusion"
-    pipe="bin/sp-load $src $load | bin/sp-predict --model $model | bin/sp-select | bin/sp-compose $drop | bin/sp-eval"
+    # sp-select --gather hands on only the chosen candidates (1/K' of them);
+    # the pipe without it is measured too
+    drop="--drop sel_layers,sel_masks,sel_background,occlusion"
+    pipe="bin/sp-load $src $load | bin/sp-predict --model $model | bin/sp-select --gather | bin/sp-compose $drop | bin/sp-eval"
+    pipe_full="bin/sp-load $src $load | bin/sp-predict --model $model | bin/sp-select | bin/sp-compose --drop cand_layers,cand_masks,backgrounds,occlusion | bin/sp-eval"
     chain="$CHAIN --model $model $load $src"
     # the two must compute the same metrics
     m_pipe=$(bash -c "$pipe")
@@ -110,18 +113,19 @@ for cfg in $CONFIGS; do
     same=yes
     [ "$m_pipe" = "$m_chain" ] || same="NO: pipe $m_pipe chain $m_chain"
     t_pipe=$(best "$pipe")
+    t_full=$(best "$pipe_full")
     t_chain=$(best "$chain 2>/dev/null")
     # the chain's own split (its fastest run)
     split=$(for _ in $(seq "$REPS"); do $chain 2>&1 >/dev/null; OMP_WAIT_POLICY=passive $chain 2>&1 >/dev/null; done |
         sort -t' ' -k4 -g | head -1)
     # each stage alone: input from a recorded stream (page cache / RAM), output to /dev/null
     bin/sp-predict --model "$model" <"$S/in.sp" >"$S/p.sp"
-    bin/sp-select <"$S/p.sp" >"$S/s.sp"
+    bin/sp-select --gather <"$S/p.sp" >"$S/s.sp"
     bin/sp-compose $drop <"$S/s.sp" >"$S/c.sp"
     mb_p=$(calc "$(stat -c %s "$S/p.sp") / 1048576")
     t_load=$(best "bin/sp-load $src $load")
     t_pred=$(best "bin/sp-predict --model $model <$S/in.sp")
-    t_sel=$(best "bin/sp-select <$S/p.sp")
+    t_sel=$(best "bin/sp-select --gather <$S/p.sp")
     t_comp=$(best "bin/sp-compose $drop <$S/s.sp")
     t_eval=$(best "bin/sp-eval <$S/c.sp")
     rm -f "$S/p.sp" "$S/s.sp" "$S/c.sp" "$S/in.sp"
@@ -142,12 +146,13 @@ for cfg in $CONFIGS; do
     ips_pipe=$(calc "$n / $t_pipe")
     ips_chain=$(calc "$n / $t_chain")
     over=$(calc "100 * ($t_pipe / $t_chain - 1)")
+    over_full=$(calc "100 * ($t_full / $t_chain - 1)")
     if [ "$ref" != - ]; then
         r_pipe=$(calc "$ips_pipe / $ref") r_chain=$(calc "$ips_chain / $ref")
     else
         r_pipe=- r_chain=-
     fi
-    printf '| %s | %d x %d | %.0f | %.0f | %.0f%% | %s | %s | %s |\n' "$cfg" "$((n / bs))" "$bs" "$ips_pipe" "$ips_chain" "$over" \
+    printf '| %s | %d x %d | %.0f | %.0f | %.0f%% | %.0f%% | %s | %s | %s |\n' "$cfg" "$((n / bs))" "$bs" "$ips_pipe" "$ips_chain" "$over" "$over_full" \
         "$( [ "$ref" = - ] && echo - || printf '%.0f' "$ref")" \
         "$( [ "$r_pipe" = - ] && echo - || printf '%.2fx' "$r_pipe")" \
         "$( [ "$r_chain" = - ] && echo - || printf '%.2fx' "$r_chain")" >>"$table"
@@ -158,10 +163,10 @@ for cfg in $CONFIGS; do
     echo "$cfg done: pipe $ips_pipe images/s, chain $ips_chain, reference $ref (load average $(cut -d' ' -f1 /proc/loadavg))" >&2
 done
 echo
-echo "Inference images/s (initialised models; pipe: sp-load | sp-predict | sp-select | sp-compose $drop | sp-eval)"
+echo "Inference images/s (initialised models; pipe: sp-load | sp-predict | sp-select --gather | sp-compose $drop | sp-eval; without --gather: sp-select | sp-compose --drop cand_layers,cand_masks,backgrounds,occlusion)"
 echo
-echo "| config | batches x size | pipe | chain (one process) | pipe overhead | reference | pipe / ref | chain / ref |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| config | batches x size | pipe | chain (one process) | pipe overhead | overhead without --gather | reference | pipe / ref | chain / ref |"
+echo "|---|---|---|---|---|---|---|---|---|"
 cat "$table"
 echo
 echo "Where the time goes, seconds: each stage alone on a recorded stream (input from RAM, output to /dev/null) / the same part inside the chain; last column: the candidate stream sp-predict writes"

@@ -27,9 +27,9 @@ bin/sp-load "$D/tetrominoes" --shuffle --seed 1 --epochs 100 --batch ${DEMO_BATC
 load_train_status "demo: training failed" "${PIPESTATUS[@]}"
 echo "== the eval split (first 320 images) | sp-predict | sp-select | sp-compose | sp-eval"
 bin/sp-load "$D/tetrominoes" --split eval --batch 32 2>/dev/null |
-    bin/sp-predict --model "$D/model.spm" | bin/sp-select >"$D/selected.sp"
-bin/sp-compose --drop cand_layers,cand_masks <"$D/selected.sp" >"$D/decomposed.sp"
-bin/sp-compose --fg-reassign --drop cand_layers,cand_masks <"$D/selected.sp" | bin/sp-eval >"$D/metrics-fg.json"
+    bin/sp-predict --model "$D/model.spm" | bin/sp-select --gather >"$D/selected.sp"
+bin/sp-compose --drop sel_layers,sel_masks <"$D/selected.sp" >"$D/decomposed.sp"
+bin/sp-compose --fg-reassign --drop sel_layers,sel_masks <"$D/selected.sp" | bin/sp-eval >"$D/metrics-fg.json"
 bin/sp-eval <"$D/decomposed.sp" >"$D/metrics.json"
 rm -f "$D/selected.sp"
 bin/sp-viz --model "$D/model.spm" --out "$D/sprites.png"

@@ -15,8 +15,8 @@ dev=()
 [ -n "${DEVICE:-}" ] && dev=(--device "$DEVICE")
 # shellcheck disable=SC2086
 bin/sp-load $SRC_EVAL ${LOAD_OPTS:-} --split "$EVAL_SPLIT" --batch 32 |
-    bin/sp-predict --model "$MODEL" "${dev[@]}" | bin/sp-select "${dev[@]}" >"$RUN/selected.sp"
-bin/sp-compose "${dev[@]}" --drop cand_layers,cand_masks,backgrounds <"$RUN/selected.sp" >"$RUN/composed.sp"
+    bin/sp-predict --model "$MODEL" "${dev[@]}" | bin/sp-select --gather "${dev[@]}" >"$RUN/selected.sp"
+bin/sp-compose "${dev[@]}" --drop sel_layers,sel_masks,sel_background <"$RUN/selected.sp" >"$RUN/composed.sp"
 rm -f "$RUN/selected.sp.fg"
 if [ -n "${COMPOSE_OPTS:-}" ]; then
     bin/sp-compose "${dev[@]}" $COMPOSE_OPTS <"$RUN/selected.sp" | bin/sp-eval >"$RUN/eval-fg.json"

@@ -71,7 +71,11 @@ for spec in "dsprites 5e-5 bkg_choice" "gtsrb8 5e-4 bkg_choice pred_label" "gtsr
     ints="choice=expect_choice pred_mask=expect_pred_mask pred_sem=expect_pred_sem" names="choice pred_mask pred_sem"
     for e in "$@"; do ints="$ints $e=expect_$e" names="$names $e"; done
     expect_ok "$c: reference parity: $names equal" "$CMP $T/$c.c.sp $ints >>$T/$c.cmp"
+    # sp-select --gather hands sp-compose only the chosen candidates: the same results
+    expect_ok "$c: select --gather | compose: recon within $atol, $names equal" "$S --gather <$T/$c.p.sp | $C >$T/$c.g.sp && $CMP --atol $atol $T/$c.g.sp recon=expect_recon >/dev/null && $CMP $T/$c.g.sp $ints >/dev/null"
+    expect_eq "$c: select --gather: no candidates left" "" "$($BIN/sp-info $T/$c.g.sp | grep -E '^ +(cand_layers|cand_masks|backgrounds) ')"
 done
+expect_ok "dsprites: select --gather | compose --fg-reassign: masks equal" "$S --gather <$T/dsprites.p.sp | $C --fg-reassign >$T/fgg.sp && $CMP $T/fgg.sp pred_mask=expect_pred_mask_fg >/dev/null"
 expect_ok "dsprites: reference parity: --fg-reassign masks equal" "$S <$T/dsprites.p.sp | $C --fg-reassign >$T/fg.sp && $CMP $T/fg.sp pred_mask=expect_pred_mask_fg >/dev/null"
 
 # the goldens are not degenerate: the greedy chooses real sprites (not only

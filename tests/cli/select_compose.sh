@@ -39,6 +39,7 @@ expect_eq "two output streams" 2 "$(grep -c '^stdin: stream [01],' $T/s.txt)"
 # errors
 expect_error "select without candidates" "^sp-select: stdin: batch 0: needs cand_layers \\(run sp-predict first\\)\$" "$BIN/sp-load $R10 --batch 4 | $S"
 expect_error "compose without candidates" "^sp-compose: stdin: batch 0: needs cand_layers \\(run sp-predict first\\)\$" "$BIN/sp-load $R10 --batch 4 | $C"
+expect_error "compose: gathered without its masks" "^sp-compose: stdin: batch 0: needs sel_masks \\(run sp-select --gather first\\)\$" "$S --gather --drop sel_masks <$T/p.sp | $C"
 expect_error "compose without choice" "^sp-compose: stdin: batch 0: needs choice \\(run sp-select first\\)\$" "$C <$T/p.sp"
 expect_error "exhaustive over the limit" "^sp-select: stdin: batch 0: --exhaustive: 19\\^3 x 1 assignments an image \\(--limit 1000\\)\$" "$S --exhaustive --limit 1000 <$T/p.sp"
 expect_error "greedy 0 passes" "^sp-select: --greedy: 0 passes" "$S --greedy 0 <$T/p.sp"

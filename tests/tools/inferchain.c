@@ -70,7 +70,7 @@ int main(int argc, char **argv)
     sp_select_dims sd = {L, K, M, C, hw, sp_config_bool(m->cfg, "model.add_empty_sprite"),
                          lambda >= 0 && isfinite(lambda) ? lambda : 0.0,
                          iters >= 1 && iters <= 1000 ? iters : 1};
-    sp_compose_stage_dims cd = {L, K, M, C, hw, K, 0};
+    sp_compose_stage_dims cd = {L, K, M, C, hw, K, 0, 0};
 
     sp_dataset *d = sp_dataset_open_dir(args[0]);
     int64_t *items;

@@ -88,7 +88,7 @@ static void known_answer(void)
           ch[0], ch[1], e);
 
     /* the composition stage on that choice: layer 1 covers layer 0 at pixel 1 */
-    sp_compose_stage_dims cd = {2, 3, 0, 1, 4, 3, 0};
+    sp_compose_stage_dims cd = {2, 3, 0, 1, 4, 3, 0, 0};
     float recon[4], limg[8], lmask[8];
     int32_t pm[4], ps[4];
     sp_compose_stage_image(recon, limg, lmask, pm, ps, NULL, ch, 0, layers, masks, NULL, NULL, img, &cd);
