@@ -28,9 +28,16 @@ static uint64_t be(const unsigned char *p, int k)
 sp_scan_result sp_msgscan(const unsigned char *buf, size_t n, const sp_scan_limits *lim,
                           size_t *len, char *err, size_t errlen)
 {
+    size_t items = 0;
+    return sp_msgscan_at(buf, n, lim, 0, &items, len, err, errlen);
+}
+
+sp_scan_result sp_msgscan_at(const unsigned char *buf, size_t n, const sp_scan_limits *lim,
+                             int depth, size_t *items_io, size_t *len, char *err, size_t errlen)
+{
     uint64_t rem[SCAN_MAX_DEPTH];
     int d = 0;
-    size_t pos = 0, items = 0;
+    size_t pos = 0, items = *items_io;
     int max_depth = lim->max_depth < SCAN_MAX_DEPTH ? lim->max_depth : SCAN_MAX_DEPTH;
     rem[0] = 1;
     while (d >= 0) {
@@ -124,7 +131,7 @@ sp_scan_result sp_msgscan(const unsigned char *buf, size_t n, const sp_scan_limi
         }
         pos += hdr + (size_t)payload;
         if (children) {
-            if (d + 1 >= max_depth) {
+            if (depth + d + 1 >= max_depth) { /* depth: levels above this object */
                 snprintf(err, errlen, "nesting deeper than %d", max_depth);
                 return SP_SCAN_INVALID;
             }
@@ -132,5 +139,6 @@ sp_scan_result sp_msgscan(const unsigned char *buf, size_t n, const sp_scan_limi
         }
     }
     *len = pos;
+    *items_io = items;
     return SP_SCAN_COMPLETE;
 }

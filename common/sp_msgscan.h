@@ -29,4 +29,12 @@ sp_scan_limits sp_scan_default_limits(void);
 sp_scan_result sp_msgscan(const unsigned char *buf, size_t n, const sp_scan_limits *lim,
                           size_t *len, char *err, size_t errlen);
 
+/* The same for one object nested depth levels inside a top-level object
+ * (depth 0: the top-level object itself), so that a reader can scan a large
+ * map value by value with the limits of the whole map: *items_io counts the
+ * objects of the top-level object seen so far and is advanced only on
+ * COMPLETE. */
+sp_scan_result sp_msgscan_at(const unsigned char *buf, size_t n, const sp_scan_limits *lim,
+                             int depth, size_t *items_io, size_t *len, char *err, size_t errlen);
+
 #endif

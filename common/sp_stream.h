@@ -43,7 +43,12 @@ int sp_reader_next_stream(sp_reader *r);
 const sp_map *sp_reader_meta(const sp_reader *r);
 
 /* Reads the next batch into *batch (cleared first).  Returns 1 with a batch,
- * 0 when the trailer was read.  *index gets the batch number. */
+ * 0 when the trailer was read.  *index gets the batch number.  A batch map
+ * whose first key is "batch" (what every writer here produces) is read entry
+ * by entry: a tensor whose keys are dtype, shape, then data has its payload
+ * read from the input straight into the tensor's memory; other values keep
+ * their bytes as they came (raw entries).  Errors are then reported in the
+ * order met, so a bad entry is named before a truncation further on. */
 int sp_reader_next_batch(sp_reader *r, sp_map *batch, int64_t *index);
 /* Batches read so far in the current stream. */
 int64_t sp_reader_count(const sp_reader *r);

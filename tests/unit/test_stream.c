@@ -8,6 +8,7 @@
 #include "sp_stream.h"
 
 #include <msgpack.h>
+#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,10 +144,173 @@ static void scanner_prefixes(void)
           sp_msgscan(bad, sizeof bad, &lim, &len, err, sizeof err) == SP_SCAN_INVALID, "accepted");
 }
 
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str(pk, strlen(s));
+    msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+/* A tensor map with its keys in the given order ("dsa": dtype, shape, data). */
+static void pack_tensor(msgpack_packer *pk, const char *order, const float *v, int rows, int cols)
+{
+    msgpack_pack_map(pk, 3);
+    for (const char *o = order; *o; o++) {
+        if (*o == 'd') {
+            pack_str(pk, "dtype"), pack_str(pk, "f32");
+        } else if (*o == 's') {
+            pack_str(pk, "shape");
+            msgpack_pack_array(pk, 2);
+            msgpack_pack_int(pk, rows), msgpack_pack_int(pk, cols);
+        } else {
+            pack_str(pk, "data");
+            msgpack_pack_bin(pk, sizeof(float) * rows * cols);
+            msgpack_pack_bin_body(pk, v, sizeof(float) * rows * cols);
+        }
+    }
+}
+
+/* Two batches of tensors "a" (data last), "b" (data first), "c" (data in the
+ * middle) of 3000 floats, and a raw value. */
+static void pack_orders(msgpack_sbuffer *sb, float *v, int n)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    for (int i = 0; i < n; i++)
+        v[i] = (float)i * 0.5f - 7;
+    msgpack_pack_map(&pk, 1), pack_str(&pk, "sprites"), msgpack_pack_int(&pk, 1);
+    for (int b = 0; b < 2; b++) {
+        msgpack_pack_map(&pk, 5);
+        pack_str(&pk, "batch"), msgpack_pack_int(&pk, b);
+        pack_str(&pk, "a"), pack_tensor(&pk, "sdx", v, 30, n / 30);
+        pack_str(&pk, "b"), pack_tensor(&pk, "xds", v, n / 30, 30);
+        pack_str(&pk, "c"), pack_tensor(&pk, "dxs", v, 1, n);
+        pack_str(&pk, "r"), msgpack_pack_array(&pk, 2), msgpack_pack_int(&pk, 7), pack_str(&pk, "x");
+    }
+    msgpack_pack_map(&pk, 1), pack_str(&pk, "end"), msgpack_pack_int(&pk, 2);
+}
+
+/* A FILE that hands out at most `chunk` bytes per read. */
+typedef struct {
+    const char *p;
+    size_t n, at, chunk;
+} dribble;
+
+static ssize_t dribble_read(void *c, char *buf, size_t len)
+{
+    dribble *d = c;
+    size_t k = d->n - d->at;
+    if (k > d->chunk)
+        k = d->chunk;
+    if (k > len)
+        k = len;
+    memcpy(buf, d->p + d->at, k);
+    d->at += k;
+    return (ssize_t)k;
+}
+
+static FILE *dribble_open(dribble *d, const char *p, size_t n, size_t chunk)
+{
+    cookie_io_functions_t io = {.read = dribble_read};
+    d->p = p, d->n = n, d->at = 0, d->chunk = chunk;
+    return fopencookie(d, "r", io);
+}
+
+static int same_tensor(const sp_tensor *t, const float *v, int64_t r0, int64_t r1)
+{
+    return t && t->dtype == SP_F32 && t->ndim == 2 && t->shape[0] == r0 && t->shape[1] == r1 &&
+           t->nbytes == sizeof(float) * (size_t)(r0 * r1) && memcmp(t->data, v, t->nbytes) == 0;
+}
+
+static void key_orders_and_small_reads(void)
+{
+    enum { N = 3000 };
+    static float v[N];
+    msgpack_sbuffer sb;
+    pack_orders(&sb, v, N);
+    static const size_t chunks[] = {0, 1, 7, 4093};
+    for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
+        dribble d;
+        FILE *in = chunks[c] ? dribble_open(&d, sb.data, sb.size, chunks[c]) : fmemopen(sb.data, sb.size, "rb");
+        sp_reader *r = sp_reader_open(in, "memory");
+        sp_map b = {0};
+        int ok = sp_reader_next_stream(r) == 1, batches = 0;
+        int64_t idx, seven = 0;
+        while (sp_reader_next_batch(r, &b, &idx)) {
+            ok &= idx == batches++;
+            ok &= same_tensor(sp_map_tensor(&b, "a"), v, 30, N / 30);
+            ok &= same_tensor(sp_map_tensor(&b, "b"), v, N / 30, 30);
+            ok &= same_tensor(sp_map_tensor(&b, "c"), v, 1, N);
+            const sp_entry *e = sp_map_find(&b, "r");
+            ok &= e && !e->tensor && e->raw_len == 4 && memcmp(e->raw, "\x92\x07\xa1x", 4) == 0;
+            ok &= sp_map_get_int(&b, "r", &seven) != 0; /* an array, not an int */
+        }
+        ok &= batches == 2 && sp_reader_next_stream(r) == 0 && sp_reader_bytes(r) == sb.size;
+        char name[96];
+        snprintf(name, sizeof name, "data before/between/after dtype and shape, reads of %zu bytes%s",
+                 chunks[c], chunks[c] ? "" : " (any)");
+        CHECK(name, ok, "batches %d", batches);
+        sp_map_free(&b);
+        sp_reader_close(r);
+        fclose(in);
+    }
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static jmp_buf on_fatal;
+static char fatal_msg[512];
+static void fatal_hook(const char *msg)
+{
+    snprintf(fatal_msg, sizeof fatal_msg, "%s", msg);
+    longjmp(on_fatal, 1);
+}
+
+/* Cut inside a tensor's payload, read through 7-byte reads: the truncation
+ * error, and no partial tensor in the batch. */
+static void truncated_payload(void)
+{
+    enum { N = 3000 };
+    static float v[N];
+    msgpack_sbuffer sb;
+    pack_orders(&sb, v, N);
+    /* batch 0 starts after the 10-byte header; its "a" payload after ~30 more */
+    static const size_t cuts[] = {10 + 40 + 100, 10 + 40 + 6000, 10 + 40 + 11990};
+    int all = 1;
+    for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
+        dribble d;
+        FILE *in = dribble_open(&d, sb.data, cuts[c], 7);
+        static sp_reader *r;
+        static sp_map b;
+        r = sp_reader_open(in, "cut");
+        fatal_msg[0] = 0;
+        sp_set_fatal_hook(fatal_hook);
+        int64_t idx;
+        if (!setjmp(on_fatal)) {
+            sp_reader_next_stream(r);
+            while (sp_reader_next_batch(r, &b, &idx))
+                ;
+        }
+        sp_set_fatal_hook(NULL);
+        int ok = strstr(fatal_msg, "cut: batch 0: truncated stream: input ends inside a map") != NULL &&
+                 sp_map_find(&b, "a") == NULL;
+        if (!ok)
+            printf("    cut at %zu: '%s'\n", cuts[c], fatal_msg);
+        all &= ok;
+        sp_map_free(&b);
+        sp_reader_close(r);
+        fclose(in);
+    }
+    CHECK("truncated inside a payload: the truncation error, no partial tensor", all, "see above");
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void)
 {
     sp_set_prog("test_stream");
     roundtrip();
     scanner_prefixes();
+    key_orders_and_small_reads();
+    truncated_payload();
     TEST_MAIN_END;
 }
