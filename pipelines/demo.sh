@@ -1,6 +1,6 @@
 #!/bin/bash
 # make demo: DTI-Sprites learning on a fresh machine in about 5 minutes on 2
-# cores (DEMO_SECONDS of training, 210 by default):
+# cores (DEMO_SECONDS of training, 270 by default):
 #   generate 1,600 Tetrominoes -> train the Tetrominoes model on them (batches of 16)
 #   (pipelines/configs/tetro-demo.conf: the paper's, with faster learning
 #   rates) for a fixed time -> decompose the eval split -> evaluate
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=pipelines/lib.sh
 . pipelines/lib.sh
 D=build/demo
-SECONDS_TRAIN=${DEMO_SECONDS:-210}
+SECONDS_TRAIN=${DEMO_SECONDS:-270}
 mkdir -p "$D"
 rm -rf "$D/train-viz"
 echo "== sp-gen: 1,600 Tetrominoes images (35x35, three pieces each)"
