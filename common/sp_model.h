@@ -113,6 +113,44 @@ int sp_model_mlp(const sp_model *m, const char *prefix, sp_mlp_layer *layers, in
 void sp_model_tsf_seq(const sp_model *m, const char *seq, int h, int w, sp_padding pad, sp_clamp clamp,
                       sp_tsf_seq *q);
 
+/* One regressor MLP of the model (sp_model_mlp): its layers and their
+ * weight / bias tensor indices in the model. */
+#define SP_HEAD_MLP_MAX 18 /* n_hidden_layers <= 16 (sp_model_new) + 1 */
+typedef struct {
+    int nl;
+    sp_mlp_layer l[SP_HEAD_MLP_MAX];
+    int index[2 * SP_HEAD_MLP_MAX]; /* model tensor of layer i's weight (2i) and bias (2i+1) */
+} sp_head_mlp;
+
+/* A PrototypeTransformationNetwork: one transformation sequence and nheads
+ * chains of regressors (heads[k * full.n + j] predicts module j of head k;
+ * nl 0 for identity modules), shared by the predictor (eval) and the
+ * trainer, so both turn features into parameters the same way. */
+typedef struct {
+    int identity;        /* the whole sequence is identity: no regressors at all */
+    sp_tsf_seq full;     /* the whole sequence */
+    sp_tsf_seq q;        /* the active prefix (the curriculum's stage) */
+    int P;               /* sp_tsf_seq_params of the active prefix */
+    int nheads;
+    const char *cur_key; /* the curriculum's config key (milestones) */
+    sp_head_mlp *heads;  /* [nheads * full.n] */
+} sp_tsf_heads;
+
+void sp_head_mlp_load(sp_head_mlp *o, const sp_model *m, const char *prefix);
+/* Loads the heads under prefix ("sprite_transformers.<l>",
+ * "layer_transformer", "bkg_transformer") for sequence seq with output h x w;
+ * the whole sequence is active. */
+void sp_tsf_heads_load(sp_tsf_heads *o, const sp_model *m, const char *prefix, const char *seq,
+                       const char *cur_key, int nheads, int h, int w, sp_padding pad, sp_clamp clamp);
+/* Makes active the prefix the curriculum (o->cur_key) gives at epoch. */
+void sp_tsf_heads_stage(sp_tsf_heads *o, const sp_config *cfg, int64_t epoch);
+/* 1 when the active modules are all identity (the transformer copies). */
+int sp_tsf_heads_is_copy(const sp_tsf_heads *o);
+/* beta [n, P] of head k: the active modules' regressor outputs side by side
+ * (TransformationSequence.predict_parameters). */
+void sp_tsf_heads_beta(float *beta, const sp_tsf_heads *o, int k, const float *feat, int n);
+void sp_tsf_heads_free(sp_tsf_heads *o);
+
 /* Writes formats/model.md atomically (temporary name, then rename). */
 void sp_model_write(const sp_model *m, const char *path);
 /* Packs the model file into a malloc'd buffer (what sp_model_write writes). */

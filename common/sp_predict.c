@@ -18,41 +18,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MLP_MAX 18 /* n_hidden_layers <= 16 (sp_model_new) + 1 */
-
-typedef struct {
-    int nl;
-    sp_mlp_layer layers[MLP_MAX];
-} mlp;
-
-/* A PrototypeTransformationNetwork: one sequence, nheads regressor chains
- * (heads[k * full + j] predicts module j of head k; nl 0 for identity). */
-typedef struct {
-    int identity; /* the whole sequence is identity: no regressors at all */
-    sp_tsf_seq q; /* the active prefix of the sequence */
-    int full;     /* modules of the whole sequence (heads' stride) */
-    int P;        /* sp_tsf_seq_params of the active prefix */
-    int nheads;
-    mlp *heads;
-} transformer;
-
 struct sp_predictor {
     const sp_model *m;
     sp_encoder *enc;
     sp_clamp clamp;
     float *sprites; /* [K, C+1, h, w]: clamped prototypes and masks, empty sprite last */
     float *bkgs;    /* [M, C, H, W] clamped */
-    transformer sprite_tsf[64]; /* per layer (sp_model_new caps L at 64) */
-    transformer layer_tsf, bkg_tsf;
+    sp_tsf_heads sprite_tsf[64]; /* per layer (sp_model_new caps L at 64) */
+    sp_tsf_heads layer_tsf, bkg_tsf;
     int has_occ;
-    mlp occ;
+    sp_head_mlp occ;
     int sh, sw; /* sprite transformers' output size */
 };
-
-static void mlp_load(mlp *o, const sp_model *m, const char *prefix)
-{
-    o->nl = sp_model_mlp(m, prefix, o->layers, MLP_MAX, NULL);
-}
 
 /* The curriculum stage of a checkpoint: the epoch its meta records (-1:
  * none, a model not written by training: every module applies, as the
@@ -63,50 +40,14 @@ static int64_t curriculum_epoch(const sp_model *m)
     return sp_map_get_int(&m->meta, "curriculum_epoch", &e) == 0 && e >= 0 ? e : -1;
 }
 
-static void tsf_load(transformer *t, const sp_model *m, const char *prefix, const char *seq, const char *cur_key,
+/* The heads under prefix, at the curriculum stage the checkpoint records. */
+static void tsf_load(sp_tsf_heads *t, const sp_model *m, const char *prefix, const char *seq, const char *cur_key,
                      int nheads, int h, int w, sp_padding pad, sp_clamp clamp)
 {
-    memset(t, 0, sizeof *t);
-    sp_model_tsf_seq(m, seq, h, w, pad, clamp, &t->q);
-    t->identity = t->q.n == 1 && t->q.kind[0] == SP_TSF_IDENTITY;
-    t->nheads = nheads;
-    if (t->identity)
-        return;
-    /* only the modules the curriculum has activated (a prefix) apply */
+    sp_tsf_heads_load(t, m, prefix, seq, cur_key, nheads, h, w, pad, clamp);
     int64_t epoch = curriculum_epoch(m);
-    int full = t->q.n;
     if (epoch >= 0)
-        t->q.n = sp_curriculum_active(m->cfg, cur_key, full, epoch);
-    t->P = sp_tsf_seq_params(&t->q);
-    t->full = full;
-    t->heads = sp_calloc((size_t)nheads * full, sizeof *t->heads);
-    char name[SP_MODEL_NAME_MAX];
-    for (int k = 0; k < nheads; k++)
-        for (int j = 0; j < full; j++) {
-            if (t->q.kind[j] == SP_TSF_IDENTITY)
-                continue; /* Linear(F, 0): nothing to predict */
-            snprintf(name, sizeof name, "%s.tsf_sequences.%d.tsf_modules.%d.regressor", prefix, k, j);
-            mlp_load(&t->heads[(size_t)k * full + j], m, name);
-        }
-}
-
-/* beta [n, P] of head k: every module's regressor output side by side, in
- * the sequence's order (TransformationSequence.predict_parameters). */
-static void tsf_beta(float *beta, const transformer *t, int k, const float *feat, int n)
-{
-    int off = 0;
-    for (int j = 0; j < t->q.n; j++) {
-        int P = sp_tsf_params(&t->q, t->q.kind[j]);
-        if (!P)
-            continue;
-        const mlp *h = &t->heads[(size_t)k * t->full + j];
-        float *tmp = sp_malloc(sizeof(float) * (size_t)n * P);
-        sp_mlp_forward(tmp, NULL, feat, (size_t)n, h->nl, h->layers);
-        for (int i = 0; i < n; i++)
-            memcpy(beta + (size_t)i * t->P + off, tmp + (size_t)i * P, sizeof(float) * P);
-        free(tmp);
-        off += P;
-    }
+        sp_tsf_heads_stage(t, m->cfg, epoch);
 }
 
 sp_predictor *sp_predictor_new(const sp_model *m, const char *where)
@@ -185,11 +126,10 @@ sp_predictor *sp_predictor_new(const sp_model *m, const char *where)
     }
     p->has_occ = sp_config_bool(c, "model.pred_occlusion") && m->L > 1;
     if (p->has_occ)
-        mlp_load(&p->occ, m, "occ_predictor");
+        sp_head_mlp_load(&p->occ, m, "occ_predictor");
     return p;
 }
 
-static void tsf_free(transformer *t) { free(t->heads); }
 
 void sp_predictor_free(sp_predictor *p)
 {
@@ -197,9 +137,9 @@ void sp_predictor_free(sp_predictor *p)
         return;
     sp_encoder_free(p->enc);
     for (int l = 0; l < p->m->L; l++)
-        tsf_free(&p->sprite_tsf[l]);
-    tsf_free(&p->layer_tsf);
-    tsf_free(&p->bkg_tsf);
+        sp_tsf_heads_free(&p->sprite_tsf[l]);
+    sp_tsf_heads_free(&p->layer_tsf);
+    sp_tsf_heads_free(&p->bkg_tsf);
     free(p->sprites);
     free(p->bkgs);
     free(p);
@@ -207,7 +147,7 @@ void sp_predictor_free(sp_predictor *p)
 
 /* Transformer t, head k, on x [n, c, h, w] (one input per image) into y
  * [n, c', H', W']; identity copies. */
-static void tsf_apply(float *y, const transformer *t, int k, const float *x, const float *feat, int n, int c,
+static void tsf_apply(float *y, const sp_tsf_heads *t, int k, const float *x, const float *feat, int n, int c,
                       int h, int w)
 {
     int co, ho, wo;
@@ -217,7 +157,7 @@ static void tsf_apply(float *y, const transformer *t, int k, const float *x, con
         return;
     }
     float *beta = sp_malloc(sizeof(float) * ((size_t)n * t->P + 1));
-    tsf_beta(beta, t, k, feat, n);
+    sp_tsf_heads_beta(beta, t, k, feat, n);
     sp_tsf_seq_forward(y, NULL, x, beta, (size_t)n, c, h, w, &t->q);
     free(beta);
 }
@@ -293,7 +233,7 @@ void sp_predict_forward(sp_predictor *p, float *layers, float *masks, float *bkg
         const int np = L * (L - 1) / 2;
         float *o = p->has_occ ? sp_malloc(sizeof(float) * ((size_t)n * np + 1)) : NULL;
         if (p->has_occ)
-            sp_mlp_forward(o, NULL, feat, (size_t)n, p->occ.nl, p->occ.layers);
+            sp_mlp_forward(o, NULL, feat, (size_t)n, p->occ.nl, p->occ.l);
         for (int i = 0; i < n; i++) {
             float *g = occ + (size_t)i * L * L;
             memset(g, 0, sizeof(float) * L * L);

@@ -22,29 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MLP_MAX 18
 #define NOISE_SCALE 1e-4 /* the reference's NOISE_SCALE for reassigned sprites */
 
 /* Purposes of the Philox streams (arbitrary distinct constants). */
 enum { RNG_MASK_NOISE = 0x6d61736bu, RNG_REASSIGN = 0x72656173u, RNG_LAYER = 0x6c617972u };
-
-typedef struct {
-    int nl;
-    sp_mlp_layer l[MLP_MAX];
-    int pw[MLP_MAX], pb[MLP_MAX]; /* parameter indices of weight and bias */
-} tmlp;
-
-/* A PrototypeTransformationNetwork in training: the full sequence, its
- * curriculum, and the active prefix of this epoch. */
-typedef struct {
-    int identity; /* the whole sequence is identity: no regressors */
-    sp_tsf_seq full;
-    const char *cur_key; /* curriculum config key */
-    int nheads;
-    tmlp *heads; /* [nheads * full.n] */
-    sp_tsf_seq q; /* active prefix */
-    int P;        /* parameters of the active prefix */
-} ttsf;
 
 typedef struct {
     char name[SP_MODEL_NAME_MAX];
@@ -63,9 +44,9 @@ struct sp_trainer {
     int C, H, W, h, w, K, K0, L, M, F, cin, sh, sw;
     int noise, empty, frozen_until, greedy, greedy_iters, pred_occ, reassign;
     double inject, lambda_empty, threshold;
-    ttsf spr[64], lay, bkg;
+    sp_tsf_heads spr[64], lay, bkg;
     int has_lay, holders;
-    tmlp occ;
+    sp_head_mlp occ;
     int np;
     tparam *p;
     int *pindex; /* model tensor -> parameter, -1 */
@@ -136,54 +117,39 @@ static int model_param(sp_trainer *t, const char *name, int group)
     sp_fatal("%s: no tensor %s", sp_prog(), name);
 }
 
-static void mlp_load(sp_trainer *t, tmlp *o, const char *prefix)
+/* The optimiser parameters of a head's layers (group 1), in the order
+ * weight, bias of each layer. */
+static void head_params(sp_trainer *t, const sp_head_mlp *h)
 {
-    int index[2 * MLP_MAX];
-    o->nl = sp_model_mlp(t->m, prefix, o->l, MLP_MAX, index);
-    for (int i = 0; i < o->nl; i++) {
-        o->pw[i] = tensor_param(t, index[2 * i], 1);
-        o->pb[i] = tensor_param(t, index[2 * i + 1], 1);
-    }
+    for (int i = 0; i < 2 * h->nl; i++)
+        tensor_param(t, h->index[i], 1);
 }
 
-static void tsf_load(sp_trainer *t, ttsf *o, const char *prefix, const char *seq, const char *cur_key,
+/* The parameter of layer i's weight (bias 0) or bias (1) of head h. */
+static tparam *head_param(const sp_trainer *t, const sp_head_mlp *h, int i, int bias)
+{
+    return &t->p[t->pindex[h->index[2 * i + bias]]];
+}
+
+static void tsf_load(sp_trainer *t, sp_tsf_heads *o, const char *prefix, const char *seq, const char *cur_key,
                      int nheads, int h, int w, sp_padding pad)
 {
-    memset(o, 0, sizeof *o);
-    sp_model_tsf_seq(t->m, seq, h, w, pad, t->clamp, &o->full);
-    o->identity = o->full.n == 1 && o->full.kind[0] == SP_TSF_IDENTITY;
-    o->cur_key = cur_key;
-    o->nheads = nheads;
-    o->q = o->full;
+    sp_tsf_heads_load(o, t->m, prefix, seq, cur_key, nheads, h, w, pad, t->clamp);
     if (o->identity)
         return;
-    o->heads = sp_calloc((size_t)nheads * o->full.n, sizeof *o->heads);
-    char name[SP_MODEL_NAME_MAX];
     for (int k = 0; k < nheads; k++)
-        for (int j = 0; j < o->full.n; j++) {
-            if (o->full.kind[j] == SP_TSF_IDENTITY)
-                continue;
-            snprintf(name, sizeof name, "%s.tsf_sequences.%d.tsf_modules.%d.regressor", prefix, k, j);
-            mlp_load(t, &o->heads[(size_t)k * o->full.n + j], name);
-        }
+        for (int j = 0; j < o->full.n; j++)
+            if (o->full.kind[j] != SP_TSF_IDENTITY)
+                head_params(t, &o->heads[(size_t)k * o->full.n + j]);
 }
 
-/* The active prefix for the current epoch. */
-static void tsf_stage(const sp_trainer *t, ttsf *o)
+/* Every transformer at the curriculum stage of the current epoch. */
+static void stage_transformers(sp_trainer *t)
 {
-    if (o->identity || !o->cur_key)
-        return;
-    o->q = o->full;
-    o->q.n = sp_curriculum_active(t->m->cfg, o->cur_key, o->full.n, t->epoch);
-    o->P = sp_tsf_seq_params(&o->q);
-}
-
-static int tsf_is_copy(const ttsf *o)
-{
-    for (int j = 0; j < o->q.n; j++)
-        if (o->q.kind[j] != SP_TSF_IDENTITY)
-            return 0;
-    return 1;
+    for (int l = 0; l < t->L; l++)
+        sp_tsf_heads_stage(&t->spr[l], t->m->cfg, t->epoch);
+    sp_tsf_heads_stage(&t->lay, t->m->cfg, t->epoch);
+    sp_tsf_heads_stage(&t->bkg, t->m->cfg, t->epoch);
 }
 
 /* ---- construction ------------------------------------------------------- */
@@ -273,8 +239,10 @@ sp_trainer *sp_trainer_new(sp_model *m, uint64_t seed, const char *where)
                  "model.curriculum_learning_bkg", t->M, t->H, t->W, SP_PAD_BORDER);
         holders += !t->bkg.identity;
     }
-    if (t->pred_occ)
-        mlp_load(t, &t->occ, "occ_predictor");
+    if (t->pred_occ) {
+        sp_head_mlp_load(&t->occ, t->m, "occ_predictor");
+        head_params(t, &t->occ);
+    }
     /* REFERENCE-NOTES 1: the shared encoder is in every transformer that
      * holds it, so Adam updates it once per holder */
     for (int i = first_enc; i < last_enc; i++)
@@ -317,14 +285,10 @@ sp_trainer *sp_trainer_new(sp_model *m, uint64_t seed, const char *where)
     }
     t->prop_sum = sp_calloc((size_t)t->nclusters, sizeof(double));
     load_state(t, where);
-    for (int l = 0; l < t->L; l++)
-        tsf_stage(t, &t->spr[l]);
-    tsf_stage(t, &t->lay);
-    tsf_stage(t, &t->bkg);
+    stage_transformers(t);
     return t;
 }
 
-static void tsf_free(ttsf *o) { free(o->heads); }
 
 void sp_trainer_free(sp_trainer *t)
 {
@@ -339,9 +303,9 @@ void sp_trainer_free(sp_trainer *t)
     free(t->p);
     free(t->pindex);
     for (int l = 0; l < t->L; l++)
-        tsf_free(&t->spr[l]);
-    tsf_free(&t->lay);
-    tsf_free(&t->bkg);
+        sp_tsf_heads_free(&t->spr[l]);
+    sp_tsf_heads_free(&t->lay);
+    sp_tsf_heads_free(&t->bkg);
     sp_encoder_free(t->enc);
     free(t->prop_sum);
     free(t->last_choice);
@@ -379,29 +343,9 @@ float *sp_trainer_param(sp_trainer *t, const char *name)
 
 /* ---- forward and backward ----------------------------------------------- */
 
-/* beta [B, q.P] of head k: the active modules' regressor outputs side by
- * side (predict_parameters); acts, when not NULL, [q.n] buffers of the
- * hidden activations for the backward. */
-static void tsf_beta(float *beta, const ttsf *o, int k, const float *feat, int B)
-{
-    int off = 0;
-    float *tmp = sp_malloc(sizeof(float) * ((size_t)B * (o->P + 1)));
-    for (int j = 0; j < o->q.n; j++) {
-        int P = sp_tsf_params(&o->q, o->q.kind[j]);
-        if (!P)
-            continue;
-        const tmlp *h = &o->heads[(size_t)k * o->full.n + j];
-        sp_mlp_forward(tmp, NULL, feat, (size_t)B, h->nl, h->l);
-        for (int i = 0; i < B; i++)
-            memcpy(beta + (size_t)i * o->P + off, tmp + (size_t)i * P, sizeof(float) * P);
-        off += P;
-    }
-    free(tmp);
-}
-
 /* The MLP gradients of head k from dbeta [B, q.P]: parameter gradients
  * (overwritten, marked used) and dfeat [B, F] (overwritten). */
-static void tsf_beta_backward(sp_trainer *t, float *dfeat, const ttsf *o, int k, const float *dbeta,
+static void tsf_beta_backward(sp_trainer *t, float *dfeat, const sp_tsf_heads *o, int k, const float *dbeta,
                               const float *feat, int B)
 {
     memset(dfeat, 0, sizeof(float) * (size_t)B * t->F);
@@ -412,16 +356,16 @@ static void tsf_beta_backward(sp_trainer *t, float *dfeat, const ttsf *o, int k,
         int P = sp_tsf_params(&o->q, o->q.kind[j]);
         if (!P)
             continue;
-        const tmlp *h = &o->heads[(size_t)k * o->full.n + j];
+        const sp_head_mlp *h = &o->heads[(size_t)k * o->full.n + j];
         for (int i = 0; i < B; i++)
             memcpy(dy + (size_t)i * P, dbeta + (size_t)i * o->P + off, sizeof(float) * P);
         float *acts = sp_malloc(sizeof(float) * (sp_mlp_acts_size((size_t)B, h->nl, h->l) + 1));
         float *y = sp_malloc(sizeof(float) * (size_t)B * P);
         sp_mlp_forward(y, acts, feat, (size_t)B, h->nl, h->l);
-        sp_mlp_grad gr[MLP_MAX];
+        sp_mlp_grad gr[SP_HEAD_MLP_MAX];
         for (int i = 0; i < h->nl; i++) {
-            gr[i].dw = t->p[h->pw[i]].g, gr[i].db = t->p[h->pb[i]].g;
-            t->p[h->pw[i]].used = t->p[h->pb[i]].used = 1;
+            gr[i].dw = head_param(t, h, i, 0)->g, gr[i].db = head_param(t, h, i, 1)->g;
+            head_param(t, h, i, 0)->used = head_param(t, h, i, 1)->used = 1;
         }
         sp_mlp_backward(dx, gr, dy, feat, acts, (size_t)B, h->nl, h->l);
         for (size_t i = 0; i < (size_t)B * t->F; i++)
@@ -500,18 +444,18 @@ static void forward(sp_trainer *t, fwd *f, const float *x, int B)
     }
 
     for (int l = 0; l < L; l++) {
-        const ttsf *o = &t->spr[l];
-        if (!tsf_is_copy(o)) {
+        const sp_tsf_heads *o = &t->spr[l];
+        if (!sp_tsf_heads_is_copy(o)) {
             if (!f->bspr)
                 f->bspr = sp_malloc(sizeof(float) * ((size_t)L * K * B * o->P + 1));
             for (int k = 0; k < K; k++)
-                tsf_beta(f->bspr + ((size_t)l * K + k) * B * o->P, o, k, f->feat, B);
+                sp_tsf_heads_beta(f->bspr + ((size_t)l * K + k) * B * o->P, o, k, f->feat, B);
         }
     }
-    if (t->has_lay && !tsf_is_copy(&t->lay)) {
+    if (t->has_lay && !sp_tsf_heads_is_copy(&t->lay)) {
         f->blay = sp_malloc(sizeof(float) * ((size_t)L * B * t->lay.P + 1));
         for (int l = 0; l < L; l++)
-            tsf_beta(f->blay + (size_t)l * B * t->lay.P, &t->lay, l, f->feat, B);
+            sp_tsf_heads_beta(f->blay + (size_t)l * B * t->lay.P, &t->lay, l, f->feat, B);
     }
     const int Ps = t->spr[0].P, Pl = t->lay.P;
     if (t->has_lay)
@@ -526,14 +470,14 @@ static void forward(sp_trainer *t, fwd *f, const float *x, int B)
         for (int i = 0; i < B; i++)
             memcpy(in + (size_t)i * sc, f->sprites + (size_t)k * sc, sizeof(float) * sc);
         float *dst = t->has_lay ? f->ts + (size_t)lk * B * cin * shw : f->out + (size_t)lk * B * cin * HW;
-        if (tsf_is_copy(&t->spr[l]))
+        if (sp_tsf_heads_is_copy(&t->spr[l]))
             memcpy(dst, in, sizeof(float) * (size_t)B * sc);
         else
             sp_tsf_seq_forward(dst, NULL, in, f->bspr + (size_t)lk * B * Ps, (size_t)B, cin, t->h, t->w,
                                &t->spr[l].q);
         if (t->has_lay) {
             float *o = f->out + (size_t)lk * B * cin * HW;
-            if (tsf_is_copy(&t->lay))
+            if (sp_tsf_heads_is_copy(&t->lay))
                 memcpy(o, dst, sizeof(float) * (size_t)B * cin * HW);
             else
                 sp_tsf_seq_forward(o, NULL, dst, f->blay + (size_t)l * B * Pl, (size_t)B, cin, t->sh, t->sw,
@@ -543,22 +487,22 @@ static void forward(sp_trainer *t, fwd *f, const float *x, int B)
     }
 
     if (M > 0) {
-        const ttsf *o = &t->bkg;
+        const sp_tsf_heads *o = &t->bkg;
         f->bin = sp_malloc(sizeof(float) * (size_t)M * C * HW);
         sp_clamp_forward(f->bin, t->p[2].w, (size_t)M * C * HW, t->clamp);
         f->bout = sp_malloc(sizeof(float) * (size_t)M * B * C * HW);
-        if (!tsf_is_copy(o))
+        if (!sp_tsf_heads_is_copy(o))
             f->bbkg = sp_malloc(sizeof(float) * ((size_t)M * B * o->P + 1));
         for (int b = 0; b < M; b++) {
             float *in = sp_malloc(sizeof(float) * (size_t)B * C * HW);
             for (int i = 0; i < B; i++)
                 memcpy(in + (size_t)i * C * HW, f->bin + (size_t)b * C * HW, sizeof(float) * C * HW);
             float *dst = f->bout + (size_t)b * B * C * HW;
-            if (tsf_is_copy(o)) {
+            if (sp_tsf_heads_is_copy(o)) {
                 memcpy(dst, in, sizeof(float) * (size_t)B * C * HW);
             } else {
                 float *beta = f->bbkg + (size_t)b * B * o->P;
-                tsf_beta(beta, o, b, f->feat, B);
+                sp_tsf_heads_beta(beta, o, b, f->feat, B);
                 sp_tsf_seq_forward(dst, NULL, in, beta, (size_t)B, C, t->H, t->W, &o->q);
             }
             free(in);
@@ -718,7 +662,7 @@ static void backward(sp_trainer *t, fwd *f, const float *x)
         float *dts = dy;
         if (t->has_lay) {
             dts = sp_malloc(sizeof(float) * (size_t)nS * cin * shw);
-            if (tsf_is_copy(&t->lay)) {
+            if (sp_tsf_heads_is_copy(&t->lay)) {
                 memcpy(dts, dy, sizeof(float) * (size_t)nS * cin * shw);
             } else {
                 float *ts = sp_malloc(sizeof(float) * (size_t)nS * cin * shw);
@@ -738,7 +682,7 @@ static void backward(sp_trainer *t, fwd *f, const float *x)
             }
         }
         float *din = sp_malloc(sizeof(float) * (size_t)nS * sc);
-        if (tsf_is_copy(&t->spr[l])) {
+        if (sp_tsf_heads_is_copy(&t->spr[l])) {
             memcpy(din, dts, sizeof(float) * (size_t)nS * sc);
         } else {
             float *beta = sp_malloc(sizeof(float) * (size_t)nS * Ps);
@@ -770,7 +714,7 @@ static void backward(sp_trainer *t, fwd *f, const float *x)
     float *dfeat = sp_calloc((size_t)B * F, sizeof(float));
     float *part = sp_malloc(sizeof(float) * (size_t)B * F);
     for (int l = 0; l < L; l++) {
-        if (tsf_is_copy(&t->spr[l]))
+        if (sp_tsf_heads_is_copy(&t->spr[l]))
             continue;
         for (int k = 0; k < K; k++) {
             tsf_beta_backward(t, part, &t->spr[l], k, dbspr + ((size_t)l * K + k) * B * Ps, f->feat, B);
@@ -794,7 +738,7 @@ static void backward(sp_trainer *t, fwd *f, const float *x)
 
     /* backgrounds */
     if (M > 0) {
-        const ttsf *o = &t->bkg;
+        const sp_tsf_heads *o = &t->bkg;
         float *dbin = sp_calloc((size_t)M * D, sizeof(float));
         float *dbeta = f->bbkg ? sp_malloc(sizeof(float) * ((size_t)B * o->P + 1)) : NULL;
         for (int b = 0; b < M; b++) {
@@ -803,7 +747,7 @@ static void backward(sp_trainer *t, fwd *f, const float *x)
                 if (f->bchoice[i] == b)
                     memcpy(dy + (size_t)i * D, dbg + (size_t)i * D, sizeof(float) * D);
             float *din = sp_malloc(sizeof(float) * (size_t)B * D);
-            if (tsf_is_copy(o)) {
+            if (sp_tsf_heads_is_copy(o)) {
                 memcpy(din, dy, sizeof(float) * (size_t)B * D);
             } else {
                 float *in = sp_malloc(sizeof(float) * (size_t)B * D);
@@ -836,10 +780,10 @@ static void backward(sp_trainer *t, fwd *f, const float *x)
         float *acts = sp_malloc(sizeof(float) * (sp_mlp_acts_size((size_t)B, t->occ.nl, t->occ.l) + 1));
         float *y = sp_malloc(sizeof(float) * (size_t)B * np);
         sp_mlp_forward(y, acts, f->feat, (size_t)B, t->occ.nl, t->occ.l);
-        sp_mlp_grad gr[MLP_MAX];
+        sp_mlp_grad gr[SP_HEAD_MLP_MAX];
         for (int i = 0; i < t->occ.nl; i++) {
-            gr[i].dw = t->p[t->occ.pw[i]].g, gr[i].db = t->p[t->occ.pb[i]].g;
-            t->p[t->occ.pw[i]].used = t->p[t->occ.pb[i]].used = 1;
+            gr[i].dw = head_param(t, &t->occ, i, 0)->g, gr[i].db = head_param(t, &t->occ, i, 1)->g;
+            head_param(t, &t->occ, i, 0)->used = head_param(t, &t->occ, i, 1)->used = 1;
         }
         sp_mlp_backward(part, gr, dlog, f->feat, acts, (size_t)B, t->occ.nl, t->occ.l);
         for (size_t i = 0; i < (size_t)B * F; i++)
@@ -969,17 +913,17 @@ double sp_trainer_step(sp_trainer *t, const float *x, int B, const char **bad)
 static void copy_head(sp_trainer *t, int dst, int src, int with_state)
 {
     for (int l = 0; l < t->L; l++) {
-        const ttsf *o = &t->spr[l];
+        const sp_tsf_heads *o = &t->spr[l];
         if (o->identity)
             continue;
         for (int j = 0; j < o->full.n; j++) {
-            const tmlp *a = &o->heads[(size_t)dst * o->full.n + j], *b = &o->heads[(size_t)src * o->full.n + j];
+            const sp_head_mlp *a = &o->heads[(size_t)dst * o->full.n + j];
+            const sp_head_mlp *b = &o->heads[(size_t)src * o->full.n + j];
             if (o->full.kind[j] == SP_TSF_IDENTITY)
                 continue;
             for (int i = 0; i < a->nl; i++) {
-                int pa[2] = {a->pw[i], a->pb[i]}, pb[2] = {b->pw[i], b->pb[i]};
                 for (int q = 0; q < 2; q++) {
-                    tparam *x = &t->p[pa[q]], *y = &t->p[pb[q]];
+                    tparam *x = head_param(t, a, i, q), *y = head_param(t, b, i, q);
                     memcpy(x->w, y->w, sizeof(float) * x->n);
                     /* the reference makes the two parameters share their Adam
                      * moments (one tensor updated by both); we copy them */
@@ -1084,10 +1028,7 @@ void sp_trainer_set_epoch(sp_trainer *t, int64_t epoch)
 void sp_trainer_epoch_end(sp_trainer *t)
 {
     t->epoch++;
-    for (int l = 0; l < t->L; l++)
-        tsf_stage(t, &t->spr[l]);
-    tsf_stage(t, &t->lay);
-    tsf_stage(t, &t->bkg);
+    stage_transformers(t);
 }
 
 /* ---- state in the model file (formats/model.md, checkpoints) ------------ */
