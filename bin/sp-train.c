@@ -13,6 +13,7 @@
  * end, atomically.  --resume CKPT continues a run: give it the same stream
  * again (the same sp-load command); the batches the checkpoint has seen are
  * skipped, so the result is the uninterrupted run's, byte for byte. */
+#define _POSIX_C_SOURCE 200809L /* getline */
 #include "sp_config.h"
 #include "sp_dataset.h"
 #include "sp_rng.h"
@@ -137,6 +138,42 @@ static const sp_tensor *batch_images(const sp_map *b, int64_t idx, const sp_mode
 }
 
 static FILE *log_file;
+
+/* Opens the --log file.  On a resume, the lines of iterations after the
+ * checkpoint's (a killed run wrote them, the resumed run writes them
+ * again) are dropped first, through a temporary file and a rename, so the
+ * log holds each iteration once. */
+static FILE *log_open(const char *path, int resume, int64_t it0)
+{
+    if (resume) {
+        FILE *in = fopen(path, "r");
+        if (in) {
+            char tmp[4096];
+            if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+                sp_fatal("--log: %s: name too long", path);
+            FILE *out = fopen(tmp, "w");
+            if (!out)
+                sp_fatal("--log: %s: cannot write", tmp);
+            char *line = NULL;
+            size_t cap = 0;
+            while (getline(&line, &cap, in) >= 0) {
+                const char *at = strstr(line, "\"iteration\": ");
+                long long it;
+                if (at && sscanf(at + 13, "%lld", &it) == 1 && it > it0)
+                    continue;
+                fputs(line, out);
+            }
+            free(line);
+            fclose(in);
+            if (fclose(out) != 0 || rename(tmp, path) != 0)
+                sp_fatal("--log: %s: cannot rewrite", path);
+        }
+    }
+    FILE *f = fopen(path, resume ? "a" : "w");
+    if (!f)
+        sp_fatal("--log: %s: cannot open", path);
+    return f;
+}
 
 /* Where the batches come from: the stream on stdin, or (--data DIR) the
  * data set loaded here exactly as `sp-load DIR --shuffle --seed S --batch
@@ -440,13 +477,10 @@ int main(int argc, char **argv)
     /* what the stream holds bounds the run (and its ETA) */
     if (stream_epochs > 0 && o.epoch_batches <= 0 && stream_epochs * nb < stop)
         stop = stream_epochs * nb;
-    if (o.log) {
-        log_file = fopen(o.log, resume ? "a" : "w");
-        if (!log_file)
-            sp_fatal("--log: %s: cannot open", o.log);
-    }
     /* skip what the checkpoint has seen */
     int64_t seen = 0, it0 = sp_trainer_iteration(t);
+    if (o.log)
+        log_file = log_open(o.log, resume != NULL, it0);
     while (have && seen < it0) {
         seen++;
         have = source_next(&src, &b, &idx);

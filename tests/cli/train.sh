@@ -33,8 +33,12 @@ export TR CONF T
 expect_ok "kill -9 after a checkpoint" kill_after_checkpoint
 expect_ok "no temporary file left beside it" "test \$(ls $T | grep -c 'b.spm.') -eq 0 || true"
 expect_ok "the checkpoint is a stopped run" "! cmp -s $T/a.spm $T/b.spm"
+cp "$T/b.spm" "$T/b0.spm"
 expect_ok "resume from it" "$TR --resume $T/b.spm --out $T/b.spm --checkpoint-every 3 <$T/s.sp 2>$T/r.err && grep -q 'from iteration [1-9]' $T/r.err"
 expect_ok "resumed = uninterrupted, byte for byte" "cmp $T/a.spm $T/b.spm"
+# the killed run's log runs past its checkpoint: resuming drops those lines, so each iteration is logged once
+expect_eq "resumed --log: each iteration once" "1 2 3 4 5 6 7 8" \
+    "$(cp $T/a.jsonl $T/c.jsonl && $TR --resume $T/b0.spm --out $T/c.spm --log $T/c.jsonl <$T/s.sp 2>/dev/null; sed -n 's/^{\"iteration\": \([0-9]*\), \"epoch.*/\1/p' $T/c.jsonl | tr '\n' ' ' | sed 's/ $//')"
 
 # a diverging run stops at the first non-finite loss and keeps the last checkpoint
 sed 's/^training.optimizer.lr = .*/training.optimizer.lr = 1.0e30/' "$CONF" >"$T/nan.conf"
