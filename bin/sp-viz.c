@@ -1,7 +1,8 @@
 /* sp-viz: draws a grid PNG of a stream: one row per image, one column per
  * entry among image, recon (colour) and mask, pred_mask, sem_mask, pred_sem
  * (ids colour-coded, 0 = black).  Reads the whole stream (so a truncated one
- * is still an error) but keeps only the first --max images. */
+ * is still an error) but keeps only the first --max images (with --every K,
+ * images 0, K, 2K, ... of the stream). */
 #include "sp_error.h"
 #include "sp_image.h"
 #include "sp_opt.h"
@@ -28,6 +29,7 @@ typedef struct {
     int ncol;
     const char *col[NCOL_MAX];
     int h, w, rows, max, scale;
+    int64_t every, seen; /* draw images 0, every, 2 every, ... of the stream; images seen so far */
     uint8_t *canvas; /* rows grow as images arrive: allocated for max rows */
     int cw, ch;      /* canvas size */
 } grid;
@@ -82,7 +84,9 @@ static void draw_batch(grid *g, const sp_reader *r, const sp_map *b)
 {
     const sp_tensor *first = sp_map_tensor(b, g->col[0]);
     int64_t n = first->shape[0];
-    for (int64_t i = 0; i < n && g->rows < g->max; i++, g->rows++)
+    for (int64_t i = 0; i < n && g->rows < g->max; i++) {
+        if ((g->seen + i) % g->every != 0)
+            continue;
         for (int c = 0; c < g->ncol; c++) {
             const sp_tensor *t = sp_map_tensor(b, g->col[c]);
             if (!t)
@@ -106,16 +110,20 @@ static void draw_batch(grid *g, const sp_reader *r, const sp_map *b)
                     put(g, (int)g->rows, c, y, x, rgb);
                 }
         }
+        g->rows++;
+    }
+    g->seen += n;
 }
 
 int main(int argc, char **argv)
 {
     sp_set_prog(argv[0]);
     const char *out = NULL, *only = NULL, *model = NULL;
-    int max = 16, scale = 0;
+    int max = 16, scale = 0, every = 1;
     sp_opt opts[] = {
         {"out", SP_OPT_STR, &out, "FILE.png", "the picture to write (required)"},
         {"max", SP_OPT_INT, &max, "N", "rows: at most N images (default 16)"},
+        {"every", SP_OPT_INT, &every, "K", "draw every K-th image of the stream (default 1: the first ones)"},
         {"scale", SP_OPT_INT, &scale, "S", "pixel size (default: cells of at least 96 px)"},
         {"entries", SP_OPT_STR, &only, "A,B", "columns to draw, in order (default: all present of "
                                                "image,recon,mask,pred_mask,sem_mask,pred_sem)"},
@@ -132,6 +140,8 @@ int main(int argc, char **argv)
         sp_fatal("--out: required (the PNG to write)");
     if (max <= 0 || max > 4096)
         sp_fatal("--max: must be between 1 and 4096 (got %d)", max);
+    if (every <= 0)
+        sp_fatal("--every: must be at least 1 (got %d)", every);
     if (scale < 0 || scale > 64)
         sp_fatal("--scale: must be between 1 and 64 (got %d)", scale);
     if (nargs > 1)
@@ -156,6 +166,7 @@ int main(int argc, char **argv)
     sp_map b = {0};
     grid g = {0};
     g.max = max;
+    g.every = every;
     int64_t index;
     while (sp_reader_next_stream(r))
         while (sp_reader_next_batch(r, &b, &index)) {

@@ -22,7 +22,10 @@ if [ -n "${COMPOSE_OPTS:-}" ]; then
     bin/sp-compose "${dev[@]}" $COMPOSE_OPTS <"$RUN/selected.sp" | bin/sp-eval >"$RUN/eval-fg.json"
 fi
 bin/sp-eval <"$RUN/composed.sp" >"$RUN/eval.json"
-bin/sp-viz --out "$RUN/decomposition.png" --max 8 <"$RUN/composed.sp" 2>/dev/null
+# 8 images spread over the split (class-ordered sets would show one class)
+n=$(bin/sp-info --summary <"$RUN/composed.sp" | sed -n 's/.* \([0-9]*\) images$/\1/p')
+every=$(( ${n:-8} / 8 > 1 ? ${n:-8} / 8 : 1 ))
+bin/sp-viz --out "$RUN/decomposition.png" --max 8 --every "$every" <"$RUN/composed.sp" 2>/dev/null
 rm -f "$RUN/selected.sp"
 # ours beside the paper's: ari_fg from the --fg-reassign run, the rest plain
 python_free_get() { sed -n "s/.*\"$1\": \\([^,}]*\\).*/\\1/p" "$2"; }
