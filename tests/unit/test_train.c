@@ -23,6 +23,7 @@
 
 #include "sp_error.h"
 #include "sp_model.h"
+#include "sp_optim.h"
 #include "sp_predict.h"
 #include "sp_stream.h"
 #include "sp_train.h"
@@ -266,9 +267,40 @@ static void curriculum_check(void)
     sp_model_free(m);
 }
 
+/* The encoder's repeated Adam update (one per holding transformer) is one
+ * fused pass: it must give the floats of the same number of plain steps. */
+static void adam_repeated_check(void)
+{
+    const size_t n = 70000; /* above the OpenMP threshold */
+    for (int times = 2; times <= 3; times++) {
+        float *w[2], *m[2], *v[2], *g = malloc(n * sizeof *g);
+        for (int k = 0; k < 2; k++) {
+            w[k] = malloc(n * sizeof(float)), m[k] = malloc(n * sizeof(float)), v[k] = malloc(n * sizeof(float));
+            for (size_t i = 0; i < n; i++) {
+                w[k][i] = (float)sin(0.37 * (double)i);
+                m[k][i] = 1e-3f * (float)cos(0.11 * (double)i);
+                v[k][i] = 1e-6f * (float)(1 + i % 7);
+            }
+        }
+        for (size_t i = 0; i < n; i++)
+            g[i] = 0.01f * (float)sin(1.7 * (double)i + 0.3);
+        for (int t = 0; t < times; t++)
+            sp_adam_step(w[0], m[0], v[0], g, n, 5 + t, 1e-3, 0.9, 0.999, 1e-8, 1e-6);
+        sp_adam_step_repeated(w[1], m[1], v[1], g, n, 5, times, 1e-3, 0.9, 0.999, 1e-8, 1e-6);
+        int same = !memcmp(w[0], w[1], n * sizeof(float)) && !memcmp(m[0], m[1], n * sizeof(float)) &&
+                   !memcmp(v[0], v[1], n * sizeof(float));
+        int moved = w[0][1] != (float)sin(0.37);
+        CHECK("adam_repeated", same && moved, "%d fused updates differ from %d steps", times, times);
+        for (int k = 0; k < 2; k++)
+            free(w[k]), free(m[k]), free(v[k]);
+        free(g);
+    }
+}
+
 int main(void)
 {
     sp_set_prog("test_train");
+    adam_repeated_check();
     run_case("greedy", "greedy");
     run_case("frozen", "greedy"); /* the same model, one epoch earlier */
     run_case("minimum", "minimum");
