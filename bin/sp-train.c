@@ -14,6 +14,7 @@
  * again (the same sp-load command); the batches the checkpoint has seen are
  * skipped, so the result is the uninterrupted run's, byte for byte. */
 #define _POSIX_C_SOURCE 200809L /* getline */
+#include <sys/stat.h>
 #include "sp_config.h"
 #include "sp_dataset.h"
 #include "sp_rng.h"
@@ -145,7 +146,9 @@ static FILE *log_file;
  * log holds each iteration once. */
 static FILE *log_open(const char *path, int resume, int64_t it0)
 {
-    if (resume) {
+    struct stat st;
+    /* only a regular file is rewritten (not /dev/stderr, a FIFO, ...) */
+    if (resume && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
         FILE *in = fopen(path, "r");
         if (in) {
             char tmp[4096];

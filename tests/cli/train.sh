@@ -40,6 +40,8 @@ expect_ok "resumed = uninterrupted, byte for byte" "cmp $T/a.spm $T/b.spm"
 expect_eq "resumed --log: each iteration once" "1 2 3 4 5 6 7 8" \
     "$(cp $T/a.jsonl $T/c.jsonl && $TR --resume $T/b0.spm --out $T/c.spm --log $T/c.jsonl <$T/s.sp 2>/dev/null; sed -n 's/^{\"iteration\": \([0-9]*\), \"epoch.*/\1/p' $T/c.jsonl | tr '\n' ' ' | sed 's/ $//')"
 
+expect_ok "resumed --log to a device is written, not rewritten" "$TR --resume $T/b0.spm --out $T/d.spm --log /dev/stderr <$T/s.sp 2>$T/d.err && grep -q '\"iteration\": 8, ' $T/d.err"
+
 # a diverging run stops at the first non-finite loss and keeps the last checkpoint
 sed 's/^training.optimizer.lr = .*/training.optimizer.lr = 1.0e30/' "$CONF" >"$T/nan.conf"
 expect_error "NaN loss stops the run" "^sp-train: iteration [0-9]+: (the loss is (NaN|infinite)|[a-z_.0-9]+ is not finite after the update); stopped \\(the last checkpoint, .*n.spm, is kept\\)\$" "$TR --config $T/nan.conf --out $T/n.spm --checkpoint-every 1 <$T/s.sp 2>&1 >/dev/null | grep -v '^sp-train: \\(iteration [0-9]*, epoch\\|.*batches per epoch\\)' >&2; exit \${PIPESTATUS[0]}"
