@@ -13,7 +13,7 @@
  * end, atomically.  --resume CKPT continues a run: give it the same stream
  * again (the same sp-load command); the batches the checkpoint has seen are
  * skipped, so the result is the uninterrupted run's, byte for byte. */
-#define _POSIX_C_SOURCE 200809L /* getline */
+#define _XOPEN_SOURCE 700 /* getline, realpath */
 #include <sys/stat.h>
 #include "sp_config.h"
 #include "sp_dataset.h"
@@ -147,13 +147,17 @@ static FILE *log_file;
 static FILE *log_open(const char *path, int resume, int64_t it0)
 {
     struct stat st;
-    /* only a regular file is rewritten (not /dev/stderr, a FIFO, ...) */
-    if (resume && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-        FILE *in = fopen(path, "r");
+    /* only a regular file is rewritten (not a pipe or a terminal), and the
+     * file itself: through a symbolic link (/dev/stderr -> /proc/self/fd/2
+     * -> a file) the temporary name and the rename go beside the target,
+     * never over the link */
+    char *real = resume && stat(path, &st) == 0 && S_ISREG(st.st_mode) ? realpath(path, NULL) : NULL;
+    if (real) {
+        FILE *in = fopen(real, "r");
         if (in) {
-            char tmp[4096];
-            if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-                sp_fatal("--log: %s: name too long", path);
+            size_t len = strlen(real) + 5;
+            char *tmp = sp_malloc(len);
+            snprintf(tmp, len, "%s.tmp", real);
             FILE *out = fopen(tmp, "w");
             if (!out)
                 sp_fatal("--log: %s: cannot write", tmp);
@@ -168,9 +172,11 @@ static FILE *log_open(const char *path, int resume, int64_t it0)
             }
             free(line);
             fclose(in);
-            if (fclose(out) != 0 || rename(tmp, path) != 0)
+            if (fclose(out) != 0 || rename(tmp, real) != 0)
                 sp_fatal("--log: %s: cannot rewrite", path);
+            free(tmp);
         }
+        free(real);
     }
     FILE *f = fopen(path, resume ? "a" : "w");
     if (!f)

@@ -40,7 +40,8 @@ expect_ok "resumed = uninterrupted, byte for byte" "cmp $T/a.spm $T/b.spm"
 expect_eq "resumed --log: each iteration once" "1 2 3 4 5 6 7 8" \
     "$(cp $T/a.jsonl $T/c.jsonl && $TR --resume $T/b0.spm --out $T/c.spm --log $T/c.jsonl <$T/s.sp 2>/dev/null; sed -n 's/^{\"iteration\": \([0-9]*\), \"epoch.*/\1/p' $T/c.jsonl | tr '\n' ' ' | sed 's/ $//')"
 
-expect_ok "resumed --log to a device is written, not rewritten" "$TR --resume $T/b0.spm --out $T/d.spm --log /dev/stderr <$T/s.sp 2>$T/d.err && grep -q '\"iteration\": 8, ' $T/d.err"
+expect_ok "resumed --log through a symbolic link: the target is trimmed, the link stays" "cp $T/a.jsonl $T/t.jsonl && ln -sf $T/t.jsonl $T/link.jsonl && $TR --resume $T/b0.spm --out $T/e.spm --log $T/link.jsonl <$T/s.sp 2>/dev/null && test -L $T/link.jsonl && test \$(grep -c '\"iteration\": 8, ' $T/t.jsonl) -eq 1"
+expect_ok "resumed --log to a pipe (/dev/stderr) is written, not rewritten" "$TR --resume $T/b0.spm --out $T/d.spm --log /dev/stderr <$T/s.sp 2>&1 >/dev/null | grep -q '\"iteration\": 8, '"
 
 # a diverging run stops at the first non-finite loss and keeps the last checkpoint
 sed 's/^training.optimizer.lr = .*/training.optimizer.lr = 1.0e30/' "$CONF" >"$T/nan.conf"
