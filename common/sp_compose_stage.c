@@ -34,6 +34,42 @@ static void label_compose(int32_t *out, const int *label, const float *masks, co
     }
 }
 
+/* Each layer's candidate in layers / masks: the choice, or 0 when only the
+ * chosen ones are there (gathered). */
+static void candidate_of(int *at, const int32_t *choice, const sp_compose_stage_dims *d)
+{
+    for (int l = 0; l < d->L; l++)
+        at[l] = d->gathered ? 0 : choice[l];
+}
+
+void sp_compose_stage_fg_reassign(int32_t *pmask, const int32_t *choice, const float *layers, const float *img,
+                                  const sp_compose_stage_dims *d)
+{
+    const int L = d->L, K = d->K, C = d->C;
+    const size_t hw = d->hw, chw = (size_t)C * hw;
+    int at[SP_COMPOSE_MAX_LAYERS];
+    candidate_of(at, choice, d);
+    for (size_t p = 0; p < hw; p++) {
+        if (pmask[p] != 0)
+            continue;
+        int best = 0;
+        float bd = 0.0f;
+        for (int l = 0; l < L; l++) {
+            const float *x = layers + ((size_t)l * K + at[l]) * chw;
+            float s = 0.0f;
+            for (int c = 0; c < C; c++) {
+                float e = x[(size_t)c * hw + p] - img[(size_t)c * hw + p];
+                s += e * e;
+            }
+            if (l == 0 || s < bd) {
+                bd = s;
+                best = l;
+            }
+        }
+        pmask[p] = best + 1;
+    }
+}
+
 void sp_compose_stage_image(float *recon, float *limg, float *lmask, int32_t *pmask, int32_t *psem,
                             float *bgbuf, const int32_t *choice, int32_t bkg, const float *layers,
                             const float *masks, const float *bkgs, const float *occ, const float *img,
@@ -41,9 +77,8 @@ void sp_compose_stage_image(float *recon, float *limg, float *lmask, int32_t *pm
 {
     const int L = d->L, K = d->K, C = d->C;
     const size_t hw = d->hw, chw = (size_t)C * hw;
-    int at[SP_COMPOSE_MAX_LAYERS]; /* each layer's candidate in layers / masks */
-    for (int l = 0; l < L; l++)
-        at[l] = d->gathered ? 0 : choice[l];
+    int at[SP_COMPOSE_MAX_LAYERS];
+    candidate_of(at, choice, d);
     if (d->gathered)
         bkg = 0;
     for (int l = 0; l < L; l++) {
@@ -70,25 +105,6 @@ void sp_compose_stage_image(float *recon, float *limg, float *lmask, int32_t *pm
     }
     label_compose(pmask, inst, masks, at, occ, d, L);
     label_compose(psem, sem, masks, at, occ, d, d->n_sprites);
-    if (!d->fg_reassign)
-        return;
-    for (size_t p = 0; p < hw; p++) {
-        if (pmask[p] != 0)
-            continue;
-        int best = 0;
-        float bd = 0.0f;
-        for (int l = 0; l < L; l++) {
-            const float *x = layers + ((size_t)l * K + at[l]) * chw;
-            float s = 0.0f;
-            for (int c = 0; c < C; c++) {
-                float e = x[(size_t)c * hw + p] - img[(size_t)c * hw + p];
-                s += e * e;
-            }
-            if (l == 0 || s < bd) {
-                bd = s;
-                best = l;
-            }
-        }
-        pmask[p] = best + 1;
-    }
+    if (d->fg_reassign)
+        sp_compose_stage_fg_reassign(pmask, choice, layers, img, d);
 }

@@ -39,4 +39,10 @@ void sp_compose_stage_image(float *recon, float *limg, float *lmask, int32_t *pm
                             const float *masks, const float *bkgs, const float *occ, const float *img,
                             const sp_compose_stage_dims *d);
 
+/* The fg_reassign step alone, on instance ids pmask [hw] that
+ * sp_compose_stage_image wrote (without fg_reassign): gives background
+ * pixels the nearest layer, in place. */
+void sp_compose_stage_fg_reassign(int32_t *pmask, const int32_t *choice, const float *layers, const float *img,
+                                  const sp_compose_stage_dims *d);
+
 #endif

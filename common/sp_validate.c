@@ -34,8 +34,7 @@ void sp_validate(const sp_model *m, const sp_map *batches, int nb, sp_val_scores
                          (int)sp_config_int(m->cfg, "model.greedy_algo_iter")};
     if (!sd.empty)
         sd.lambda_empty = 0;
-    sp_compose_stage_dims cd = {L, K, M, C, hw, K, 0, 0}, cdf = cd;
-    cdf.fg_reassign = 1;
+    sp_compose_stage_dims cd = {L, K, M, C, hw, K, 0, 0};
     sp_ari_ws *ws = sp_ari_ws_new();
     sp_confusion lab;
     sp_confusion_init(&lab);
@@ -69,8 +68,9 @@ void sp_validate(const sp_model *m, const sp_map *batches, int nb, sp_val_scores
                 sp_select_greedy(choice + (size_t)i * L, bchoice + i, li, mi, bi_, oi, xi, &sd, work);
                 sp_compose_stage_image(recon, limg, lmask, pmask + i * hw, psem, bgbuf, choice + (size_t)i * L,
                                        bchoice[i], li, mi, bi_, oi, xi, &cd);
-                sp_compose_stage_image(recon, limg, lmask, pmask_fg + i * hw, psem, bgbuf, choice + (size_t)i * L,
-                                       bchoice[i], li, mi, bi_, oi, xi, &cdf);
+                /* the --fg-reassign masks: the same ids, background given to the nearest layer */
+                memcpy(pmask_fg + i * hw, pmask + i * hw, sizeof(int32_t) * hw);
+                sp_compose_stage_fg_reassign(pmask_fg + i * hw, choice + (size_t)i * L, li, xi, &cd);
             }
             free(psem), free(bgbuf), free(lmask), free(limg), free(recon), free(work);
         }
