@@ -4,7 +4,6 @@
 #include "sp_error.h"
 #include "sp_opt.h"
 #include "sp_progress.h"
-#include "sp_rng.h"
 #include "sp_stream.h"
 
 #include <msgpack.h>
@@ -134,12 +133,7 @@ int main(int argc, char **argv)
     int64_t *order = sp_malloc(sizeof(int64_t) * (size_t)count);
     int64_t done = 0;
     for (int e = 0; e < o.epochs; e++) {
-        memcpy(order, items, sizeof(int64_t) * (size_t)count);
-        if (o.shuffle) {
-            sp_rng r;
-            sp_rng_init(&r, (uint64_t)o.seed, (uint64_t)e);
-            sp_rng_shuffle(&r, order, count);
-        }
+        sp_dataset_epoch_order(order, items, count, o.shuffle, (uint64_t)o.seed, e);
         for (int64_t s = 0; s < count; s += o.batch) {
             int64_t n = count - s < o.batch ? count - s : o.batch;
             if (n < o.batch && o.drop_last)

@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include "sp_config.h"
 #include "sp_dataset.h"
-#include "sp_rng.h"
 #include "sp_device.h"
 #include "sp_error.h"
 #include "sp_model.h"
@@ -203,12 +202,8 @@ static int source_next(source *src, sp_map *b, int64_t *idx)
     if (src->pos + src->bs > src->count) { /* drop-last: a new epoch */
         src->epoch++, src->pos = 0;
     }
-    if (src->pos == 0) {
-        memcpy(src->order, src->items, sizeof(int64_t) * (size_t)src->count);
-        sp_rng r;
-        sp_rng_init(&r, src->shuffle_seed, (uint64_t)src->epoch);
-        sp_rng_shuffle(&r, src->order, src->count);
-    }
+    if (src->pos == 0)
+        sp_dataset_epoch_order(src->order, src->items, src->count, 1, src->shuffle_seed, src->epoch);
     sp_map_clear(b);
     sp_dataset_load_batch(b, src->d, src->order + src->pos, src->bs, &src->lo, src->lo.height, src->lo.width);
     *idx = src->epoch * (src->count / src->bs) + src->pos / src->bs;

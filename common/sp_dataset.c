@@ -4,6 +4,7 @@
 #include "sp_map.h"
 #include "sp_error.h"
 #include "sp_mt19937.h"
+#include "sp_rng.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -515,4 +516,15 @@ void sp_dataset_load_batch(sp_map *b, const sp_dataset *d, const int64_t *order,
         sp_map_put_tensor(b, "sem_mask", sem);
     if (lab)
         sp_map_put_tensor(b, "label", lab);
+}
+
+void sp_dataset_epoch_order(int64_t *order, const int64_t *items, int64_t count, int shuffle, uint64_t seed,
+                            int64_t epoch)
+{
+    memcpy(order, items, sizeof(int64_t) * (size_t)count);
+    if (shuffle) {
+        sp_rng r;
+        sp_rng_init(&r, seed, (uint64_t)epoch);
+        sp_rng_shuffle(&r, order, count);
+    }
 }

@@ -57,6 +57,13 @@ typedef struct {
  * written.  Returns 0, or -1 with "file: reason" in err. */
 int sp_dataset_load(const sp_dataset *d, int64_t i, const sp_load_opts *o, int out_h, int out_w,
                     float *img, int32_t *mask, int32_t *sem, char *err, size_t errlen);
+/* order [count]: the items of epoch `epoch` in the order sp-load streams
+ * them -- as given, or (shuffle) permuted by the Philox stream (seed,
+ * epoch).  One definition for sp-load and sp-train --data, which must agree
+ * batch for batch. */
+void sp_dataset_epoch_order(int64_t *order, const int64_t *items, int64_t count, int shuffle, uint64_t seed,
+                            int64_t epoch);
+
 /* The items order[0..n) as one batch map of a stream (formats/stream.md):
  * image f32 [n,C,h,w], index i64, and mask, sem_mask i32 [n,h,w] and
  * label i32 [n] when the set has them.  Items load in parallel; the first
