@@ -105,7 +105,7 @@ STAMP := build/variant
 $(shell mkdir -p build; test "`cat $(STAMP) 2>/dev/null`" = "$(VARIANT)" || echo $(VARIANT) > $(STAMP))
 
 .SECONDARY:
-.PHONY: all test test-unit test-cli demo deps fuzz clean bench test-cuda
+.PHONY: all test test-unit test-cli demo deps fuzz clean bench bench-learn test-cuda
 all: $(PROGS) $(TESTS) $(TOOLS)
 
 $(OBJ)/%.o: %.c $(wildcard common/*.h tests/unit/*.h) Makefile
@@ -171,3 +171,8 @@ bench: all
 	@bash pipelines/bench-ops.sh $(OBJ)
 	@bash pipelines/bench-train.sh
 	@bash pipelines/bench-infer.sh $(OBJ)
+
+# sp-train and the reference learning the demo's recipe from one start on
+# one stream (~16 min; ITERS=3000 SEED=1 by default): not part of bench
+bench-learn: all
+	@ITERS=$(ITERS) SEED=$(SEED) bash pipelines/bench-learn.sh
