@@ -10,11 +10,13 @@
  * every entry point here first calls openblas_set_num_threads(1) (once per
  * process, see sp_blas_single_thread(); this is process-wide: any other
  * sgemm caller gets one thread too) and parallelises itself with OpenMP
- * (OMP_NUM_THREADS) over images: thread t of T takes images
- * [t*N/T, (t+1)*N/T) and calls the single-threaded sgemm on them.  The weight gradient is summed per thread
- * and the T partial sums are then added in thread order, so results are
- * bit-identical from run to run for a given OMP_NUM_THREADS (and may differ
- * in the last bits between thread counts).
+ * (OMP_NUM_THREADS) over images.  The forward cuts the batch into groups of
+ * images that depend on the batch alone and gives each thread whole groups,
+ * so its GEMMs, and its bytes, are the same whatever the thread count.  The
+ * backward gives thread t of T images [t*N/T, (t+1)*N/T); the weight
+ * gradient is summed per thread and the T partial sums are then added in
+ * thread order, so gradients are bit-identical from run to run for a given
+ * OMP_NUM_THREADS (and may differ in the last bits between thread counts).
  *
  * Workspace.  Every function takes (ws, ws_len): scratch memory of ws_len
  * floats owned by the caller (the encoder keeps one for all its layers).  If

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""ref_learn.py MODEL.spm ITERS OUTDIR < IMAGE-STREAM
+"""ref_learn.py MODEL.spm ITERS OUTDIR [--seed S] < IMAGE-STREAM
 
 Trains the PyTorch reference's own DTISprites (../shared/reference-bench,
 unmodified, through formats/export_reference.py) from the initial state in
