@@ -11,7 +11,7 @@ void sp_adam_step(float *param, float *m, float *v, const float *grad, size_t n,
     const double bc1 = 1.0 - pow(beta1, (double)step), bc2 = 1.0 - pow(beta2, (double)step);
     const float neg_step_size = (float)(-(lr / bc1)), bc2_sqrt = (float)sqrt(bc2);
     const float e = (float)eps;
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > SP_ADAM_PARALLEL_MIN)
     for (long i = 0; i < (long)n; i++) {
         /* torch's AVX2 kernels fuse these multiply-adds (vec::fmadd in add
          * with alpha, a contracted multiply-add in addcmul): fmaf reproduces
@@ -53,7 +53,7 @@ void sp_adam_step_repeated(float *param, float *m, float *v, const float *grad, 
         neg_step_size[t] = (float)(-(lr / bc1));
         bc2_sqrt[t] = (float)sqrt(bc2);
     }
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > SP_ADAM_PARALLEL_MIN)
     for (long i = 0; i < (long)n; i++) {
         float p = param[i], mi = m[i], vi = v[i];
         for (int t = 0; t < times; t++) {

@@ -31,6 +31,11 @@
 void sp_adam_step(float *param, float *m, float *v, const float *grad, size_t n, int64_t step,
                   double lr, double beta1, double beta2, double eps, double weight_decay);
 
+/* Elements above which one Adam step splits its parameter over the OpenMP
+ * threads; below it the step runs on the calling thread (callers with many
+ * small parameters spread those over the threads instead). */
+#define SP_ADAM_PARALLEL_MIN 65536
+
 /* A parameter that appears `times` times in one torch parameter group:
  * torch runs the update once per appearance with the same gradient (the
  * weight decay reading the parameter as the previous appearance left it)

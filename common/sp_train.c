@@ -895,19 +895,18 @@ static void adam_param(const sp_trainer *t, tparam *p, const double lr[2])
 
 /* Every parameter's step.  The large ones split their elements over the
  * threads (inside sp_adam_step_repeated); the many small ones (a tetro
- * model has no parameter over 64k) go one per thread, where a serial loop
+ * model has none over SP_ADAM_PARALLEL_MIN) go one per thread, where a serial loop
  * left the other cores waiting.  Element-wise, so the result does not
  * depend on the split. */
 static void adam_all(sp_trainer *t)
 {
     const double lr[2] = {sp_trainer_lr(t, 0), sp_trainer_lr(t, 1)};
-    enum { LARGE = 65536 };
     for (int i = 0; i < t->np; i++)
-        if (t->p[i].n > LARGE)
+        if (t->p[i].n > SP_ADAM_PARALLEL_MIN)
             adam_param(t, &t->p[i], lr);
 #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < t->np; i++)
-        if (t->p[i].n <= LARGE)
+        if (t->p[i].n <= SP_ADAM_PARALLEL_MIN)
             adam_param(t, &t->p[i], lr);
 }
 

@@ -51,8 +51,13 @@ def main(argv):
         die("usage: ref_learn.py MODEL.spm ITERS OUTDIR [--seed S] < IMAGE-STREAM")
     import numpy as np
     import torch
-    model_path, iters, out = argv[0], int(argv[1]), argv[2]
-    seed = int(argv[4]) if len(argv) == 5 else 1
+    try:
+        model_path, iters, out = argv[0], int(argv[1]), argv[2]
+        seed = int(argv[4]) if len(argv) == 5 else 1
+    except ValueError:
+        die(f"ITERS ({argv[1]}) and --seed must be whole numbers")
+    if iters < 1:
+        die(f"ITERS ({iters}) must be at least 1")
     torch.manual_seed(seed)
     np.random.seed(seed)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
@@ -79,9 +84,8 @@ def main(argv):
     os.makedirs(out, exist_ok=True)
     it, props = 0, []
     for stream in sptensor.read(sys.stdin.buffer):
-        epoch_batches = -(-int(stream.meta["count"]) // int(stream.meta["batch_size"]))
-        if stream.meta.get("drop_last"):
-            epoch_batches = int(stream.meta["count"]) // int(stream.meta["batch_size"])
+        count, size = int(stream.meta["count"]), int(stream.meta["batch_size"])
+        epoch_batches = count // size if stream.meta.get("drop_last") else -(-count // size)
         milestones = cfg("training.scheduler.milestones")
         if milestones and iters > int(milestones[0]) * epoch_batches:
             die(f"{iters} iterations pass the first lr milestone (epoch {milestones[0]}); not modelled")
