@@ -3,12 +3,17 @@
  * as the reference's greedy_algo_selection does (or exactly, --exhaustive),
  * and adds choice i32 [N,L], bkg_choice i32 [N] (M > 0) and select_error
  * f32 [N]; everything else passes through.  The work is common/sp_select.c,
- * one image per OpenMP iteration. */
+ * one image per OpenMP iteration.  With --model M the candidates are first
+ * made here from the features sp-predict --features hands on (the second
+ * half of sp-predict's work, the same library call), so that no candidate
+ * crosses the pipe between the two. */
 #include "sp_cands.h"
 #include "sp_device.h"
 #include "sp_error.h"
 #include "sp_filter.h"
+#include "sp_model.h"
 #include "sp_opt.h"
+#include "sp_predict_stage.h"
 #include "sp_select.h"
 
 #include <limits.h>
@@ -24,6 +29,8 @@ typedef struct {
     int64_t empty;         /* per stream, from the meta */
     int pass_count;
     double penalty;
+    sp_model *model; /* --model: candidates made from the batch's features */
+    sp_predictor *pred;
 } selection;
 
 /* The model's values, as sp-predict recorded them in the meta, unless the
@@ -76,6 +83,12 @@ static void gather(sp_map *b, const sp_cands *c, const int32_t *choice, const in
 static void select_batch(sp_map *b, int64_t idx, void *ctx)
 {
     const selection *s = ctx;
+    if (s->model) {
+        /* --model: the candidates sp-predict would have added, from the
+         * features sp-predict --features added (sp_predict_stage.h) */
+        const int64_t n = sp_predict_stage_image(s->model, b, idx)->shape[0];
+        sp_predict_stage_put(s->pred, s->model, b, sp_predict_stage_get_features(s->pred, b, idx, n), n);
+    }
     sp_cands c;
     sp_cands_get(&c, b, idx);
     sp_select_dims d = {c.L, c.K, c.M, c.C, c.hw, s->empty != 0, s->penalty, s->pass_count};
@@ -132,8 +145,11 @@ int main(int argc, char **argv)
     /* assignments an image --exhaustive accepts: each costs O(C H W), so
      * beyond about 1e6 a batch takes hours */
     double limit = 1e6;
-    const char *device = "cpu", *drop = NULL;
+    const char *device = "cpu", *drop = NULL, *model_path = NULL;
     sp_opt opts[] = {
+        {"model", SP_OPT_STR, &model_path, "M",
+         "make the candidates (and occlusion) from the features that sp-predict --model M\n"
+         "--features added, as sp-predict would have: the same numbers"},
         {"greedy", SP_OPT_INT, &iters, "N", "greedy passes over the layers (default: the model's greedy_algo_iter, from sp-predict's meta; else 1)"},
         {"exhaustive", SP_OPT_FLAG, &exhaustive, NULL, "exact minimum over all K'^L x M assignments (see --limit)"},
         {"lambda-empty", SP_OPT_DOUBLE, &lambda, "X",
@@ -148,8 +164,9 @@ int main(int argc, char **argv)
         SP_FILTER_DROP_OPT(&drop),
         {0}};
     char **args;
-    int nargs = sp_opt_parse(argc, argv, opts, "sp-select [--greedy N | --exhaustive] [--lambda-empty X] [--gather] [--device D] [--drop NAMES]",
-                             "Reads cand_layers, cand_masks, backgrounds, occlusion (from sp-predict)\n"
+    int nargs = sp_opt_parse(argc, argv, opts, "sp-select [--greedy N | --exhaustive] [--lambda-empty X] [--gather] [--model M] [--device D] [--drop NAMES]",
+                             "Reads cand_layers, cand_masks, backgrounds, occlusion (from sp-predict;\n"
+                             "with --model M, made here from sp-predict --features's features and added)\n"
                              "and image; adds to every batch:\n"
                              "  choice       i32 [N,L]  the candidate chosen for each layer (the empty\n"
                              "                          sprite, when the model has one, is K'-1)\n"
@@ -167,8 +184,14 @@ int main(int argc, char **argv)
         sp_fatal("--lambda-empty: must be a finite value >= 0");
     sp_device_resolve_stage(device, 0, "sp-select"); /* the computation is on the CPU */
 
-    selection sel = {iters, exhaustive, gather_flag, lambda, limit, 0, 1, 0.0};
+    selection sel = {iters, exhaustive, gather_flag, lambda, limit, 0, 1, 0.0, NULL, NULL};
+    if (model_path) {
+        sel.model = sp_model_read(model_path);
+        sel.pred = sp_predictor_new(sel.model, model_path);
+    }
     sp_filter f = {"sp-select", on_stream, select_batch, &sel, drop};
     sp_filter_run(&f);
+    sp_predictor_free(sel.pred);
+    sp_model_free(sel.model);
     return 0;
 }

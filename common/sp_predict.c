@@ -162,17 +162,33 @@ static void tsf_apply(float *y, const sp_tsf_heads *t, int k, const float *x, co
     free(beta);
 }
 
+int sp_predictor_features(const sp_predictor *p) { return (int)p->m->features; }
+
+void sp_predict_features(sp_predictor *p, float *feat, const float *x, int n)
+{
+    if (n > 0)
+        sp_encoder_forward(p->enc, feat, x, n, 0);
+}
+
 void sp_predict_forward(sp_predictor *p, float *layers, float *masks, float *bkgs, float *occ,
                         const float *x, int n)
+{
+    if (n <= 0)
+        return;
+    float *feat = sp_malloc(sizeof(float) * (size_t)n * sp_predictor_features(p));
+    sp_predict_features(p, feat, x, n);
+    sp_predict_from_features(p, layers, masks, bkgs, occ, feat, n);
+    free(feat);
+}
+
+void sp_predict_from_features(sp_predictor *p, float *layers, float *masks, float *bkgs, float *occ,
+                              const float *feat, int n)
 {
     const sp_model *m = p->m;
     const int C = m->C, K = m->K, L = m->L, M = m->M;
     const size_t hw = (size_t)m->h * m->w, HW = (size_t)m->H * m->W, shw = (size_t)p->sh * p->sw;
-    const int F = (int)m->features;
     if (n <= 0)
         return;
-    float *feat = sp_malloc(sizeof(float) * (size_t)n * F);
-    sp_encoder_forward(p->enc, feat, x, n, 0);
 
     /* Every (layer, sprite) pair is independent: one task each, writing its
      * own slices of the outputs, so the result does not depend on the
@@ -247,5 +263,4 @@ void sp_predict_forward(sp_predictor *p, float *layers, float *masks, float *bkg
         }
         free(o);
     }
-    free(feat);
 }

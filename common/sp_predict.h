@@ -38,8 +38,19 @@ void sp_predictor_free(sp_predictor *p);
  *                                layer j, as the reference's occ_grid permuted
  *                                from [L, L, n]: predicted with pred_occlusion,
  *                                else the fixed tril(ones, -1); NULL: not wanted
- * Deterministic; parallel over (layer, sprite) heads with OpenMP. */
+ * Deterministic; parallel over (layer, sprite) heads with OpenMP.
+ * sp_predict_features then sp_predict_from_features. */
 void sp_predict_forward(sp_predictor *p, float *layers, float *masks, float *bkgs, float *occ,
                         const float *x, int n);
+
+/* The two halves of sp_predict_forward, for stages that split the work
+ * (sp-predict --features hands the encoder's output to sp-select --model,
+ * so the candidates need not cross a pipe): the encoder's features
+ * feat [n, F] (F = sp_predictor_features) of x [n, C, H, W], and every
+ * output above from them.  Composed, byte-identical to sp_predict_forward. */
+int sp_predictor_features(const sp_predictor *p);
+void sp_predict_features(sp_predictor *p, float *feat, const float *x, int n);
+void sp_predict_from_features(sp_predictor *p, float *layers, float *masks, float *bkgs, float *occ,
+                              const float *feat, int n);
 
 #endif

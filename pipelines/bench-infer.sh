@@ -3,6 +3,8 @@
 # tetro, dsprites, gtsrb8, horse (batch sizes as the reference's: 32, 32,
 # 128, 32), with an initialised model (sp-train --init-only):
 #   pipe   images/s of  sp-load | sp-predict | sp-select | sp-compose | sp-eval
+#          (and with sp-predict --features | sp-select --model M: the
+#          candidates made after the pipe instead of crossing it)
 #   chain  images/s of the same work in one process (tests/tools/inferchain:
 #          the library calls of those stages, no streams)
 #   ref    images/s of the PyTorch reference's inference step on the same
@@ -106,14 +108,19 @@ for cfg in $CONFIGS; do
     drop="--drop sel_layers,sel_masks,sel_background,occlusion"
     pipe="bin/sp-load $src $load | bin/sp-predict --model $model | bin/sp-select --gather | bin/sp-compose $drop | bin/sp-eval"
     pipe_full="bin/sp-load $src $load | bin/sp-predict --model $model | bin/sp-select | bin/sp-compose --drop cand_layers,cand_masks,backgrounds,occlusion | bin/sp-eval"
+    # sp-predict --features: the encoder's output crosses the pipe and
+    # sp-select --model makes the candidates from it
+    pipe_feat="bin/sp-load $src $load | bin/sp-predict --model $model --features | bin/sp-select --model $model --gather | bin/sp-compose $drop | bin/sp-eval"
     chain="$CHAIN --model $model $load $src"
-    # the two must compute the same metrics
+    # the three must compute the same metrics
     m_pipe=$(bash -c "$pipe")
+    m_feat=$(bash -c "$pipe_feat")
     m_chain=$($chain 2>/dev/null)
     same=yes
-    [ "$m_pipe" = "$m_chain" ] || same="NO: pipe $m_pipe chain $m_chain"
+    [ "$m_pipe" = "$m_chain" ] && [ "$m_feat" = "$m_chain" ] || same="NO: pipe $m_pipe, --features $m_feat, chain $m_chain"
     t_pipe=$(best "$pipe")
     t_full=$(best "$pipe_full")
+    t_feat=$(best "$pipe_feat")
     t_chain=$(best "$chain 2>/dev/null")
     # the chain's own split (its fastest run)
     split=$(for _ in $(seq "$REPS"); do $chain 2>&1 >/dev/null; OMP_WAIT_POLICY=passive $chain 2>&1 >/dev/null; done |
@@ -147,15 +154,18 @@ for cfg in $CONFIGS; do
     ips_chain=$(calc "$n / $t_chain")
     over=$(calc "100 * ($t_pipe / $t_chain - 1)")
     over_full=$(calc "100 * ($t_full / $t_chain - 1)")
+    over_feat=$(calc "100 * ($t_feat / $t_chain - 1)")
+    ips_feat=$(calc "$n / $t_feat")
     if [ "$ref" != - ]; then
-        r_pipe=$(calc "$ips_pipe / $ref") r_chain=$(calc "$ips_chain / $ref")
+        r_pipe=$(calc "$ips_pipe / $ref") r_chain=$(calc "$ips_chain / $ref") r_feat=$(calc "$ips_feat / $ref")
     else
-        r_pipe=- r_chain=-
+        r_pipe=- r_chain=- r_feat=-
     fi
-    printf '| %s | %d x %d | %.0f | %.0f | %.0f%% | %.0f%% | %s | %s | %s |\n' "$cfg" "$((n / bs))" "$bs" "$ips_pipe" "$ips_chain" "$over" "$over_full" \
+    ratio() { [ "$1" = - ] && echo - || printf '%.2fx' "$1"; }
+    printf '| %s | %d x %d | %.0f | %.0f | %.0f | %.0f%% | %.0f%% | %.0f%% | %s | %s | %s | %s |\n' "$cfg" "$((n / bs))" "$bs" \
+        "$ips_pipe" "$ips_feat" "$ips_chain" "$over" "$over_full" "$over_feat" \
         "$( [ "$ref" = - ] && echo - || printf '%.0f' "$ref")" \
-        "$( [ "$r_pipe" = - ] && echo - || printf '%.2fx' "$r_pipe")" \
-        "$( [ "$r_chain" = - ] && echo - || printf '%.2fx' "$r_chain")" >>"$table"
+        "$(ratio "$r_pipe")" "$(ratio "$r_feat")" "$(ratio "$r_chain")" >>"$table"
     set -- $split # images N seconds T load L predict P select S compose C eval E
     printf '| %s | pipe %.2f s, chain %.2f s | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.0f MB |\n' \
         "$cfg" "$t_pipe" "$t_chain" "$t_load" "$6" "$t_pred" "$8" "$t_sel" "${10}" "$t_comp" "${12}" "$t_eval" "${14}" "$mb_p" >>"$breakdown"
@@ -163,10 +173,10 @@ for cfg in $CONFIGS; do
     echo "$cfg done: pipe $ips_pipe images/s, chain $ips_chain, reference $ref (load average $(cut -d' ' -f1 /proc/loadavg))" >&2
 done
 echo
-echo "Inference images/s (initialised models; pipe: sp-load | sp-predict | sp-select --gather | sp-compose $drop | sp-eval; without --gather: sp-select | sp-compose --drop cand_layers,cand_masks,backgrounds,occlusion)"
+echo "Inference images/s (initialised models; pipe: sp-load | sp-predict | sp-select --gather | sp-compose $drop | sp-eval; without --gather: sp-select | sp-compose --drop cand_layers,cand_masks,backgrounds,occlusion; --features: sp-predict --features | sp-select --model M --gather)"
 echo
-echo "| config | batches x size | pipe | chain (one process) | pipe overhead | overhead without --gather | reference | pipe / ref | chain / ref |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| config | batches x size | pipe | pipe --features | chain (one process) | pipe overhead | without --gather | with --features | reference | pipe / ref | --features / ref | chain / ref |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 cat "$table"
 echo
 echo "Where the time goes, seconds: each stage alone on a recorded stream (input from RAM, output to /dev/null) / the same part inside the chain; last column: the candidate stream sp-predict writes"

@@ -49,3 +49,17 @@ for conf in "$ROOT"/pipelines/configs/*.conf; do
 done
 # fewer (layer, sprite) heads than threads: the warps' loops over images run in parallel instead
 expect_ok "same bytes with 1 and 8 threads (image-parallel path)" "OMP_NUM_THREADS=1 $P --model $G/tetro-sprite.spm <$T/in.sp >$T/s1.sp && OMP_NUM_THREADS=8 $P --model $G/tetro-sprite.spm <$T/in.sp >$T/s8.sp && cmp -s $T/s1.sp $T/s8.sp"
+
+# --features: the encoder's output only; sp-select --model makes the
+# candidates from it, byte for byte what sp-predict adds (the golden model
+# has every entry: empty sprite, background, occlusion)
+expect_ok "--features: features f32 [N,F] and no candidates" "$P --model $G/tetro-layer.spm --features <$G/tetro-layer.sp >$T/f.sp && $BIN/sp-info <$T/f.sp >$T/f.txt && grep -q '^ *features  *f32 \[3,[0-9]*\]' $T/f.txt && ! grep -qE '^ +(cand_layers|cand_masks|backgrounds|occlusion) ' $T/f.txt"
+for g in "" "--gather"; do
+    expect_ok "sp-select --model $g: the same bytes as from sp-predict's candidates" "$P --model $G/tetro-layer.spm <$G/tetro-layer.sp | $BIN/sp-select $g >$T/sa.sp && $BIN/sp-select --model $G/tetro-layer.spm $g --drop features <$T/f.sp >$T/sb.sp && cmp -s $T/sa.sp $T/sb.sp"
+done
+expect_ok "the whole chain: the same metrics" "a=\$($BIN/sp-load $R10 --batch 4 | $P --model $T/m.spm | $BIN/sp-select --gather | $BIN/sp-compose | $BIN/sp-eval) && b=\$($BIN/sp-load $R10 --batch 4 | $P --model $T/m.spm --features | $BIN/sp-select --model $T/m.spm --gather | $BIN/sp-compose | $BIN/sp-eval) && [ -n \"\$a\" ] && [ \"\$a\" = \"\$b\" ]"
+expect_error "sp-select --model without features" "^sp-select: stdin: batch 0: needs features \\(run sp-predict --features first\\)\$" "$BIN/sp-load $R10 --batch 4 | $BIN/sp-select --model $T/m.spm"
+{ cat $ROOT/pipelines/configs/tetro.conf; echo 'model.with_pool = 2, 2'; } >$T/pool.conf
+expect_ok "a model with a wider encoder output" "$BIN/sp-train --init-only $T/pool.conf --out $T/pool.spm <$T/in_tetro.sp 2>/dev/null"
+expect_error "features of another model" "^sp-select: stdin: batch 0: features must be f32 \\[4,64\\] \\(the model's encoder width\\)\$" "$P --model $T/pool.spm --features <$T/in_tetro.sp | $BIN/sp-select --model $T/m.spm"
+expect_error "sp-select --model: images of another size" "^sp-select: stdin: batch 0: image is \\[4,3,64,64\\], the model expects 3x35x35\$" "$P --model $T/dsprites.spm --features <$T/in_dsprites.sp | $BIN/sp-select --model $T/m.spm"
