@@ -44,13 +44,13 @@ static void on_stream(const sp_map *in, sp_map *out, void *ctx)
 static void predict_batch(sp_map *b, int64_t idx, void *ctx)
 {
     const predict_stage *g = ctx;
-    const sp_tensor *img = sp_predict_stage_image(g->m, b, idx);
+    const sp_tensor *img = sp_predict_stage_image(g->p, b, idx);
     sp_tensor *feat = sp_predict_stage_features(g->p, img);
     if (g->features_only) {
         sp_map_put_tensor(b, SP_FEATURES, feat);
         return;
     }
-    sp_predict_stage_put(g->p, g->m, b, sp_f32(feat), img->shape[0]);
+    sp_predict_stage_put(g->p, b, sp_f32(feat), img->shape[0]);
     sp_tensor_free(feat);
 }
 

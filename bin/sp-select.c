@@ -29,8 +29,7 @@ typedef struct {
     int64_t empty;         /* per stream, from the meta */
     int pass_count;
     double penalty;
-    sp_model *model; /* --model: candidates made from the batch's features */
-    sp_predictor *pred;
+    sp_predictor *pred; /* --model: candidates made from the batch's features */
 } selection;
 
 /* The model's values, as sp-predict recorded them in the meta, unless the
@@ -83,11 +82,11 @@ static void gather(sp_map *b, const sp_cands *c, const int32_t *choice, const in
 static void select_batch(sp_map *b, int64_t idx, void *ctx)
 {
     const selection *s = ctx;
-    if (s->model) {
+    if (s->pred) {
         /* --model: the candidates sp-predict would have added, from the
          * features sp-predict --features added (sp_predict_stage.h) */
-        const int64_t n = sp_predict_stage_image(s->model, b, idx)->shape[0];
-        sp_predict_stage_put(s->pred, s->model, b, sp_predict_stage_get_features(s->pred, b, idx, n), n);
+        const int64_t n = sp_predict_stage_image(s->pred, b, idx)->shape[0];
+        sp_predict_stage_put(s->pred, b, sp_predict_stage_get_features(s->pred, b, idx, n), n);
     }
     sp_cands c;
     sp_cands_get(&c, b, idx);
@@ -184,14 +183,12 @@ int main(int argc, char **argv)
         sp_fatal("--lambda-empty: must be a finite value >= 0");
     sp_device_resolve_stage(device, 0, "sp-select"); /* the computation is on the CPU */
 
-    selection sel = {iters, exhaustive, gather_flag, lambda, limit, 0, 1, 0.0, NULL, NULL};
-    if (model_path) {
-        sel.model = sp_model_read(model_path);
-        sel.pred = sp_predictor_new(sel.model, model_path);
-    }
+    sp_model *model = model_path ? sp_model_read(model_path) : NULL;
+    selection sel = {iters, exhaustive, gather_flag, lambda, limit, 0, 1, 0.0,
+                     model ? sp_predictor_new(model, model_path) : NULL};
     sp_filter f = {"sp-select", on_stream, select_batch, &sel, drop};
     sp_filter_run(&f);
     sp_predictor_free(sel.pred);
-    sp_model_free(sel.model);
+    sp_model_free(model);
     return 0;
 }

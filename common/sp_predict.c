@@ -163,6 +163,8 @@ static void tsf_apply(float *y, const sp_tsf_heads *t, int k, const float *x, co
 }
 
 int sp_predictor_features(const sp_predictor *p) { return (int)p->m->features; }
+const sp_model *sp_predictor_model(const sp_predictor *p) { return p->m; }
+int sp_predictor_has_occlusion(const sp_predictor *p) { return p->has_occ; }
 
 void sp_predict_features(sp_predictor *p, float *feat, const float *x, int n)
 {

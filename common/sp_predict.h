@@ -49,6 +49,10 @@ void sp_predict_forward(sp_predictor *p, float *layers, float *masks, float *bkg
  * feat [n, F] (F = sp_predictor_features) of x [n, C, H, W], and every
  * output above from them.  Composed, byte-identical to sp_predict_forward. */
 int sp_predictor_features(const sp_predictor *p);
+/* The model it reads, and whether it predicts an occlusion matrix
+ * (model.pred_occlusion with more than one layer; else the fixed grid). */
+const sp_model *sp_predictor_model(const sp_predictor *p);
+int sp_predictor_has_occlusion(const sp_predictor *p);
 void sp_predict_features(sp_predictor *p, float *feat, const float *x, int n);
 void sp_predict_from_features(sp_predictor *p, float *layers, float *masks, float *bkgs, float *occ,
                               const float *feat, int n);

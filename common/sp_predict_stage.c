@@ -4,8 +4,9 @@
 #include "sp_error.h"
 #include "sp_filter.h"
 
-const sp_tensor *sp_predict_stage_image(const sp_model *m, const sp_map *b, int64_t idx)
+const sp_tensor *sp_predict_stage_image(const sp_predictor *p, const sp_map *b, int64_t idx)
 {
+    const sp_model *m = sp_predictor_model(p);
     const sp_tensor *img = sp_filter_image(b, idx);
     if (img->shape[1] != m->C || img->shape[2] != m->H || img->shape[3] != m->W)
         sp_fatal("stdin: batch %lld: image is [%lld,%lld,%lld,%lld], the model expects %dx%dx%d",
@@ -25,10 +26,11 @@ sp_tensor *sp_predict_stage_features(sp_predictor *p, const sp_tensor *img)
     return t;
 }
 
-void sp_predict_stage_put(sp_predictor *p, const sp_model *m, sp_map *b, const float *feat, int64_t n)
+void sp_predict_stage_put(sp_predictor *p, sp_map *b, const float *feat, int64_t n)
 {
+    const sp_model *m = sp_predictor_model(p);
     const int64_t L = m->L, K = m->K, M = m->M, C = m->C, H = m->H, W = m->W;
-    const int has_occ = sp_config_bool(m->cfg, "model.pred_occlusion") && L > 1;
+    const int has_occ = sp_predictor_has_occlusion(p);
     sp_tensor *tl = sp_tensor_newv(SP_F32, 6, n, L, K, C, H, W);
     sp_tensor *tm = sp_tensor_newv(SP_F32, 6, n, L, K, (int64_t)1, H, W);
     sp_tensor *tb = M > 0 ? sp_tensor_newv(SP_F32, 5, n, M, C, H, W) : NULL;

@@ -8,7 +8,6 @@
 #define SP_PREDICT_STAGE_H
 
 #include "sp_map.h"
-#include "sp_model.h"
 #include "sp_predict.h"
 
 #include <stdint.h>
@@ -18,15 +17,15 @@
 
 /* The batch's image, checked against the model's C, H, W and a batch size
  * bound; fatal in one line naming the batch otherwise. */
-const sp_tensor *sp_predict_stage_image(const sp_model *m, const sp_map *b, int64_t idx);
+const sp_tensor *sp_predict_stage_image(const sp_predictor *p, const sp_map *b, int64_t idx);
 
 /* features f32 [N,F] of the batch's image. */
 sp_tensor *sp_predict_stage_features(sp_predictor *p, const sp_tensor *img);
 
 /* Puts cand_layers, cand_masks, backgrounds (M > 0) and occlusion
- * (model.pred_occlusion with L > 1) made from feat [n, F] into b, replacing
- * any there. */
-void sp_predict_stage_put(sp_predictor *p, const sp_model *m, sp_map *b, const float *feat, int64_t n);
+ * (sp_predictor_has_occlusion) made from feat [n, F] into b, replacing any
+ * there. */
+void sp_predict_stage_put(sp_predictor *p, sp_map *b, const float *feat, int64_t n);
 
 /* The batch's features, checked against the model and the image (n
  * images); fatal in one line naming the batch, and saying which stage makes

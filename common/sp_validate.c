@@ -28,7 +28,7 @@ void sp_validate(const sp_model *m, const sp_map *batches, int nb, sp_val_scores
     const int C = m->C, K = m->K, L = m->L, M = m->M;
     const size_t hw = (size_t)m->H * m->W, chw = (size_t)C * hw;
     sp_predictor *pr = sp_predictor_new(m, "validation");
-    const int has_occ = sp_config_bool(m->cfg, "model.pred_occlusion") && L > 1;
+    const int has_occ = sp_predictor_has_occlusion(pr);
     sp_select_dims sd = {L, K, M, C, hw, sp_config_bool(m->cfg, "model.add_empty_sprite"),
                          sp_config_float(m->cfg, "model.lambda_empty_sprite"),
                          (int)sp_config_int(m->cfg, "model.greedy_algo_iter")};

@@ -63,7 +63,7 @@ int main(int argc, char **argv)
     sp_model *m = sp_model_read(model_path);
     sp_predictor *pr = sp_predictor_new(m, model_path);
     const int C = m->C, H = m->H, W = m->W, L = m->L, K = m->K, M = m->M;
-    const int has_occ = sp_config_bool(m->cfg, "model.pred_occlusion") && L > 1;
+    const int has_occ = sp_predictor_has_occlusion(pr);
     const size_t hw = (size_t)H * W, chw = (size_t)C * hw;
     int iters = sp_config_int(m->cfg, "model.greedy_algo_iter");
     double lambda = sp_config_float(m->cfg, "model.lambda_empty_sprite");
