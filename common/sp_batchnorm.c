@@ -33,6 +33,28 @@ static void row_moments(const float *v, size_t n, float shift, double *s1, doubl
     *s2 += b;
 }
 
+/* y = x * scale + shift from the statistics used (batch or running): the one rule of both entries */
+static void affine_of(float *scale, float *shift, double mean, double invstd, const float *gamma,
+                      const float *beta, size_t ch)
+{
+    *scale = (float)((gamma ? gamma[ch] : 1.0) * invstd);
+    *shift = (float)((beta ? beta[ch] : 0.0) - mean * (double)*scale);
+}
+
+static double eval_invstd(const float *running_var, size_t ch, float eps)
+{
+    return 1.0 / sqrt((double)running_var[ch] + (double)eps);
+}
+
+void sp_batchnorm2d_eval_affine(float *scale, float *shift, const float *gamma, const float *beta,
+                                const float *running_mean, const float *running_var, size_t c,
+                                float eps)
+{
+    for (size_t ch = 0; ch < c; ch++)
+        affine_of(scale + ch, shift + ch, running_mean[ch], eval_invstd(running_var, ch, eps), gamma,
+                  beta, ch);
+}
+
 void sp_batchnorm2d_forward_ex(float *y, float *save_mean, float *save_invstd,
                                float *running_mean, float *running_var, const float *x,
                                const float *gamma, const float *beta, const float *residual,
@@ -70,12 +92,12 @@ void sp_batchnorm2d_forward_ex(float *y, float *save_mean, float *save_invstd,
                                           momentum * v / (double)(m - 1));
         } else {
             mean = running_mean[ch];
-            invstd = 1.0 / sqrt((double)running_var[ch] + (double)eps);
+            invstd = eval_invstd(running_var, ch, eps);
         }
         save_mean[ch] = (float)mean;
         save_invstd[ch] = (float)invstd;
-        float scale = (float)((gamma ? gamma[ch] : 1.0) * invstd);
-        float shift = (float)((beta ? beta[ch] : 0.0) - mean * (double)scale);
+        float scale, shift;
+        affine_of(&scale, &shift, mean, invstd, gamma, beta, ch);
         for (size_t i = 0; i < n; i++) {
             const float *xr = x + (i * c + ch) * hw;
             float *yr = y + (i * c + ch) * hw;

@@ -33,6 +33,14 @@ void sp_batchnorm2d_forward_ex(float *y, float *save_mean, float *save_invstd,
                                int relu, size_t n, size_t c, size_t hw, int training,
                                float momentum, float eps);
 
+/* Eval mode as y = x * scale[c] + shift[c]: the per-channel factors that
+ * sp_batchnorm2d_forward_ex uses with the running statistics, to the bit,
+ * for a caller that applies them itself (the encoder's inference forward
+ * folds them into the convolution's output pass, sp_conv2d_forward_fused). */
+void sp_batchnorm2d_eval_affine(float *scale, float *shift, const float *gamma, const float *beta,
+                                const float *running_mean, const float *running_var, size_t c,
+                                float eps);
+
 /* Given dy [N,C,HW]: dx [N,C,HW], dgamma, dbeta [C] (each may be NULL).
  * training: the mean/invstd were batch statistics (they depend on x);
  * eval: constants.  x is the forward input, save_* as forward left them. */

@@ -204,7 +204,8 @@ static void gather_cols(float *col, const float *x, int n, size_t gn, size_t K, 
 
 /* Images [n0, n1) of the forward, by groups of p->g. */
 static void forward_range(float *y, const float *x, const float *weight, const float *bias,
-                          const sp_conv2d_desc *d, const plan *p, float *ws, int n0, int n1)
+                          const sp_conv2d_desc *d, const plan *p, float *ws, int n0, int n1,
+                          const sp_conv2d_epilogue *ep)
 {
     const size_t P = p->P, K = p->K, O = (size_t)d->o, xs = (size_t)d->c * d->h * d->w;
     float *col = ws, *tmp = ws + p->col;
@@ -219,10 +220,10 @@ static void forward_range(float *y, const float *x, const float *weight, const f
             float *yn = y + (size_t)n * O * P;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)P, (int)K, 1.0f,
                         weight, (int)K, b, (int)P, 0.0f, yn, (int)P);
-            if (bias)
+            if (bias || ep)
                 for (size_t o = 0; o < O; o++)
-                    for (size_t q = 0; q < P; q++)
-                        yn[o * P + q] += bias[o];
+                    sp_conv_out_row(yn + o * P, yn + o * P, P, bias ? bias[o] : 0.0f, ep, o,
+                                    ep && ep->residual ? ep->residual + (size_t)n * O * P + o * P : NULL);
             continue;
         }
         size_t ld = gn * P;
@@ -231,17 +232,15 @@ static void forward_range(float *y, const float *x, const float *weight, const f
                     weight, (int)K, col, (int)ld, 0.0f, tmp, (int)ld);
         for (size_t i = 0; i < gn; i++)
             for (size_t o = 0; o < O; o++) {
-                float *dst = y + ((size_t)(n + (int)i) * O + o) * P;
-                const float *src = tmp + o * ld + i * P;
-                float b = bias ? bias[o] : 0.0f;
-                for (size_t q = 0; q < P; q++)
-                    dst[q] = src[q] + b;
+                size_t at = ((size_t)(n + (int)i) * O + o) * P;
+                sp_conv_out_row(y + at, tmp + o * ld + i * P, P, bias ? bias[o] : 0.0f, ep, o,
+                                ep && ep->residual ? ep->residual + at : NULL);
             }
     }
 }
 
 static void forward_ws(float *y, const float *x, const float *weight, const float *bias,
-                       const sp_conv2d_desc *d, float *ws)
+                       const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep)
 {
     sp_blas_single_thread();
     if (d->n == 0)
@@ -257,12 +256,12 @@ static void forward_ws(float *y, const float *x, const float *weight, const floa
         if (n1 > d->n)
             n1 = d->n;
         if (n0 < n1)
-            forward_range(y, x, weight, bias, d, &p, ws + (size_t)t * p.per_thread, n0, n1);
+            forward_range(y, x, weight, bias, d, &p, ws + (size_t)t * p.per_thread, n0, n1, ep);
     }
 }
 
-void sp_conv2d_forward(float *y, const float *x, const float *weight, const float *bias,
-                       const sp_conv2d_desc *d, float *ws, size_t ws_len)
+static void forward_any(float *y, const float *x, const float *weight, const float *bias,
+                        const sp_conv2d_desc *d, float *ws, size_t ws_len, const sp_conv2d_epilogue *ep)
 {
     int direct = sp_conv3x3_direct_ok(d);
     int T = omp_get_max_threads();
@@ -271,10 +270,22 @@ void sp_conv2d_forward(float *y, const float *x, const float *weight, const floa
     if (!ws || ws_len < need)
         ws = own = sp_malloc(sizeof(float) * (need ? need : 1));
     if (direct)
-        sp_conv3x3_forward(y, x, weight, bias, d, ws);
+        sp_conv3x3_forward(y, x, weight, bias, d, ws, ep);
     else
-        forward_ws(y, x, weight, bias, d, ws);
+        forward_ws(y, x, weight, bias, d, ws, ep);
     free(own);
+}
+
+void sp_conv2d_forward(float *y, const float *x, const float *weight, const float *bias,
+                       const sp_conv2d_desc *d, float *ws, size_t ws_len)
+{
+    forward_any(y, x, weight, bias, d, ws, ws_len, NULL);
+}
+
+void sp_conv2d_forward_fused(float *y, const float *x, const float *weight, const sp_conv2d_desc *d,
+                             float *ws, size_t ws_len, const sp_conv2d_epilogue *ep)
+{
+    forward_any(y, x, weight, NULL, d, ws, ws_len, ep);
 }
 
 /* dy of images [n, n+gn) as one [O, gn*P] matrix: dy itself when gn == 1. */
@@ -374,7 +385,7 @@ void sp_conv2d_backward(float *dx, float *dweight, float *dbias, const float *dy
                             wf[(((size_t)c * O + o) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)] =
                                 weight[(((o * C) + (size_t)c) * kh + i) * kw + j];
             sp_conv2d_desc f = flip_desc(d);
-            forward_ws(dx, dy, wf, NULL, &f, ws + O * K);
+            forward_ws(dx, dy, wf, NULL, &f, ws + O * K, NULL);
         } else {
 #pragma omp parallel num_threads(p.T)
             {

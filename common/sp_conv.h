@@ -3,7 +3,8 @@
  * padding 1 convolutions with small weights on a CPU with AVX2 + FMA, which
  * go to a direct kernel (sp_conv_direct.c, about twice as fast there; the
  * environment variable SP_CONV_IM2COL=1 turns it off, e.g. to test the
- * general path).
+ * general path; its forward uses AVX-512 where the CPU has it, bit-identical,
+ * and SP_CONV_AVX512=0 keeps it to AVX2).
  *
  * Threads.  Debian's default OpenBLAS is the pthread build; its own threads
  * would fight with ours and make the summation order depend on timing, so
@@ -49,6 +50,21 @@ size_t sp_conv2d_workspace(const sp_conv2d_desc *d);
 /* y [N,O,Ho,Wo] = conv(x [N,C,H,W], weight [O,C,kh,kw]) + bias [O] (bias may be NULL). */
 void sp_conv2d_forward(float *y, const float *x, const float *weight, const float *bias,
                        const sp_conv2d_desc *d, float *ws, size_t ws_len);
+
+/* What an inference forward does to each output value while it is still in
+ * cache, instead of a pass of its own over memory: v * scale[o] + shift[o]
+ * (+ residual, same shape as y), then max(0, v) when relu.  That is batch
+ * norm in eval mode (sp_batchnorm2d_eval_affine), the residual add and the
+ * ReLU of a ResNet block, with the same numbers as the separate passes. */
+typedef struct {
+    const float *scale, *shift; /* [O] */
+    const float *residual;      /* [N,O,Ho,Wo] or NULL */
+    int relu;
+} sp_conv2d_epilogue;
+
+/* sp_conv2d_forward without bias, then ep (NULL: none) on every output. */
+void sp_conv2d_forward_fused(float *y, const float *x, const float *weight, const sp_conv2d_desc *d,
+                             float *ws, size_t ws_len, const sp_conv2d_epilogue *ep);
 
 /* Given dy [N,O,Ho,Wo]: dx [N,C,H,W], dweight [O,C,kh,kw], dbias [O]; each
  * may be NULL when not wanted.  All are overwritten (not accumulated). */

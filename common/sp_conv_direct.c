@@ -1,4 +1,5 @@
-/* Direct 3x3 / stride 1 / padding 1 convolution with AVX2 + FMA.
+/* Direct 3x3 / stride 1 / padding 1 convolution with AVX2 + FMA (forward
+ * tiles with AVX-512F where the CPU has it).
  *
  * Why: in the ResNets every convolution but two or three is of this kind,
  * with few channels (16..64) and many positions.  Through im2col + sgemm,
@@ -25,6 +26,8 @@
  * thread order: deterministic for a given thread count. */
 #define _POSIX_C_SOURCE 200809L
 #include "sp_conv_direct.h"
+#include "sp_error.h"
+#include "sp_progress.h"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -41,14 +44,9 @@
  * 1 << 20 1.55 s per training step of 32 images on one core. */
 #define MAX_WEIGHTS ((size_t)1 << 18)
 
-static int simd_ok;
+static int simd_ok, simd_wide; /* AVX2 + FMA; the AVX-512 forward tiles as well */
 static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
-static void simd_probe(void)
-{
-    __builtin_cpu_init();
-    const char *off = getenv("SP_CONV_IM2COL");
-    simd_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !(off && *off && *off != '0');
-}
+static void simd_probe(void);
 
 int sp_conv3x3_direct_ok(const sp_conv2d_desc *d)
 {
@@ -59,7 +57,7 @@ int sp_conv3x3_direct_ok(const sp_conv2d_desc *d)
 
 typedef struct {
     size_t wp, plane, q, qr, q8; /* padded row, padded plane (+ slack), positions, rounded to nr and 8 */
-    size_t nr;                   /* positions per tile: 24, or 16 when that rounds Q up less */
+    size_t nr;                   /* positions per tile: 24 or 16 (AVX2), 48 or 32 (AVX-512) */
     size_t or_, cr;              /* output / input channels rounded up to MR */
     size_t g;                    /* images padded together for the weight gradient */
 } geom;
@@ -70,9 +68,11 @@ static geom geometry(const sp_conv2d_desc *d, int T)
     g.wp = (size_t)d->w + 2;
     g.plane = ((size_t)d->h + 2) * g.wp + SLACK;
     g.q = (size_t)d->h * g.wp;
-    size_t q24 = (g.q + 23) / 24 * 24, q16 = (g.q + 15) / 16 * 16;
-    g.nr = q16 * 20 < q24 * 19 ? 16 : 24; /* 16 when it saves 5% of the work */
-    g.qr = g.nr == 16 ? q16 : q24;
+    pthread_once(&simd_once, simd_probe);
+    const size_t big = simd_wide ? 48 : 24, small = simd_wide ? 32 : 16;
+    size_t qbig = (g.q + big - 1) / big * big, qsmall = (g.q + small - 1) / small * small;
+    g.nr = qsmall * 20 < qbig * 19 ? small : big; /* the smaller tile when it saves 5% of the work */
+    g.qr = g.nr == small ? qsmall : qbig;
     g.q8 = (g.q + 7) / 8 * 8;
     g.or_ = ((size_t)d->o + MR - 1) / MR * MR;
     g.cr = ((size_t)d->c + MR - 1) / MR * MR;
@@ -293,29 +293,152 @@ __attribute__((target("avx2,fma"))) static void dw_tile(float *out, const float 
     out[11] += hsum(a32);
 }
 
-/* out [nout, H, W] (+ bias) from the padded planes xp of cin channels and packed weights pk. */
+/* AVX-512 versions of the tiles above (a core with 512-bit FMA units does
+ * twice the work per instruction).  Every output of the forward tiles is
+ * still one chain of FMAs over (c, ki, kj) in the same order, so their
+ * results are bit-identical to the AVX2 tiles'.  The weight gradient stays
+ * with AVX2: there all loads but one are unaligned, and 512-bit ones (each
+ * splitting a cache line) made it 1.7x slower on this machine (AMD EPYC). */
+#define FMA_ROW(a0, a1, a2, off)                                                                   \
+    do {                                                                                           \
+        __m512 w_ = _mm512_set1_ps(pk[off]);                                                      \
+        a0 = _mm512_fmadd_ps(w_, x0, a0);                                                          \
+        a1 = _mm512_fmadd_ps(w_, x1, a1);                                                          \
+        a2 = _mm512_fmadd_ps(w_, x2, a2);                                                          \
+    } while (0)
+#define FMA2_ROW(a0, a1, off)                                                                      \
+    do {                                                                                           \
+        __m512 w_ = _mm512_set1_ps(pk[off]);                                                      \
+        a0 = _mm512_fmadd_ps(w_, x0, a0);                                                          \
+        a1 = _mm512_fmadd_ps(w_, x1, a1);                                                          \
+    } while (0)
+
+__attribute__((target("avx512f"))) static void fwd_tile48(float *yf, size_t ldy, const float *x,
+                                                           size_t plane, const float *pk, int cin,
+                                                           size_t wp)
+{
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+    __m512 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+    for (int c = 0; c < cin; c++) {
+        const float *xc = x + (size_t)c * plane;
+        for (int ki = 0; ki < 3; ki++)
+            for (int kj = 0; kj < 3; kj++, pk += MR) {
+                const float *p = xc + (size_t)ki * wp + (size_t)kj;
+                __m512 x0 = _mm512_loadu_ps(p), x1 = _mm512_loadu_ps(p + 16), x2 = _mm512_loadu_ps(p + 32);
+                FMA_ROW(a00, a01, a02, 0);
+                FMA_ROW(a10, a11, a12, 1);
+                FMA_ROW(a20, a21, a22, 2);
+                FMA_ROW(a30, a31, a32, 3);
+            }
+    }
+    __m512 acc[MR][3] = {{a00, a01, a02}, {a10, a11, a12}, {a20, a21, a22}, {a30, a31, a32}};
+    for (int r = 0; r < MR; r++, yf += ldy)
+        for (int v = 0; v < 3; v++)
+            _mm512_storeu_ps(yf + 16 * v, acc[r][v]);
+}
+
+__attribute__((target("avx512f"))) static void fwd_tile32(float *yf, size_t ldy, const float *x,
+                                                           size_t plane, const float *pk, int cin,
+                                                           size_t wp)
+{
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
+    __m512 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+    for (int c = 0; c < cin; c++) {
+        const float *xc = x + (size_t)c * plane;
+        for (int ki = 0; ki < 3; ki++)
+            for (int kj = 0; kj < 3; kj++, pk += MR) {
+                const float *p = xc + (size_t)ki * wp + (size_t)kj;
+                __m512 x0 = _mm512_loadu_ps(p), x1 = _mm512_loadu_ps(p + 16);
+                FMA2_ROW(a00, a01, 0);
+                FMA2_ROW(a10, a11, 1);
+                FMA2_ROW(a20, a21, 2);
+                FMA2_ROW(a30, a31, 3);
+            }
+    }
+    __m512 acc[MR][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+    for (int r = 0; r < MR; r++, yf += ldy)
+        for (int v = 0; v < 2; v++)
+            _mm512_storeu_ps(yf + 16 * v, acc[r][v]);
+}
+
+typedef void (*fwd_tile_fn)(float *, size_t, const float *, size_t, const float *, int, size_t);
+
+static fwd_tile_fn tile_of(size_t nr)
+{
+    return nr == 48 ? fwd_tile48 : nr == 32 ? fwd_tile32 : nr == 16 ? fwd_tile16 : fwd_tile;
+}
+
+/* Whether the 512-bit tiles pay here: a CPU that splits 512-bit
+ * instructions in two (AMD Zen 4) ran them at 0.86-0.98x the 256-bit ones,
+ * one with full-width units (Zen 5) at ~1.3x.  Both give the same bits, so
+ * the faster is chosen by timing them once per process (~2 ms) on a
+ * 16-channel 35x35 image, the mini-ResNets' commonest layer;
+ * SP_CONV_AVX512=0 / 1 decides instead. */
+static double time_tiles(fwd_tile_fn tile, size_t nr, const float *x, const float *pk, float *yf)
+{
+    const size_t wp = 37, plane = 37 * 37 + SLACK, qr = 1344; /* 35 rows of 37, rounded to 48 */
+    double best = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = sp_now();
+        for (int k = 0; k < 20; k++)
+            for (size_t q = 0; q + nr <= qr; q += nr)
+                tile(yf + q, qr, x + q, plane, pk, 16, wp);
+        double t = sp_now() - t0;
+        if (t < best)
+            best = t;
+    }
+    return best;
+}
+
+static int wide_pays(void)
+{
+    const size_t plane = 37 * 37 + SLACK;
+    float *x = sp_calloc(16 * plane + 2 * 37 + 64, sizeof(float)), *pk = sp_calloc(16 * 9 * MR, sizeof(float));
+    float *yf = sp_calloc(MR * 1344, sizeof(float));
+    for (size_t i = 0; i < 16 * plane; i++)
+        x[i] = (float)(i % 7) * 0.125f;
+    for (size_t i = 0; i < 16 * 9 * MR; i++)
+        pk[i] = (float)(i % 5) * 0.25f;
+    double narrow = time_tiles(fwd_tile, 24, x, pk, yf), wide = time_tiles(fwd_tile48, 48, x, pk, yf);
+    free(x);
+    free(pk);
+    free(yf);
+    return wide < 0.9 * narrow;
+}
+
+static void simd_probe(void)
+{
+    __builtin_cpu_init();
+    const char *off = getenv("SP_CONV_IM2COL"), *wide = getenv("SP_CONV_AVX512");
+    simd_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !(off && *off && *off != '0');
+    simd_wide = simd_ok && __builtin_cpu_supports("avx512f") && !(wide && *wide == '0') &&
+                ((wide && *wide == '1') || wide_pays());
+}
+
+/* out [nout, H, W] (+ bias, then ep with this image's residual res) from the
+ * padded planes xp of cin channels and packed weights pk. */
 static void conv_image(float *out, const float *bias, const float *xp, const float *pk, int cin,
-                       int nout, int h, int w, const geom *g, float *yf)
+                       int nout, int h, int w, const geom *g, float *yf, const sp_conv2d_epilogue *ep,
+                       const float *res)
 {
     const size_t nb = ((size_t)nout + MR - 1) / MR;
+    const fwd_tile_fn tile = tile_of(g->nr);
     for (size_t b = 0; b < nb; b++)
         for (size_t q = 0; q < g->qr; q += g->nr)
-            (g->nr == 16 ? fwd_tile16 : fwd_tile)(yf + b * MR * g->qr + q, g->qr, xp + q, g->plane,
-                                                  pk + b * (size_t)cin * 9 * MR, cin, g->wp);
+            tile(yf + b * MR * g->qr + q, g->qr, xp + q, g->plane, pk + b * (size_t)cin * 9 * MR, cin, g->wp);
+    const size_t hw = (size_t)h * (size_t)w;
     for (int o = 0; o < nout; o++) {
         float bv = bias ? bias[o] : 0.0f;
         for (int r = 0; r < h; r++) {
             const float *src = yf + (size_t)o * g->qr + (size_t)r * g->wp;
-            float *dst = out + ((size_t)o * h + (size_t)r) * (size_t)w;
-#pragma omp simd
-            for (int j = 0; j < w; j++)
-                dst[j] = src[j] + bv;
+            size_t at = (size_t)o * hw + (size_t)r * (size_t)w;
+            sp_conv_out_row(out + at, src, (size_t)w, bv, ep, (size_t)o, res ? res + at : NULL);
         }
     }
 }
 
 void sp_conv3x3_forward(float *y, const float *x, const float *weight, const float *bias,
-                        const sp_conv2d_desc *d, float *ws)
+                        const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep)
 {
     if (d->n == 0)
         return;
@@ -333,7 +456,8 @@ void sp_conv3x3_forward(float *y, const float *x, const float *weight, const flo
         int n0 = (int)((long long)d->n * t / T), n1 = (int)((long long)d->n * (t + 1) / T);
         for (int n = n0; n < n1; n++) {
             pad(xp, x + (size_t)n * xs, (size_t)d->c, (size_t)d->c, d->h, d->w, &g);
-            conv_image(y + (size_t)n * ys, bias, xp, pk, d->c, d->o, d->h, d->w, &g, yf);
+            conv_image(y + (size_t)n * ys, bias, xp, pk, d->c, d->o, d->h, d->w, &g, yf, ep,
+                       ep && ep->residual ? ep->residual + (size_t)n * ys : NULL);
         }
     }
 }
@@ -383,7 +507,7 @@ void sp_conv3x3_backward(float *dx, float *dweight, const float *dy, const float
             if (dx)
                 for (size_t i = 0; i < ng; i++)
                     conv_image(dx + (size_t)(n + (int)i) * xs, NULL, dyp + i * sdy, pkf, d->o, d->c, d->h,
-                               d->w, &g, yf);
+                               d->w, &g, yf, NULL, NULL);
         }
     }
     if (dweight) {

@@ -15,7 +15,44 @@ int sp_conv3x3_direct_ok(const sp_conv2d_desc *d);
 /* Floats of workspace for forward and backward with T threads. */
 size_t sp_conv3x3_workspace(const sp_conv2d_desc *d, int T);
 void sp_conv3x3_forward(float *y, const float *x, const float *weight, const float *bias,
-                        const sp_conv2d_desc *d, float *ws);
+                        const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep);
+/* One row of output channel o from the convolution's own result: src +
+ * bias, then ep (may be NULL) as the separate batch-norm pass computes it,
+ * operation for operation (x * scale + shift + residual), so fused and
+ * unfused give the same bits. */
+static inline void sp_conv_out_row(float *dst, const float *src, size_t len, float bias,
+                                   const sp_conv2d_epilogue *ep, size_t o, const float *res)
+{
+    if (!ep) {
+#pragma omp simd
+        for (size_t j = 0; j < len; j++)
+            dst[j] = src[j] + bias;
+        return;
+    }
+    const float scale = ep->scale[o], shift = ep->shift[o];
+    if (res && ep->relu) {
+#pragma omp simd
+        for (size_t j = 0; j < len; j++) {
+            float v = (src[j] + bias) * scale + shift + res[j];
+            dst[j] = v > 0.0f ? v : 0.0f;
+        }
+    } else if (res) {
+#pragma omp simd
+        for (size_t j = 0; j < len; j++)
+            dst[j] = (src[j] + bias) * scale + shift + res[j];
+    } else if (ep->relu) {
+#pragma omp simd
+        for (size_t j = 0; j < len; j++) {
+            float v = (src[j] + bias) * scale + shift;
+            dst[j] = v > 0.0f ? v : 0.0f;
+        }
+    } else {
+#pragma omp simd
+        for (size_t j = 0; j < len; j++)
+            dst[j] = (src[j] + bias) * scale + shift;
+    }
+}
+
 /* dx, dweight may be NULL. */
 void sp_conv3x3_backward(float *dx, float *dweight, const float *dy, const float *x,
                          const float *weight, const sp_conv2d_desc *d, float *ws);

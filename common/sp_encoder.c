@@ -288,17 +288,23 @@ void sp_encoder_init(sp_encoder *e, sp_rng *rng)
 
 static float *act(const sp_encoder *e, size_t off) { return e->acts + off * (size_t)e->cap; }
 
-static void ensure_capacity(sp_encoder *e, int n)
+/* Room for batches of n: the scratch buffers, arg-max and convolution
+ * workspace always, the activation arena (what backward needs, several
+ * times the scratch) only when arena is set, i.e. not for sp_encoder_infer. */
+static void ensure_capacity(sp_encoder *e, int n, int arena)
 {
-    if (n <= e->cap && e->acts)
+    if (n <= e->cap && e->scratch) {
+        if (arena && !e->acts)
+            e->acts = sp_malloc(sizeof(float) * e->act_per_image * (size_t)e->cap);
         return;
+    }
     int cap = n > 0 ? n : 1;
     free(e->acts);
     free(e->argmax);
     free(e->scratch);
     free(e->ws);
     e->cap = cap;
-    e->acts = sp_malloc(sizeof(float) * e->act_per_image * (size_t)cap);
+    e->acts = arena ? sp_malloc(sizeof(float) * e->act_per_image * (size_t)cap) : NULL;
     size_t am = e->maxpool ? (size_t)e->stem_bn.c * e->mp_h * e->mp_w * (size_t)cap : 1;
     e->argmax = sp_malloc(sizeof(int32_t) * am);
     e->scratch = sp_malloc(sizeof(float) * 5 * e->max_act * (size_t)cap);
@@ -366,9 +372,10 @@ void sp_encoder_forward(sp_encoder *e, float *y, const float *x, int n, int trai
     if (training && (size_t)n * e->out_h * e->out_w == 1)
         sp_fatal("encoder: training needs more than 1 value per channel at every batch norm, "
                  "got a batch of 1 and a %dx%d last feature map", e->out_h, e->out_w);
-    ensure_capacity(e, n);
+    ensure_capacity(e, n, 1);
     e->n = n;
     e->training = training;
+    e->cached = 1;
     float *xs = act(e, e->x_off);
     memcpy(xs, x, sizeof(float) * (size_t)n * e->in_c * e->h * e->w);
     const int shw = e->stem_h * e->stem_w;
@@ -404,11 +411,71 @@ void sp_encoder_forward(sp_encoder *e, float *y, const float *x, int n, int trai
         memcpy(y, last, sizeof(float) * (size_t)n * e->features);
 }
 
+/* ---- inference: eval mode, nothing kept for a backward ---- */
+
+/* y = relu?(bn(conv(x)) + res) in one pass over y: the batch norm's eval
+ * factors applied by the convolution while each output is in cache. */
+static void conv_bn_fused(sp_encoder *e, const sp_enc_conv *cv, const sp_enc_bn *bn, float *y,
+                          const float *x, const float *res, int relu, int n)
+{
+    float *aff = sp_malloc(sizeof(float) * 2 * (size_t)bn->c);
+    sp_batchnorm2d_eval_affine(aff, aff + bn->c, e->params + bn->gamma, e->params + bn->beta,
+                               e->buffers + bn->mean, e->buffers + bn->var, (size_t)bn->c, e->eps);
+    sp_conv2d_epilogue ep = {aff, aff + bn->c, res, relu};
+    sp_conv2d_desc d = cv->d;
+    d.n = n;
+    sp_conv2d_forward_fused(y, x, e->params + cv->w, &d, e->ws, e->ws_len, &ep);
+    free(aff);
+}
+
+void sp_encoder_infer(sp_encoder *e, float *y, const float *x, int n)
+{
+    if (n < 0)
+        sp_fatal("encoder: negative batch size");
+    ensure_capacity(e, n, 0);
+    e->n = n;
+    e->training = 0;
+    e->cached = 0;
+    /* four of the five scratch buffers (each the largest activation): the
+     * block input P, conv1's output Q, the shortcut S, the block output R,
+     * which becomes the next P */
+    const size_t big = e->max_act * (size_t)e->cap;
+    float *P = e->scratch, *Q = P + big, *R = Q + big, *S = R + big;
+    conv_bn_fused(e, &e->stem, &e->stem_bn, P, x, NULL, 1, n);
+    if (e->maxpool) {
+        sp_maxpool2d_forward(Q, e->argmax, P, (size_t)n * e->stem_bn.c, e->stem_h, e->stem_w, 3, 2, 1);
+        float *t = P;
+        P = Q;
+        Q = t;
+    }
+    for (int i = 0; i < e->nblocks; i++) {
+        const sp_enc_block *b = &e->blocks[i];
+        const float *res = P;
+        conv_bn_fused(e, &b->conv1, &b->bn1, Q, P, NULL, 1, n);
+        if (b->shortcut == SP_SHORTCUT_A) {
+            sp_shortcut_a_forward(S, P, (size_t)n, b->cin, b->hin, b->win, (b->cout - b->cin) / 2);
+            res = S;
+        } else if (b->shortcut == SP_SHORTCUT_CONV) {
+            conv_bn_fused(e, &b->ds, &b->dsbn, S, P, NULL, 0, n);
+            res = S;
+        }
+        conv_bn_fused(e, &b->conv2, &b->bn2, R, Q, res, 1, n);
+        float *t = P;
+        P = R;
+        R = t;
+    }
+    if (e->pool_h)
+        sp_adaptive_avgpool2d_forward(y, P, (size_t)n * e->out_c, e->out_h, e->out_w, e->pool_h,
+                                      e->pool_w);
+    else
+        memcpy(y, P, sizeof(float) * (size_t)n * e->features);
+}
+
 void sp_encoder_backward(sp_encoder *e, float *dx, const float *dy)
 {
     const int n = e->n;
-    if (!e->acts)
-        sp_fatal("encoder: backward before forward");
+    if (!e->acts || !e->cached)
+        sp_fatal("encoder: backward without a forward (sp_encoder_infer keeps nothing for it)");
     const size_t big = e->max_act * (size_t)e->cap;
     float *G = e->scratch, *R = G + big, *A = R + big, *X = A + big, *S = X + big;
     if (e->pool_h)

@@ -91,6 +91,7 @@ typedef struct {
     size_t act_per_image, x_off, c0_off, a0_off, m0_off, max_act;
     /* state of the last forward */
     int n, training, cap;
+    int cached;       /* the last forward was sp_encoder_forward: backward may follow */
     float *acts;      /* cap * act_per_image */
     int32_t *argmax;  /* cap * 64-channel map after the max pool */
     float *scratch;   /* 5 buffers of cap * max_act */
@@ -124,6 +125,14 @@ float *sp_encoder_data(const sp_encoder *e, const sp_enc_tensor *t);
  * running-statistic update (needs n*h*w > 1 at every batch norm, as
  * PyTorch); else the running statistics.  Caches what backward needs. */
 void sp_encoder_forward(sp_encoder *e, float *y, const float *x, int n, int training);
+
+/* The same y as sp_encoder_forward(e, y, x, n, 0), bit for bit, for
+ * inference: each batch norm (eval mode), residual add and ReLU is applied
+ * by the convolution before it (sp_conv2d_forward_fused), and activations
+ * go through four rotating buffers instead of the arena that backward
+ * needs (never allocated for an encoder that only infers), so fewer passes
+ * over memory and far fewer pages to touch.  No backward may follow. */
+void sp_encoder_infer(sp_encoder *e, float *y, const float *x, int n);
 
 /* After a forward: the gradients of every parameter into e->grads
  * (overwritten) and, when dx is not NULL, dx [n, in_c, h, w]; dy [n, features]. */

@@ -169,7 +169,7 @@ int sp_predictor_has_occlusion(const sp_predictor *p) { return p->has_occ; }
 void sp_predict_features(sp_predictor *p, float *feat, const float *x, int n)
 {
     if (n > 0)
-        sp_encoder_forward(p->enc, feat, x, n, 0);
+        sp_encoder_infer(p->enc, feat, x, n);
 }
 
 void sp_predict_forward(sp_predictor *p, float *layers, float *masks, float *bkgs, float *occ,
