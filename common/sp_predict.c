@@ -145,21 +145,34 @@ void sp_predictor_free(sp_predictor *p)
     free(p);
 }
 
-/* Transformer t, head k, on x [n, c, h, w] (one input per image) into y
- * [n, c', H', W']; identity copies. */
-static void tsf_apply(float *y, const sp_tsf_heads *t, int k, const float *x, const float *feat, int n, int c,
-                      int h, int w)
+/* Images per task of the candidate loops.  A task's temporaries (the
+ * sprite copied once per image, the transformed chunk) then stay in cache
+ * and are reused from task to task; whole batches per task touched ~40 MB
+ * of fresh pages per process (gtsrb8: 8 sprites x 3 buffers of 1.6 MB),
+ * most of what sp-select --model's first batch cost. */
+#define CHUNK 8
+
+/* Transformer t's parameters for head k over the whole batch [n, t->P] (the
+ * regressors are GEMMs, whose rows may depend on the batch's width, so they
+ * run on the whole batch as before, not per chunk); NULL for identity. */
+static float *tsf_beta(const sp_tsf_heads *t, int k, const float *feat, int n)
 {
-    int co, ho, wo;
-    sp_tsf_seq_shape(&t->q, c, h, w, &co, &ho, &wo);
-    if (t->identity) {
-        memcpy(y, x, sizeof(float) * (size_t)n * c * h * w);
-        return;
-    }
+    if (t->identity)
+        return NULL;
     float *beta = sp_malloc(sizeof(float) * ((size_t)n * t->P + 1));
     sp_tsf_heads_beta(beta, t, k, feat, n);
-    sp_tsf_seq_forward(y, NULL, x, beta, (size_t)n, c, h, w, &t->q);
-    free(beta);
+    return beta;
+}
+
+/* Transformer t on x [cn, c, h, w] with its parameters' rows beta (NULL:
+ * identity) into y; returns what holds the result (x itself for identity). */
+static const float *tsf_chunk(float *y, const sp_tsf_heads *t, const float *beta, const float *x, int cn,
+                              int c, int h, int w)
+{
+    if (!beta)
+        return x;
+    sp_tsf_seq_forward(y, NULL, x, beta, (size_t)cn, c, h, w, &t->q);
+    return y;
 }
 
 int sp_predictor_features(const sp_predictor *p) { return (int)p->m->features; }
@@ -192,56 +205,80 @@ void sp_predict_from_features(sp_predictor *p, float *layers, float *masks, floa
     if (n <= 0)
         return;
 
-    /* Every (layer, sprite) pair is independent: one task each, writing its
-     * own slices of the outputs, so the result does not depend on the
-     * schedule.  With fewer pairs than threads (one-layer, few-sprite
-     * configs) the loop stays serial and the warps' own loops over images
-     * use the threads instead. */
-    int threads = 1;
-#ifdef _OPENMP
-    threads = omp_get_max_threads();
-#endif
-#pragma omp parallel for schedule(dynamic, 1) if (L * K >= threads)
-    for (int lk = 0; lk < L * K; lk++) {
-        const int l = lk / K, k = lk % K;
-        const size_t sc = (size_t)(C + 1) * hw;
-        /* the sprite, once per image (the transformers take a batch) */
-        float *in = sp_malloc(sizeof(float) * (size_t)n * sc);
-        for (int i = 0; i < n; i++)
-            memcpy(in + (size_t)i * sc, p->sprites + (size_t)k * sc, sizeof(float) * sc);
-        float *ts = sp_malloc(sizeof(float) * (size_t)n * (C + 1) * shw);
-        tsf_apply(ts, &p->sprite_tsf[l], k, in, feat, n, C + 1, m->h, m->w);
-        float *out = ts;
-        if (m->has_layer_tsf) {
-            out = sp_malloc(sizeof(float) * (size_t)n * (C + 1) * HW);
-            tsf_apply(out, &p->layer_tsf, l, ts, feat, n, C + 1, p->sh, p->sw);
+    /* The regressors first, once each: a beta per (layer, sprite) for the
+     * sprite transformers, per layer for the layer transformer. */
+    float **bs = sp_calloc((size_t)L * K, sizeof *bs), **bl = sp_calloc((size_t)L, sizeof *bl);
+    float **bb = sp_calloc((size_t)(M > 0 ? M : 1), sizeof *bb);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int lk = 0; lk < L * K + L + M; lk++) {
+        if (lk < L * K)
+            bs[lk] = tsf_beta(&p->sprite_tsf[lk / K], lk % K, feat, n);
+        else if (lk < L * K + L)
+            bl[lk - L * K] = m->has_layer_tsf ? tsf_beta(&p->layer_tsf, lk - L * K, feat, n) : NULL;
+        else if (bkgs)
+            bb[lk - L * K - L] = tsf_beta(&p->bkg_tsf, lk - L * K - L, feat, n);
+    }
+
+    /* Then (layer, sprite, chunk of images) tasks, each writing its own
+     * slices of the outputs: the result does not depend on the schedule,
+     * and the warps are per image, so chunks give the whole batch's bits. */
+    const int nch = (n + CHUNK - 1) / CHUNK;
+    const size_t sc = (size_t)(C + 1) * hw, tc = (size_t)(C + 1) * shw, lc = (size_t)(C + 1) * HW;
+#pragma omp parallel
+    {
+        float *in = sp_malloc(sizeof(float) * CHUNK * sc), *ts = sp_malloc(sizeof(float) * CHUNK * tc);
+        float *lo = m->has_layer_tsf ? sp_malloc(sizeof(float) * CHUNK * lc) : NULL;
+#pragma omp for schedule(dynamic, 1)
+        for (int task = 0; task < L * K * nch; task++) {
+            const int lk = task / nch, l = lk / K, k = lk % K, i0 = task % nch * CHUNK;
+            const int cn = n - i0 < CHUNK ? n - i0 : CHUNK;
+            for (int i = 0; i < cn; i++) /* the sprite, once per image (the transformers take a batch) */
+                memcpy(in + (size_t)i * sc, p->sprites + (size_t)k * sc, sizeof(float) * sc);
+            const float *t1 = tsf_chunk(ts, &p->sprite_tsf[l], bs[lk] ? bs[lk] + (size_t)i0 * p->sprite_tsf[l].P : NULL,
+                                        in, cn, C + 1, m->h, m->w);
+            const float *out = t1;
+            if (m->has_layer_tsf)
+                out = tsf_chunk(lo, &p->layer_tsf, bl[l] ? bl[l] + (size_t)i0 * p->layer_tsf.P : NULL, t1, cn,
+                                C + 1, p->sh, p->sw);
+            for (int i = 0; i < cn; i++) {
+                size_t o = ((size_t)(i0 + i) * L + l) * K + k;
+                memcpy(layers + o * C * HW, out + (size_t)i * lc, sizeof(float) * C * HW);
+                memcpy(masks + o * HW, out + (size_t)i * lc + (size_t)C * HW, sizeof(float) * HW);
+            }
         }
-        for (int i = 0; i < n; i++) {
-            size_t o = ((size_t)i * L + l) * K + k;
-            memcpy(layers + o * C * HW, out + (size_t)i * (C + 1) * HW, sizeof(float) * C * HW);
-            memcpy(masks + o * HW, out + ((size_t)i * (C + 1) + C) * HW, sizeof(float) * HW);
-        }
-        if (out != ts)
-            free(out);
+        free(lo);
         free(ts);
         free(in);
     }
 
     if (M > 0 && bkgs) {
-#pragma omp parallel for schedule(dynamic, 1) if (M >= threads)
-        for (int b = 0; b < M; b++) {
-            const size_t bc = (size_t)C * HW;
-            float *in = sp_malloc(sizeof(float) * (size_t)n * bc);
-            float *out = sp_malloc(sizeof(float) * (size_t)n * bc);
-            for (int i = 0; i < n; i++)
-                memcpy(in + (size_t)i * bc, p->bkgs + (size_t)b * bc, sizeof(float) * bc);
-            tsf_apply(out, &p->bkg_tsf, b, in, feat, n, C, m->H, m->W);
-            for (int i = 0; i < n; i++)
-                memcpy(bkgs + ((size_t)i * M + b) * bc, out + (size_t)i * bc, sizeof(float) * bc);
-            free(out);
+        const size_t bc = (size_t)C * HW;
+#pragma omp parallel
+        {
+            float *in = sp_malloc(sizeof(float) * CHUNK * bc), *bo = sp_malloc(sizeof(float) * CHUNK * bc);
+#pragma omp for schedule(dynamic, 1)
+            for (int task = 0; task < M * nch; task++) {
+                const int b = task / nch, i0 = task % nch * CHUNK, cn = n - i0 < CHUNK ? n - i0 : CHUNK;
+                for (int i = 0; i < cn; i++)
+                    memcpy(in + (size_t)i * bc, p->bkgs + (size_t)b * bc, sizeof(float) * bc);
+                const float *out = tsf_chunk(bo, &p->bkg_tsf, bb[b] ? bb[b] + (size_t)i0 * p->bkg_tsf.P : NULL, in,
+                                             cn, C, m->H, m->W);
+                for (int i = 0; i < cn; i++)
+                    memcpy(bkgs + ((size_t)(i0 + i) * M + b) * bc, out + (size_t)i * bc, sizeof(float) * bc);
+            }
+            free(bo);
             free(in);
         }
     }
+    for (int i = 0; i < L * K; i++)
+        free(bs[i]);
+    for (int i = 0; i < L; i++)
+        free(bl[i]);
+    for (int i = 0; i < M; i++)
+        free(bb[i]);
+    free(bs);
+    free(bl);
+    free(bb);
 
     if (occ) {
         /* predict_occlusion_grid: sigmoid of the predictor's outputs below
