@@ -1,5 +1,6 @@
 /* The model as named tensors (sp_model.h): construction from a config as
  * the reference's DTISprites.__init__, initialisation, model files. */
+#define _DEFAULT_SOURCE /* MAP_POPULATE, fileno */
 #include "sp_model.h"
 #include "sp_pack.h"
 #include "sp_encoder.h"
@@ -15,6 +16,8 @@
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #define N_HIDDEN_UNITS 128 /* the reference's transformer.N_HIDDEN_UNITS */
 
@@ -704,6 +707,21 @@ sp_model *sp_model_read(const char *path)
     FILE *f = fopen(path, "rb");
     if (!f)
         sp_fatal("%s: %s", path, strerror(errno));
+    /* A regular file is mapped with its pages populated in one call: no
+     * copy into a buffer and no fault per page (a ResNet-18 model is 45 MB:
+     * ~11,000 faults, a tenth of a second in this VM, paid by every stage
+     * that opens it). */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        size_t len = (size_t)st.st_size;
+        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fileno(f), 0);
+        if (map != MAP_FAILED) {
+            fclose(f);
+            sp_model *m = sp_model_unpack(map, len, path);
+            munmap(map, len);
+            return m;
+        }
+    }
     size_t cap = 1 << 16, n = 0, r;
     char *buf = sp_malloc(cap);
     while ((r = fread(buf + n, 1, cap - n, f)) > 0) {

@@ -58,18 +58,7 @@ sp_predictor *sp_predictor_new(const sp_model *m, const char *where)
     if (sp_clamp_parse(sp_config_str(c, "model.use_clamp"), &p->clamp) != 0)
         sp_fatal("%s: model.use_clamp: unknown clamp '%s'", where, sp_config_str(c, "model.use_clamp"));
 
-    /* encoder, weights copied in by name */
-    int pool_h, pool_w;
-    sp_config_with_pool(c, &pool_h, &pool_w);
-    p->enc = sp_encoder_new(sp_config_str(c, "model.encoder_name"), 0, m->C, m->H, m->W, pool_h, pool_w);
     char name[SP_MODEL_NAME_MAX];
-    for (int i = 0; i < p->enc->ntensors; i++) {
-        snprintf(name, sizeof name, "encoder.%s", p->enc->tensors[i].name);
-        const sp_tensor *t = sp_model_find(m, name);
-        if (!t)
-            sp_fatal("%s: no tensor %s", where, name);
-        memcpy(sp_encoder_data(p->enc, &p->enc->tensors[i]), t->data, p->enc->tensors[i].size * sizeof(float));
-    }
 
     /* sprites: the reference's `prototypes` and `masks` properties in eval
      * mode (clamp_func of the parameters, zeros for the empty sprite) */
@@ -131,6 +120,29 @@ sp_predictor *sp_predictor_new(const sp_model *m, const char *where)
 }
 
 
+/* The encoder, built at its first use with the model's weights copied in
+ * by name: sp-select --model makes candidates from features and never runs
+ * it (ResNet-18's 45 MB copied for nothing was a third of that stage's
+ * time on horse). */
+static sp_encoder *encoder_of(sp_predictor *p)
+{
+    if (p->enc)
+        return p->enc;
+    const sp_model *m = p->m;
+    int pool_h, pool_w;
+    sp_config_with_pool(m->cfg, &pool_h, &pool_w);
+    p->enc = sp_encoder_new(sp_config_str(m->cfg, "model.encoder_name"), 0, m->C, m->H, m->W, pool_h, pool_w);
+    char name[SP_MODEL_NAME_MAX];
+    for (int i = 0; i < p->enc->ntensors; i++) {
+        snprintf(name, sizeof name, "encoder.%s", p->enc->tensors[i].name);
+        const sp_tensor *t = sp_model_find(m, name);
+        if (!t) /* sp_model_new made the model's tensors from the same config */
+            sp_fatal("internal error: the model has no tensor %s", name);
+        memcpy(sp_encoder_data(p->enc, &p->enc->tensors[i]), t->data, p->enc->tensors[i].size * sizeof(float));
+    }
+    return p->enc;
+}
+
 void sp_predictor_free(sp_predictor *p)
 {
     if (!p)
@@ -182,7 +194,7 @@ int sp_predictor_has_occlusion(const sp_predictor *p) { return p->has_occ; }
 void sp_predict_features(sp_predictor *p, float *feat, const float *x, int n)
 {
     if (n > 0)
-        sp_encoder_infer(p->enc, feat, x, n);
+        sp_encoder_infer(encoder_of(p), feat, x, n);
 }
 
 void sp_predict_forward(sp_predictor *p, float *layers, float *masks, float *bkgs, float *occ,

@@ -13,8 +13,14 @@
 # compose, eval) against each stage run alone on a pre-recorded stream.
 # Each of ours is the fastest of REPS runs (another job on the machine only
 # ever makes a run slower).  Usage: bench-infer.sh OBJDIR [CONFIG...]
+# Each process of a pipe also has fixed costs (start, model load, the first
+# batch's fresh pages), which a short stream shows as overhead: the
+# --features pipe and the chain run again on a longer stream (LONG times the
+# images, as far as the data goes) and the last table gives the overhead of
+# the long run and the marginal one, per extra image.
 # Environment: REPS (3), REF_SECONDS (5: bench.py --min-seconds), THREADS
-# (nproc), SP_BENCH_IMAGES_SCALE (1: multiplies the image counts).
+# (nproc), SP_BENCH_IMAGES_SCALE (1: multiplies the image counts), LONG (4;
+# 0: no long runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OBJ=${1:?object directory}
@@ -26,6 +32,7 @@ REPS=${REPS:-3}
 REF_SECONDS=${REF_SECONDS:-5}
 THREADS=${THREADS:-$(nproc)}
 SCALE=${SP_BENCH_IMAGES_SCALE:-1}
+LONG=${LONG:-4}
 CHAIN=$OBJ/tests/tools/inferchain
 B=build/bench/infer
 # recorded streams are large (600 MB for 512 tetro images): RAM if possible
@@ -74,23 +81,25 @@ echo "ours: OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1, fastest of $REPS ru
 echo "reference: bench.py CONFIG infer --threads $THREADS --min-seconds $REF_SECONDS --warmup 2, OPENBLAS_NUM_THREADS=1 (its mean images/s), the faster of OMP_WAIT_POLICY=passive and the default"
 table=$S/table
 breakdown=$S/breakdown
+steady=$S/steady
 : >"$table"
 : >"$breakdown"
+: >"$steady"
 for cfg in $CONFIGS; do
     case $cfg in
         tetro)
-            n=$((384 * SCALE)) bs=32
-            [ -d "$B/tetro-data" ] || bin/sp-gen tetrominoes --count 1024 --seed 1 --out "$B/tetro-data" 2>/dev/null
-            src="$B/tetro-data" load="--split-rule all" ;;
+            n=$((384 * SCALE)) bs=32 avail=4096
+            [ -d "$B/tetro-data-4k" ] || bin/sp-gen tetrominoes --count 4096 --seed 1 --out "$B/tetro-data-4k" 2>/dev/null
+            src="$B/tetro-data-4k" load="--split-rule all" ;;
         dsprites)
-            n=$((128 * SCALE)) bs=32
+            n=$((128 * SCALE)) bs=32 avail=1024
             [ -d "$B/dsprites-data" ] || bin/sp-gen multi-dsprites --count 1024 --seed 1 --out "$B/dsprites-data" 2>/dev/null
             src="$B/dsprites-data" load="--split-rule all" ;;
         gtsrb8)
-            n=$((768 * SCALE)) bs=128
+            n=$((768 * SCALE)) bs=128 avail=10650
             src="$DATA/gtsrb8" load="--size 28x28" ;;
         horse)
-            n=$((128 * SCALE)) bs=32
+            n=$((128 * SCALE)) bs=32 avail=328
             src="$DATA/weizmann-horse" load="" ;;
         *) echo "bench-infer: $cfg: unknown config (tetro dsprites gtsrb8 horse)"; continue ;;
     esac
@@ -98,6 +107,7 @@ for cfg in $CONFIGS; do
         echo "bench-infer: $cfg: skipped: no data at $src"
         continue
     fi
+    load0=$load
     load="$load --batch $bs --limit $n"
     model=$B/$cfg.spm
     bin/sp-load "$src" $load >"$S/in.sp"
@@ -169,6 +179,16 @@ for cfg in $CONFIGS; do
     set -- $split # images N seconds T load L predict P select S compose C eval E
     printf '| %s | pipe %.2f s, chain %.2f s | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.0f MB |\n' \
         "$cfg" "$t_pipe" "$t_chain" "$t_load" "$6" "$t_pred" "$8" "$t_sel" "${10}" "$t_comp" "${12}" "$t_eval" "${14}" "$mb_p" >>"$breakdown"
+    # the long run: whole batches, at most what the data has
+    nl=$(( (LONG * n < avail ? LONG * n : avail) / bs * bs ))
+    if [ "$LONG" -gt 0 ] && [ "$nl" -gt "$n" ]; then
+        loadl="$load0 --batch $bs --limit $nl"
+        t_featl=$(best "${pipe_feat//$load/$loadl}")
+        t_chainl=$(best "$CHAIN --model $model $loadl $src 2>/dev/null")
+        printf '| %s | %d: %.2f s / %.2f s, %.0f%% | %d: %.2f s / %.2f s, %.0f%% | %.0f%% |\n' "$cfg" "$n" "$t_feat" "$t_chain" \
+            "$over_feat" "$nl" "$t_featl" "$t_chainl" "$(calc "100 * ($t_featl / $t_chainl - 1)")" \
+            "$(calc "100 * (($t_featl - $t_feat) / ($t_chainl - $t_chain) - 1)")" >>"$steady"
+    fi
     [ "$same" = yes ] || echo "bench-infer: $cfg: pipe and chain metrics differ: $same"
     echo "$cfg done: pipe $ips_pipe images/s, chain $ips_chain, reference $ref (load average $(cut -d' ' -f1 /proc/loadavg))" >&2
 done
@@ -186,3 +206,11 @@ echo
 echo "| config | whole | load | predict | select | compose | eval | candidates |"
 echo "|---|---|---|---|---|---|---|---|"
 cat "$breakdown"
+if [ -s "$steady" ]; then
+    echo
+    echo "Short and long streams, sp-load | sp-predict --features | sp-select --model M --gather | sp-compose | sp-eval against the chain (images: pipe s / chain s, overhead); marginal: the overhead of the extra images alone (the fixed costs of the pipe's processes cancel)"
+    echo
+    echo "| config | short | long | marginal overhead |"
+    echo "|---|---|---|---|"
+    cat "$steady"
+fi
