@@ -1,32 +1,32 @@
 # The convolution has two CPU paths: im2col + OpenBLAS sgemm (every shape) and
-# a direct AVX2 kernel for 3x3 stride-1 (the default where it applies, chosen
+# a direct AVX2 / AVX-512 kernel for 3x3 stride-1 (the default where it applies, chosen
 # for speed: see README).  test_ops covers the default; here the whole op
 # suite runs again with SP_CONV_IM2COL=1 so that the GEMM path stays proven too.
 source "$(dirname "$0")/lib.sh"
-out=$(SP_CONV_IM2COL=1 timeout 600 "$ROOT/$OBJ/tests/test_ops" 2>&1)
-rc=$?
-fails=$(echo "$out" | grep -c '^FAIL ')
-oks=$(echo "$out" | grep -c '^ok ')
-if [ $rc -eq 0 ] && [ "$fails" -eq 0 ] && [ "$oks" -gt 100 ]; then
-    ok "all op goldens and finite differences with SP_CONV_IM2COL=1 ($oks checks)"
-else
-    fail "op suite with SP_CONV_IM2COL=1" "rc $rc, $fails failed: $(echo "$out" | grep '^FAIL ' | head -3)"
-fi
 
-# The AVX-512 tiles (used where the CPU has AVX-512F) must give the AVX2
-# tiles' numbers bit for bit: each output is the same chain of FMAs in the
-# same order, only twice as many at once.  The op suite with
-# SP_CONV_AVX512=0 keeps the AVX2 tiles proven on such a machine, and a whole
-# encoder (tetro: 35x35, 18x18 and 9x9 maps, i.e. both tile widths) must
-# write the same bytes both ways.
-out=$(SP_CONV_AVX512=0 timeout 600 "$ROOT/$OBJ/tests/test_ops" 2>&1)
-rc=$?
-fails=$(echo "$out" | grep -c '^FAIL ')
-oks=$(echo "$out" | grep -c '^ok ')
-if [ $rc -eq 0 ] && [ "$fails" -eq 0 ] && [ "$oks" -gt 100 ]; then
-    ok "all op goldens and finite differences with SP_CONV_AVX512=0 ($oks checks)"
-else
-    fail "op suite with SP_CONV_AVX512=0" "rc $rc, $fails failed: $(echo "$out" | grep '^FAIL ' | head -3)"
-fi
+# op_suite VAR=VALUE: the whole op suite (goldens and finite differences) with that setting
+op_suite() {
+    local out rc fails oks
+    out=$(env "$1" timeout 600 "$ROOT/$OBJ/tests/test_ops" 2>&1)
+    rc=$?
+    fails=$(echo "$out" | grep -c '^FAIL ')
+    oks=$(echo "$out" | grep -c '^ok ')
+    if [ $rc -eq 0 ] && [ "$fails" -eq 0 ] && [ "$oks" -gt 100 ]; then
+        ok "all op goldens and finite differences with $1 ($oks checks)"
+    else
+        fail "op suite with $1" "rc $rc, $fails failed: $(echo "$out" | grep '^FAIL ' | head -3)"
+    fi
+}
+
+op_suite SP_CONV_IM2COL=1
+
+# The AVX-512 tiles (where the CPU has AVX-512F; by default only where a
+# timing probe finds them faster, SP_CONV_AVX512=1 forces them) must give
+# the AVX2 tiles' numbers bit for bit: each output is the same chain of FMAs
+# in the same order, only twice as many at once.  The op suite runs with
+# each, and a whole encoder (tetro: 35x35, 18x18 and 9x9 maps, i.e. both
+# tile widths) must write the same bytes both ways.
+op_suite SP_CONV_AVX512=0
+op_suite SP_CONV_AVX512=1
 expect_ok "tetro images and model" "$BIN/sp-gen tetrominoes --count 12 --seed 3 --out $T/tetro --quiet && $BIN/sp-load $T/tetro --split-rule all --batch 6 >$T/in.sp 2>/dev/null && $BIN/sp-train --init-only $ROOT/pipelines/configs/tetro.conf --out $T/m.spm <$T/in.sp 2>/dev/null"
-expect_ok "sp-predict: the same bytes with the AVX-512 and the AVX2 tiles" "SP_CONV_AVX512=0 $BIN/sp-predict --model $T/m.spm --features <$T/in.sp >$T/avx2.sp && $BIN/sp-predict --model $T/m.spm --features <$T/in.sp >$T/avx512.sp && cmp $T/avx2.sp $T/avx512.sp"
+expect_ok "sp-predict: the same bytes with the AVX-512 and the AVX2 tiles" "SP_CONV_AVX512=0 $BIN/sp-predict --model $T/m.spm --features <$T/in.sp >$T/avx2.sp && SP_CONV_AVX512=1 $BIN/sp-predict --model $T/m.spm --features <$T/in.sp >$T/avx512.sp && cmp $T/avx2.sp $T/avx512.sp"
