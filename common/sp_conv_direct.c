@@ -306,9 +306,9 @@ __attribute__((target("avx2,fma"))) static void dw_tile(float *out, const float 
         a1 = _mm512_fmadd_ps(w_, x1, a1);                                                          \
         a2 = _mm512_fmadd_ps(w_, x2, a2);                                                          \
     } while (0)
-#define FMA2_ROW(a0, a1, off)                                                                      \
+#define FMA2_ROW(a0, a1, w, off)                                                                   \
     do {                                                                                           \
-        __m512 w_ = _mm512_set1_ps(pk[off]);                                                      \
+        __m512 w_ = _mm512_set1_ps((w)[off]);                                                     \
         a0 = _mm512_fmadd_ps(w_, x0, a0);                                                          \
         a1 = _mm512_fmadd_ps(w_, x1, a1);                                                          \
     } while (0)
@@ -349,10 +349,10 @@ __attribute__((target("avx512f"))) static void fwd_tile32(float *yf, size_t ldy,
             for (int kj = 0; kj < 3; kj++, pk += MR) {
                 const float *p = xc + (size_t)ki * wp + (size_t)kj;
                 __m512 x0 = _mm512_loadu_ps(p), x1 = _mm512_loadu_ps(p + 16);
-                FMA2_ROW(a00, a01, 0);
-                FMA2_ROW(a10, a11, 1);
-                FMA2_ROW(a20, a21, 2);
-                FMA2_ROW(a30, a31, 3);
+                FMA2_ROW(a00, a01, pk, 0);
+                FMA2_ROW(a10, a11, pk, 1);
+                FMA2_ROW(a20, a21, pk, 2);
+                FMA2_ROW(a30, a31, pk, 3);
             }
     }
     __m512 acc[MR][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
@@ -380,23 +380,14 @@ __attribute__((target("avx512f"))) static void fwd_tile32x2(float *yf, size_t ld
             for (int kj = 0; kj < 3; kj++, pk += MR, pk2 += MR) {
                 const float *p = xc + (size_t)ki * wp + (size_t)kj;
                 __m512 x0 = _mm512_loadu_ps(p), x1 = _mm512_loadu_ps(p + 16);
-                FMA2_ROW(a00, a01, 0);
-                FMA2_ROW(a10, a11, 1);
-                FMA2_ROW(a20, a21, 2);
-                FMA2_ROW(a30, a31, 3);
-                __m512 w_;
-                w_ = _mm512_set1_ps(pk2[0]);
-                b00 = _mm512_fmadd_ps(w_, x0, b00);
-                b01 = _mm512_fmadd_ps(w_, x1, b01);
-                w_ = _mm512_set1_ps(pk2[1]);
-                b10 = _mm512_fmadd_ps(w_, x0, b10);
-                b11 = _mm512_fmadd_ps(w_, x1, b11);
-                w_ = _mm512_set1_ps(pk2[2]);
-                b20 = _mm512_fmadd_ps(w_, x0, b20);
-                b21 = _mm512_fmadd_ps(w_, x1, b21);
-                w_ = _mm512_set1_ps(pk2[3]);
-                b30 = _mm512_fmadd_ps(w_, x0, b30);
-                b31 = _mm512_fmadd_ps(w_, x1, b31);
+                FMA2_ROW(a00, a01, pk, 0);
+                FMA2_ROW(a10, a11, pk, 1);
+                FMA2_ROW(a20, a21, pk, 2);
+                FMA2_ROW(a30, a31, pk, 3);
+                FMA2_ROW(b00, b01, pk2, 0);
+                FMA2_ROW(b10, b11, pk2, 1);
+                FMA2_ROW(b20, b21, pk2, 2);
+                FMA2_ROW(b30, b31, pk2, 3);
             }
     }
     __m512 acc[2 * MR][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31},
