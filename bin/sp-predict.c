@@ -18,7 +18,6 @@
 
 /* The loaded model, what every batch needs of it. */
 typedef struct {
-    sp_model *m;
     sp_predictor *p;
     const char *path;
     int features_only; /* --features */
@@ -29,14 +28,15 @@ static void on_stream(const sp_map *in, sp_map *out, void *ctx)
 {
     (void)in;
     const predict_stage *g = ctx;
+    const sp_model *m = sp_predictor_model(g->p);
     sp_map_put_str(out, "model", g->path);
-    sp_map_put_int(out, "n_layers", g->m->L);
-    sp_map_put_int(out, "n_candidates", g->m->K);
-    sp_map_put_int(out, "n_backgrounds", g->m->M);
-    sp_map_put_int(out, "empty_sprite", sp_config_bool(g->m->cfg, "model.add_empty_sprite"));
+    sp_map_put_int(out, "n_layers", m->L);
+    sp_map_put_int(out, "n_candidates", m->K);
+    sp_map_put_int(out, "n_backgrounds", m->M);
+    sp_map_put_int(out, "empty_sprite", sp_config_bool(m->cfg, "model.add_empty_sprite"));
     /* what sp-select needs of the model, so that it selects as the model was trained */
-    sp_map_put_double(out, "lambda_empty_sprite", sp_config_float(g->m->cfg, "model.lambda_empty_sprite"));
-    sp_map_put_int(out, "greedy_algo_iter", sp_config_int(g->m->cfg, "model.greedy_algo_iter"));
+    sp_map_put_double(out, "lambda_empty_sprite", sp_config_float(m->cfg, "model.lambda_empty_sprite"));
+    sp_map_put_int(out, "greedy_algo_iter", sp_config_int(m->cfg, "model.greedy_algo_iter"));
 }
 
 /* Adds the candidates, backgrounds and occlusion (or, --features, the
@@ -85,7 +85,7 @@ int main(int argc, char **argv)
     sp_device_resolve_stage(device, 0, "sp-predict"); /* the computation is on the CPU */
     sp_model *m = sp_model_read(model_path);
     sp_predictor *p = sp_predictor_new(m, model_path);
-    predict_stage g = {m, p, model_path, features_only};
+    predict_stage g = {p, model_path, features_only};
     sp_filter f = {"sp-predict", on_stream, predict_batch, &g, drop};
     sp_filter_run(&f);
     sp_predictor_free(p);

@@ -206,6 +206,8 @@ sp_encoder *sp_encoder_new(const char *arch, int width, int in_c, int h, int w, 
     e->out_w = ww;
     e->features = pool_h ? (size_t)ch * pool_h * pool_w : (size_t)ch * hh * ww;
 
+    /* the channel counts only grow from stage to stage: the last is the widest */
+    e->bn_affine = sp_malloc(sizeof(float) * 2 * (size_t)e->out_c);
     e->params = sp_calloc(e->nparams ? e->nparams : 1, sizeof(float));
     e->grads = sp_calloc(e->nparams ? e->nparams : 1, sizeof(float));
     e->buffers = sp_calloc(e->nbuffers ? e->nbuffers : 1, sizeof(float));
@@ -239,6 +241,7 @@ void sp_encoder_free(sp_encoder *e)
     free(e->argmax);
     free(e->scratch);
     free(e->ws);
+    free(e->bn_affine);
     free(e);
 }
 
@@ -300,11 +303,13 @@ static void ensure_capacity(sp_encoder *e, int n, int arena)
     }
     int cap = n > 0 ? n : 1;
     free(e->acts);
+    e->acts = NULL;
     free(e->argmax);
     free(e->scratch);
     free(e->ws);
     e->cap = cap;
-    e->acts = arena ? sp_malloc(sizeof(float) * e->act_per_image * (size_t)cap) : NULL;
+    if (arena)
+        e->acts = sp_malloc(sizeof(float) * e->act_per_image * (size_t)cap);
     size_t am = e->maxpool ? (size_t)e->stem_bn.c * e->mp_h * e->mp_w * (size_t)cap : 1;
     e->argmax = sp_malloc(sizeof(int32_t) * am);
     e->scratch = sp_malloc(sizeof(float) * 5 * e->max_act * (size_t)cap);
@@ -418,14 +423,13 @@ void sp_encoder_forward(sp_encoder *e, float *y, const float *x, int n, int trai
 static void conv_bn_fused(sp_encoder *e, const sp_enc_conv *cv, const sp_enc_bn *bn, float *y,
                           const float *x, const float *res, int relu, int n)
 {
-    float *aff = sp_malloc(sizeof(float) * 2 * (size_t)bn->c);
-    sp_batchnorm2d_eval_affine(aff, aff + bn->c, e->params + bn->gamma, e->params + bn->beta,
+    float *scale = e->bn_affine, *shift = e->bn_affine + bn->c; /* bn->c <= out_c */
+    sp_batchnorm2d_eval_affine(scale, shift, e->params + bn->gamma, e->params + bn->beta,
                                e->buffers + bn->mean, e->buffers + bn->var, (size_t)bn->c, e->eps);
-    sp_conv2d_epilogue ep = {aff, aff + bn->c, res, relu};
+    sp_conv2d_epilogue ep = {scale, shift, res, relu};
     sp_conv2d_desc d = cv->d;
     d.n = n;
     sp_conv2d_forward_fused(y, x, e->params + cv->w, &d, e->ws, e->ws_len, &ep);
-    free(aff);
 }
 
 void sp_encoder_infer(sp_encoder *e, float *y, const float *x, int n)

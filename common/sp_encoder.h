@@ -96,6 +96,7 @@ typedef struct {
     int32_t *argmax;  /* cap * 64-channel map after the max pool */
     float *scratch;   /* 5 buffers of cap * max_act */
     float *ws;        /* convolution workspace */
+    float *bn_affine; /* 2 * out_c: one batch norm's eval scale and shift (sp_encoder_infer) */
     size_t ws_len;
 } sp_encoder;
 

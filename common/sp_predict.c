@@ -11,9 +11,6 @@
 #include "sp_tsf_seq.h"
 
 #include <math.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +184,12 @@ static const float *tsf_chunk(float *y, const sp_tsf_heads *t, const float *beta
     return y;
 }
 
+/* Rows [i0, ...) of a batch's parameters [n, P] (NULL stays NULL: identity). */
+static const float *beta_rows(const float *beta, int i0, int P)
+{
+    return beta ? beta + (size_t)i0 * P : NULL;
+}
+
 int sp_predictor_features(const sp_predictor *p) { return (int)p->m->features; }
 const sp_model *sp_predictor_model(const sp_predictor *p) { return p->m; }
 int sp_predictor_has_occlusion(const sp_predictor *p) { return p->has_occ; }
@@ -218,17 +221,18 @@ void sp_predict_from_features(sp_predictor *p, float *layers, float *masks, floa
         return;
 
     /* The regressors first, once each: a beta per (layer, sprite) for the
-     * sprite transformers, per layer for the layer transformer. */
-    float **bs = sp_calloc((size_t)L * K, sizeof *bs), **bl = sp_calloc((size_t)L, sizeof *bl);
-    float **bb = sp_calloc((size_t)(M > 0 ? M : 1), sizeof *bb);
+     * sprite transformers (bs), per layer for the layer transformer (bl),
+     * per background (bb); NULL for an identity. */
+    const int nbeta = L * K + L + M;
+    float **bs = sp_calloc((size_t)nbeta, sizeof *bs), **bl = bs + L * K, **bb = bl + L;
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int lk = 0; lk < L * K + L + M; lk++) {
-        if (lk < L * K)
-            bs[lk] = tsf_beta(&p->sprite_tsf[lk / K], lk % K, feat, n);
-        else if (lk < L * K + L)
-            bl[lk - L * K] = m->has_layer_tsf ? tsf_beta(&p->layer_tsf, lk - L * K, feat, n) : NULL;
+    for (int j = 0; j < nbeta; j++) {
+        if (j < L * K)
+            bs[j] = tsf_beta(&p->sprite_tsf[j / K], j % K, feat, n);
+        else if (j < L * K + L)
+            bs[j] = m->has_layer_tsf ? tsf_beta(&p->layer_tsf, j - L * K, feat, n) : NULL;
         else if (bkgs)
-            bb[lk - L * K - L] = tsf_beta(&p->bkg_tsf, lk - L * K - L, feat, n);
+            bs[j] = tsf_beta(&p->bkg_tsf, j - L * K - L, feat, n);
     }
 
     /* Then (layer, sprite, chunk of images) tasks, each writing its own
@@ -246,12 +250,12 @@ void sp_predict_from_features(sp_predictor *p, float *layers, float *masks, floa
             const int cn = n - i0 < CHUNK ? n - i0 : CHUNK;
             for (int i = 0; i < cn; i++) /* the sprite, once per image (the transformers take a batch) */
                 memcpy(in + (size_t)i * sc, p->sprites + (size_t)k * sc, sizeof(float) * sc);
-            const float *t1 = tsf_chunk(ts, &p->sprite_tsf[l], bs[lk] ? bs[lk] + (size_t)i0 * p->sprite_tsf[l].P : NULL,
-                                        in, cn, C + 1, m->h, m->w);
+            const float *t1 = tsf_chunk(ts, &p->sprite_tsf[l], beta_rows(bs[lk], i0, p->sprite_tsf[l].P), in, cn,
+                                        C + 1, m->h, m->w);
             const float *out = t1;
             if (m->has_layer_tsf)
-                out = tsf_chunk(lo, &p->layer_tsf, bl[l] ? bl[l] + (size_t)i0 * p->layer_tsf.P : NULL, t1, cn,
-                                C + 1, p->sh, p->sw);
+                out = tsf_chunk(lo, &p->layer_tsf, beta_rows(bl[l], i0, p->layer_tsf.P), t1, cn, C + 1,
+                                p->sh, p->sw);
             for (int i = 0; i < cn; i++) {
                 size_t o = ((size_t)(i0 + i) * L + l) * K + k;
                 memcpy(layers + o * C * HW, out + (size_t)i * lc, sizeof(float) * C * HW);
@@ -273,8 +277,8 @@ void sp_predict_from_features(sp_predictor *p, float *layers, float *masks, floa
                 const int b = task / nch, i0 = task % nch * CHUNK, cn = n - i0 < CHUNK ? n - i0 : CHUNK;
                 for (int i = 0; i < cn; i++)
                     memcpy(in + (size_t)i * bc, p->bkgs + (size_t)b * bc, sizeof(float) * bc);
-                const float *out = tsf_chunk(bo, &p->bkg_tsf, bb[b] ? bb[b] + (size_t)i0 * p->bkg_tsf.P : NULL, in,
-                                             cn, C, m->H, m->W);
+                const float *out = tsf_chunk(bo, &p->bkg_tsf, beta_rows(bb[b], i0, p->bkg_tsf.P), in, cn, C,
+                                             m->H, m->W);
                 for (int i = 0; i < cn; i++)
                     memcpy(bkgs + ((size_t)(i0 + i) * M + b) * bc, out + (size_t)i * bc, sizeof(float) * bc);
             }
@@ -282,15 +286,9 @@ void sp_predict_from_features(sp_predictor *p, float *layers, float *masks, floa
             free(in);
         }
     }
-    for (int i = 0; i < L * K; i++)
-        free(bs[i]);
-    for (int i = 0; i < L; i++)
-        free(bl[i]);
-    for (int i = 0; i < M; i++)
-        free(bb[i]);
+    for (int j = 0; j < nbeta; j++)
+        free(bs[j]);
     free(bs);
-    free(bl);
-    free(bb);
 
     if (occ) {
         /* predict_occlusion_grid: sigmoid of the predictor's outputs below

@@ -120,7 +120,8 @@ for cfg in $CONFIGS; do
     pipe_full="bin/sp-load $src $load | bin/sp-predict --model $model | bin/sp-select | bin/sp-compose --drop cand_layers,cand_masks,backgrounds,occlusion | bin/sp-eval"
     # sp-predict --features: the encoder's output crosses the pipe and
     # sp-select --model makes the candidates from it
-    pipe_feat="bin/sp-load $src $load | bin/sp-predict --model $model --features | bin/sp-select --model $model --gather | bin/sp-compose $drop | bin/sp-eval"
+    feat_pipe() { echo "bin/sp-load $src $1 | bin/sp-predict --model $model --features | bin/sp-select --model $model --gather | bin/sp-compose $drop | bin/sp-eval"; }
+    pipe_feat=$(feat_pipe "$load")
     chain="$CHAIN --model $model $load $src"
     # the three must compute the same metrics
     m_pipe=$(bash -c "$pipe")
@@ -183,7 +184,7 @@ for cfg in $CONFIGS; do
     nl=$(( (LONG * n < avail ? LONG * n : avail) / bs * bs ))
     if [ "$LONG" -gt 0 ] && [ "$nl" -gt "$n" ]; then
         loadl="$load0 --batch $bs --limit $nl"
-        t_featl=$(best "${pipe_feat//$load/$loadl}")
+        t_featl=$(best "$(feat_pipe "$loadl")")
         t_chainl=$(best "$CHAIN --model $model $loadl $src 2>/dev/null")
         printf '| %s | %d: %.2f s / %.2f s, %.0f%% | %d: %.2f s / %.2f s, %.0f%% | %.0f%% |\n' "$cfg" "$n" "$t_feat" "$t_chain" \
             "$over_feat" "$nl" "$t_featl" "$t_chainl" "$(calc "100 * ($t_featl / $t_chainl - 1)")" \
