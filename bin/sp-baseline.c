@@ -6,6 +6,7 @@
  *               on them.  The hue of a pixel is the set of its channels
  *               above half its brightest one, so shading (the bevel of
  *               Tetrominoes blocks) does not split a region. */
+#include "sp_start.h"
 #include "sp_error.h"
 #include "sp_filter.h"
 #include "sp_opt.h"
@@ -95,7 +96,7 @@ static void predict_batch(sp_map *b, int64_t idx, void *ctx)
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     double threshold = 0.0;
     const char *drop = NULL;
     sp_opt opts[] = {

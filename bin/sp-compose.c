@@ -3,6 +3,7 @@
  * the reconstruction, the chosen layers, instance and semantic masks and,
  * for one-layer models, the cluster; everything else passes through.  The
  * work is common/sp_compose_stage.c, one image per OpenMP iteration. */
+#include "sp_start.h"
 #include "sp_cands.h"
 #include "sp_compose_stage.h"
 #include "sp_device.h"
@@ -110,7 +111,7 @@ static void compose_batch(sp_map *b, int64_t idx, void *ctx)
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     composition cp = {0, 0};
     const char *device = "cpu", *drop = NULL;
     sp_opt opts[] = {{"fg-reassign", SP_OPT_FLAG, &cp.fg_reassign, NULL,

@@ -19,6 +19,7 @@
  *    the truth has no foreground class (and no --sem-classes).
  *  - Every batch must carry the same evaluable pairs as the first one, so
  *    that no mean silently covers a subset of the images. */
+#include "sp_start.h"
 #include "sp_error.h"
 #include "sp_metrics.h"
 #include "sp_opt.h"
@@ -329,7 +330,7 @@ static void report(eval_state *s)
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     eval_state s;
     memset(&s, 0, sizeof s);
     s.mask_binary = 1;

@@ -7,6 +7,7 @@
  * is byte-identical whatever the thread count.  The set is built in a
  * temporary sibling directory and renamed into place when complete. */
 #define _GNU_SOURCE
+#include "sp_start.h"
 #include "sp_error.h"
 #include "sp_gen.h"
 #include "sp_image.h"
@@ -105,7 +106,7 @@ static void on_stop(int sig) { stop_signal = sig; }
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     int64_t count = -1, seed = 0;
     const char *out_arg = NULL;
     int threads = 0, force = 0, progress = 0, quiet = 0;

@@ -1,6 +1,7 @@
 /* sp-info: a human summary of a stream (the `file`/`pnminfo` of streams):
  * header and meta, then per batch every entry with dtype, shape and
  * min/max/mean, then the trailer.  Reads stdin or the files named. */
+#include "sp_start.h"
 #include "sp_error.h"
 #include "sp_opt.h"
 #include "sp_stream.h"
@@ -102,7 +103,7 @@ static void info(FILE *f, const char *name, int summary, const char *dump)
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     int summary = 0;
     const char *dump = NULL;
     sp_opt opts[] = {

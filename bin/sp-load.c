@@ -1,5 +1,6 @@
 /* sp-load: streams a dataset as batches of images (+ ground truth).
  * Folder layouts and splits: formats/dataset.md; entries: formats/stream.md. */
+#include "sp_start.h"
 #include "sp_dataset.h"
 #include "sp_error.h"
 #include "sp_opt.h"
@@ -66,7 +67,7 @@ static void fill_meta(sp_map *meta, const sp_dataset *d, const options *o, const
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     options o = {.batch = 32, .epochs = 1, .channels = 3, .seed = 0, .limit = -1,
                  .split = "train", .rule = "auto"};
     sp_opt opts[] = {

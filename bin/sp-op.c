@@ -5,6 +5,7 @@
  * input gradients "d<input>") are added to the batch, everything else passes
  * through.  Attributes come from the header meta "attrs" and then from
  * --NAME VALUE flags. */
+#include "sp_start.h"
 #include "sp_device.h"
 #include "sp_error.h"
 #include "sp_filter.h"
@@ -74,7 +75,7 @@ static void op_batch(sp_map *b, int64_t idx, void *ctx)
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     const char *name = NULL, *device = "auto", *drop = NULL;
     int backward = 0;
     const char *attr_names[SP_OP_MAX_ATTRS], *attr_values[SP_OP_MAX_ATTRS];

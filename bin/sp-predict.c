@@ -5,6 +5,7 @@
  * sp_predict_features then sp_predict_from_features (common/sp_predict_stage.c),
  * what sp-train runs in-process.  --features stops after the first and hands
  * the features on, for sp-select --model to do the second. */
+#include "sp_start.h"
 #include "sp_device.h"
 #include "sp_error.h"
 #include "sp_filter.h"
@@ -56,7 +57,7 @@ static void predict_batch(sp_map *b, int64_t idx, void *ctx)
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     const char *model_path = NULL, *device = "cpu", *drop = NULL;
     int features_only = 0;
     sp_opt opts[] = {{"model", SP_OPT_STR, &model_path, "M", "the model file (required)"},

@@ -7,6 +7,7 @@
  * made here from the features sp-predict --features hands on (the second
  * half of sp-predict's work, the same library call), so that no candidate
  * crosses the pipe between the two. */
+#include "sp_start.h"
 #include "sp_cands.h"
 #include "sp_device.h"
 #include "sp_error.h"
@@ -137,7 +138,7 @@ static void select_batch(sp_map *b, int64_t idx, void *ctx)
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     /* INT_MIN / NaN: not given on the command line, taken from the stream's meta */
     int iters = INT_MIN, exhaustive = 0, gather_flag = 0;
     double lambda = NAN;

@@ -15,6 +15,7 @@
  * skipped, so the result is the uninterrupted run's, byte for byte. */
 #define _XOPEN_SOURCE 700 /* getline, realpath */
 #include <sys/stat.h>
+#include "sp_start.h"
 #include "sp_config.h"
 #include "sp_dataset.h"
 #include "sp_device.h"
@@ -311,7 +312,7 @@ static void checkpoint(sp_trainer *t, sp_model *m, const char *out)
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     int init_only = 0;
     const char *config = NULL, *resume = NULL, *data = NULL;
     int64_t data_seed = 0;

@@ -3,6 +3,7 @@
  * (ids colour-coded, 0 = black).  Reads the whole stream (so a truncated one
  * is still an error) but keeps only the first --max images (with --every K,
  * images 0, K, 2K, ... of the stream). */
+#include "sp_start.h"
 #include "sp_error.h"
 #include "sp_image.h"
 #include "sp_opt.h"
@@ -117,7 +118,7 @@ static void draw_batch(grid *g, const sp_reader *r, const sp_map *b)
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     const char *out = NULL, *only = NULL, *model = NULL;
     int max = 16, scale = 0, every = 1;
     sp_opt opts[] = {

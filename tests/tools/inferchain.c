@@ -9,6 +9,7 @@
  * metrics as sp-eval's JSON on stdout, so that the two can be compared, and
  * the wall-clock seconds of each part on stderr:
  * "images N seconds T load L predict P select S compose C eval E". */
+#include "sp_start.h"
 #include "sp_compose_stage.h"
 #include "sp_dataset.h"
 #include "sp_error.h"
@@ -38,7 +39,7 @@ static void put(int *first, const char *k, double v)
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     const char *model_path = NULL, *size = NULL, *split = "train", *rule = "auto";
     int batch = 32;
     int64_t limit = -1;

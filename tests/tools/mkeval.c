@@ -6,6 +6,7 @@
  *
  *   mkeval [options] GOLDEN_FILE CASE > stream */
 #define _POSIX_C_SOURCE 200809L
+#include "sp_start.h"
 #include "sp_error.h"
 #include "sp_opt.h"
 #include "sp_stream.h"
@@ -155,7 +156,7 @@ static void make_bad(sp_map *b, const char *kind, int64_t n, const eval_case *c)
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     int batch = 5, streams = 1, bad_batch = 0, empty_batch = 0, no_batches = 0;
     const char *dtypes = NULL, *drop = NULL, *bad = NULL;
     sp_opt opts[] = {

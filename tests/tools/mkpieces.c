@@ -8,6 +8,7 @@
  * Deterministic in --seed (Philox).
  *
  *   mkpieces DIR --count N --seed S --shapes 0,1,5,9 */
+#include "sp_start.h"
 #include "sp_error.h"
 #include "sp_gen.h"
 #include "sp_image.h"
@@ -21,7 +22,7 @@
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     int count = 0;
     int64_t seed = 0;
     const char *shapes = "0,1,5,9";

@@ -8,6 +8,7 @@
  * when the op's registry backward recomputes the forward, as the encoders'
  * and tsf_sequence's do, so that backward alone is a whole training pass), so that a noisy neighbour inflates figures as little as
  * possible.  Stream I/O is not timed. */
+#include "sp_start.h"
 #include "sp_error.h"
 #include "sp_op.h"
 #include "sp_progress.h"
@@ -32,7 +33,7 @@ static double time_call(const sp_op_def *op, int backward, const sp_map *in, con
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     double min_seconds = 1.0;
     static char store[4096];
     for (int i = 1; i < argc; i++) {

@@ -4,6 +4,7 @@
  * NaN where exactly one side is NaN counting as infinite.  Prints
  * "NAME ERR" per name ("NAME absent" when neither stream has it) and exits
  * 0; a tensor in one stream only, or a shape mismatch, is an error. */
+#include "sp_start.h"
 #include "sp_error.h"
 #include "sp_stream.h"
 
@@ -13,7 +14,7 @@
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     if (argc < 4)
         sp_fatal("usage: opdiff A B NAME...");
     FILE *fa = fopen(argv[1], "rb"), *fb = fopen(argv[2], "rb");

@@ -2,6 +2,7 @@
  * per stream) to DIR/NNNN.sp and prints "NNNN OP" per stream, OP being the
  * header meta's "op".  For tests/cuda/run.sh, which runs each case through
  * sp-op on both devices. */
+#include "sp_start.h"
 #include "sp_error.h"
 #include "sp_stream.h"
 
@@ -9,7 +10,7 @@
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     if (argc != 2)
         sp_fatal("usage: opsplit DIR < streams");
     sp_reader *r = sp_reader_open(stdin, "stdin");

@@ -28,6 +28,7 @@
  * IEEE arithmetic (no libm): u = (splitmix64 >> 40) 2^-24, r the sum of four
  * u minus 2, times sqrt(3) (Irwin-Hall, variance 1); the same bits on every
  * machine. */
+#include "sp_start.h"
 #include "sp_error.h"
 #include "sp_model.h"
 #include "sp_opt.h"
@@ -96,7 +97,7 @@ static int ends_with(const char *s, const char *t)
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     int64_t seed = 0;
     double head = 1.0;
     sp_opt opts[] = {{"seed", SP_OPT_INT64, &seed, "S", "seed of the perturbation"},

@@ -11,6 +11,7 @@
  *   GOT=WANT: N values, max |diff| D at I (got G, want W), B beyond atol A rtol R
  * Exit status 1 when any pair fails (its line then also goes to stderr),
  * after checking all of them. */
+#include "sp_start.h"
 #include "sp_error.h"
 #include "sp_opt.h"
 #include "sp_stream.h"
@@ -30,7 +31,7 @@ static int is_float(sp_dtype d) { return d == SP_F32 || d == SP_F64; }
 
 int main(int argc, char **argv)
 {
-    sp_set_prog(argv[0]);
+    sp_main_start(argv);
     double atol = 0, rtol = 0;
     sp_opt opts[] = {{"atol", SP_OPT_DOUBLE, &atol, "A", "absolute tolerance (floats; default 0)"},
                      {"rtol", SP_OPT_DOUBLE, &rtol, "R", "relative tolerance (floats; default 0)"},

@@ -1,0 +1,57 @@
+/* sp_main_start: what every program does first (sp_start.h). */
+#define _GNU_SOURCE
+#include "sp_start.h"
+
+#include "sp_error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* 1 when transparent huge pages are given only to memory that asks for
+ * them (the kernel's "madvise" mode): then glibc's heap gets 4 KiB pages
+ * unless its hugetlb tunable is on.  ("always" gives them anyway, "never"
+ * not at all: nothing to gain from a restart either way.) */
+static int thp_on_request_only(void)
+{
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!f)
+        return 0;
+    char line[128];
+    int yes = fgets(line, sizeof line, f) && strstr(line, "[madvise]");
+    fclose(f);
+    return yes;
+}
+
+void sp_main_start(char **argv)
+{
+    sp_set_prog(argv[0]);
+#if defined(__linux__) && defined(__GLIBC__)
+    /* set: after our own restart, or the user's SP_REEXEC=0 */
+    if (getenv("SP_REEXEC"))
+        return;
+    const char *tun = getenv("GLIBC_TUNABLES");
+    if ((tun && strstr(tun, "glibc.malloc.hugetlb")) || !thp_on_request_only())
+        return;
+    size_t n = (tun ? strlen(tun) : 0) + 32;
+    char *t = malloc(n), *old = tun ? strdup(tun) : NULL;
+    if (!t || (tun && !old)) {
+        free(t);
+        return;
+    }
+    snprintf(t, n, "%s%sglibc.malloc.hugetlb=1", tun ? tun : "", tun && *tun ? ":" : "");
+    setenv("GLIBC_TUNABLES", t, 1);
+    setenv("SP_REEXEC", "done", 1);
+    free(t);
+    fflush(NULL);
+    execv("/proc/self/exe", argv);
+    /* no /proc: run as we are, with the environment as it was */
+    if (old)
+        setenv("GLIBC_TUNABLES", old, 1);
+    else
+        unsetenv("GLIBC_TUNABLES");
+    free(old);
+    unsetenv("SP_REEXEC");
+#endif
+}

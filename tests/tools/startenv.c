@@ -1,0 +1,55 @@
+/* startenv [MIB]: starts as every program does (sp_main_start, then the
+ * stream reader's malloc settings), prints what the start left in its
+ * environment, then touches MIB MiB of fresh heap (a stage's first batch;
+ * 0 by default) and prints how much of the process is on transparent huge
+ * pages.  For tests/cli/start.sh:
+ *   GLIBC_TUNABLES=...|(unset)
+ *   SP_REEXEC=...|(unset)
+ *   anon_huge_kb=N */
+#include "sp_error.h"
+#include "sp_start.h"
+#include "sp_stream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void show(const char *name)
+{
+    const char *v = getenv(name);
+    printf("%s=%s\n", name, v ? v : "(unset)");
+}
+
+/* AnonHugePages of /proc/self/smaps_rollup, kB (-1: not readable) */
+static long anon_huge_kb(void)
+{
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+int main(int argc, char **argv)
+{
+    sp_main_start(argv);
+    if (argc > 2)
+        sp_fatal("usage: startenv [MIB]");
+    long mib = argc == 2 ? atol(argv[1]) : 0;
+    sp_stream_tune_malloc();
+    show("GLIBC_TUNABLES");
+    show("SP_REEXEC");
+    if (mib > 0) {
+        size_t n = (size_t)mib << 20;
+        char *p = sp_malloc(n);
+        memset(p, 1, n);
+        printf("anon_huge_kb=%ld\n", anon_huge_kb());
+        free(p);
+    }
+    return 0;
+}
