@@ -31,6 +31,10 @@ void sp_main_start(char **argv)
     /* set: after our own restart, or the user's SP_REEXEC=0 */
     if (getenv("SP_REEXEC"))
         return;
+    /* under valgrind the new image would run without it */
+    const char *pre = getenv("LD_PRELOAD");
+    if (pre && strstr(pre, "vgpreload"))
+        return;
     const char *tun = getenv("GLIBC_TUNABLES");
     if ((tun && strstr(tun, "glibc.malloc.hugetlb")) || !thp_on_request_only())
         return;

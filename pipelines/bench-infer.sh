@@ -23,6 +23,8 @@
 # 0: no long runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=pipelines/lib.sh
+. pipelines/lib.sh
 OBJ=${1:?object directory}
 shift
 CONFIGS=${*:-tetro dsprites gtsrb8 horse}
@@ -78,7 +80,7 @@ best() {
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "ours: OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1, fastest of $REPS runs with OMP_WAIT_POLICY=passive and $REPS with the default"
-echo "reference: bench.py CONFIG infer --threads $THREADS --min-seconds $REF_SECONDS --warmup 2, OPENBLAS_NUM_THREADS=1 (its mean images/s), the faster of OMP_WAIT_POLICY=passive and the default"
+echo "reference: bench.py CONFIG infer --threads $THREADS --min-seconds $REF_SECONDS --warmup 2, OPENBLAS_NUM_THREADS=1 (its mean images/s), the fastest of OMP_WAIT_POLICY=passive and the default, each with: $(ref_heap_envs | paste -sd '|' | sed 's/|/ and with /')"
 table=$S/table
 breakdown=$S/breakdown
 steady=$S/steady
@@ -152,12 +154,15 @@ for cfg in $CONFIGS; do
         # the reference suffers from spinning as much as ours (under load, 5x
         # slower with the default policy): the faster of the two policies
         ref=0
-        for p in OMP_WAIT_POLICY=passive "-u OMP_WAIT_POLICY"; do
-            r=$(env $p OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PYPATH \
-                /usr/bin/python3 "$REF/bench.py" "$cfg" infer --threads "$THREADS" --min-seconds "$REF_SECONDS" \
-                --warmup 2 2>/dev/null | sed -n 's/.*"imgs_per_s": \([0-9.]*\).*/\1/p')
-            [ -n "$r" ] && ref=$(calc "($r > $ref) ? $r : $ref")
-        done
+        while read -r h; do
+            for p in OMP_WAIT_POLICY=passive "-u OMP_WAIT_POLICY"; do
+                # shellcheck disable=SC2046
+                r=$(env $(env_args $h $p) OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PYPATH \
+                    /usr/bin/python3 "$REF/bench.py" "$cfg" infer --threads "$THREADS" --min-seconds "$REF_SECONDS" \
+                    --warmup 2 2>/dev/null | sed -n 's/.*"imgs_per_s": \([0-9.]*\).*/\1/p')
+                if [ -n "$r" ]; then ref=$(calc "($r > $ref) ? $r : $ref"); fi
+            done
+        done < <(ref_heap_envs)
         [ "$ref" = 0 ] && ref=
         [ -n "$ref" ] || ref=-
     fi

@@ -14,5 +14,11 @@ if [ ! -d "${SP_REFERENCE:-../shared/reference-bench}" ]; then
     echo "bench-ops: skipped: the PyTorch reference (../shared/reference-bench) is not here"
     exit 0
 fi
-# OPENBLAS_NUM_THREADS=1 is PyTorch's fastest setting on this machine (see ../shared/REFERENCE-NOTES.md)
-OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 tests/bench/ops_bench.py "$OBJ" "$THREADS"
+# OPENBLAS_NUM_THREADS=1 is PyTorch's fastest setting on this machine (see
+# ../shared/REFERENCE-NOTES.md).  Both sides with the heap our programs
+# restart with (common/sp_start.h; PyTorch gains from it too): the last of
+# pipelines/lib.sh's ref_heap_envs.
+# shellcheck source=pipelines/lib.sh
+. pipelines/lib.sh
+# shellcheck disable=SC2046
+env $(ref_heap_envs | tail -n 1) OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 tests/bench/ops_bench.py "$OBJ" "$THREADS"

@@ -39,6 +39,11 @@ out=$($clean GLIBC_TUNABLES=glibc.malloc.hugetlb=0 $SE)
 expect_ok "the user's hugetlb setting kept, no restart ($(echo $out))" \
     "grep -qx 'GLIBC_TUNABLES=glibc.malloc.hugetlb=0' <<<'$out' && grep -qx 'SP_REEXEC=(unset)' <<<'$out'"
 
+if command -v valgrind >/dev/null && [ "${SANITIZE:-0}" != 1 ]; then
+    out=$($clean valgrind -q --tool=none $SE 2>&1)
+    expect_ok "under valgrind: no restart (it would run the new image natively)" "grep -qx 'SP_REEXEC=(unset)' <<<'$out'"
+fi
+
 # a real program: sp-info blocked on an empty pipe, seen from outside
 mkfifo "$T/fifo"
 exec 3<>"$T/fifo"
