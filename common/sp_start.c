@@ -36,18 +36,27 @@ void sp_main_start(char **argv)
     if (pre && strstr(pre, "vgpreload"))
         return;
     const char *tun = getenv("GLIBC_TUNABLES");
-    if ((tun && strstr(tun, "glibc.malloc.hugetlb")) || !thp_on_request_only())
+    int want_huge = !(tun && strstr(tun, "glibc.malloc.hugetlb")) && thp_on_request_only();
+    int want_passive = !getenv("OMP_WAIT_POLICY");
+    if (!want_huge && !want_passive)
         return;
-    size_t n = (tun ? strlen(tun) : 0) + 32;
-    char *t = malloc(n), *old = tun ? strdup(tun) : NULL;
-    if (!t || (tun && !old)) {
+    char *old = tun ? strdup(tun) : NULL;
+    if (tun && !old)
+        return;
+    if (want_huge) {
+        size_t n = (tun ? strlen(tun) : 0) + 32;
+        char *t = malloc(n);
+        if (!t) {
+            free(old);
+            return;
+        }
+        snprintf(t, n, "%s%sglibc.malloc.hugetlb=1", tun ? tun : "", tun && *tun ? ":" : "");
+        setenv("GLIBC_TUNABLES", t, 1);
         free(t);
-        return;
     }
-    snprintf(t, n, "%s%sglibc.malloc.hugetlb=1", tun ? tun : "", tun && *tun ? ":" : "");
-    setenv("GLIBC_TUNABLES", t, 1);
+    if (want_passive)
+        setenv("OMP_WAIT_POLICY", "passive", 1);
     setenv("SP_REEXEC", "done", 1);
-    free(t);
     fflush(NULL);
     execv("/proc/self/exe", argv);
     /* no /proc: run as we are, with the environment as it was */
@@ -56,6 +65,8 @@ void sp_main_start(char **argv)
     else
         unsetenv("GLIBC_TUNABLES");
     free(old);
+    if (want_passive)
+        unsetenv("OMP_WAIT_POLICY");
     unsetenv("SP_REEXEC");
 #endif
 }

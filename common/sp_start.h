@@ -1,17 +1,24 @@
 /* What every program does first: sp_main_start(argv) at the top of main.
  *
- * It names the program for messages (sp_set_prog) and, when the kernel
- * gives transparent huge pages only to memory that asks for them (its
- * "madvise" mode, as on the machines this was measured on), restarts the
- * program once (execv of /proc/self/exe: same argv, same pid, nothing read
- * or written yet) with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 added, so that
- * glibc asks for them for its heap.  That setting is read only when a
- * process starts.  Why: in the VM measured a page fault costs ~10 us, and
- * a stage's first batches touch tens of MB of fresh heap (thousands of
- * faults; with 2 MiB pages ~500x fewer): inference 10-30% faster, the
- * pipes more (README, Performance).  The restart costs one exec, ~8 ms.
- * A user's own glibc.malloc.hugetlb is kept; SP_REEXEC (any value, e.g. 0)
- * skips all of it, and the restarted process has SP_REEXEC=done. */
+ * It names the program for messages (sp_set_prog) and restarts the program
+ * once (execv of /proc/self/exe: same argv, same pid, nothing read or
+ * written yet) with two settings added to its environment that the C
+ * library and OpenMP read only when a process starts:
+ *   GLIBC_TUNABLES += glibc.malloc.hugetlb=1  when the kernel gives
+ *       transparent huge pages only to memory that asks for them (its
+ *       "madvise" mode): glibc then asks for them for its heap.  In the VM
+ *       measured a page fault costs ~10 us and a stage's first batches
+ *       touch tens of MB of fresh heap; with 2 MiB pages, ~10x fewer
+ *       faults: inference 11-33% faster.
+ *   OMP_WAIT_POLICY=passive  idle OpenMP threads sleep instead of spinning,
+ *       so the stages of a pipe do not take the cores from each other: the
+ *       tetro --features pipe 1.04-1.24 s -> 0.64-0.67 s on 2 cores; one
+ *       process (the chain, sp-train) measured as fast either way.
+ * A setting the user made is kept (OMP_WAIT_POLICY set to anything, a
+ * glibc.malloc.hugetlb of their own); with both kept there is no restart.
+ * SP_REEXEC (any value, e.g. 0) skips all of it, and the restarted process
+ * has SP_REEXEC=done; under valgrind there is no restart (the new image
+ * would run without it).  The restart costs one exec, ~4-8 ms. */
 #ifndef SP_START_H
 #define SP_START_H
 

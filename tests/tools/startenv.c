@@ -4,6 +4,7 @@
  * 0 by default) and prints how much of the process is on transparent huge
  * pages.  For tests/cli/start.sh:
  *   GLIBC_TUNABLES=...|(unset)
+ *   OMP_WAIT_POLICY=...|(unset)
  *   SP_REEXEC=...|(unset)
  *   anon_huge_kb=N */
 #include "sp_error.h"
@@ -43,6 +44,7 @@ int main(int argc, char **argv)
     long mib = argc == 2 ? atol(argv[1]) : 0;
     sp_stream_tune_malloc();
     show("GLIBC_TUNABLES");
+    show("OMP_WAIT_POLICY");
     show("SP_REEXEC");
     if (mib > 0) {
         size_t n = (size_t)mib << 20;
