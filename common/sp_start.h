@@ -14,8 +14,13 @@
  *       so the stages of a pipe do not take the cores from each other: the
  *       tetro --features pipe 1.04-1.24 s -> 0.64-0.67 s on 2 cores; one
  *       process (the chain, sp-train) measured as fast either way.
- * A setting the user made is kept (OMP_WAIT_POLICY set to anything, a
- * glibc.malloc.hugetlb of their own); with both kept there is no restart.
+ *   OPENBLAS_NUM_THREADS=1  our GEMMs ask OpenBLAS for one thread anyway
+ *       (OpenMP parallelises around them); without the variable its thread
+ *       pool starts and the idle thread spins in sched_yield: pipes 3-8%
+ *       faster without it.
+ * A setting the user made is kept (any OMP_WAIT_POLICY or
+ * OPENBLAS_NUM_THREADS, a glibc.malloc.hugetlb of their own); with all of
+ * them kept there is no restart.
  * SP_REEXEC (any value, e.g. 0) skips all of it, and the restarted process
  * has SP_REEXEC=done; under valgrind there is no restart (the new image
  * would run without it).  The restart costs one exec, ~4-8 ms. */

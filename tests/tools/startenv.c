@@ -5,6 +5,7 @@
  * pages.  For tests/cli/start.sh:
  *   GLIBC_TUNABLES=...|(unset)
  *   OMP_WAIT_POLICY=...|(unset)
+ *   OPENBLAS_NUM_THREADS=...|(unset)
  *   SP_REEXEC=...|(unset)
  *   anon_huge_kb=N */
 #include "sp_error.h"
@@ -45,6 +46,7 @@ int main(int argc, char **argv)
     sp_stream_tune_malloc();
     show("GLIBC_TUNABLES");
     show("OMP_WAIT_POLICY");
+    show("OPENBLAS_NUM_THREADS");
     show("SP_REEXEC");
     if (mib > 0) {
         size_t n = (size_t)mib << 20;
