@@ -12,7 +12,7 @@
 /* 1 when transparent huge pages are given only to memory that asks for
  * them (the kernel's "madvise" mode): then glibc's heap gets 4 KiB pages
  * unless its hugetlb tunable is on.  ("always" gives them anyway, "never"
- * not at all: nothing to gain from a restart either way.) */
+ * not at all: no tunable to add either way.) */
 static int thp_on_request_only(void)
 {
     FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
