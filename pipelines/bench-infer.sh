@@ -47,8 +47,8 @@ mkdir -p "$B"
 # ours runs REPS times with OMP_WAIT_POLICY=passive and REPS times with the
 # variable unset, and the fastest counts (our programs now make the unset
 # case passive themselves at start, common/sp_start.h: both runs are
-# passive; the reference still gets both policies).  OpenBLAS one thread, as in every figure
-# of ours (the code asks for it inside OpenMP regions anyway).
+# passive; the reference still gets both policies).  OpenBLAS one thread,
+# as in every figure of ours (the code asks for it anyway).
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1
 unset OMP_WAIT_POLICY
 
@@ -158,8 +158,7 @@ for cfg in $CONFIGS; do
         ref=0
         while read -r h; do
             for p in OMP_WAIT_POLICY=passive "-u OMP_WAIT_POLICY"; do
-                # shellcheck disable=SC2046
-                r=$(env $(env_args $h $p) OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PYPATH \
+                r=$(env $p $h OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PYPATH \
                     /usr/bin/python3 "$REF/bench.py" "$cfg" infer --threads "$THREADS" --min-seconds "$REF_SECONDS" \
                     --warmup 2 2>/dev/null | sed -n 's/.*"imgs_per_s": \([0-9.]*\).*/\1/p')
                 if [ -n "$r" ]; then ref=$(calc "($r > $ref) ? $r : $ref"); fi

@@ -16,24 +16,17 @@ load_train_status() {
 }
 
 # ref_heap_envs: the env(1) settings under which the benches run the PyTorch
-# reference, one per line; they keep its fastest.  Our programs restart with
+# reference, one per line (assignments only, so that they can follow a
+# "-u NAME" on env's command line; an empty GLIBC_TUNABLES sets nothing);
+# they keep its fastest.  Our programs restart with
 # glibc's heap on transparent huge pages where the kernel gives them only on
 # request (common/sp_start.h); the reference gains as much or more from the
 # same setting (tetro inference 91 -> 172 images/s here), so it is tried
 # both ways.
 ref_heap_envs() {
-    echo "-u GLIBC_TUNABLES"
+    echo "GLIBC_TUNABLES="
     if grep -q '\[madvise\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null; then
         echo "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"
     fi
 }
 
-# env_args ARG...: env(1)'s arguments in the order it takes them: the
-# "-u NAME" pairs before the NAME=VALUE ones
-env_args() {
-    local u=() s=()
-    while [ $# -gt 0 ]; do
-        if [ "$1" = -u ]; then u+=(-u "$2"); shift 2; else s+=("$1"); shift; fi
-    done
-    echo "${u[@]}" "${s[@]}"
-}
