@@ -1,0 +1,114 @@
+#!/bin/bash
+# The GPU machine's check, as one call of the device tool (README, CUDA):
+# build there, make test-cuda, the CLI's CUDA checks, and compute-sanitizer's
+# memcheck over one case of every golden file.  Logs go to $OUT (the device
+# tool's folder that comes back; build/device elsewhere).
+#
+# Here, before the call:  bash pipelines/cuda-carry.sh build/deps
+# The call:  run command="bash tests/cuda/device.sh" carry=["build/deps"]
+#
+# That machine has nvcc and the CUDA runtime, cuDNN and cuBLAS as PyTorch's
+# pip packages (site-packages/nvidia/*/lib), which ship only versioned
+# sonames (libcudnn.so.9): the linker's -lcudnn needs a libcudnn.so, so the
+# script links against symlinks in a folder of its own.
+# SP_DEVICE_STEPS="build test-cuda cli sanitize": which steps (all by default).
+# Independent golden files run in parallel (up to 8 jobs).
+set -u
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-build/device}
+mkdir -p "$OUT"
+STEPS=${SP_DEVICE_STEPS:-build test-cuda cli sanitize}
+step() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
+t0=$(date +%s)
+stamp() { echo "== $* ($(($(date +%s) - t0)) s)"; }
+
+stamp "machine"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1
+echo "cores: $(nproc)"
+NVCC=$(command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+echo "nvcc: $NVCC ($("$NVCC" --version 2>&1 | tail -n 1))"
+NV=$(python3 -c 'import nvidia; print(list(nvidia.__path__)[0])' 2>/dev/null)
+echo "pip nvidia: ${NV:-none}"
+CUDA_HOME=${NVCC%/bin/nvcc}
+
+# One folder with an unversioned name for each library the link needs.
+L=/tmp/sp-cudalibs
+mkdir -p "$L"
+for lib in cudart cublas cublasLt cudnn; do
+    f=""
+    for c in "$CUDA_HOME/lib64/lib$lib.so" "$CUDA_HOME/targets/x86_64-linux/lib/lib$lib.so" \
+        ${NV:+"$NV"/*/lib/lib"$lib".so.[0-9]*}; do
+        [ -e "$c" ] && { f=$c; break; }
+    done
+    [ -n "$f" ] && ln -sf "$f" "$L/lib$lib.so"
+    echo "lib$lib: ${f:-NOT FOUND}"
+done
+INC=""
+for c in "$CUDA_HOME/include" "$NV/cudnn/include"; do
+    [ -e "$c/cudnn.h" ] && { INC=$c; break; }
+done
+echo "cudnn.h: ${INC:-NOT FOUND}/cudnn.h"
+# The versioned sonames at run time (cuDNN also opens its engine libraries).
+[ -n "$NV" ] && for d in "$NV"/*/lib; do LD_LIBRARY_PATH=$d:${LD_LIBRARY_PATH:-}; done
+export LD_LIBRARY_PATH
+
+if step build; then
+    stamp "build"
+    if ! make -j"$(nproc)" NVCC="$NVCC" DEPS_DIR=build/deps CUDNN_INC="$INC" \
+        CUDNN_LIB="$L" CUBLAS_LIB="$L" all >"$OUT/build.log" 2>&1; then
+        grep -m 20 -iE 'error|undefined' "$OUT/build.log"
+        tail -n 20 "$OUT/build.log"
+        stamp "build FAILED"
+        exit 1
+    fi
+    ldd bin/sp-op | grep -E 'cud|cublas|not found'
+fi
+
+S=$(mktemp -d)
+J=$(( $(nproc) > 8 ? 8 : $(nproc) ))
+goldens=$(cd tests/golden/ops && ls ./*.sp | sed 's|^\./||; s|\.sp$||')
+
+if step test-cuda; then
+    # make test-cuda's harness, one golden file per job (it is sequential).
+    stamp "make test-cuda, $J golden files at a time"
+    echo "$goldens" | xargs -P "$J" -I{} bash -c \
+        'SP_CUDA_GOLDEN={} timeout 280 bash tests/cuda/run.sh >"$0/tc-{}.log" 2>&1 || echo "rc $? {}" >>"$0/tc-{}.log"' "$S"
+    cat "$S"/tc-*.log >"$OUT/test-cuda.log"
+    grep -v '^ok ' "$OUT/test-cuda.log" | grep -v ' passed, 0 failed$' | head -n 60
+    awk '/ passed, [0-9]+ failed$/ { p += $1; f += $3 } END { print p " passed, " f " failed" }' "$OUT/test-cuda.log"
+fi
+
+if step cli; then
+    stamp "tests/cli/cuda.sh"
+    SP_TEST_OBJ=build/obj-cuda timeout 120 bash tests/cli/cuda.sh 2>&1 | tail -n 15
+fi
+
+# memcheck over the first case of each golden file, forward and backward.
+memcheck_file() { # GOLDEN-NAME
+    local d=$S/mc-$1 k op b rc
+    mkdir -p "$d"
+    build/obj-cuda/tests/tools/opsplit "$d" <"tests/golden/ops/$1.sp" >"$d/list" || return 0
+    read -r k op <"$d/list" || return 0
+    local cov
+    cov=$(grep "^$op " "$S/ops") || return 0
+    for b in "" --backward; do
+        [ -z "$b" ] || [[ $cov == *backward* ]] || continue
+        # shellcheck disable=SC2086
+        timeout 90 compute-sanitizer --tool memcheck --error-exitcode 9 \
+            bin/sp-op "$op" $b --device cuda <"$d/$k.sp" >/dev/null 2>"$d/san.log"
+        rc=$?
+        echo "memcheck $op ${b:-forward} ($1): rc $rc"
+        [ $rc -eq 0 ] || grep -m 8 -E '=====|sp-op' "$d/san.log"
+    done
+}
+if step sanitize && command -v compute-sanitizer >/dev/null; then
+    stamp "compute-sanitizer memcheck, first case of each golden file, $J at a time"
+    bin/sp-op --list | awk '/^[a-z0-9_]+: / { n = substr($1, 1, length($1) - 1) }
+        /^  cuda: / && $2 != "none" { print n, $0 }' >"$S/ops"
+    export S
+    export -f memcheck_file
+    echo "$goldens" | xargs -P "$J" -I{} bash -c 'memcheck_file {}' >"$OUT/memcheck.log" 2>&1
+    grep -v ': rc 0$' "$OUT/memcheck.log" | head -n 80
+    echo "memcheck: $(grep -c ': rc 0$' "$OUT/memcheck.log") clean, $(grep -c '^memcheck .*: rc [1-9]' "$OUT/memcheck.log") not"
+fi
+stamp "done"
