@@ -1,7 +1,7 @@
 #!/bin/bash
 # The GPU machine's check, as one call of the device tool (README, CUDA):
-# build there, make test-cuda, the CLI's CUDA checks, and compute-sanitizer's
-# memcheck over one case of every golden file.  Logs go to $OUT (the device
+# build there, make test-cuda, the CLI's CUDA checks, determinism and
+# compute-sanitizer over the golden cases, and make test's suite.  Logs go to $OUT (the device
 # tool's folder that comes back; build/device elsewhere).
 #
 # Here, before the call:  bash pipelines/cuda-carry.sh build/deps
@@ -11,13 +11,14 @@
 # pip packages (site-packages/nvidia/*/lib), which ship only versioned
 # sonames (libcudnn.so.9): the linker's -lcudnn needs a libcudnn.so, so the
 # script links against symlinks in a folder of its own.
-# SP_DEVICE_STEPS="build test-cuda cli sanitize": which steps (all by default).
+# SP_DEVICE_STEPS="build test-cuda cli repeat memcheck racecheck initcheck
+# synccheck suite": which steps (all by default; see per_case and suite).
 # Independent golden files run in parallel (up to 8 jobs).
 set -u
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-build/device}
 mkdir -p "$OUT"
-STEPS=${SP_DEVICE_STEPS:-build test-cuda cli sanitize}
+STEPS=${SP_DEVICE_STEPS:-build test-cuda cli repeat memcheck racecheck initcheck synccheck suite}
 step() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
 t0=$(date +%s)
 stamp() { echo "== $* ($(($(date +%s) - t0)) s)"; }
@@ -83,32 +84,62 @@ if step cli; then
     SP_TEST_OBJ=build/obj-cuda timeout 120 bash tests/cli/cuda.sh 2>&1 | tail -n 15
 fi
 
-# memcheck over the first case of each golden file, forward and backward.
-memcheck_file() { # GOLDEN-NAME
-    local d=$S/mc-$1 k op b rc
+# Per case of a golden file, for each op with CUDA code (forward, and
+# backward where the CPU's backward runs on the case):
+#   repeat     the CUDA output twice, byte for byte (README: results repeat
+#              run to run on one GPU)
+#   memcheck   compute-sanitizer's memcheck, every case
+#   racecheck, initcheck, synccheck: the first case of each op in the file
+per_case() { # GOLDEN-NAME
+    local d=$S/pc-$1 k op b rc cov tool seen=" "
     mkdir -p "$d"
     build/obj-cuda/tests/tools/opsplit "$d" <"tests/golden/ops/$1.sp" >"$d/list" || return 0
-    read -r k op <"$d/list" || return 0
-    local cov
-    cov=$(grep "^$op " "$S/ops") || return 0
-    for b in "" --backward; do
-        [ -z "$b" ] || [[ $cov == *backward* ]] || continue
-        # shellcheck disable=SC2086
-        timeout 90 compute-sanitizer --tool memcheck --error-exitcode 9 \
-            bin/sp-op "$op" $b --device cuda <"$d/$k.sp" >/dev/null 2>"$d/san.log"
-        rc=$?
-        echo "memcheck $op ${b:-forward} ($1): rc $rc"
-        [ $rc -eq 0 ] || grep -m 8 -E '=====|sp-op' "$d/san.log"
-    done
+    while read -r k op; do
+        cov=$(grep "^$op " "$S/ops") || continue
+        for b in "" --backward; do
+            if [ -n "$b" ]; then
+                [[ $cov == *backward* ]] || continue
+                bin/sp-op "$op" $b --device cpu <"$d/$k.sp" >/dev/null 2>&1 || continue
+            fi
+            if step repeat; then
+                bin/sp-op "$op" $b --device cuda <"$d/$k.sp" >"$d/r1" 2>/dev/null
+                bin/sp-op "$op" $b --device cuda <"$d/$k.sp" >"$d/r2" 2>/dev/null
+                if cmp -s "$d/r1" "$d/r2" && [ -s "$d/r1" ]; then echo "repeat $op ${b:-forward} ($1 $k): identical"
+                else echo "repeat $op ${b:-forward} ($1 $k): DIFFERENT"; fi
+            fi
+            for tool in memcheck racecheck initcheck synccheck; do
+                step "$tool" || continue
+                [ "$tool" = memcheck ] || [[ $seen != *" $op$b "* ]] || continue
+                timeout 120 compute-sanitizer --tool "$tool" --error-exitcode 9 \
+                    bin/sp-op "$op" $b --device cuda <"$d/$k.sp" >/dev/null 2>"$d/san.log"
+                rc=$?
+                echo "$tool $op ${b:-forward} ($1 $k): rc $rc"
+                [ $rc -eq 0 ] || grep -m 8 -E '=====|sp-op' "$d/san.log"
+            done
+            seen="$seen$op$b "
+        done
+    done <"$d/list"
 }
-if step sanitize && command -v compute-sanitizer >/dev/null; then
-    stamp "compute-sanitizer memcheck, first case of each golden file, $J at a time"
+if command -v compute-sanitizer >/dev/null || step repeat; then
+    stamp "per case: $STEPS; $J golden files at a time"
     bin/sp-op --list | awk '/^[a-z0-9_]+: / { n = substr($1, 1, length($1) - 1) }
         /^  cuda: / && $2 != "none" { print n, $0 }' >"$S/ops"
-    export S
-    export -f memcheck_file
-    echo "$goldens" | xargs -P "$J" -I{} bash -c 'memcheck_file {}' >"$OUT/memcheck.log" 2>&1
-    grep -v ': rc 0$' "$OUT/memcheck.log" | head -n 80
-    echo "memcheck: $(grep -c ': rc 0$' "$OUT/memcheck.log") clean, $(grep -c '^memcheck .*: rc [1-9]' "$OUT/memcheck.log") not"
+    export S STEPS
+    export -f per_case step
+    echo "$goldens" | xargs -P "$J" -I{} bash -c 'per_case {}' >"$OUT/cases.log" 2>&1
+    grep -vE ': rc 0$|: identical$' "$OUT/cases.log" | head -n 80
+    for w in repeat memcheck racecheck initcheck synccheck; do
+        n=$(grep -c "^$w " "$OUT/cases.log")
+        [ "$n" -gt 0 ] && echo "$w: $n runs, $(grep -cE "^$w .*(: rc 0|: identical)$" "$OUT/cases.log") clean"
+    done
+fi
+
+if step suite; then
+    # make test's suite with this GPU present (tests that take the GPU branch).
+    stamp "tests/run.sh (make test's suite)"
+    OBJ=build/obj-cuda timeout "${SP_SUITE_SECONDS:-240}" bash tests/run.sh >"$OUT/suite.log" 2>&1
+    echo "rc $?"
+    grep -E '^FAIL|^    ' "$OUT/suite.log" | head -n 40
+    tail -n 1 "$OUT/suite.log"
 fi
 stamp "done"
