@@ -4,7 +4,8 @@
  * A transformation is grid generation + sampling on the GPU; the few
  * parameters per image go from beta to the generator's (and their gradient
  * back) on the host, as common/sp_warp.c does.  tsf_color, tsf_morpho and
- * tsf_sequence have no CUDA implementation yet.  UNTESTED on a GPU. */
+ * tsf_sequence have no CUDA implementation yet.  Checked on a GPU by
+ * make test-cuda (README, CUDA). */
 #include "sp_ops_cuda.h"
 #include "sp_error.h"
 #include "sp_op.h"

@@ -1,7 +1,7 @@
 /* CUDA implementations of the network family (sp_ops_nn.c): relu, add,
  * conv2d (cuDNN), batchnorm2d (cuDNN; the eval-mode backward stays on the
  * CPU).  Pooling, the option-A shortcut and the whole encoders have no CUDA
- * implementation yet.  UNTESTED on a GPU (see README). */
+ * implementation yet.  Checked on a GPU by make test-cuda (README, CUDA). */
 #include "sp_ops_cuda.h"
 #include "sp_conv.h"
 #include "sp_error.h"

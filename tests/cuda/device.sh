@@ -136,6 +136,12 @@ fi
 
 if step suite; then
     # make test's suite with this GPU present (tests that take the GPU branch).
+    # Its data tests read ../shared/data, which does not travel: carry a copy
+    # of the small sets (cp -r ../shared/data/tetrominoes-real10 build/shared-data/)
+    # and it is linked there.
+    if [ -d build/shared-data ] && [ ! -e ../shared/data ]; then
+        mkdir -p ../shared && ln -s "$PWD/build/shared-data" ../shared/data
+    fi
     stamp "tests/run.sh (make test's suite)"
     OBJ=build/obj-cuda timeout "${SP_SUITE_SECONDS:-240}" bash tests/run.sh >"$OUT/suite.log" 2>&1
     echo "rc $?"
