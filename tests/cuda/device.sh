@@ -15,7 +15,7 @@
 # synccheck suite": which steps (all by default; see per_case and suite).
 # Independent golden files run in parallel (up to 8 jobs).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 OUT=${OUT:-build/device}
 mkdir -p "$OUT"
 STEPS=${SP_DEVICE_STEPS:-build test-cuda cli repeat memcheck racecheck initcheck synccheck suite}
@@ -67,16 +67,17 @@ fi
 
 S=$(mktemp -d)
 J=$(( $(nproc) > 8 ? 8 : $(nproc) ))
-goldens=$(cd tests/golden/ops && ls ./*.sp | sed 's|^\./||; s|\.sp$||')
+goldens=$(for g in tests/golden/ops/*.sp; do basename "$g" .sp; done)
 
 if step test-cuda; then
     # make test-cuda's harness, one golden file per job (it is sequential).
     stamp "make test-cuda, $J golden files at a time"
+    # shellcheck disable=SC2016 # $0 is the inner shell's: the folder S
     echo "$goldens" | xargs -P "$J" -I{} bash -c \
         'SP_CUDA_GOLDEN={} timeout 280 bash tests/cuda/run.sh >"$0/tc-{}.log" 2>&1 || echo "rc $? {}" >>"$0/tc-{}.log"' "$S"
     cat "$S"/tc-*.log >"$OUT/test-cuda.log"
     grep -v '^ok ' "$OUT/test-cuda.log" | grep -v ' passed, 0 failed$' | head -n 60
-    awk '/ passed, [0-9]+ failed$/ { p += $1; f += $3 } END { print p " passed, " f " failed" }' "$OUT/test-cuda.log"
+    awk '/ passed, [0-9]+ failed$/ { p += $1; f += $3 } END { print p + 0 " passed, " f + 0 " failed" }' "$OUT/test-cuda.log"
 fi
 
 if step cli; then
