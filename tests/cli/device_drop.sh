@@ -3,6 +3,7 @@
 # shared filter loop gives every filter stage.
 source "$(dirname "$0")/lib.sh"
 R10=$DATA/tetrominoes-real10
+need_data tetrominoes-real10
 
 expect_ok "init-only tetro model" "$BIN/sp-train --init-only $ROOT/pipelines/configs/tetro.conf --out $T/m.spm 2>/dev/null"
 expect_ok "load" "$BIN/sp-load $R10 --batch 4 >$T/in.sp"

@@ -2,7 +2,7 @@
 source "$(dirname "$0")/lib.sh"
 for e in "$ROOT"/examples/*.sh; do
     case $(basename "$e") in
-    inspect-dataset.sh | greedy-vs-exhaustive.sh | python-stage.sh)
+    inspect-dataset.sh | greedy-vs-exhaustive.sh | python-stage.sh | decompose-folder.sh)
         [ -d "$DATA/tetrominoes-real10" ] || { ok "$(basename "$e") # skipped: no data"; continue; } ;;&
     python-stage.sh)
         { python3 -c 'import msgpack, numpy' || /usr/bin/python3 -c 'import msgpack, numpy'; } 2>/dev/null ||

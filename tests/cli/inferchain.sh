@@ -2,6 +2,7 @@
 # what the pipe sp-load | sp-predict | sp-select | sp-compose | sp-eval does.
 source "$(dirname "$0")/lib.sh"
 R10=$DATA/tetrominoes-real10
+need_data tetrominoes-real10
 CH=$TOOLS/inferchain
 
 expect_ok "init-only tetro model" "$BIN/sp-train --init-only $ROOT/pipelines/configs/tetro.conf --out $T/m.spm 2>/dev/null"

@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 P=$BIN/sp-predict
 G=$ROOT/tests/golden/predict
 R10=$DATA/tetrominoes-real10
+need_data tetrominoes-real10
 
 expect_ok "init-only tetro model" "$BIN/sp-train --init-only $ROOT/pipelines/configs/tetro.conf --out $T/m.spm 2>/dev/null"
 expect_ok "predict the real Tetrominoes" "$BIN/sp-load $R10 --batch 4 | $P --model $T/m.spm >$T/p.sp"

@@ -7,6 +7,7 @@ S=$BIN/sp-select
 C=$BIN/sp-compose
 G=$ROOT/tests/golden/predict
 R10=$DATA/tetrominoes-real10
+need_data tetrominoes-real10
 
 expect_ok "init-only tetro model" "$BIN/sp-train --init-only $ROOT/pipelines/configs/tetro.conf --out $T/m.spm 2>/dev/null"
 expect_ok "predict" "$BIN/sp-load $R10 --batch 4 | $BIN/sp-predict --model $T/m.spm >$T/p.sp"
