@@ -55,3 +55,23 @@ else
     expect_ok "test-cuda harness compares relu, mse, grid_sample forward and backward" \
         "echo '$last' | grep -Eq '^[1-9][0-9]* passed, 0 failed$' && grep -q '^ok grid_sample backward' $T/harness && grep -q '^ok mse forward' $T/harness"
 fi
+
+# ... and one whose "cuda" add fails: every add case is a FAIL line, the
+# files run in parallel still print in order, and the status is non-zero.
+if [ "$ncuda" != "$("$BIN/sp-op" --list | grep -c '^  cuda: none (this build')" ]; then
+    cat >"$T/fake/sp-op-broken" <<EOS
+#!/bin/bash
+if [ "\$1" = add ] && [[ " \$* " == *" cuda "* ]]; then echo "sp-op: broken" >&2; exit 1; fi
+exec "$T/fake/sp-op" "\$@"
+EOS
+    mkdir -p "$T/broken"
+    mv "$T/fake/sp-op-broken" "$T/broken/sp-op"
+    chmod +x "$T/broken/sp-op"
+    OBJ=$OBJ SP_BIN=$T/broken SP_CUDA_JOBS=2 SP_CUDA_GOLDEN="nn_add nn_relu" \
+        bash "$ROOT/tests/cuda/run.sh" >"$T/broken.out" 2>&1
+    expect_eq "test-cuda harness: a failing op fails the run" "1" "$?"
+    expect_eq "test-cuda harness: add's 3 cases, forward and backward, counted as failed" "6 failed" \
+        "$(tail -n 1 "$T/broken.out" | sed 's/.*, //')"
+    expect_eq "test-cuda harness: output in file order (add's lines before relu's)" "add relu" \
+        "$(grep -oE '^(ok|FAIL) [a-z]+' "$T/broken.out" | awk '{print $2}' | uniq | tr '\n' ' ' | sed 's/ $//')"
+fi
