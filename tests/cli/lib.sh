@@ -13,6 +13,7 @@ trap 'rm -rf "$T"' EXIT
 TIMEOUT=${SP_TEST_TIMEOUT:-120}
 
 ok() { echo "ok $1"; }
+fail() { echo "FAIL $1: $2"; }
 
 # need_data SET: what follows reads the development data set $DATA/SET
 # (../shared/data beside the checkout, or SP_DATA=DIR).  Without it the
@@ -21,7 +22,6 @@ ok() { echo "ok $1"; }
 need_data() {
     [ -d "$DATA/$1" ] || { ok "$(basename "$0") # skipped: no data ($DATA/$1 absent)"; exit 0; }
 }
-fail() { echo "FAIL $1: $2"; }
 
 # expect_ok NAME CMD... : exit status 0 (stderr kept in $T/err)
 expect_ok() {
