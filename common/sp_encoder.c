@@ -447,7 +447,9 @@ void sp_encoder_infer(sp_encoder *e, float *y, const float *x, int n)
     float *P = e->scratch, *Q = P + big, *R = Q + big, *S = R + big;
     conv_bn_fused(e, &e->stem, &e->stem_bn, P, x, NULL, 1, n);
     if (e->maxpool) {
-        sp_maxpool2d_forward(Q, e->argmax, P, (size_t)n * e->stem_bn.c, e->stem_h, e->stem_w, 3, 2, 1);
+        /* no argmax: nothing goes backward from here, and without it the
+         * pool takes its vectorised path (sp_pool.c) */
+        sp_maxpool2d_forward(Q, NULL, P, (size_t)n * e->stem_bn.c, e->stem_h, e->stem_w, 3, 2, 1);
         float *t = P;
         P = Q;
         Q = t;
