@@ -40,9 +40,15 @@ void sp_uniform_noise(float *y, size_t n, double low, double high, uint64_t seed
                       uint64_t stream, uint64_t index0)
 {
     const float scale = (float)(high - low), lo = (float)low;
+    /* chunks of 4096 values, each computing its Philox blocks once */
+    const size_t chunk = 4096, nch = (n + chunk - 1) / chunk;
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (long i = 0; i < (long)n; i++)
-        y[i] = scale * sp_philox_uniform_at(seed, stream, index0 + (uint64_t)i) + lo;
+    for (size_t c = 0; c < nch; c++) {
+        const size_t i0 = c * chunk, m = n - i0 < chunk ? n - i0 : chunk;
+        sp_philox_uniform_range(y + i0, m, seed, stream, index0 + i0);
+        for (size_t i = i0; i < i0 + m; i++)
+            y[i] = scale * y[i] + lo;
+    }
 }
 
 /* y = add + x * (2 a u - a), u broadcast over L and N: the noise term shared

@@ -25,15 +25,31 @@ void sp_philox4x32_10(uint32_t out[4], const uint32_t ctr[4], const uint32_t key
     out[0] = c0, out[1] = c1, out[2] = c2, out[3] = c3;
 }
 
-uint32_t sp_philox_u32_at(uint64_t seed, uint64_t stream, uint64_t index)
+/* The four values of block number block of (seed, stream). */
+static void philox_block(uint32_t out[4], uint64_t seed, uint64_t stream, uint64_t block)
 {
-    uint64_t block = index >> 2;
     uint32_t ctr[4] = {(uint32_t)block, (uint32_t)(block >> 32), (uint32_t)stream,
                        (uint32_t)(stream >> 32)};
     uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
-    uint32_t out[4];
     sp_philox4x32_10(out, ctr, key);
+}
+
+uint32_t sp_philox_u32_at(uint64_t seed, uint64_t stream, uint64_t index)
+{
+    uint32_t out[4];
+    philox_block(out, seed, stream, index >> 2);
     return out[index & 3];
+}
+
+void sp_philox_uniform_range(float *u, size_t n, uint64_t seed, uint64_t stream, uint64_t index0)
+{
+    uint32_t out[4];
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t index = index0 + i;
+        if (i == 0 || (index & 3) == 0)
+            philox_block(out, seed, stream, index >> 2);
+        u[i] = (float)(out[index & 3] >> 8) * (1.0f / 16777216.0f);
+    }
 }
 
 float sp_philox_uniform_at(uint64_t seed, uint64_t stream, uint64_t index)
@@ -46,9 +62,22 @@ void sp_rng_init(sp_rng *r, uint64_t seed, uint64_t stream)
     r->seed = seed;
     r->stream = stream;
     r->index = 0;
+    r->cached = 0;
 }
 
-uint32_t sp_rng_u32(sp_rng *r) { return sp_philox_u32_at(r->seed, r->stream, r->index++); }
+uint32_t sp_rng_u32(sp_rng *r)
+{
+    const uint64_t block = r->index >> 2;
+    if (!r->cached || r->cached_block != block || r->cached_seed != r->seed ||
+        r->cached_stream != r->stream) {
+        philox_block(r->block, r->seed, r->stream, block);
+        r->cached_seed = r->seed;
+        r->cached_stream = r->stream;
+        r->cached_block = block;
+        r->cached = 1;
+    }
+    return r->block[r->index++ & 3];
+}
 
 float sp_rng_uniform(sp_rng *r) { return (float)(sp_rng_u32(r) >> 8) * (1.0f / 16777216.0f); }
 

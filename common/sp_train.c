@@ -515,11 +515,12 @@ static void forward(sp_trainer *t, fwd *f, const float *x, int B)
     if (t->noise) {
         f->noise = sp_malloc(sizeof(float) * (size_t)K * HW);
         uint64_t base = (uint64_t)t->iteration * (uint64_t)K * HW;
-        for (size_t i = 0; i < (size_t)K * HW; i++) {
-            float u = t->noise_override ? t->noise_override[i]
-                                        : sp_philox_uniform_at(t->seed, RNG_MASK_NOISE, base + i);
-            f->noise[i] = (float)(2 * t->inject) * u - (float)t->inject;
-        }
+        if (t->noise_override)
+            memcpy(f->noise, t->noise_override, sizeof(float) * (size_t)K * HW);
+        else
+            sp_philox_uniform_range(f->noise, (size_t)K * HW, t->seed, RNG_MASK_NOISE, base);
+        for (size_t i = 0; i < (size_t)K * HW; i++)
+            f->noise[i] = (float)(2 * t->inject) * f->noise[i] - (float)t->inject;
     }
     /* parallel: L K B planes of H W, a serial loop here was ~5% of a tetro step */
 #pragma omp parallel for schedule(static)

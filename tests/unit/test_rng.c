@@ -30,6 +30,34 @@ static void philox_kat(void)
     }
 }
 
+/* The block cache of sp_rng and the range fill give the indexed values:
+ * ranges starting anywhere in a block, and a generator whose fields are
+ * changed between draws (the cache must miss). */
+static void cached_equals_indexed(void)
+{
+    int same = 1;
+    for (uint64_t i0 = 0; i0 < 9; i0++)
+        for (size_t n = 0; n < 11; n++) {
+            float u[16];
+            sp_philox_uniform_range(u, n, 99, 3, i0);
+            for (size_t i = 0; i < n; i++)
+                same &= u[i] == sp_philox_uniform_at(99, 3, i0 + i);
+        }
+    CHECK("sp_philox_uniform_range = sp_philox_uniform_at, any start and length", same, "mismatch");
+    sp_rng r;
+    sp_rng_init(&r, 5, 1);
+    same = sp_rng_u32(&r) == sp_philox_u32_at(5, 1, 0);
+    r.seed = 6; /* same block number, another key */
+    same &= sp_rng_u32(&r) == sp_philox_u32_at(6, 1, 1);
+    r.stream = 2;
+    same &= sp_rng_u32(&r) == sp_philox_u32_at(6, 2, 2);
+    r.index = 40;
+    same &= sp_rng_u32(&r) == sp_philox_u32_at(6, 2, 40);
+    r.index = 1; /* back into an earlier block */
+    same &= sp_rng_u32(&r) == sp_philox_u32_at(6, 2, 1);
+    CHECK("sp_rng after its seed, stream or index is set: the indexed values", same, "stale cache");
+}
+
 static void indexed_equals_sequential(void)
 {
     sp_rng r;
@@ -106,6 +134,7 @@ int main(void)
 {
     philox_kat();
     indexed_equals_sequential();
+    cached_equals_indexed();
     uniform_stats();
     numpy_choice();
     TEST_MAIN_END;
