@@ -25,6 +25,9 @@ void sp_philox4x32_10(uint32_t out[4], const uint32_t ctr[4], const uint32_t key
     out[0] = c0, out[1] = c1, out[2] = c2, out[3] = c3;
 }
 
+/* A float in [0, 1) from 32 random bits: the top 24, times 2^-24. */
+static inline float u32_uniform(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
+
 /* The four values of block number block of (seed, stream). */
 static void philox_block(uint32_t out[4], uint64_t seed, uint64_t stream, uint64_t block)
 {
@@ -48,13 +51,13 @@ void sp_philox_uniform_range(float *u, size_t n, uint64_t seed, uint64_t stream,
         const uint64_t index = index0 + i;
         if (i == 0 || (index & 3) == 0)
             philox_block(out, seed, stream, index >> 2);
-        u[i] = (float)(out[index & 3] >> 8) * (1.0f / 16777216.0f);
+        u[i] = u32_uniform(out[index & 3]);
     }
 }
 
 float sp_philox_uniform_at(uint64_t seed, uint64_t stream, uint64_t index)
 {
-    return (float)(sp_philox_u32_at(seed, stream, index) >> 8) * (1.0f / 16777216.0f);
+    return u32_uniform(sp_philox_u32_at(seed, stream, index));
 }
 
 void sp_rng_init(sp_rng *r, uint64_t seed, uint64_t stream)
@@ -79,7 +82,7 @@ uint32_t sp_rng_u32(sp_rng *r)
     return r->block[r->index++ & 3];
 }
 
-float sp_rng_uniform(sp_rng *r) { return (float)(sp_rng_u32(r) >> 8) * (1.0f / 16777216.0f); }
+float sp_rng_uniform(sp_rng *r) { return u32_uniform(sp_rng_u32(r)); }
 
 double sp_rng_double(sp_rng *r)
 {

@@ -75,3 +75,31 @@ EOS
     expect_eq "test-cuda harness: output in file order (add's lines before relu's)" "add relu" \
         "$(grep -oE '^(ok|FAIL) [a-z]+' "$T/broken.out" | awk '{print $2}' | uniq | tr '\n' ' ' | sed 's/ $//')"
 fi
+
+# ... and the knobs tests/cuda/device.sh turns on the GPU machine: a wrapper
+# every CUDA run goes through (compute-sanitizer there), whose failure fails
+# the case; the repeat check, which must catch a second run giving other
+# bytes; the first case of each op only.
+if [ "$ncuda" != "$("$BIN/sp-op" --list | grep -c '^  cuda: none (this build')" ]; then
+    H="OBJ=$OBJ SP_BIN=$T/fake SP_CUDA_GOLDEN=nn_relu"
+    expect_ok "test-cuda harness: a wrapper that passes changes nothing" \
+        "env $H SP_CUDA_WRAP=env bash $ROOT/tests/cuda/run.sh | tail -n 1 | grep -Eq '^[1-9][0-9]* passed, 0 failed$'"
+    expect_ok "test-cuda harness: a wrapper that fails fails every case" \
+        "! env $H SP_CUDA_WRAP=false bash $ROOT/tests/cuda/run.sh >$T/wrap.out && ! grep -q '^ok ' $T/wrap.out"
+    mkdir -p "$T/flaky"
+    cat >"$T/flaky/sp-op" <<EOS
+#!/bin/bash
+# every second CUDA run answers with the whole golden file's output
+if [[ " \$* " == *" cuda "* ]] && [ -e "$T/flaky/odd" ]; then
+    rm -f "$T/flaky/odd"
+    exec "$T/fake/sp-op" "\$@" <"$ROOT/tests/golden/ops/nn_relu.sp"
+fi
+[[ " \$* " == *" cuda "* ]] && touch "$T/flaky/odd"
+exec "$T/fake/sp-op" "\$@"
+EOS
+    chmod +x "$T/flaky/sp-op"
+    expect_ok "test-cuda harness: SP_CUDA_REPEAT catches a second run with other bytes" \
+        "! OBJ=$OBJ SP_BIN=$T/flaky SP_CUDA_GOLDEN=nn_relu SP_CUDA_REPEAT=1 bash $ROOT/tests/cuda/run.sh >$T/rep.out && grep -q 'a second run gave other bytes' $T/rep.out"
+    expect_eq "test-cuda harness: SP_CUDA_FIRST checks one case of each op" "ok relu forward nn_relu.sp case 0000" \
+        "$(env $H SP_CUDA_FIRST=1 bash "$ROOT/tests/cuda/run.sh" | grep forward | cut -d' ' -f1-6)"
+fi

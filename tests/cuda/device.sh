@@ -1,8 +1,10 @@
 #!/bin/bash
 # The GPU machine's check, as one call of the device tool (README, CUDA):
-# build there, make test-cuda, the CLI's CUDA checks, determinism and
-# compute-sanitizer over the golden cases, and make test's suite.  Logs go to $OUT (the device
-# tool's folder that comes back; build/device elsewhere).
+# build there, make test-cuda (every CUDA run twice, byte for byte), the
+# CLI's CUDA checks, make test-cuda's harness again under compute-sanitizer
+# (tests/cuda/run.sh: SP_CUDA_REPEAT, SP_CUDA_WRAP, SP_CUDA_FIRST), and make
+# test's suite.  Logs go to $OUT (the device tool's folder that comes back;
+# build/device elsewhere).
 #
 # Here, before the call:  bash pipelines/cuda-carry.sh build/deps
 # The call:  run command="bash tests/cuda/device.sh" carry=["build/deps"]
@@ -12,8 +14,7 @@
 # sonames (libcudnn.so.9): the linker's -lcudnn needs a libcudnn.so, so the
 # script links against symlinks in a folder of its own.
 # SP_DEVICE_STEPS="build test-cuda cli repeat memcheck racecheck initcheck
-# synccheck suite": which steps (all by default; see per_case and suite).
-# Independent golden files run in parallel (up to 8 jobs).
+# synccheck suite": which steps (all by default; repeat goes with test-cuda).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 OUT=${OUT:-build/device}
@@ -65,13 +66,12 @@ if step build; then
     ldd bin/sp-op | grep -E 'cud|cublas|not found'
 fi
 
-S=$(mktemp -d)
-J=$(( $(nproc) > 8 ? 8 : $(nproc) ))
-goldens=$(for g in tests/golden/ops/*.sp; do basename "$g" .sp; done)
-
 if step test-cuda; then
-    stamp "make test-cuda"
-    timeout 400 bash tests/cuda/run.sh >"$OUT/test-cuda.log" 2>&1
+    # with repeat: every CUDA run twice, byte for byte, in the same pass
+    rep=0
+    step repeat && rep=1
+    stamp "make test-cuda (SP_CUDA_REPEAT=$rep)"
+    SP_CUDA_REPEAT=$rep timeout 400 bash tests/cuda/run.sh >"$OUT/test-cuda.log" 2>&1
     echo "rc $?"
     grep -v '^ok ' "$OUT/test-cuda.log" | head -n 60
 fi
@@ -81,55 +81,23 @@ if step cli; then
     SP_TEST_OBJ=build/obj-cuda timeout 120 bash tests/cli/cuda.sh 2>&1 | tail -n 15
 fi
 
-# Per case of a golden file, for each op with CUDA code (forward, and
-# backward where the CPU's backward runs on the case):
-#   repeat     the CUDA output twice, byte for byte (README: results repeat
-#              run to run on one GPU)
-#   memcheck   compute-sanitizer's memcheck, every case
-#   racecheck, initcheck, synccheck: the first case of each op in the file
-per_case() { # GOLDEN-NAME
-    local d=$S/pc-$1 k op b rc cov tool seen=" "
-    mkdir -p "$d"
-    build/obj-cuda/tests/tools/opsplit "$d" <"tests/golden/ops/$1.sp" >"$d/list" || return 0
-    while read -r k op; do
-        cov=$(grep "^$op " "$S/ops") || continue
-        for b in "" --backward; do
-            if [ -n "$b" ]; then
-                [[ $cov == *backward* ]] || continue
-                bin/sp-op "$op" $b --device cpu <"$d/$k.sp" >/dev/null 2>&1 || continue
-            fi
-            if step repeat; then
-                bin/sp-op "$op" $b --device cuda <"$d/$k.sp" >"$d/r1" 2>/dev/null
-                bin/sp-op "$op" $b --device cuda <"$d/$k.sp" >"$d/r2" 2>/dev/null
-                if cmp -s "$d/r1" "$d/r2" && [ -s "$d/r1" ]; then echo "repeat $op ${b:-forward} ($1 $k): identical"
-                else echo "repeat $op ${b:-forward} ($1 $k): DIFFERENT"; fi
-            fi
-            for tool in memcheck racecheck initcheck synccheck; do
-                step "$tool" || continue
-                [ "$tool" = memcheck ] || [[ $seen != *" $op$b "* ]] || continue
-                timeout 120 compute-sanitizer --tool "$tool" --error-exitcode 9 \
-                    bin/sp-op "$op" $b --device cuda <"$d/$k.sp" >/dev/null 2>"$d/san.log"
-                rc=$?
-                echo "$tool $op ${b:-forward} ($1 $k): rc $rc"
-                [ $rc -eq 0 ] || grep -m 8 -E '=====|sp-op' "$d/san.log"
-            done
-            seen="$seen$op$b "
-        done
-    done <"$d/list"
-}
-if command -v compute-sanitizer >/dev/null || step repeat; then
-    stamp "per case: $STEPS; $J golden files at a time"
-    bin/sp-op --list | awk '/^[a-z0-9_]+: / { n = substr($1, 1, length($1) - 1) }
-        /^  cuda: / && $2 != "none" { print n, $0 }' >"$S/ops"
-    export S STEPS
-    export -f per_case step
-    echo "$goldens" | xargs -P "$J" -I{} bash -c 'per_case {}' >"$OUT/cases.log" 2>&1
-    grep -vE ': rc 0$|: identical$' "$OUT/cases.log" | head -n 80
-    for w in repeat memcheck racecheck initcheck synccheck; do
-        n=$(grep -c "^$w " "$OUT/cases.log")
-        [ "$n" -gt 0 ] && echo "$w: $n runs, $(grep -cE "^$w .*(: rc 0|: identical)$" "$OUT/cases.log") clean"
-    done
-fi
+# The same harness under compute-sanitizer: memcheck on every case,
+# racecheck, initcheck and synccheck on the first case of each op in each
+# golden file (they are slower).  Its report goes to stderr, not into the
+# stream sp-op writes; all four in one log (what comes back is 8 files).
+for tool in memcheck racecheck initcheck synccheck; do
+    if ! step "$tool" || ! command -v compute-sanitizer >/dev/null; then continue; fi
+    first=1
+    [ "$tool" = memcheck ] && first=0
+    stamp "compute-sanitizer $tool (SP_CUDA_FIRST=$first)"
+    echo "== $tool" >>"$OUT/sanitize.log"
+    SP_CUDA_WRAP="compute-sanitizer --tool $tool --error-exitcode 9 --log-file /dev/stderr" SP_CUDA_FIRST=$first \
+        timeout 500 bash tests/cuda/run.sh >"$OUT/$tool.tmp" 2>&1
+    echo "rc $?: $(tail -n 1 "$OUT/$tool.tmp")"
+    grep '^FAIL' "$OUT/$tool.tmp" | head -n 20
+    cat "$OUT/$tool.tmp" >>"$OUT/sanitize.log"
+    rm -f "$OUT/$tool.tmp"
+done
 
 if step suite; then
     # make test's suite with this GPU present (tests that take the GPU branch).

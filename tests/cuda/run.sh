@@ -75,6 +75,24 @@ check() { # NAME ERRFILE TOL
     fi
 }
 
+# How each CUDA run goes (tests/cuda/device.sh uses these on the GPU machine):
+#   SP_CUDA_WRAP="compute-sanitizer --tool memcheck --error-exitcode 9
+#       --log-file /dev/stderr": a command every CUDA run goes through; a
+#       non-zero status (the tool's report) fails the case, its first lines
+#       in the FAIL line.  The CPU runs are not wrapped.
+#   SP_CUDA_REPEAT=1: every CUDA run twice, the outputs byte for byte (the
+#       README's claim that results repeat run to run on one GPU).
+#   SP_CUDA_FIRST=1: only the first case of each op in a golden file.
+read -ra WRAP <<<"${SP_CUDA_WRAP:-}"
+cuda_op() { # IN OUT ERR SP-OP-ARGS...: 0 when the CUDA run went (and repeated)
+    local in=$1 out=$2 err=$3
+    shift 3
+    "${WRAP[@]}" "$BIN/sp-op" "$@" --device cuda <"$in" >"$out" 2>"$err" || return 1
+    [ "${SP_CUDA_REPEAT:-0}" = 1 ] || return 0
+    "${WRAP[@]}" "$BIN/sp-op" "$@" --device cuda <"$in" >"$out.again" 2>>"$err" || return 1
+    cmp -s "$out" "$out.again" || { echo "a second run gave other bytes" >>"$err"; return 1; }
+}
+
 # SP_CUDA_GOLDEN="nn_relu compose_mse": only these golden files (quick runs).
 files=()
 if [ -n "${SP_CUDA_GOLDEN:-}" ]; then
@@ -83,7 +101,7 @@ else
     files=("$GOLDEN"/*.sp)
 fi
 check_file() { # GOLDEN-FILE
-    local g=$1 d k op line cov outs grads tol c dn
+    local g=$1 d k op line cov outs grads tol c dn seen=" "
     d=$T/$(basename "$g" .sp)
     mkdir -p "$d"
     "$TOOLS/opsplit" "$d" <"$g" >"$d/list" || { echo "FAIL split $g"; return; }
@@ -91,12 +109,16 @@ check_file() { # GOLDEN-FILE
         line=$(grep "^$op " "$T/ops") || continue
         cov=${line#* * * }
         case $cov in none*) continue ;; esac
+        if [ "${SP_CUDA_FIRST:-0}" = 1 ]; then
+            [[ $seen == *" $op "* ]] && continue
+            seen="$seen$op "
+        fi
         read -r _ outs grads _ <<<"$line"
         tol=${TOL[$op]:-1e-5}
         c=$d/$k.sp
         # forward
         if "$BIN/sp-op" "$op" --device cpu <"$c" >"$d/$k.cpu" 2>"$d/$k.err"; then
-            if "$BIN/sp-op" "$op" --device cuda <"$c" >"$d/$k.gpu" 2>"$d/$k.err"; then
+            if cuda_op "$c" "$d/$k.gpu" "$d/$k.err" "$op"; then
                 "$TOOLS/opdiff" "$d/$k.cpu" "$d/$k.gpu" ${outs//,/ } >"$d/$k.diff" 2>&1 &&
                     check "$op forward $(basename "$g") case $k" "$d/$k.diff" "$tol" ||
                     echo "FAIL $op forward $(basename "$g") case $k: $(cat "$d/$k.diff")"
@@ -109,7 +131,7 @@ check_file() { # GOLDEN-FILE
         [ "$grads" = "(none)" ] && continue
         dn=$(echo "$grads" | tr ',' '\n' | sed 's/^/d/' | tr '\n' ' ')
         "$BIN/sp-op" "$op" --backward --device cpu <"$c" >"$d/$k.bcpu" 2>/dev/null || continue
-        if "$BIN/sp-op" "$op" --backward --device cuda <"$c" >"$d/$k.bgpu" 2>"$d/$k.err"; then
+        if cuda_op "$c" "$d/$k.bgpu" "$d/$k.err" "$op" --backward; then
             # shellcheck disable=SC2086
             "$TOOLS/opdiff" "$d/$k.bcpu" "$d/$k.bgpu" $dn >"$d/$k.bdiff" 2>&1 &&
                 check "$op backward $(basename "$g") case $k" "$d/$k.bdiff" "${TOL_BWD[$op]:-$tol}" ||
