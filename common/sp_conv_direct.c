@@ -481,6 +481,31 @@ static void conv_image(float *out, const float *bias, const float *xp, const flo
     }
 }
 
+size_t sp_conv3x3_packed_floats(const sp_conv2d_desc *d)
+{
+    return ((size_t)d->o + MR - 1) / MR * MR * (size_t)d->c * 9;
+}
+
+void sp_conv3x3_pack_forward(float *pk, const float *weight, const sp_conv2d_desc *d)
+{
+    pack(pk, weight, d->o, d->c, 0, d->c);
+}
+
+/* one image: its padded input planes, then the tiles' output */
+size_t sp_conv3x3_image_floats(const sp_conv2d_desc *d)
+{
+    geom g = geometry(d, 1);
+    return (size_t)d->c * g.plane + g.or_ * g.qr;
+}
+
+void sp_conv3x3_forward_image(float *y, const float *x, const float *pk, const sp_conv2d_desc *d,
+                              float *ws, const sp_conv2d_epilogue *ep, const float *res)
+{
+    geom g = geometry(d, 1);
+    pad(ws, x, (size_t)d->c, (size_t)d->c, d->h, d->w, &g);
+    conv_image(y, NULL, ws, pk, d->c, d->o, d->h, d->w, &g, ws + (size_t)d->c * g.plane, ep, res);
+}
+
 void sp_conv3x3_forward(float *y, const float *x, const float *weight, const float *bias,
                         const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep)
 {

@@ -1,4 +1,5 @@
-/* Internal to sp_conv.c: the direct 3x3 / stride 1 / padding 1 convolution
+/* Internal to sp_conv.c and sp_encoder.c (its per-image inference): the
+ * direct 3x3 / stride 1 / padding 1 convolution
  * (AVX2 + FMA), which the ResNets spend nearly all their time in.  See
  * sp_conv_direct.c. */
 #ifndef SP_CONV_DIRECT_H
@@ -16,6 +17,17 @@ int sp_conv3x3_direct_ok(const sp_conv2d_desc *d);
 size_t sp_conv3x3_workspace(const sp_conv2d_desc *d, int T);
 void sp_conv3x3_forward(float *y, const float *x, const float *weight, const float *bias,
                         const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep);
+/* One image on the calling thread, for a caller that runs images in
+ * parallel itself (sp_encoder_infer): pk holds the weights packed once by
+ * sp_conv3x3_pack_forward (sp_conv3x3_packed_floats of them), ws
+ * sp_conv3x3_image_floats of scratch of this thread's own; x [C,H,W] ->
+ * y [O,H,W], then ep with this image's residual res (may be NULL).  The
+ * same bits as sp_conv3x3_forward gives that image: the same tiles. */
+size_t sp_conv3x3_packed_floats(const sp_conv2d_desc *d);
+void sp_conv3x3_pack_forward(float *pk, const float *weight, const sp_conv2d_desc *d);
+size_t sp_conv3x3_image_floats(const sp_conv2d_desc *d);
+void sp_conv3x3_forward_image(float *y, const float *x, const float *pk, const sp_conv2d_desc *d,
+                              float *ws, const sp_conv2d_epilogue *ep, const float *res);
 /* One row of output channel o from the convolution's own result: src +
  * bias, then ep (may be NULL) as the separate batch-norm pass computes it,
  * operation for operation (x * scale + shift + residual), so fused and

@@ -20,6 +20,9 @@
 #include "sp_error.h"
 #include "sp_pool.h"
 #include "sp_residual.h"
+#include "sp_conv_direct.h"
+
+#include <omp.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -207,7 +210,7 @@ sp_encoder *sp_encoder_new(const char *arch, int width, int in_c, int h, int w, 
     e->features = pool_h ? (size_t)ch * pool_h * pool_w : (size_t)ch * hh * ww;
 
     /* the channel counts only grow from stage to stage: the last is the widest */
-    e->bn_affine = sp_malloc(sizeof(float) * 2 * (size_t)e->out_c);
+    e->affine = sp_malloc(sizeof(float) * (e->nstats ? e->nstats : 1));
     e->params = sp_calloc(e->nparams ? e->nparams : 1, sizeof(float));
     e->grads = sp_calloc(e->nparams ? e->nparams : 1, sizeof(float));
     e->buffers = sp_calloc(e->nbuffers ? e->nbuffers : 1, sizeof(float));
@@ -241,7 +244,9 @@ void sp_encoder_free(sp_encoder *e)
     free(e->argmax);
     free(e->scratch);
     free(e->ws);
-    free(e->bn_affine);
+    free(e->affine);
+    free(e->packed);
+    free(e->img_ws);
     free(e);
 }
 
@@ -416,20 +421,182 @@ void sp_encoder_forward(sp_encoder *e, float *y, const float *x, int n, int trai
         memcpy(y, last, sizeof(float) * (size_t)n * e->features);
 }
 
-/* ---- inference: eval mode, nothing kept for a backward ---- */
+/* ---- inference: eval mode, nothing kept for a backward ----
+ *
+ * sp_encoder_infer runs a list of steps (stem conv, max pool, each block's
+ * convolutions and shortcut) over four rotating buffers of the largest
+ * activation: the block input P, conv1's output Q, the shortcut S, the block
+ * output R, which becomes the next P.  A convolution applies its batch norm
+ * (eval factors), residual add and ReLU to each output while it is in cache.
+ *
+ * Most steps run image by image: the direct 3x3 convolutions, the max pool,
+ * the option-A shortcut.  Consecutive such steps make one parallel loop in
+ * which each thread takes the next image (dynamic) and carries it through
+ * all of them: one synchronisation per run of steps instead of one per
+ * layer, and an image's activations stay in this core's cache from layer to
+ * layer.  Both matter most in a pipe, where another stage's threads share
+ * the cores: a thread that is descheduled holds up one image, not a barrier
+ * per layer.  The other convolutions (im2col + sgemm: strided, 7x7, 1x1 and
+ * the widest 3x3) run over the whole batch as sp_encoder_forward runs them,
+ * by the same groups of images, so every value is the same bits. */
 
-/* y = relu?(bn(conv(x)) + res) in one pass over y: the batch norm's eval
- * factors applied by the convolution while each output is in cache. */
-static void conv_bn_fused(sp_encoder *e, const sp_enc_conv *cv, const sp_enc_bn *bn, float *y,
-                          const float *x, const float *res, int relu, int n)
+enum { STEP_CONV, STEP_MAXPOOL, STEP_SHORTCUT_A };
+enum { BUF_X = -1 }; /* the input images; 0..3 are the rotating buffers */
+
+typedef struct {
+    int kind, in, out, res, relu; /* res -1: none */
+    const sp_enc_conv *cv;
+    const sp_enc_bn *bn;
+    int c, h, w;    /* per-image input */
+    int oc, oh, ow; /* per-image output */
+    int pad;        /* the shortcut's zero channels on each side */
+    int per_image;  /* a direct convolution, the pool or the shortcut */
+    size_t pk;      /* per-image convolution: its packed weights in e->packed */
+} infer_step;
+
+static infer_step conv_step(const sp_enc_conv *cv, const sp_enc_bn *bn, int in, int out, int res, int relu)
 {
-    float *scale = e->bn_affine, *shift = e->bn_affine + bn->c; /* bn->c <= out_c */
-    sp_batchnorm2d_eval_affine(scale, shift, e->params + bn->gamma, e->params + bn->beta,
-                               e->buffers + bn->mean, e->buffers + bn->var, (size_t)bn->c, e->eps);
-    sp_conv2d_epilogue ep = {scale, shift, res, relu};
-    sp_conv2d_desc d = cv->d;
+    const sp_conv2d_desc *d = &cv->d;
+    infer_step st = {STEP_CONV, in, out, res, relu, cv, bn, d->c, d->h, d->w, d->o,
+                     sp_conv2d_ho(d), sp_conv2d_wo(d), 0, sp_conv3x3_direct_ok(d), 0};
+    return st;
+}
+
+/* The steps of e in order into st (2 + 3 * nblocks of room); their count. */
+static int infer_steps(const sp_encoder *e, infer_step *st)
+{
+    int ns = 0, P = 0, Q = 1, R = 2, S = 3;
+    st[ns++] = conv_step(&e->stem, &e->stem_bn, BUF_X, P, -1, 1);
+    if (e->maxpool) {
+        infer_step mp = {STEP_MAXPOOL, P, Q, -1, 0, NULL, NULL, e->stem_bn.c, e->stem_h, e->stem_w,
+                         e->stem_bn.c, e->mp_h, e->mp_w, 0, 1, 0};
+        st[ns++] = mp;
+        int t = P;
+        P = Q;
+        Q = t;
+    }
+    for (int i = 0; i < e->nblocks; i++) {
+        const sp_enc_block *b = &e->blocks[i];
+        int res = P;
+        st[ns++] = conv_step(&b->conv1, &b->bn1, P, Q, -1, 1);
+        if (b->shortcut == SP_SHORTCUT_A) {
+            infer_step sa = {STEP_SHORTCUT_A, P, S, -1, 0, NULL, NULL, b->cin, b->hin, b->win,
+                             b->cout, b->hout, b->wout, (b->cout - b->cin) / 2, 1, 0};
+            st[ns++] = sa;
+            res = S;
+        } else if (b->shortcut == SP_SHORTCUT_CONV) {
+            st[ns++] = conv_step(&b->ds, &b->dsbn, P, S, -1, 0);
+            res = S;
+        }
+        st[ns++] = conv_step(&b->conv2, &b->bn2, Q, R, res, 1);
+        int t = P;
+        P = R;
+        R = t;
+    }
+    return ns;
+}
+
+static const float *step_in(float *const *bufs, const float *x, const infer_step *st, int i)
+{
+    return (st->in == BUF_X ? x : bufs[st->in]) + (size_t)i * st->c * st->h * st->w;
+}
+
+static sp_conv2d_epilogue step_epilogue(const sp_encoder *e, const infer_step *st, float *const *bufs)
+{
+    const float *aff = e->affine + st->bn->stats;
+    sp_conv2d_epilogue ep = {aff, aff + st->bn->c, st->res >= 0 ? bufs[st->res] : NULL, st->relu};
+    return ep;
+}
+
+/* step st on image i alone, on this thread; ws: its sp_conv3x3_image_floats */
+static void step_image(const sp_encoder *e, const infer_step *st, float *const *bufs, const float *x, int i,
+                       float *ws)
+{
+    const float *in = step_in(bufs, x, st, i);
+    const size_t os = (size_t)st->oc * st->oh * st->ow;
+    float *out = bufs[st->out] + (size_t)i * os;
+    if (st->kind == STEP_MAXPOOL) {
+        sp_maxpool2d_forward(out, NULL, in, (size_t)st->c, st->h, st->w, 3, 2, 1);
+    } else if (st->kind == STEP_SHORTCUT_A) {
+        sp_shortcut_a_forward(out, in, 1, st->c, st->h, st->w, st->pad);
+    } else {
+        sp_conv2d_epilogue ep = step_epilogue(e, st, bufs);
+        const float *res = ep.residual ? ep.residual + (size_t)i * os : NULL;
+        ep.residual = NULL; /* this image's residual goes as res */
+        sp_conv3x3_forward_image(out, in, e->packed + st->pk, &st->cv->d, ws, &ep, res);
+    }
+}
+
+/* The end of the run of per-image steps from k: image i uses
+ * [i*size, (i+1)*size) of each buffer, so a run must see each buffer with
+ * one per-image size only.  A buffer that held a larger tensor earlier in
+ * the run (a block input before a stride-2 block, read by its shortcut) and
+ * is then written with a smaller one would let image i's new values
+ * overwrite an image the other thread has not read yet. */
+static int run_end(const infer_step *st, int k, int ns)
+{
+    size_t size[4] = {0, 0, 0, 0};
+    int j = k;
+    for (; j < ns && st[j].per_image; j++) {
+        const size_t is = (size_t)st[j].c * st[j].h * st[j].w, os = (size_t)st[j].oc * st[j].oh * st[j].ow;
+        const int buf[3] = {st[j].in, st[j].out, st[j].res};
+        const size_t len[3] = {is, os, os};
+        int clash = 0;
+        for (int b = 0; b < 3; b++)
+            clash |= buf[b] >= 0 && size[buf[b]] && size[buf[b]] != len[b];
+        if (clash)
+            break;
+        for (int b = 0; b < 3; b++)
+            if (buf[b] >= 0)
+                size[buf[b]] = len[b];
+    }
+    return j > k ? j : k + 1;
+}
+
+/* a convolution over the whole batch (im2col + sgemm, its own threads) */
+static void step_batch(sp_encoder *e, const infer_step *st, float *const *bufs, const float *x, int n)
+{
+    sp_conv2d_epilogue ep = step_epilogue(e, st, bufs);
+    sp_conv2d_desc d = st->cv->d;
     d.n = n;
-    sp_conv2d_forward_fused(y, x, e->params + cv->w, &d, e->ws, e->ws_len, &ep);
+    sp_conv2d_forward_fused(bufs[st->out], step_in(bufs, x, st, 0), e->params + st->cv->w, &d, e->ws,
+                            e->ws_len, &ep);
+}
+
+/* Every batch norm's eval factors, the per-image convolutions' packed
+ * weights and the threads' scratch, for these steps and this thread count. */
+static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
+{
+    size_t packed = 0, per = 0;
+    for (int k = 0; k < ns; k++) {
+        if (st[k].kind != STEP_CONV)
+            continue;
+        const sp_enc_bn *bn = st[k].bn;
+        float *aff = e->affine + bn->stats;
+        sp_batchnorm2d_eval_affine(aff, aff + bn->c, e->params + bn->gamma, e->params + bn->beta,
+                                   e->buffers + bn->mean, e->buffers + bn->var, (size_t)bn->c, e->eps);
+        if (!st[k].per_image)
+            continue;
+        st[k].pk = packed;
+        packed += sp_conv3x3_packed_floats(&st[k].cv->d);
+        size_t f = sp_conv3x3_image_floats(&st[k].cv->d);
+        if (f > per)
+            per = f;
+    }
+    if (packed > e->packed_len) {
+        free(e->packed);
+        e->packed = sp_malloc(sizeof(float) * packed);
+        e->packed_len = packed;
+    }
+    for (int k = 0; k < ns; k++)
+        if (st[k].kind == STEP_CONV && st[k].per_image)
+            sp_conv3x3_pack_forward(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d);
+    if (per * (size_t)T > e->img_ws_len) {
+        free(e->img_ws);
+        e->img_ws_len = per * (size_t)T;
+        e->img_ws = sp_malloc(sizeof(float) * e->img_ws_len);
+    }
+    e->img_ws_per = per;
 }
 
 void sp_encoder_infer(sp_encoder *e, float *y, const float *x, int n)
@@ -440,41 +607,36 @@ void sp_encoder_infer(sp_encoder *e, float *y, const float *x, int n)
     e->n = n;
     e->training = 0;
     e->cached = 0;
-    /* four of the five scratch buffers (each the largest activation): the
-     * block input P, conv1's output Q, the shortcut S, the block output R,
-     * which becomes the next P */
     const size_t big = e->max_act * (size_t)e->cap;
-    float *P = e->scratch, *Q = P + big, *R = Q + big, *S = R + big;
-    conv_bn_fused(e, &e->stem, &e->stem_bn, P, x, NULL, 1, n);
-    if (e->maxpool) {
-        /* no argmax: nothing goes backward from here, and without it the
-         * pool takes its vectorised path (sp_pool.c) */
-        sp_maxpool2d_forward(Q, NULL, P, (size_t)n * e->stem_bn.c, e->stem_h, e->stem_w, 3, 2, 1);
-        float *t = P;
-        P = Q;
-        Q = t;
-    }
-    for (int i = 0; i < e->nblocks; i++) {
-        const sp_enc_block *b = &e->blocks[i];
-        const float *res = P;
-        conv_bn_fused(e, &b->conv1, &b->bn1, Q, P, NULL, 1, n);
-        if (b->shortcut == SP_SHORTCUT_A) {
-            sp_shortcut_a_forward(S, P, (size_t)n, b->cin, b->hin, b->win, (b->cout - b->cin) / 2);
-            res = S;
-        } else if (b->shortcut == SP_SHORTCUT_CONV) {
-            conv_bn_fused(e, &b->ds, &b->dsbn, S, P, NULL, 0, n);
-            res = S;
+    float *const bufs[4] = {e->scratch, e->scratch + big, e->scratch + 2 * big, e->scratch + 3 * big};
+    infer_step *st = sp_malloc(sizeof(infer_step) * (2 + 3 * (size_t)e->nblocks));
+    const int ns = infer_steps(e, st), T = omp_get_max_threads();
+    infer_prepare(e, st, ns, T);
+    for (int k = 0; k < ns;) {
+        if (!st[k].per_image) {
+            step_batch(e, &st[k], bufs, x, n);
+            k++;
+            continue;
         }
-        conv_bn_fused(e, &b->conv2, &b->bn2, R, Q, res, 1, n);
-        float *t = P;
-        P = R;
-        R = t;
+        const int k1 = run_end(st, k, ns);
+#pragma omp parallel num_threads(T)
+        {
+            float *ws = e->img_ws + (size_t)omp_get_thread_num() * e->img_ws_per;
+#pragma omp for schedule(dynamic, 1)
+            for (int i = 0; i < n; i++)
+                for (int j = k; j < k1; j++)
+                    step_image(e, &st[j], bufs, x, e->infer_reverse ? n - 1 - i : i, ws);
+        }
+        k = k1;
     }
+    /* the last block's output: P after the last swap */
+    const float *last = bufs[ns > 0 ? st[ns - 1].out : 0];
+    free(st);
     if (e->pool_h)
-        sp_adaptive_avgpool2d_forward(y, P, (size_t)n * e->out_c, e->out_h, e->out_w, e->pool_h,
+        sp_adaptive_avgpool2d_forward(y, last, (size_t)n * e->out_c, e->out_h, e->out_w, e->pool_h,
                                       e->pool_w);
     else
-        memcpy(y, P, sizeof(float) * (size_t)n * e->features);
+        memcpy(y, last, sizeof(float) * (size_t)n * e->features);
 }
 
 void sp_encoder_backward(sp_encoder *e, float *dx, const float *dy)

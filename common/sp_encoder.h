@@ -96,7 +96,12 @@ typedef struct {
     int32_t *argmax;  /* cap * 64-channel map after the max pool */
     float *scratch;   /* 5 buffers of cap * max_act */
     float *ws;        /* convolution workspace */
-    float *bn_affine; /* 2 * out_c: one batch norm's eval scale and shift (sp_encoder_infer) */
+    /* sp_encoder_infer's: every batch norm's eval scale and shift (laid out
+     * as stats), the per-image convolutions' packed weights, the threads'
+     * scratch (img_ws_per floats each) */
+    float *affine, *packed, *img_ws;
+    size_t packed_len, img_ws_len, img_ws_per;
+    int infer_reverse; /* tests: sp_encoder_infer takes images last first (an adversarial order) */
     size_t ws_len;
 } sp_encoder;
 

@@ -89,6 +89,8 @@ steady=$S/steady
 : >"$table"
 : >"$breakdown"
 : >"$steady"
+roof=$S/roof
+: >"$roof"
 for cfg in $CONFIGS; do
     case $cfg in
         tetro)
@@ -196,6 +198,7 @@ for cfg in $CONFIGS; do
             "$over_feat" "$nl" "$t_featl" "$t_chainl" "$(calc "100 * ($t_featl / $t_chainl - 1)")" \
             "$(calc "100 * (($t_featl - $t_feat) / ($t_chainl - $t_chain) - 1)")" >>"$steady"
     fi
+    echo "$cfg $model $ref $ips_chain" >>"$roof"
     [ "$same" = yes ] || echo "bench-infer: $cfg: pipe and chain metrics differ: $same"
     echo "$cfg done: pipe $ips_pipe images/s, chain $ips_chain, reference $ref (load average $(cut -d' ' -f1 /proc/loadavg))" >&2
 done
@@ -220,4 +223,29 @@ if [ -s "$steady" ]; then
     echo "| config | short | long | marginal overhead |"
     echo "|---|---|---|---|"
     cat "$steady"
+fi
+if [ -s "$roof" ]; then
+    # the roofline: what any program could reach on these cores
+    # (tests/tools/roofline: the FMA peak measured with THREADS threads,
+    # the encoder's multiply-adds per image counted from the model)
+    r=$(OMP_NUM_THREADS=$THREADS "$OBJ/tests/tools/roofline" --seconds 2 $(cut -d' ' -f2 "$roof"))
+    peak=$(echo "$r" | sed -n 's/^peak GFLOPS \([0-9.]*\) .*/\1/p')
+    echo
+    echo "The roofline: this CPU's measured FMA peak with $THREADS threads: $peak GFLOP/s ($(echo "$r" | head -1 | sed 's/.* isa //')). The encoder's convolutions alone, at 2 flops a multiply-add, at the reference's and the chain's images/s, as GFLOP/s and share of that peak; direct bound: the most any program computing those convolutions directly (as ours and oneDNN do) could be faster than the reference (its encoder alone at the peak, everything else free); Winograd bound: the same with every 3x3 stride-1 convolution done by Winograd F(4x4, 3x3), 4x fewer multiplies, its transforms free."
+    echo
+    echo "| config | encoder GFLOP / image (3x3 stride 1) | reference | chain | direct bound | Winograd bound |"
+    echo "|---|---|---|---|---|---|"
+    while read -r cfg model ref ips; do
+        set -- $(echo "$r" | grep "^$model " | sed 's/.* macs \([0-9]*\) macs3x3 \([0-9]*\)/\1 \2/')
+        gf=$(calc "2 * $1 / 1e9") gw=$(calc "2 * ($1 - $2 + $2 / 4) / 1e9")
+        if [ "$ref" = - ]; then
+            printf '| %s | %.3f (%.0f%%) | - | %.0f GFLOP/s, %.0f%% | - | - |\n' "$cfg" "$gf" "$(calc "100 * $2 / $1")" \
+                "$(calc "$ips * $gf")" "$(calc "100 * $ips * $gf / $peak")"
+        else
+            printf '| %s | %.3f (%.0f%%) | %.0f GFLOP/s, %.0f%% | %.0f GFLOP/s, %.0f%% | %.2fx | %.2fx |\n' "$cfg" "$gf" \
+                "$(calc "100 * $2 / $1")" "$(calc "$ref * $gf")" "$(calc "100 * $ref * $gf / $peak")" \
+                "$(calc "$ips * $gf")" "$(calc "100 * $ips * $gf / $peak")" "$(calc "$peak / ($ref * $gf)")" \
+                "$(calc "$peak / ($ref * $gw)")"
+        fi
+    done <"$roof"
 fi
