@@ -184,7 +184,8 @@ int main(int argc, char **argv)
         sp_fatal("--lambda-empty: must be a finite value >= 0");
     sp_device_resolve_stage(device, 0, "sp-select"); /* the computation is on the CPU */
 
-    sp_model *model = model_path ? sp_model_read(model_path) : NULL;
+    /* candidates from features: no encoder, so its weights are not read */
+    sp_model *model = model_path ? sp_model_read_part(model_path, "encoder.") : NULL;
     selection sel = {iters, exhaustive, gather_flag, lambda, limit, 0, 1, 0.0,
                      model ? sp_predictor_new(model, model_path) : NULL};
     sp_filter f = {"sp-select", on_stream, select_batch, &sel, drop};

@@ -150,7 +150,7 @@ int main(int argc, char **argv)
     if (model) {
         if (nargs)
             sp_fatal("%s: --model draws a model, not a stream", args[0]);
-        sp_model *m = sp_model_read(model);
+        sp_model *m = sp_model_read_part(model, "encoder."); /* draws sprites only */
         sp_viz_sprites(m, out, scale ? scale : 4);
         fprintf(stderr, "sp-viz: %s: %d sprites%s\n", out, m->n_sprites, m->M ? " and backgrounds" : "");
         sp_model_free(m);

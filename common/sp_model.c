@@ -486,6 +486,8 @@ static int sbuf_write(void *data, const char *buf, size_t len)
 
 char *sp_model_pack(const sp_model *m, size_t *len)
 {
+    if (m->skipped[0])
+        sp_fatal("internal error: a model read without its '%s' values cannot be written", m->skipped);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
@@ -541,7 +543,15 @@ static void key_copy(char *buf, size_t len, const msgpack_object *k, const char 
 }
 
 /* One tensor entry against the tensor the config implies. */
+static void read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o, const char *name, int values);
+static sp_model *unpack(const char *buf, size_t len, const char *name, const char *skip);
+
 void sp_model_read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o, const char *name)
+{
+    read_tensor(t, tname, o, name, 1);
+}
+
+static void read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o, const char *name, int values)
 {
     if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size != 3)
         sp_fatal("%s: tensor '%s': a tensor has exactly the keys dtype, shape, data", name, tname);
@@ -581,6 +591,8 @@ void sp_model_read_tensor(sp_tensor *t, const char *tname, const msgpack_object 
         sp_fatal("%s: tensor '%s': %s, the config implies %s", name, tname, got, want);
     if (da->type != MSGPACK_OBJECT_BIN || da->via.bin.size != t->nbytes)
         sp_fatal("%s: tensor '%s': data is not a bin of %zu bytes", name, tname, t->nbytes);
+    if (!values)
+        return;
     memcpy(t->data, da->via.bin.ptr, t->nbytes);
     const float *f = sp_f32(t);
     for (size_t i = 0; i < t->nbytes / sizeof(float); i++)
@@ -589,6 +601,11 @@ void sp_model_read_tensor(sp_tensor *t, const char *tname, const msgpack_object 
 }
 
 sp_model *sp_model_unpack(const char *buf, size_t len, const char *name)
+{
+    return unpack(buf, len, name, NULL);
+}
+
+static sp_model *unpack(const char *buf, size_t len, const char *name, const char *skip)
 {
     /* Scan first: a corrupt header could otherwise make the unpacker
      * allocate without limit (sp_msgscan.h). */
@@ -675,7 +692,7 @@ sp_model *sp_model_unpack(const char *buf, size_t len, const char *name)
         if (seen[j])
             sp_fatal("%s: duplicate tensor '%s'", name, tname);
         seen[j] = 1;
-        sp_model_read_tensor(m->tensors[j].t, tname, &kv->val, name);
+        read_tensor(m->tensors[j].t, tname, &kv->val, name, !skip || strncmp(tname, skip, strlen(skip)) != 0);
     }
     for (int j = 0; j < m->ntensors; j++)
         if (!seen[j])
@@ -698,12 +715,21 @@ sp_model *sp_model_unpack(const char *buf, size_t len, const char *name)
         }
     }
     m->ckpt = ckpt;
+    if (skip)
+        snprintf(m->skipped, sizeof m->skipped, "%s", skip);
     msgpack_unpacked_destroy(&u);
     return m;
 }
 
 sp_model *sp_model_read(const char *path)
 {
+    return sp_model_read_part(path, NULL);
+}
+
+sp_model *sp_model_read_part(const char *path, const char *skip)
+{
+    if (skip && strlen(skip) >= sizeof ((sp_model *)0)->skipped)
+        sp_fatal("%s: internal: skipped prefix '%s' too long", path, skip);
     FILE *f = fopen(path, "rb");
     if (!f)
         sp_fatal("%s: %s", path, strerror(errno));
@@ -714,10 +740,12 @@ sp_model *sp_model_read(const char *path)
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
         size_t len = (size_t)st.st_size;
-        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fileno(f), 0);
+        /* (a partial read touches only the headers and the values it
+         * reads: populating the skipped values' pages would cost more) */
+        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | (skip ? 0 : MAP_POPULATE), fileno(f), 0);
         if (map != MAP_FAILED) {
             fclose(f);
-            sp_model *m = sp_model_unpack(map, len, path);
+            sp_model *m = unpack(map, len, path, skip);
             munmap(map, len);
             return m;
         }
@@ -734,7 +762,7 @@ sp_model *sp_model_read(const char *path)
     if (ferror(f))
         sp_fatal("%s: read error: %s", path, strerror(errno));
     fclose(f);
-    sp_model *m = sp_model_unpack(buf, n, path);
+    sp_model *m = unpack(buf, n, path, skip);
     free(buf);
     return m;
 }

@@ -64,6 +64,7 @@ typedef struct {
     int ntensors, cap;
     sp_model_tensor *tensors;
     sp_map meta;      /* free-form, raw msgpack values */
+    char skipped[16]; /* sp_model_read_part's prefix: those values were not read ("" all were) */
     sp_map ckpt;      /* checkpoint sections "optimizer", "rng", "schedule" as raw
                        * msgpack maps (formats/model.md); empty in a plain model */
 } sp_model;
@@ -157,6 +158,13 @@ void sp_model_write(const sp_model *m, const char *path);
 char *sp_model_pack(const sp_model *m, size_t *len);
 /* Reads and validates a model file; fatal "path: why" on any error. */
 sp_model *sp_model_read(const char *path);
+/* The same, except that the values of the tensors whose names begin with
+ * skip ("encoder.") are not read: their dtype, shape and size are checked,
+ * their values stay zero.  For a stage that never uses them (sp-select
+ * --model and sp-viz run no encoder): a ResNet-18 model's 45 MB are then
+ * neither copied nor touched.  m->skipped remembers the prefix: such a
+ * model cannot be written and builds no encoder (both fatal). */
+sp_model *sp_model_read_part(const char *path, const char *skip);
 /* Same from bytes (name in messages). */
 sp_model *sp_model_unpack(const char *buf, size_t len, const char *name);
 

@@ -126,6 +126,8 @@ static sp_encoder *encoder_of(sp_predictor *p)
     if (p->enc)
         return p->enc;
     const sp_model *m = p->m;
+    if (m->skipped[0] && !strncmp(m->skipped, "encoder.", strlen(m->skipped)))
+        sp_fatal("internal error: the encoder's weights were not read (sp_model_read_part)");
     int pool_h, pool_w;
     sp_config_with_pool(m->cfg, &pool_h, &pool_w);
     p->enc = sp_encoder_new(sp_config_str(m->cfg, "model.encoder_name"), 0, m->C, m->H, m->W, pool_h, pool_w);

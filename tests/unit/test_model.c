@@ -274,6 +274,30 @@ static void test_init(void)
     b2 = sp_model_pack(r, &n2);
     CHECK("model_file_roundtrip", n1 == n2 && memcmp(b1, b2, n1) == 0, "model read from %s differs", path);
     sp_model_free(r);
+
+    /* a partial read: the encoder's values stay zero, every other tensor is
+     * read, the model remembers it and refuses to be written */
+    r = sp_model_read_part(path, "encoder.");
+    int enc_zero = 1, enc_seen = 0, rest_same = 1;
+    for (int i = 0; i < r->ntensors; i++) {
+        const sp_tensor *t = r->tensors[i].t;
+        if (!strncmp(r->tensors[i].name, "encoder.", 8)) {
+            enc_seen++;
+            for (size_t k = 0; k < t->nbytes; k++)
+                enc_zero &= ((const unsigned char *)t->data)[k] == 0;
+        } else {
+            rest_same &= memcmp(t->data, m->tensors[i].t->data, t->nbytes) == 0;
+        }
+    }
+    CHECK("model_read_part", enc_seen > 0 && enc_zero && rest_same && !strcmp(r->skipped, "encoder."),
+          "%d encoder tensors, zero %d, others equal %d, skipped '%s'", enc_seen, enc_zero, rest_same, r->skipped);
+    fatal_msg[0] = 0;
+    if (setjmp(fatal_jmp) == 0) {
+        size_t nn;
+        free(sp_model_pack(r, &nn));
+    }
+    CHECK("model_read_part_not_written", strstr(fatal_msg, "cannot be written") != NULL, "got '%s'", fatal_msg);
+    sp_model_free(r);
     unlink(path);
 
     /* corruptions */
