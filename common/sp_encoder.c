@@ -209,7 +209,7 @@ sp_encoder *sp_encoder_new(const char *arch, int width, int in_c, int h, int w, 
     e->out_w = ww;
     e->features = pool_h ? (size_t)ch * pool_h * pool_w : (size_t)ch * hh * ww;
 
-    /* the channel counts only grow from stage to stage: the last is the widest */
+    /* sp_encoder_infer's eval scale and shift of every batch norm, laid out as stats */
     e->affine = sp_malloc(sizeof(float) * (e->nstats ? e->nstats : 1));
     e->params = sp_calloc(e->nparams ? e->nparams : 1, sizeof(float));
     e->grads = sp_calloc(e->nparams ? e->nparams : 1, sizeof(float));
@@ -516,6 +516,8 @@ static void step_image(const sp_encoder *e, const infer_step *st, float *const *
     const size_t os = (size_t)st->oc * st->oh * st->ow;
     float *out = bufs[st->out] + (size_t)i * os;
     if (st->kind == STEP_MAXPOOL) {
+        /* no argmax: nothing goes backward from here, and without it the
+         * pool takes its vectorised path (sp_pool.c) */
         sp_maxpool2d_forward(out, NULL, in, (size_t)st->c, st->h, st->w, 3, 2, 1);
     } else if (st->kind == STEP_SHORTCUT_A) {
         sp_shortcut_a_forward(out, in, 1, st->c, st->h, st->w, st->pad);
