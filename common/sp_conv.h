@@ -4,7 +4,8 @@
  * go to a direct kernel (sp_conv_direct.c, about twice as fast there; the
  * environment variable SP_CONV_IM2COL=1 turns it off, e.g. to test the
  * general path; its forward uses AVX-512 where the CPU has it, bit-identical,
- * and SP_CONV_AVX512=0 keeps it to AVX2).
+ * and SP_CONV_AVX512=0 keeps it to AVX2; SP_CONV_TILE16X2=0 turns off its
+ * two-block 16-position tile for small maps, also bit-identical).
  *
  * Threads.  Debian's default OpenBLAS is the pthread build; its own threads
  * would fight with ours and make the summation order depend on timing, so

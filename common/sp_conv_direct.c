@@ -45,6 +45,8 @@
 #define MAX_WEIGHTS ((size_t)1 << 18)
 
 static int simd_ok, simd_wide; /* AVX2 + FMA; the AVX-512 forward tiles as well */
+static int simd_vl;            /* AVX-512VL: 32 registers for the 256-bit tiles */
+static int x16x2 = 1;           /* SP_CONV_TILE16X2=0: not the pair tile (tests prove both) */
 static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
 static void simd_probe(void);
 
@@ -73,6 +75,13 @@ static geom geometry(const sp_conv2d_desc *d, int T)
     size_t qbig = (g.q + big - 1) / big * big, qsmall = (g.q + small - 1) / small * small;
     g.nr = qsmall * 20 < qbig * 19 ? small : big; /* the smaller tile when it saves 5% of the work */
     g.qr = g.nr == small ? qsmall : qbig;
+    if (simd_wide && simd_vl && x16x2) { /* the 256-bit 16-position pair tile, again if it saves 5% */
+        size_t q16 = (g.q + 15) / 16 * 16;
+        if (q16 * 20 < g.qr * 19) {
+            g.nr = 16;
+            g.qr = q16;
+        }
+    }
     g.q8 = (g.q + 7) / 8 * 8;
     g.or_ = ((size_t)d->o + MR - 1) / MR * MR;
     g.cr = ((size_t)d->c + MR - 1) / MR * MR;
@@ -293,6 +302,51 @@ __attribute__((target("avx2,fma"))) static void dw_tile(float *out, const float 
     out[11] += hsum(a32);
 }
 
+/* fwd_tile16 for two blocks of MR output channels at once (pk and the next
+ * block's weights pk + block): 16 accumulators and half the input loads per
+ * FMA.  With the 16 AVX2 registers they would spill; AVX-512VL gives the
+ * same 256-bit instructions 32 registers, so this tile is built for (and
+ * only chosen on) such a CPU.  Each output is still the same chain. */
+#define FMA16_ROW(a0, a1, w, off)                                                                  \
+    do {                                                                                           \
+        __m256 w_ = _mm256_broadcast_ss((w) + (off));                                              \
+        a0 = _mm256_fmadd_ps(w_, x0, a0);                                                          \
+        a1 = _mm256_fmadd_ps(w_, x1, a1);                                                          \
+    } while (0)
+
+__attribute__((target("avx2,fma,avx512f,avx512vl"))) static void fwd_tile16x2(float *yf, size_t ldy,
+                                                                               const float *x, size_t plane,
+                                                                               const float *pk, size_t block,
+                                                                               int cin, size_t wp)
+{
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
+    __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+    __m256 b00 = a00, b01 = a00, b10 = a00, b11 = a00;
+    __m256 b20 = a00, b21 = a00, b30 = a00, b31 = a00;
+    const float *pk2 = pk + block;
+    for (int c = 0; c < cin; c++) {
+        const float *xc = x + (size_t)c * plane;
+        for (int ki = 0; ki < 3; ki++)
+            for (int kj = 0; kj < 3; kj++, pk += MR, pk2 += MR) {
+                const float *p = xc + (size_t)ki * wp + (size_t)kj;
+                __m256 x0 = _mm256_loadu_ps(p), x1 = _mm256_loadu_ps(p + 8);
+                FMA16_ROW(a00, a01, pk, 0);
+                FMA16_ROW(a10, a11, pk, 1);
+                FMA16_ROW(a20, a21, pk, 2);
+                FMA16_ROW(a30, a31, pk, 3);
+                FMA16_ROW(b00, b01, pk2, 0);
+                FMA16_ROW(b10, b11, pk2, 1);
+                FMA16_ROW(b20, b21, pk2, 2);
+                FMA16_ROW(b30, b31, pk2, 3);
+            }
+    }
+    __m256 acc[2 * MR][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31},
+                             {b00, b01}, {b10, b11}, {b20, b21}, {b30, b31}};
+    for (int r = 0; r < 2 * MR; r++, yf += ldy)
+        for (int v = 0; v < 2; v++)
+            _mm256_storeu_ps(yf + 8 * v, acc[r][v]);
+}
+
 /* AVX-512 versions of the tiles above (a core with 512-bit FMA units does
  * twice the work per instruction).  Every output of the forward tiles is
  * still one chain of FMAs over (c, ki, kj) in the same order, so their
@@ -447,6 +501,8 @@ static void simd_probe(void)
     __builtin_cpu_init();
     const char *off = getenv("SP_CONV_IM2COL"), *wide = getenv("SP_CONV_AVX512");
     simd_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !(off && *off && *off != '0');
+    simd_vl = simd_ok && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+    { const char *v = getenv("SP_CONV_TILE16X2"); x16x2 = !(v && *v == '0'); }
     simd_wide = simd_ok && __builtin_cpu_supports("avx512f") && !(wide && *wide == '0') &&
                 ((wide && *wide == '1') || wide_pays());
 }
@@ -461,6 +517,12 @@ static void conv_image(float *out, const float *bias, const float *xp, const flo
     const fwd_tile_fn tile = tile_of(g->nr);
     const size_t block = (size_t)cin * 9 * MR; /* packed weights of one block of MR outputs */
     for (size_t b = 0; b < nb; b++) {
+        if (g->nr == 16 && b + 1 < nb && simd_vl && x16x2) { /* two blocks at once */
+            for (size_t q = 0; q < g->qr; q += 16)
+                fwd_tile16x2(yf + b * MR * g->qr + q, g->qr, xp + q, g->plane, pk + b * block, block, cin, g->wp);
+            b++;
+            continue;
+        }
         if (g->nr == 32 && b + 1 < nb) { /* two blocks at once */
             for (size_t q = 0; q < g->qr; q += 32)
                 fwd_tile32x2(yf + b * MR * g->qr + q, g->qr, xp + q, g->plane, pk + b * block, block, cin, g->wp);
