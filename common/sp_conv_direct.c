@@ -302,50 +302,13 @@ __attribute__((target("avx2,fma"))) static void dw_tile(float *out, const float 
     out[11] += hsum(a32);
 }
 
-/* fwd_tile16 for two blocks of MR output channels at once (pk and the next
- * block's weights pk + block): 16 accumulators and half the input loads per
- * FMA.  With the 16 AVX2 registers they would spill; AVX-512VL gives the
- * same 256-bit instructions 32 registers, so this tile is built for (and
- * only chosen on) such a CPU.  Each output is still the same chain. */
+/* a row of fwd_tile16x2 (below, with the AVX-512 pair tile) */
 #define FMA16_ROW(a0, a1, w, off)                                                                  \
     do {                                                                                           \
         __m256 w_ = _mm256_broadcast_ss((w) + (off));                                              \
         a0 = _mm256_fmadd_ps(w_, x0, a0);                                                          \
         a1 = _mm256_fmadd_ps(w_, x1, a1);                                                          \
     } while (0)
-
-__attribute__((target("avx2,fma,avx512f,avx512vl"))) static void fwd_tile16x2(float *yf, size_t ldy,
-                                                                               const float *x, size_t plane,
-                                                                               const float *pk, size_t block,
-                                                                               int cin, size_t wp)
-{
-    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
-    __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-    __m256 b00 = a00, b01 = a00, b10 = a00, b11 = a00;
-    __m256 b20 = a00, b21 = a00, b30 = a00, b31 = a00;
-    const float *pk2 = pk + block;
-    for (int c = 0; c < cin; c++) {
-        const float *xc = x + (size_t)c * plane;
-        for (int ki = 0; ki < 3; ki++)
-            for (int kj = 0; kj < 3; kj++, pk += MR, pk2 += MR) {
-                const float *p = xc + (size_t)ki * wp + (size_t)kj;
-                __m256 x0 = _mm256_loadu_ps(p), x1 = _mm256_loadu_ps(p + 8);
-                FMA16_ROW(a00, a01, pk, 0);
-                FMA16_ROW(a10, a11, pk, 1);
-                FMA16_ROW(a20, a21, pk, 2);
-                FMA16_ROW(a30, a31, pk, 3);
-                FMA16_ROW(b00, b01, pk2, 0);
-                FMA16_ROW(b10, b11, pk2, 1);
-                FMA16_ROW(b20, b21, pk2, 2);
-                FMA16_ROW(b30, b31, pk2, 3);
-            }
-    }
-    __m256 acc[2 * MR][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31},
-                             {b00, b01}, {b10, b11}, {b20, b21}, {b30, b31}};
-    for (int r = 0; r < 2 * MR; r++, yf += ldy)
-        for (int v = 0; v < 2; v++)
-            _mm256_storeu_ps(yf + 8 * v, acc[r][v]);
-}
 
 /* AVX-512 versions of the tiles above (a core with 512-bit FMA units does
  * twice the work per instruction).  Every output of the forward tiles is
@@ -415,41 +378,49 @@ __attribute__((target("avx512f"))) static void fwd_tile32(float *yf, size_t ldy,
             _mm512_storeu_ps(yf + 16 * v, acc[r][v]);
 }
 
-/* fwd_tile32 for two blocks of MR output channels at once (pk and the next
- * block's weights pk + block): 16 accumulators instead of 8, enough
- * independent FMAs to fill both units on the small maps (14x14, 7x7) where
- * the 32-position tile is chosen.  Each output is still the same chain. */
-__attribute__((target("avx512f"))) static void fwd_tile32x2(float *yf, size_t ldy, const float *x,
-                                                             size_t plane, const float *pk, size_t block,
-                                                             int cin, size_t wp)
-{
-    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
-    __m512 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-    __m512 b00 = a00, b01 = a00, b10 = a00, b11 = a00;
-    __m512 b20 = a00, b21 = a00, b30 = a00, b31 = a00;
-    const float *pk2 = pk + block;
-    for (int c = 0; c < cin; c++) {
-        const float *xc = x + (size_t)c * plane;
-        for (int ki = 0; ki < 3; ki++)
-            for (int kj = 0; kj < 3; kj++, pk += MR, pk2 += MR) {
-                const float *p = xc + (size_t)ki * wp + (size_t)kj;
-                __m512 x0 = _mm512_loadu_ps(p), x1 = _mm512_loadu_ps(p + 16);
-                FMA2_ROW(a00, a01, pk, 0);
-                FMA2_ROW(a10, a11, pk, 1);
-                FMA2_ROW(a20, a21, pk, 2);
-                FMA2_ROW(a30, a31, pk, 3);
-                FMA2_ROW(b00, b01, pk2, 0);
-                FMA2_ROW(b10, b11, pk2, 1);
-                FMA2_ROW(b20, b21, pk2, 2);
-                FMA2_ROW(b30, b31, pk2, 3);
-            }
+/* fwd_tile16 / fwd_tile32 for two blocks of MR output channels at once (pk
+ * and the next block's weights pk + block): 16 accumulators instead of 8,
+ * enough independent FMAs to fill both units on the small maps (14x14, 9x9,
+ * 7x7) where these tiles are chosen, and half the input loads per FMA.
+ * Each output is still the same chain.  One body for both register widths
+ * (ROW: a row's broadcast and its two FMAs).  The 256-bit one needs 16
+ * accumulators + 3 registers: with AVX2's 16 it would spill; AVX-512VL
+ * gives the same instructions 32, so it is built for (and only chosen on)
+ * such a CPU. */
+#define PAIR_TILE(name, tgt, vec, zero, load, store, lanes, ROW)                                   \
+    __attribute__((target(tgt))) static void name(float *yf, size_t ldy, const float *x, size_t plane, \
+                                                  const float *pk, size_t block, int cin, size_t wp)   \
+    {                                                                                              \
+        vec a00 = zero(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00; \
+        vec b00 = a00, b01 = a00, b10 = a00, b11 = a00, b20 = a00, b21 = a00, b30 = a00, b31 = a00; \
+        const float *pk2 = pk + block;                                                             \
+        for (int c = 0; c < cin; c++) {                                                            \
+            const float *xc = x + (size_t)c * plane;                                               \
+            for (int ki = 0; ki < 3; ki++)                                                         \
+                for (int kj = 0; kj < 3; kj++, pk += MR, pk2 += MR) {                              \
+                    const float *p = xc + (size_t)ki * wp + (size_t)kj;                            \
+                    vec x0 = load(p), x1 = load(p + lanes);                                        \
+                    ROW(a00, a01, pk, 0);                                                          \
+                    ROW(a10, a11, pk, 1);                                                          \
+                    ROW(a20, a21, pk, 2);                                                          \
+                    ROW(a30, a31, pk, 3);                                                          \
+                    ROW(b00, b01, pk2, 0);                                                         \
+                    ROW(b10, b11, pk2, 1);                                                         \
+                    ROW(b20, b21, pk2, 2);                                                         \
+                    ROW(b30, b31, pk2, 3);                                                         \
+                }                                                                                  \
+        }                                                                                          \
+        vec acc[2 * MR][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31},                      \
+                              {b00, b01}, {b10, b11}, {b20, b21}, {b30, b31}};                     \
+        for (int r = 0; r < 2 * MR; r++, yf += ldy)                                                \
+            for (int v = 0; v < 2; v++)                                                            \
+                store(yf + lanes * v, acc[r][v]);                                                  \
     }
-    __m512 acc[2 * MR][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31},
-                             {b00, b01}, {b10, b11}, {b20, b21}, {b30, b31}};
-    for (int r = 0; r < 2 * MR; r++, yf += ldy)
-        for (int v = 0; v < 2; v++)
-            _mm512_storeu_ps(yf + 16 * v, acc[r][v]);
-}
+
+PAIR_TILE(fwd_tile16x2, "avx2,fma,avx512f,avx512vl", __m256, _mm256_setzero_ps, _mm256_loadu_ps,
+          _mm256_storeu_ps, 8, FMA16_ROW)
+PAIR_TILE(fwd_tile32x2, "avx512f", __m512, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, 16,
+          FMA2_ROW)
 
 typedef void (*fwd_tile_fn)(float *, size_t, const float *, size_t, const float *, int, size_t);
 
