@@ -26,44 +26,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* n iterations of 12 independent 8-lane FMA chains: 12 * 8 * 2 * n flops.
- * 12 chains cover FMA latency (4-5 cycles) times 2 units; the loop over
- * them is unrolled so that they live in registers (rolled, GCC keeps the
- * array on the stack and measures store forwarding instead). */
-__attribute__((target("avx2,fma"))) static float chains256(long n, float s)
+/* n iterations of nch independent FMA chains of vec: nch * lanes * 2 * n
+ * flops.  12 chains of 8 lanes cover FMA latency (4-5 cycles) times 2
+ * units; the 512-bit build has 32 registers and runs 24.  The loop over
+ * the chains is unrolled so that they live in registers (rolled, GCC keeps
+ * the array on the stack and measures store forwarding instead). */
+#define CHAINS(name, tgt, vec, set1, fma, add, sum, nch)                                          \
+    __attribute__((target(tgt))) static float name(long n, float s)                              \
+    {                                                                                            \
+        vec m = set1(0.999999f), c = set1(s), a[nch];                                            \
+        for (int i = 0; i < nch; i++)                                                            \
+            a[i] = set1((float)i);                                                               \
+        for (long k = 0; k < n; k++) {                                                           \
+            _Pragma("GCC unroll 24") for (int i = 0; i < nch; i++) a[i] = fma(a[i], m, c);       \
+        }                                                                                        \
+        vec t = a[0];                                                                            \
+        for (int i = 1; i < nch; i++)                                                            \
+            t = add(t, a[i]);                                                                    \
+        return sum(t);                                                                           \
+    }
+
+__attribute__((target("avx2"))) static float sum256(__m256 t)
 {
-    __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(s);
-    __m256 a[12];
-    for (int i = 0; i < 12; i++)
-        a[i] = _mm256_set1_ps((float)i);
-    for (long k = 0; k < n; k++)
-#pragma GCC unroll 12
-        for (int i = 0; i < 12; i++)
-            a[i] = _mm256_fmadd_ps(a[i], m, c);
-    __m256 t = a[0];
-    for (int i = 1; i < 12; i++)
-        t = _mm256_add_ps(t, a[i]);
     float out[8];
     _mm256_storeu_ps(out, t);
     return out[0];
 }
 
-/* the same with 16-lane registers (24 chains: AVX-512 has 32 registers) */
-__attribute__((target("avx512f"))) static float chains512(long n, float s)
-{
-    __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(s);
-    __m512 a[24];
-    for (int i = 0; i < 24; i++)
-        a[i] = _mm512_set1_ps((float)i);
-    for (long k = 0; k < n; k++)
-#pragma GCC unroll 24
-        for (int i = 0; i < 24; i++)
-            a[i] = _mm512_fmadd_ps(a[i], m, c);
-    __m512 t = a[0];
-    for (int i = 1; i < 24; i++)
-        t = _mm512_add_ps(t, a[i]);
-    return _mm512_reduce_add_ps(t);
-}
+CHAINS(chains256, "avx2,fma", __m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, sum256, 12)
+CHAINS(chains512, "avx512f", __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_reduce_add_ps, 24)
 
 /* GFLOP/s of all threads running fn for about `seconds`, the best of 3 */
 static double peak(int wide, double seconds, int *threads)

@@ -14,6 +14,7 @@
 #include "sp_test.h"
 
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,14 +41,23 @@ static void randomise_batchnorms(sp_encoder *e, sp_rng *rng)
     }
 }
 
+/* An encoder with Kaiming weights and random batch-norm statistics drawn
+ * from rng (seeded with seed). */
+static sp_encoder *random_encoder(sp_rng *rng, uint64_t seed, const char *arch, int width, int c, int h, int w,
+                                  int pool)
+{
+    sp_rng_init(rng, seed, 0);
+    sp_encoder *e = sp_encoder_new(arch, width, c, h, w, pool, pool);
+    sp_encoder_init(e, rng);
+    randomise_batchnorms(e, rng);
+    return e;
+}
+
 static void run_case(const char *arch, int width, int c, int h, int w, int pool, const int *ns, int nn)
 {
     char name[160];
     sp_rng rng;
-    sp_rng_init(&rng, 77, 0);
-    sp_encoder *e = sp_encoder_new(arch, width, c, h, w, pool, pool);
-    sp_encoder_init(e, &rng);
-    randomise_batchnorms(e, &rng);
+    sp_encoder *e = random_encoder(&rng, 77, arch, width, c, h, w, pool);
     for (int k = 0; k < nn; k++) {
         const int n = ns[k];
         const size_t nx = (size_t)n * c * h * w, ny = (size_t)n * e->features;
@@ -84,10 +94,7 @@ static void threads_case(const char *arch, int width, int c, int h, int w, int n
 {
     char name[160];
     sp_rng rng;
-    sp_rng_init(&rng, 78, 0);
-    sp_encoder *e = sp_encoder_new(arch, width, c, h, w, 0, 0);
-    sp_encoder_init(e, &rng);
-    randomise_batchnorms(e, &rng);
+    sp_encoder *e = random_encoder(&rng, 78, arch, width, c, h, w, 0);
     const size_t nx = (size_t)n * c * h * w, ny = (size_t)n * e->features;
     float *x = malloc(sizeof(float) * nx), *y0 = malloc(sizeof(float) * ny), *y1 = malloc(sizeof(float) * ny);
     for (size_t i = 0; i < nx; i++)
