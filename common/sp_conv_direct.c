@@ -480,6 +480,32 @@ static void simd_probe(void)
 
 /* out [nout, H, W] (+ bias, then ep with this image's residual res) from the
  * padded planes xp of cin channels and packed weights pk. */
+/* The tiles' rows (padded width) into the output planes, bias and epilogue
+ * applied on the way; elementwise, so the AVX2 build (8 lanes, no fused
+ * multiply-add) gives the same bits as the plain one. */
+#define EPILOGUE_BODY                                                                              \
+    const size_t hw = (size_t)h * (size_t)w;                                                       \
+    for (int o = 0; o < nout; o++) {                                                               \
+        float bv = bias ? bias[o] : 0.0f;                                                          \
+        for (int r = 0; r < h; r++) {                                                              \
+            const float *src = yf + (size_t)o * g->qr + (size_t)r * g->wp;                         \
+            size_t at = (size_t)o * hw + (size_t)r * (size_t)w;                                    \
+            sp_conv_out_row(out + at, src, (size_t)w, bv, ep, (size_t)o, res ? res + at : NULL);   \
+        }                                                                                          \
+    }
+static void epilogue(float *out, const float *bias, const float *yf, int nout, int h, int w, const geom *g,
+                     const sp_conv2d_epilogue *ep, const float *res)
+{
+    EPILOGUE_BODY
+}
+__attribute__((target("avx2"))) static void epilogue_avx2(float *out, const float *bias, const float *yf, int nout,
+                                                          int h, int w, const geom *g,
+                                                          const sp_conv2d_epilogue *ep, const float *res)
+{
+    EPILOGUE_BODY
+}
+#undef EPILOGUE_BODY
+
 static void conv_image(float *out, const float *bias, const float *xp, const float *pk, int cin,
                        int nout, int h, int w, const geom *g, float *yf, const sp_conv2d_epilogue *ep,
                        const float *res)
@@ -503,15 +529,10 @@ static void conv_image(float *out, const float *bias, const float *xp, const flo
         for (size_t q = 0; q < g->qr; q += g->nr)
             tile(yf + b * MR * g->qr + q, g->qr, xp + q, g->plane, pk + b * block, cin, g->wp);
     }
-    const size_t hw = (size_t)h * (size_t)w;
-    for (int o = 0; o < nout; o++) {
-        float bv = bias ? bias[o] : 0.0f;
-        for (int r = 0; r < h; r++) {
-            const float *src = yf + (size_t)o * g->qr + (size_t)r * g->wp;
-            size_t at = (size_t)o * hw + (size_t)r * (size_t)w;
-            sp_conv_out_row(out + at, src, (size_t)w, bv, ep, (size_t)o, res ? res + at : NULL);
-        }
-    }
+    if (simd_ok)
+        epilogue_avx2(out, bias, yf, nout, h, w, g, ep, res);
+    else
+        epilogue(out, bias, yf, nout, h, w, g, ep, res);
 }
 
 size_t sp_conv3x3_packed_floats(const sp_conv2d_desc *d)

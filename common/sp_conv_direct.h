@@ -32,7 +32,7 @@ void sp_conv3x3_forward_image(float *y, const float *x, const float *pk, const s
  * bias, then ep (may be NULL) as the separate batch-norm pass computes it,
  * operation for operation (x * scale + shift + residual), so fused and
  * unfused give the same bits. */
-static inline void sp_conv_out_row(float *dst, const float *src, size_t len, float bias,
+static inline __attribute__((always_inline)) void sp_conv_out_row(float *dst, const float *src, size_t len, float bias,
                                    const sp_conv2d_epilogue *ep, size_t o, const float *res)
 {
     if (!ep) {

@@ -57,6 +57,91 @@ static void slot_prepare(double *work, int l, const int32_t *cur, int b, const f
     }
 }
 
+/* The squared errors of slot_error go into 8 partial sums, lane p % 8 of
+ * every channel's row (then a fixed tree): a vector unit adds 4 or 8 rows'
+ * values at once with the very same operations (multiplies and adds, no
+ * fused multiply-add), so both builds below give the same bits. */
+#define LANES 8
+
+static int select_scalar; /* sp_select_force_scalar */
+void sp_select_force_scalar(int on) { select_scalar = on; }
+
+static double lanes_total(const double *s)
+{
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+/* One channel's values p in [p0, hw) into the lanes, one at a time. */
+static inline void row_error_tail(double *s, const double *A, const double *B, const double *Q,
+                                  const float *ms, const float *x, const float *img, size_t p0, size_t hw)
+{
+    for (size_t p = p0; p < hw; p++) {
+        double y = A[p];
+        if (ms)
+            y += (double)ms[p] * ((double)x[p] * Q[p] - B[p]);
+        double e = y - (double)img[p];
+        s[p % LANES] += e * e;
+    }
+}
+
+static double slot_error_scalar(const double *A, const double *B, const double *Q, const float *ms,
+                                const float *x, const float *img, int C, size_t hw)
+{
+    double s[LANES] = {0};
+    for (int c = 0; c < C; c++) {
+        size_t o = (size_t)c * hw;
+        row_error_tail(s, A + o, B + o, Q, ms, x ? x + o : NULL, img + o, 0, hw);
+    }
+    return lanes_total(s);
+}
+
+#ifdef __x86_64__
+#include <immintrin.h>
+
+/* Eight values of one channel: y = A + m (x Q - B) (or A), e = y - img. */
+__attribute__((target("avx2"))) static inline __m256d err4(const double *A, const double *B, const double *Q,
+                                                          const float *ms, const float *x, const float *img)
+{
+    __m256d y = _mm256_loadu_pd(A);
+    if (ms) {
+        __m256d m = _mm256_cvtps_pd(_mm_loadu_ps(ms)), xv = _mm256_cvtps_pd(_mm_loadu_ps(x));
+        y = _mm256_add_pd(y, _mm256_mul_pd(m, _mm256_sub_pd(_mm256_mul_pd(xv, _mm256_loadu_pd(Q)),
+                                                             _mm256_loadu_pd(B))));
+    }
+    __m256d e = _mm256_sub_pd(y, _mm256_cvtps_pd(_mm_loadu_ps(img)));
+    return _mm256_mul_pd(e, e);
+}
+
+__attribute__((target("avx2"))) static double slot_error_avx2(const double *A, const double *B, const double *Q,
+                                                              const float *ms, const float *x, const float *img,
+                                                              int C, size_t hw)
+{
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd(); /* lanes 0-3, 4-7 */
+    const size_t h8 = hw / LANES * LANES;
+    double s[LANES];
+    for (int c = 0; c < C; c++) {
+        size_t o = (size_t)c * hw;
+        const float *xc = x ? x + o : NULL;
+        for (size_t p = 0; p < h8; p += LANES) {
+            lo = _mm256_add_pd(lo, err4(A + o + p, B + o + p, Q + p, ms ? ms + p : NULL, xc ? xc + p : NULL,
+                                        img + o + p));
+            hi = _mm256_add_pd(hi, err4(A + o + p + 4, B + o + p + 4, Q + p + 4, ms ? ms + p + 4 : NULL,
+                                        xc ? xc + p + 4 : NULL, img + o + p + 4));
+        }
+        if (h8 < hw) { /* the row's last values into the same lanes */
+            _mm256_storeu_pd(s, lo);
+            _mm256_storeu_pd(s + 4, hi);
+            row_error_tail(s, A + o, B + o, Q, ms, xc, img + o, h8, hw);
+            lo = _mm256_loadu_pd(s);
+            hi = _mm256_loadu_pd(s + 4);
+        }
+    }
+    _mm256_storeu_pd(s, lo);
+    _mm256_storeu_pd(s + 4, hi);
+    return lanes_total(s);
+}
+#endif
+
 /* Error with candidate k (< 0: empty) in the prepared slot l. */
 static double slot_error(const double *work, int l, int k, const float *layers, const float *masks,
                          const float *img, const sp_select_dims *d)
@@ -66,18 +151,13 @@ static double slot_error(const double *work, int l, int k, const float *layers, 
     const double *A = work, *B = work + (size_t)C * hw, *Q = work + 2 * (size_t)C * hw;
     const float *ms = k >= 0 ? masks + ((size_t)l * K + k) * hw : NULL;
     const float *x = k >= 0 ? layers + ((size_t)l * K + k) * C * hw : NULL;
-    double s = 0.0;
-    for (int c = 0; c < C; c++)
-        for (size_t p = 0; p < hw; p++) {
-            size_t i = (size_t)c * hw + p;
-            double y = A[i];
-            if (ms) {
-                double m = ms[p];
-                y += m * ((double)x[i] * Q[p] - B[i]);
-            }
-            double e = y - (double)img[i];
-            s += e * e;
-        }
+    double s;
+#ifdef __x86_64__
+    if (!select_scalar && __builtin_cpu_supports("avx2"))
+        s = slot_error_avx2(A, B, Q, ms, x, img, C, hw);
+    else
+#endif
+        s = slot_error_scalar(A, B, Q, ms, x, img, C, hw);
     return s / ((double)C * (double)hw);
 }
 

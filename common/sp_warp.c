@@ -257,12 +257,14 @@ static void gen_row(const plan_t *pl, const gen_t *g, int i, float *gx, float *g
         break;
     }
     case GEN_AFFINE: {
-        /* affine_grid: base (x, y, 1) times theta^T */
-        float y = pl->by[i];
+        /* affine_grid: base (x, y, 1) times theta^T; the parameters in
+         * locals, so that the compiler sees no aliasing and uses vectors
+         * (the same operations) */
+        const float y = pl->by[i], a0 = p[0], a1y = p[1] * y, a2 = p[2], a3 = p[3], a4y = p[4] * y, a5 = p[5];
+        const float *bx = pl->bx;
         for (int j = 0; j < w; j++) {
-            float x = pl->bx[j];
-            gx[j] = p[0] * x + p[1] * y + p[2];
-            gy[j] = p[3] * x + p[4] * y + p[5];
+            gx[j] = a0 * bx[j] + a1y + a2;
+            gy[j] = a3 * bx[j] + a4y + a5;
         }
         break;
     }
@@ -482,6 +484,102 @@ static inline float hsum(__m128 v)
 }
 #endif
 
+#ifdef __x86_64__
+#include <immintrin.h>
+
+/* Eight points j..j+7 of a row, all channels: the same operations as
+ * point_setup and row_forward's point-by-point loop, lane by lane (no fused
+ * multiply-add), so the same bits.  Points with four corners inside sum
+ * (nw w0 + sw w2) + (ne w1 + se w3) as the SSE path, the others
+ * ((nw w0 + ne w1) + sw w2) + se w3 with their outside corners read at
+ * offset 0 with weight 0 as point_setup leaves them, and points that read
+ * nothing ('zeros' padding) are 0.  When all eight are inside, each corner
+ * pair (nw, ne) or (sw, se) is one 64-bit gather: the points go 0,1,4,5 into
+ * one vector and 2,3,6,7 into the other, so that one shuffle per lane half
+ * puts the eight back in order. */
+__attribute__((target("avx2"))) static void row_forward8(float *yr, const float *x, const float *gx,
+                                                          const float *gy, const sampler *sm, int C,
+                                                          size_t in_plane, size_t out_plane)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f), zero = _mm256_setzero_ps();
+    const __m256 m1 = _mm256_set1_ps(-1.0f), fwin = _mm256_set1_ps((float)sm->win), fhin = _mm256_set1_ps((float)sm->hin);
+    __m256 ix = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_loadu_ps(gx), one), _mm256_set1_ps(sm->sx)), half);
+    __m256 iy = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_loadu_ps(gy), one), _mm256_set1_ps(sm->sy)), half);
+    __m256 reads;
+    if (sm->border) { /* NaN to 0 as point_setup: max returns its second operand */
+        ix = _mm256_min_ps(_mm256_max_ps(ix, zero), _mm256_set1_ps(sm->maxx));
+        iy = _mm256_min_ps(_mm256_max_ps(iy, zero), _mm256_set1_ps(sm->maxy));
+        reads = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    } else { /* false for NaN */
+        reads = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(ix, m1, _CMP_GE_OQ), _mm256_cmp_ps(ix, fwin, _CMP_LT_OQ)),
+                              _mm256_and_ps(_mm256_cmp_ps(iy, m1, _CMP_GE_OQ), _mm256_cmp_ps(iy, fhin, _CMP_LT_OQ)));
+        if (_mm256_movemask_ps(reads) == 0) {
+            for (int c = 0; c < C; c++)
+                _mm256_storeu_ps(yr + c * out_plane, zero);
+            return;
+        }
+    }
+    /* which columns x0, x0 + 1 and rows y0, y0 + 1 are inside, compared as
+     * floats so that far points cannot overflow an int (false for NaN) */
+    const __m256 fx = _mm256_floor_ps(ix), fy = _mm256_floor_ps(iy);
+    const __m256 fx1 = _mm256_add_ps(fx, one), fy1 = _mm256_add_ps(fy, one);
+    const __m256 vw = _mm256_and_ps(_mm256_cmp_ps(fx, zero, _CMP_GE_OQ), _mm256_cmp_ps(fx, fwin, _CMP_LT_OQ));
+    const __m256 ve = _mm256_and_ps(_mm256_cmp_ps(fx1, zero, _CMP_GE_OQ), _mm256_cmp_ps(fx1, fwin, _CMP_LT_OQ));
+    const __m256 vn = _mm256_and_ps(_mm256_cmp_ps(fy, zero, _CMP_GE_OQ), _mm256_cmp_ps(fy, fhin, _CMP_LT_OQ));
+    const __m256 vs = _mm256_and_ps(_mm256_cmp_ps(fy1, zero, _CMP_GE_OQ), _mm256_cmp_ps(fy1, fhin, _CMP_LT_OQ));
+    const __m256 v0 = _mm256_and_ps(vw, vn), v1 = _mm256_and_ps(ve, vn), v2 = _mm256_and_ps(vw, vs),
+                 v3 = _mm256_and_ps(ve, vs);
+    const __m256 all4 = _mm256_and_ps(_mm256_and_ps(v0, v1), _mm256_and_ps(v2, v3));
+    const __m256 we = _mm256_sub_ps(ix, fx), ea = _mm256_sub_ps(one, we);
+    const __m256 no = _mm256_sub_ps(iy, fy), so = _mm256_sub_ps(one, no);
+    const __m256 w0 = _mm256_and_ps(v0, _mm256_mul_ps(so, ea)), w1 = _mm256_and_ps(v1, _mm256_mul_ps(so, we));
+    const __m256 w2 = _mm256_and_ps(v2, _mm256_mul_ps(no, ea)), w3 = _mm256_and_ps(v3, _mm256_mul_ps(no, we));
+    /* the offsets of lanes with no valid corner are never used */
+    const __m256 any = _mm256_or_ps(_mm256_or_ps(v0, v1), _mm256_or_ps(v2, v3));
+    const __m256i base = _mm256_and_si256(
+        _mm256_castps_si256(any),
+        _mm256_add_epi32(_mm256_mullo_epi32(_mm256_cvttps_epi32(_mm256_and_ps(any, fy)), _mm256_set1_epi32(sm->win)),
+                         _mm256_cvttps_epi32(_mm256_and_ps(any, fx))));
+    const float *xc = x;
+    if (_mm256_movemask_ps(all4) == 0xff) {
+        /* points 0,1,4,5 and 2,3,6,7 */
+        const __m128i ia =
+            _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(base, _mm256_setr_epi32(0, 1, 4, 5, 0, 0, 0, 0)));
+        const __m128i ib =
+            _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(base, _mm256_setr_epi32(2, 3, 6, 7, 0, 0, 0, 0)));
+        const __m128i sa = _mm_add_epi32(ia, _mm_set1_epi32(sm->win)), sb = _mm_add_epi32(ib, _mm_set1_epi32(sm->win));
+        for (int c = 0; c < C; c++, xc += in_plane) {
+            const double *d = (const double *)(const void *)xc;
+            __m256 na = _mm256_castpd_ps(_mm256_i32gather_pd(d, ia, 4)), nb = _mm256_castpd_ps(_mm256_i32gather_pd(d, ib, 4));
+            __m256 ta = _mm256_castpd_ps(_mm256_i32gather_pd(d, sa, 4)), tb = _mm256_castpd_ps(_mm256_i32gather_pd(d, sb, 4));
+            const __m256 nw = _mm256_shuffle_ps(na, nb, 0x88), ne = _mm256_shuffle_ps(na, nb, 0xdd);
+            const __m256 sw = _mm256_shuffle_ps(ta, tb, 0x88), se = _mm256_shuffle_ps(ta, tb, 0xdd);
+            const __m256 v = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(nw, w0), _mm256_mul_ps(sw, w2)),
+                                           _mm256_add_ps(_mm256_mul_ps(ne, w1), _mm256_mul_ps(se, w3)));
+            _mm256_storeu_ps(yr + c * out_plane, v);
+        }
+        return;
+    }
+    const __m256i win = _mm256_set1_epi32(sm->win), i1 = _mm256_set1_epi32(1);
+    const __m256i o0 = _mm256_and_si256(_mm256_castps_si256(v0), base);
+    const __m256i o1 = _mm256_and_si256(_mm256_castps_si256(v1), _mm256_add_epi32(base, i1));
+    const __m256i o2 = _mm256_and_si256(_mm256_castps_si256(v2), _mm256_add_epi32(base, win));
+    const __m256i o3 = _mm256_and_si256(_mm256_castps_si256(v3), _mm256_add_epi32(_mm256_add_epi32(base, win), i1));
+    for (int c = 0; c < C; c++, xc += in_plane) {
+        const __m256 p0 = _mm256_mul_ps(_mm256_i32gather_ps(xc, o0, 4), w0);
+        const __m256 p1 = _mm256_mul_ps(_mm256_i32gather_ps(xc, o1, 4), w1);
+        const __m256 p2 = _mm256_mul_ps(_mm256_i32gather_ps(xc, o2, 4), w2);
+        const __m256 p3 = _mm256_mul_ps(_mm256_i32gather_ps(xc, o3, 4), w3);
+        const __m256 inside = _mm256_add_ps(_mm256_add_ps(p0, p2), _mm256_add_ps(p1, p3));
+        const __m256 edge = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(p0, p1), p2), p3);
+        _mm256_storeu_ps(yr + c * out_plane, _mm256_and_ps(reads, _mm256_blendv_ps(edge, inside, all4)));
+    }
+}
+#endif
+
+static int warp_scalar; /* sp_warp_force_scalar */
+void sp_warp_force_scalar(int on) { warp_scalar = on; }
+
 /* Output row i of every channel of one image, from the row's grid points. */
 static void row_forward(float *y, const float *x, const float *gx, const float *gy, int i,
                         const sampler *sm, const sp_warp_shape *s)
@@ -490,7 +588,18 @@ static void row_forward(float *y, const float *x, const float *gx, const float *
     const size_t in_plane = (size_t)s->hin * s->win, out_plane = (size_t)s->h * s->w;
     float *yr = y + (size_t)i * w;
     point pt;
+    int simd = 0;
+#ifdef __x86_64__
+    simd = !warp_scalar && __builtin_cpu_supports("avx2");
+#endif
     for (int j = 0; j < w; j++) {
+#ifdef __x86_64__
+        if (simd && j + 8 <= w) {
+            row_forward8(yr + j, x, gx + j, gy + j, sm, C, in_plane, out_plane);
+            j += 7;
+            continue;
+        }
+#endif
         int kind = point_setup(&pt, sm, gx[j], gy[j], 0);
         if (!kind) {
             for (int c = 0; c < C; c++)
@@ -511,6 +620,7 @@ static void row_forward(float *y, const float *x, const float *gx, const float *
             yr[c * out_plane + j] = xc[pt.o[0]] * pt.w[0] + xc[pt.o[1]] * pt.w[1] +
                                     xc[pt.o[2]] * pt.w[2] + xc[pt.o[3]] * pt.w[3];
     }
+    (void)simd;
 }
 
 /* Row i's backward: scatter into dx (when not NULL) and, when dgx is not

@@ -90,6 +90,10 @@ void sp_tps_grid_backward(float *dpoints, const float *dgrid, size_t n, int h, i
 /* F.grid_sample(x, grid, 'bilinear', pad, align_corners=False):
  * y [n,c,h,w] from x [n,c,hin,win], grid [n,h,w,2]. */
 void sp_grid_sample_forward(float *y, const float *x, const float *grid, const sp_warp_shape *s);
+
+/* Tests: 1 makes the forward samplers use the point-by-point loop even
+ * where AVX2 is available (the two must agree bit for bit). */
+void sp_warp_force_scalar(int on);
 /* dx [n,c,hin,win], dgrid [n,h,w,2] from dy [n,c,h,w] */
 void sp_grid_sample_backward(float *dx, float *dgrid, const float *dy, const float *x,
                              const float *grid, const sp_warp_shape *s);

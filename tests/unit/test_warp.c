@@ -1,0 +1,68 @@
+/* The forward samplers' two paths (sp_warp.h): eight points at a time with
+ * AVX2 and point by point must give the same bits, for grids whose rows mix
+ * points inside the input, on its edges and outside it, both paddings, row
+ * lengths around the vector width, and for the fused position transform.
+ * (Their values against PyTorch are test_ops' golden files.) */
+#include "sp_test.h"
+#include "sp_warp.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint32_t lcg_state = 777;
+static float frand(void)
+{
+    lcg_state = lcg_state * 1664525u + 1013904223u;
+    return (float)(lcg_state >> 8) / 16777216.0f;
+}
+
+/* Runs f with both paths; 1 when the outputs are the same bytes. */
+static int same_both_ways(void (*f)(float *, const float *, const float *, const sp_warp_shape *), const float *x,
+                          const float *p, const sp_warp_shape *s)
+{
+    size_t ny = s->n * (size_t)s->c * s->h * s->w;
+    float *a = malloc(sizeof(float) * (ny + 1)), *b = malloc(sizeof(float) * (ny + 1));
+    sp_warp_force_scalar(0);
+    f(a, x, p, s);
+    sp_warp_force_scalar(1);
+    f(b, x, p, s);
+    sp_warp_force_scalar(0);
+    int same = memcmp(a, b, sizeof(float) * ny) == 0;
+    free(a);
+    free(b);
+    return same;
+}
+
+int main(void)
+{
+    const int widths[] = {1, 7, 8, 9, 16, 24, 35, 64};
+    int grid_ok = 1, pos_ok = 1;
+    for (int pad = 0; pad < 2; pad++)
+        for (size_t t = 0; t < sizeof widths / sizeof *widths; t++) {
+            sp_warp_shape s = {3, 4, 11, 13, 5, widths[t], pad ? SP_PAD_BORDER : SP_PAD_ZEROS};
+            size_t nx = s.n * (size_t)s.c * s.hin * s.win, ng = s.n * (size_t)s.h * s.w * 2;
+            float *x = malloc(sizeof(float) * nx), *grid = malloc(sizeof(float) * ng);
+            for (size_t i = 0; i < nx; i++)
+                x[i] = frand() * 2 - 1;
+            /* image 0: every point well inside; 1: inside and up to 1.3x
+             * beyond the edges; 2: rows inside, rows outside, exact edges */
+            for (size_t i = 0; i < ng; i++) {
+                size_t img = i / ((size_t)s.h * s.w * 2), row = i / ((size_t)s.w * 2) % s.h;
+                float v = frand() * 2 - 1;
+                grid[i] = img == 0 ? 0.8f * v : img == 1 ? 1.3f * v
+                        : row == 0 ? 0.7f * v : row == 1 ? 3.0f + v : row == 2 ? (i % 3 ? -1.0f : 1.0f) : v;
+            }
+            grid_ok &= same_both_ways(sp_grid_sample_forward, x, grid, &s);
+            /* the position transform (log-scale, tx, ty): shrunk, moved, grown */
+            float beta[9] = {0.0f, 0.0f, 0.0f, 0.4f, 0.3f, -0.2f, -0.5f, -0.6f, 0.9f};
+            if (!pad)
+                pos_ok &= same_both_ways(sp_tsf_position_forward, x, beta, &s);
+            free(x);
+            free(grid);
+        }
+    CHECK("grid sample: eight-point vectors and point by point give the same bits (zeros, border; widths 1-64)",
+          grid_ok, "they differ");
+    CHECK("position transform: the same bits both ways", pos_ok, "they differ");
+    TEST_MAIN_END;
+}
