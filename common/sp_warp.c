@@ -262,6 +262,7 @@ static void gen_row(const plan_t *pl, const gen_t *g, int i, float *gx, float *g
          * (the same operations) */
         const float y = pl->by[i], a0 = p[0], a1y = p[1] * y, a2 = p[2], a3 = p[3], a4y = p[4] * y, a5 = p[5];
         const float *bx = pl->bx;
+#pragma omp simd
         for (int j = 0; j < w; j++) {
             gx[j] = a0 * bx[j] + a1y + a2;
             gy[j] = a3 * bx[j] + a4y + a5;
