@@ -6,7 +6,9 @@
  * one image per OpenMP iteration.  With --model M the candidates are first
  * made here from the features sp-predict --features hands on (the second
  * half of sp-predict's work, the same library call), so that no candidate
- * crosses the pipe between the two. */
+ * crosses the pipe between the two; with --gather as well they are made a
+ * few images at a time and only the chosen ones kept
+ * (sp_select_features.h), never the whole batch's. */
 #include "sp_start.h"
 #include "sp_cands.h"
 #include "sp_device.h"
@@ -16,6 +18,7 @@
 #include "sp_opt.h"
 #include "sp_predict_stage.h"
 #include "sp_select.h"
+#include "sp_select_features.h"
 
 #include <limits.h>
 #include <math.h>
@@ -79,10 +82,57 @@ static void gather(sp_map *b, const sp_cands *c, const int32_t *choice, const in
         sp_map_put_tensor(b, SP_SEL_BACKGROUND, tg);
 }
 
+/* The exhaustive search's size against --limit. */
+static void check_limit(const selection *s, int64_t idx, int K, int L, int M)
+{
+    if (s->exhaustive && pow((double)K, (double)L) * (M > 0 ? M : 1) > s->limit)
+        sp_fatal("stdin: batch %lld: --exhaustive: %d^%d x %d assignments an image (--limit %g)", (long long)idx, K,
+                 L, M > 0 ? M : 1, s->limit);
+}
+
+/* --model with --gather: sp_select_from_features, the candidates made and
+ * consumed a few images at a time, never the whole batch's (the same
+ * entries, the same bytes as making them all, then selecting). */
+static void select_from_features(sp_map *b, int64_t idx, const selection *s)
+{
+    const sp_model *m = sp_predictor_model(s->pred);
+    const sp_tensor *ti = sp_predict_stage_image(s->pred, b, idx);
+    const int64_t n = ti->shape[0], L = m->L, C = m->C, H = m->H, W = m->W;
+    const float *feat = sp_predict_stage_get_features(s->pred, b, idx, n);
+    const size_t hw = (size_t)H * W;
+    sp_select_dims d = {m->L, m->K, m->M, m->C, hw, s->empty != 0, s->penalty, s->pass_count};
+    check_limit(s, idx, m->K, m->L, m->M);
+    sp_tensor *to = sp_predictor_has_occlusion(s->pred) ? sp_tensor_newv(SP_F32, 3, n, L, L) : NULL;
+    sp_tensor *tl = sp_tensor_newv(SP_F32, 5, n, L, C, H, W);
+    sp_tensor *tm = sp_tensor_newv(SP_F32, 5, n, L, (int64_t)1, H, W);
+    sp_tensor *tg = m->M > 0 ? sp_tensor_newv(SP_F32, 4, n, C, H, W) : NULL;
+    sp_tensor *tc = sp_tensor_newv(SP_I32, 2, n, L);
+    sp_tensor *tb = m->M > 0 ? sp_tensor_newv(SP_I32, 1, n) : NULL;
+    sp_tensor *te = sp_tensor_newv(SP_F32, 1, n);
+    sp_select_from_features(s->pred, feat, sp_f32(ti), (int)n, &d, s->exhaustive, sp_i32(tc),
+                            tb ? sp_i32(tb) : NULL, sp_f32(te), sp_f32(tl), sp_f32(tm), tg ? sp_f32(tg) : NULL,
+                            to ? sp_f32(to) : NULL);
+    /* in the order the unfused path leaves them */
+    if (to)
+        sp_map_put_tensor(b, "occlusion", to);
+    sp_map_put_tensor(b, SP_SEL_LAYERS, tl);
+    sp_map_put_tensor(b, SP_SEL_MASKS, tm);
+    if (tg)
+        sp_map_put_tensor(b, SP_SEL_BACKGROUND, tg);
+    sp_map_put_tensor(b, "choice", tc);
+    if (tb)
+        sp_map_put_tensor(b, "bkg_choice", tb);
+    sp_map_put_tensor(b, "select_error", te);
+}
+
 /* Adds choice, bkg_choice and select_error to one batch. */
 static void select_batch(sp_map *b, int64_t idx, void *ctx)
 {
     const selection *s = ctx;
+    if (s->pred && s->gather) {
+        select_from_features(b, idx, s);
+        return;
+    }
     if (s->pred) {
         /* --model: the candidates sp-predict would have added, from the
          * features sp-predict --features added (sp_predict_stage.h) */
@@ -92,9 +142,7 @@ static void select_batch(sp_map *b, int64_t idx, void *ctx)
     sp_cands c;
     sp_cands_get(&c, b, idx);
     sp_select_dims d = {c.L, c.K, c.M, c.C, c.hw, s->empty != 0, s->penalty, s->pass_count};
-    if (s->exhaustive && pow((double)c.K, (double)c.L) * (c.M > 0 ? c.M : 1) > s->limit)
-        sp_fatal("stdin: batch %lld: --exhaustive: %d^%d x %d assignments an image (--limit %g)",
-                 (long long)idx, c.K, c.L, c.M > 0 ? c.M : 1, s->limit);
+    check_limit(s, idx, c.K, c.L, c.M);
     const int64_t n = c.N;
     sp_tensor *tc = sp_tensor_newv(SP_I32, 2, n, (int64_t)c.L);
     sp_tensor *tb = c.M > 0 ? sp_tensor_newv(SP_I32, 1, n) : NULL;

@@ -213,34 +213,61 @@ void sp_predict_forward(sp_predictor *p, float *layers, float *masks, float *bkg
     free(feat);
 }
 
-void sp_predict_from_features(sp_predictor *p, float *layers, float *masks, float *bkgs, float *occ,
-                              const float *feat, int n)
+struct sp_predict_betas {
+    int n, nbeta;
+    float **bs; /* [L*K] sprite heads, [L] layer heads, [M] backgrounds; NULL: identity */
+};
+
+/* The regressors first, once each: a beta per (layer, sprite) for the
+ * sprite transformers, per layer for the layer transformer, per background;
+ * NULL for an identity. */
+sp_predict_betas *sp_predict_betas_new(sp_predictor *p, const float *feat, int n, int with_bkgs)
 {
     const sp_model *m = p->m;
-    const int C = m->C, K = m->K, L = m->L, M = m->M;
-    const size_t hw = (size_t)m->h * m->w, HW = (size_t)m->H * m->W, shw = (size_t)p->sh * p->sw;
+    const int K = m->K, L = m->L, M = m->M;
+    sp_predict_betas *b = sp_malloc(sizeof *b);
+    b->n = n;
+    b->nbeta = L * K + L + M;
+    float **bs = b->bs = sp_calloc((size_t)b->nbeta, sizeof *bs);
     if (n <= 0)
-        return;
-
-    /* The regressors first, once each: a beta per (layer, sprite) for the
-     * sprite transformers (bs), per layer for the layer transformer (bl),
-     * per background (bb); NULL for an identity. */
-    const int nbeta = L * K + L + M;
-    float **bs = sp_calloc((size_t)nbeta, sizeof *bs), **bl = bs + L * K, **bb = bl + L;
+        return b;
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int j = 0; j < nbeta; j++) {
+    for (int j = 0; j < b->nbeta; j++) {
         if (j < L * K)
             bs[j] = tsf_beta(&p->sprite_tsf[j / K], j % K, feat, n);
         else if (j < L * K + L)
             bs[j] = m->has_layer_tsf ? tsf_beta(&p->layer_tsf, j - L * K, feat, n) : NULL;
-        else if (bkgs)
+        else if (with_bkgs)
             bs[j] = tsf_beta(&p->bkg_tsf, j - L * K - L, feat, n);
     }
+    return b;
+}
 
-    /* Then (layer, sprite, chunk of images) tasks, each writing its own
-     * slices of the outputs: the result does not depend on the schedule,
-     * and the warps are per image, so chunks give the whole batch's bits. */
-    const int nch = (n + CHUNK - 1) / CHUNK;
+void sp_predict_betas_free(sp_predict_betas *b)
+{
+    if (!b)
+        return;
+    for (int j = 0; j < b->nbeta; j++)
+        free(b->bs[j]);
+    free(b->bs);
+    free(b);
+}
+
+void sp_predict_cands(sp_predictor *p, const sp_predict_betas *be, int i0, int cn, float *layers, float *masks,
+                      float *bkgs)
+{
+    const sp_model *m = p->m;
+    const int C = m->C, K = m->K, L = m->L, M = m->M;
+    const size_t hw = (size_t)m->h * m->w, HW = (size_t)m->H * m->W, shw = (size_t)p->sh * p->sw;
+    if (cn <= 0)
+        return;
+    float **bs = be->bs, **bl = bs + L * K, **bb = bl + L;
+
+    /* (layer, sprite, chunk of images) tasks, each writing its own slices
+     * of the outputs: the result does not depend on the schedule, and the
+     * warps are per image, so chunks (and ranges) give the whole batch's
+     * bits. */
+    const int nch = (cn + CHUNK - 1) / CHUNK;
     const size_t sc = (size_t)(C + 1) * hw, tc = (size_t)(C + 1) * shw, lc = (size_t)(C + 1) * HW;
 #pragma omp parallel
     {
@@ -248,18 +275,18 @@ void sp_predict_from_features(sp_predictor *p, float *layers, float *masks, floa
         float *lo = m->has_layer_tsf ? sp_malloc(sizeof(float) * CHUNK * lc) : NULL;
 #pragma omp for schedule(dynamic, 1)
         for (int task = 0; task < L * K * nch; task++) {
-            const int lk = task / nch, l = lk / K, k = lk % K, i0 = task % nch * CHUNK;
-            const int cn = n - i0 < CHUNK ? n - i0 : CHUNK;
-            for (int i = 0; i < cn; i++) /* the sprite, once per image (the transformers take a batch) */
+            const int lk = task / nch, l = lk / K, k = lk % K, j0 = task % nch * CHUNK, a = i0 + j0;
+            const int tn = cn - j0 < CHUNK ? cn - j0 : CHUNK;
+            for (int i = 0; i < tn; i++) /* the sprite, once per image (the transformers take a batch) */
                 memcpy(in + (size_t)i * sc, p->sprites + (size_t)k * sc, sizeof(float) * sc);
-            const float *t1 = tsf_chunk(ts, &p->sprite_tsf[l], beta_rows(bs[lk], i0, p->sprite_tsf[l].P), in, cn,
+            const float *t1 = tsf_chunk(ts, &p->sprite_tsf[l], beta_rows(bs[lk], a, p->sprite_tsf[l].P), in, tn,
                                         C + 1, m->h, m->w);
             const float *out = t1;
             if (m->has_layer_tsf)
-                out = tsf_chunk(lo, &p->layer_tsf, beta_rows(bl[l], i0, p->layer_tsf.P), t1, cn, C + 1,
-                                p->sh, p->sw);
-            for (int i = 0; i < cn; i++) {
-                size_t o = ((size_t)(i0 + i) * L + l) * K + k;
+                out = tsf_chunk(lo, &p->layer_tsf, beta_rows(bl[l], a, p->layer_tsf.P), t1, tn, C + 1, p->sh,
+                                p->sw);
+            for (int i = 0; i < tn; i++) {
+                size_t o = ((size_t)(j0 + i) * L + l) * K + k;
                 memcpy(layers + o * C * HW, out + (size_t)i * lc, sizeof(float) * C * HW);
                 memcpy(masks + o * HW, out + (size_t)i * lc + (size_t)C * HW, sizeof(float) * HW);
             }
@@ -276,42 +303,55 @@ void sp_predict_from_features(sp_predictor *p, float *layers, float *masks, floa
             float *in = sp_malloc(sizeof(float) * CHUNK * bc), *bo = sp_malloc(sizeof(float) * CHUNK * bc);
 #pragma omp for schedule(dynamic, 1)
             for (int task = 0; task < M * nch; task++) {
-                const int b = task / nch, i0 = task % nch * CHUNK, cn = n - i0 < CHUNK ? n - i0 : CHUNK;
-                for (int i = 0; i < cn; i++)
+                const int b = task / nch, j0 = task % nch * CHUNK, tn = cn - j0 < CHUNK ? cn - j0 : CHUNK;
+                for (int i = 0; i < tn; i++)
                     memcpy(in + (size_t)i * bc, p->bkgs + (size_t)b * bc, sizeof(float) * bc);
-                const float *out = tsf_chunk(bo, &p->bkg_tsf, beta_rows(bb[b], i0, p->bkg_tsf.P), in, cn, C,
+                const float *out = tsf_chunk(bo, &p->bkg_tsf, beta_rows(bb[b], i0 + j0, p->bkg_tsf.P), in, tn, C,
                                              m->H, m->W);
-                for (int i = 0; i < cn; i++)
-                    memcpy(bkgs + ((size_t)(i0 + i) * M + b) * bc, out + (size_t)i * bc, sizeof(float) * bc);
+                for (int i = 0; i < tn; i++)
+                    memcpy(bkgs + ((size_t)(j0 + i) * M + b) * bc, out + (size_t)i * bc, sizeof(float) * bc);
             }
             free(bo);
             free(in);
         }
     }
-    for (int j = 0; j < nbeta; j++)
-        free(bs[j]);
-    free(bs);
+}
 
-    if (occ) {
-        /* predict_occlusion_grid: sigmoid of the predictor's outputs below
-         * the diagonal (torch.tril_indices order: row by row), 1 - the
-         * transpose above it, zero diagonal; without a predictor the fixed
-         * grid tril(ones, -1) (layer i hides every layer j < i). */
-        const int np = L * (L - 1) / 2;
-        float *o = p->has_occ ? sp_malloc(sizeof(float) * ((size_t)n * np + 1)) : NULL;
-        if (p->has_occ)
-            sp_mlp_forward(o, NULL, feat, (size_t)n, p->occ.nl, p->occ.l);
-        for (int i = 0; i < n; i++) {
-            float *g = occ + (size_t)i * L * L;
-            memset(g, 0, sizeof(float) * L * L);
-            int t = 0;
-            for (int r = 1; r < L; r++)
-                for (int c2 = 0; c2 < r; c2++, t++)
-                    g[r * L + c2] = p->has_occ ? 1.0f / (1.0f + expf(-o[(size_t)i * np + t])) : 1.0f;
-            for (int r = 0; p->has_occ && r < L; r++)
-                for (int c2 = r + 1; c2 < L; c2++)
-                    g[r * L + c2] = 1.0f - g[c2 * L + r];
-        }
-        free(o);
+void sp_predict_occlusion(sp_predictor *p, float *occ, const float *feat, int n)
+{
+    /* predict_occlusion_grid: sigmoid of the predictor's outputs below the
+     * diagonal (torch.tril_indices order: row by row), 1 - the transpose
+     * above it, zero diagonal; without a predictor the fixed grid
+     * tril(ones, -1) (layer i hides every layer j < i). */
+    const int L = p->m->L;
+    if (n <= 0)
+        return;
+    const int np = L * (L - 1) / 2;
+    float *o = p->has_occ ? sp_malloc(sizeof(float) * ((size_t)n * np + 1)) : NULL;
+    if (p->has_occ)
+        sp_mlp_forward(o, NULL, feat, (size_t)n, p->occ.nl, p->occ.l);
+    for (int i = 0; i < n; i++) {
+        float *g = occ + (size_t)i * L * L;
+        memset(g, 0, sizeof(float) * L * L);
+        int t = 0;
+        for (int r = 1; r < L; r++)
+            for (int c2 = 0; c2 < r; c2++, t++)
+                g[r * L + c2] = p->has_occ ? 1.0f / (1.0f + expf(-o[(size_t)i * np + t])) : 1.0f;
+        for (int r = 0; p->has_occ && r < L; r++)
+            for (int c2 = r + 1; c2 < L; c2++)
+                g[r * L + c2] = 1.0f - g[c2 * L + r];
     }
+    free(o);
+}
+
+void sp_predict_from_features(sp_predictor *p, float *layers, float *masks, float *bkgs, float *occ,
+                              const float *feat, int n)
+{
+    if (n <= 0)
+        return;
+    sp_predict_betas *b = sp_predict_betas_new(p, feat, n, bkgs != NULL);
+    sp_predict_cands(p, b, 0, n, layers, masks, bkgs);
+    sp_predict_betas_free(b);
+    if (occ)
+        sp_predict_occlusion(p, occ, feat, n);
 }

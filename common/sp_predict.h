@@ -57,4 +57,19 @@ void sp_predict_features(sp_predictor *p, float *feat, const float *x, int n);
 void sp_predict_from_features(sp_predictor *p, float *layers, float *masks, float *bkgs, float *occ,
                               const float *feat, int n);
 
+/* sp_predict_from_features in parts, for a stage that consumes the
+ * candidates a few images at a time (sp_select_from_features) instead of
+ * holding the whole batch's: the transformation parameters of all n images
+ * (the regressors' GEMMs over the whole batch, as sp_predict_from_features
+ * computes them: the same bits), then the candidates of images
+ * [i0, i0 + cn) into layers [cn, L, K', C, H, W], masks, bkgs [cn, M, C, H, W]
+ * (NULL: none; betas made with_bkgs), then the occlusion of all n.
+ * Together byte-identical to sp_predict_from_features. */
+typedef struct sp_predict_betas sp_predict_betas;
+sp_predict_betas *sp_predict_betas_new(sp_predictor *p, const float *feat, int n, int with_bkgs);
+void sp_predict_betas_free(sp_predict_betas *b);
+void sp_predict_cands(sp_predictor *p, const sp_predict_betas *b, int i0, int cn, float *layers, float *masks,
+                      float *bkgs);
+void sp_predict_occlusion(sp_predictor *p, float *occ, const float *feat, int n);
+
 #endif

@@ -7,9 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__linux__) && defined(__GLIBC__)
-#include <malloc.h>
-#endif
 #include <unistd.h>
 
 /* 1 when transparent huge pages are given only to memory that asks for
@@ -30,15 +27,6 @@ static int thp_on_request_only(void)
 void sp_main_start(char **argv)
 {
     sp_set_prog(argv[0]);
-#if defined(__linux__) && defined(__GLIBC__)
-    /* A filter allocates the same buffers batch after batch.  glibc would
-     * give big ones back to the kernel when freed (mmap, heap trimming) and
-     * fault in fresh zeroed pages for the next batch (~10 us a 4 KiB page in
-     * this VM); kept in the heap, they are reused.  Memory stays constant in
-     * the number of batches all the same. */
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-#endif
 #if defined(__linux__) && defined(__GLIBC__)
     /* set: after our own restart, or the user's SP_REEXEC=0 */
     if (getenv("SP_REEXEC"))

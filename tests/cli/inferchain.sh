@@ -9,6 +9,9 @@ expect_ok "init-only tetro model" "$BIN/sp-train --init-only $ROOT/pipelines/con
 expect_ok "pipe" "$BIN/sp-load $R10 --batch 4 | $BIN/sp-predict --model $T/m.spm | $BIN/sp-select | $BIN/sp-compose --drop cand_layers,cand_masks | $BIN/sp-eval >$T/pipe.json"
 expect_ok "chain" "$CH --model $T/m.spm --batch 4 $R10 >$T/chain.json 2>$T/chain.err"
 expect_eq "same metrics" "$(cat $T/pipe.json)" "$(cat $T/chain.json)"
+# --features: the chain of sp-predict --features | sp-select --model --gather
+expect_ok "chain --features" "$CH --features --model $T/m.spm --batch 4 $R10 >$T/chainf.json 2>/dev/null"
+expect_eq "--features: same metrics" "$(cat $T/pipe.json)" "$(cat $T/chainf.json)"
 expect_ok "timings on stderr" "grep -Eq '^images 10 seconds [0-9.]+ load [0-9.]+ predict [0-9.]+ select [0-9.]+ compose [0-9.]+ eval [0-9.]+\$' $T/chain.err"
 # a one-layer model with a background and labels: gtsrb8 (labels from the class folders)
 if [ -d "$DATA/gtsrb8" ]; then
@@ -17,5 +20,7 @@ if [ -d "$DATA/gtsrb8" ]; then
     expect_ok "gtsrb8 pipe" "$BIN/sp-load $L | $BIN/sp-predict --model $T/g.spm | $BIN/sp-select | $BIN/sp-compose | $BIN/sp-eval >$T/gp.json"
     expect_ok "gtsrb8 chain" "$CH --model $T/g.spm $L >$T/gc.json 2>/dev/null"
     expect_eq "gtsrb8: same metrics" "$(cat $T/gp.json)" "$(cat $T/gc.json)"
+    expect_ok "gtsrb8 chain --features" "$CH --features --model $T/g.spm $L >$T/gf.json 2>/dev/null"
+    expect_eq "gtsrb8 --features: same metrics" "$(cat $T/gp.json)" "$(cat $T/gf.json)"
 fi
 expect_error "wrong image size" "^inferchain: images are 36x35, the model expects 35x35\$" "$CH --model $T/m.spm --size 36x35 $R10"

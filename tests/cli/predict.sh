@@ -55,8 +55,12 @@ expect_ok "same bytes with 1 and 8 threads (image-parallel path)" "OMP_NUM_THREA
 # candidates from it, byte for byte what sp-predict adds (the golden model
 # has every entry: empty sprite, background, occlusion)
 expect_ok "--features: features f32 [N,F] and no candidates" "$P --model $G/tetro-layer.spm --features <$G/tetro-layer.sp >$T/f.sp && $BIN/sp-info <$T/f.sp >$T/f.txt && grep -q '^ *features  *f32 \[3,[0-9]*\]' $T/f.txt && ! grep -qE '^ +(cand_layers|cand_masks|backgrounds|occlusion) ' $T/f.txt"
-for g in "" "--gather"; do
-    expect_ok "sp-select --model $g: the same bytes as from sp-predict's candidates" "$P --model $G/tetro-layer.spm <$G/tetro-layer.sp | $BIN/sp-select $g >$T/sa.sp && $BIN/sp-select --model $G/tetro-layer.spm $g --drop features <$T/f.sp >$T/sb.sp && cmp -s $T/sa.sp $T/sb.sp"
+# (--gather makes the candidates a group of images at a time, the group as
+# large as the threads: 1 thread, groups of 2; 8 threads, one group)
+for g in "" "--gather" "--gather --exhaustive"; do
+    for t in 1 2 8; do
+        expect_ok "sp-select --model $g, $t threads: the same bytes as from sp-predict's candidates" "$P --model $G/tetro-layer.spm <$G/tetro-layer.sp | $BIN/sp-select $g >$T/sa.sp && OMP_NUM_THREADS=$t $BIN/sp-select --model $G/tetro-layer.spm $g --drop features <$T/f.sp >$T/sb.sp && cmp -s $T/sa.sp $T/sb.sp"
+    done
 done
 expect_ok "the whole chain: the same metrics" "a=\$($BIN/sp-load $R10 --batch 4 | $P --model $T/m.spm | $BIN/sp-select --gather | $BIN/sp-compose | $BIN/sp-eval) && b=\$($BIN/sp-load $R10 --batch 4 | $P --model $T/m.spm --features | $BIN/sp-select --model $T/m.spm --gather | $BIN/sp-compose | $BIN/sp-eval) && [ -n \"\$a\" ] && [ \"\$a\" = \"\$b\" ]"
 expect_error "sp-select --model without features" "^sp-select: stdin: batch 0: needs features \\(run sp-predict --features first\\)\$" "$BIN/sp-load $R10 --batch 4 | $BIN/sp-select --model $T/m.spm"

@@ -8,7 +8,12 @@
  * semantic and label confusions and their scores at the end).  Prints the
  * metrics as sp-eval's JSON on stdout, so that the two can be compared, and
  * the wall-clock seconds of each part on stderr:
- * "images N seconds T load L predict P select S compose C eval E". */
+ * "images N seconds T load L predict P select S compose C eval E".
+ * --features: the chain of the pipe
+ *     sp-predict --features | sp-select --model M --gather | sp-compose
+ * instead: the encoder's features (predict), then sp_select_from_features,
+ * which makes the candidates a few images at a time and keeps only the
+ * chosen ones (select), composed from those (the same metrics). */
 #include "sp_start.h"
 #include "sp_compose_stage.h"
 #include "sp_dataset.h"
@@ -19,6 +24,7 @@
 #include "sp_predict.h"
 #include "sp_progress.h"
 #include "sp_select.h"
+#include "sp_select_features.h"
 #include "sp_stream.h"
 #include "sp_tensor.h"
 
@@ -41,7 +47,7 @@ int main(int argc, char **argv)
 {
     sp_main_start(argv);
     const char *model_path = NULL, *size = NULL, *split = "train", *rule = "auto";
-    int batch = 32;
+    int batch = 32, from_features = 0;
     int64_t limit = -1;
     sp_opt opts[] = {{"model", SP_OPT_STR, &model_path, "M", "the model file (required)"},
                      {"batch", SP_OPT_INT, &batch, "N", "images per batch (default 32)"},
@@ -49,6 +55,8 @@ int main(int argc, char **argv)
                      {"split", SP_OPT_STR, &split, "S", "as sp-load (default train)"},
                      {"split-rule", SP_OPT_STR, &rule, "R", "as sp-load (default auto)"},
                      {"limit", SP_OPT_INT64, &limit, "N", "only the first N items of the split"},
+                     {"features", SP_OPT_FLAG, &from_features, NULL,
+                      "as sp-predict --features | sp-select --model M --gather | sp-compose"},
                      {0}};
     char **args;
     int nargs = sp_opt_parse(argc, argv, opts, "inferchain --model M [sp-load options] DIR",
@@ -72,6 +80,8 @@ int main(int argc, char **argv)
                          lambda >= 0 && isfinite(lambda) ? lambda : 0.0,
                          iters >= 1 && iters <= 1000 ? iters : 1};
     sp_compose_stage_dims cd = {L, K, M, C, hw, K, 0, 0};
+    /* the gathered form: one candidate a layer, the chosen background */
+    sp_compose_stage_dims gd = {L, 1, M > 0 ? 1 : 0, C, hw, K, 0, 1};
 
     sp_dataset *d = sp_dataset_open_dir(args[0]);
     int64_t *items;
@@ -95,9 +105,12 @@ int main(int argc, char **argv)
     int32_t *tmask = d->mask_paths ? sp_malloc(B * hw * sizeof *tmask) : NULL;
     int32_t *tsem = d->sem_paths ? sp_malloc(B * hw * sizeof *tsem) : NULL;
     int32_t *tlab = d->labels ? sp_malloc(B * sizeof *tlab) : NULL;
-    float *layers = sp_malloc(B * L * K * chw * sizeof *layers);
-    float *masks = sp_malloc(B * L * K * hw * sizeof *masks);
-    float *bkgs = M > 0 ? sp_malloc(B * M * chw * sizeof *bkgs) : NULL;
+    /* the candidates, or with --features only the chosen ones */
+    const size_t KB = from_features ? 1 : (size_t)K, MB = from_features ? 1 : (size_t)M;
+    float *layers = sp_malloc(B * L * KB * chw * sizeof *layers);
+    float *masks = sp_malloc(B * L * KB * hw * sizeof *masks);
+    float *bkgs = M > 0 ? sp_malloc(B * MB * chw * sizeof *bkgs) : NULL;
+    float *feat = sp_malloc(B * (size_t)sp_predictor_features(pr) * sizeof *feat);
     float *occ = has_occ ? sp_malloc(B * L * L * sizeof *occ) : NULL;
     int32_t *choice = sp_malloc(B * L * sizeof *choice), *bchoice = sp_malloc(B * sizeof *bchoice);
     float *serr = sp_malloc(B * sizeof *serr);
@@ -131,23 +144,35 @@ int main(int argc, char **argv)
                 sp_fatal("%s", errs[j]);
         double t1 = sp_now();
         t_load += t1 - t;
-        sp_predict_forward(pr, layers, masks, bkgs, occ, img, n);
-        double t2 = sp_now();
-        t_pred += t2 - t1;
-        const size_t sl = (size_t)L * K * chw, sm = (size_t)L * K * hw, sb = (size_t)M * chw;
+        const size_t sl = (size_t)L * KB * chw, sm = (size_t)L * KB * hw, sb = MB * chw;
+        double t2;
+        if (from_features) {
+            sp_predict_features(pr, feat, img, n);
+            t2 = sp_now();
+            sp_select_from_features(pr, feat, img, n, &sd, 0, choice, M > 0 ? bchoice : NULL, serr, layers, masks,
+                                    bkgs, occ);
+            if (M == 0)
+                for (int i = 0; i < n; i++)
+                    bchoice[i] = 0;
+        } else {
+            sp_predict_forward(pr, layers, masks, bkgs, occ, img, n);
+            t2 = sp_now();
 #pragma omp parallel
-        {
-            double *work = sp_malloc(ws_size * sizeof *work);
+            {
+                double *work = sp_malloc(ws_size * sizeof *work);
 #pragma omp for schedule(dynamic, 1)
-            for (int i = 0; i < n; i++) {
-                int32_t bk = 0;
-                serr[i] = (float)sp_select_greedy(choice + (size_t)i * L, &bk, layers + i * sl, masks + i * sm,
-                                                  bkgs ? bkgs + i * sb : NULL, occ ? occ + (size_t)i * L * L : NULL,
-                                                  img + i * chw, &sd, work);
-                bchoice[i] = bk;
+                for (int i = 0; i < n; i++) {
+                    int32_t bk = 0;
+                    serr[i] = (float)sp_select_greedy(choice + (size_t)i * L, &bk, layers + i * sl,
+                                                      masks + i * sm, bkgs ? bkgs + i * sb : NULL,
+                                                      occ ? occ + (size_t)i * L * L : NULL, img + i * chw, &sd,
+                                                      work);
+                    bchoice[i] = bk;
+                }
+                free(work);
             }
-            free(work);
         }
+        t_pred += t2 - t1;
         double t3 = sp_now();
         t_sel += t3 - t2;
 #pragma omp parallel
@@ -158,7 +183,8 @@ int main(int argc, char **argv)
                 sp_compose_stage_image(recon + i * chw, limg + i * L * chw, lmask + i * L * hw, pmask + i * hw,
                                        psem + i * hw, bgbuf, choice + (size_t)i * L, bchoice[i], layers + i * sl,
                                        masks + i * sm, bkgs ? bkgs + i * sb : NULL,
-                                       occ ? occ + (size_t)i * L * L : NULL, img + i * chw, &cd);
+                                       occ ? occ + (size_t)i * L * L : NULL, img + i * chw,
+                                       from_features ? &gd : &cd);
             free(bgbuf);
         }
         if (L == 1)
@@ -216,7 +242,7 @@ int main(int argc, char **argv)
     sp_confusion_free(&sem);
     sp_confusion_free(&lab);
     sp_ari_ws_free(ws);
-    free(img), free(tmask), free(tsem), free(tlab), free(layers), free(masks), free(bkgs), free(occ);
+    free(img), free(tmask), free(tsem), free(tlab), free(layers), free(masks), free(bkgs), free(occ), free(feat);
     free(choice), free(bchoice), free(serr), free(recon), free(limg), free(lmask), free(pmask), free(psem);
     free(plab), free(errs), free(items);
     sp_dataset_free(d);

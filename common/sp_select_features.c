@@ -1,0 +1,74 @@
+/* Selection from features, the chosen candidates only; see sp_select_features.h. */
+#include "sp_select_features.h"
+
+#include "sp_error.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Images whose candidates are made at once: enough tasks for the threads
+ * (L x K' heads each), few enough that the group's candidates (1.1 MB an
+ * image for Tetrominoes) stay in the caches until selected. */
+static int group_size(void)
+{
+    int t = omp_get_max_threads();
+    return t < 2 ? 2 : t;
+}
+
+void sp_select_from_features(sp_predictor *p, const float *feat, const float *img, int n, const sp_select_dims *d,
+                             int exhaustive, int32_t *choice, int32_t *bkg_choice, float *err, float *sel_layers,
+                             float *sel_masks, float *sel_bkg, float *occ)
+{
+    if (n <= 0)
+        return;
+    const int L = d->L, K = d->K, M = d->M;
+    const size_t hw = d->hw, chw = (size_t)d->C * hw;
+    const size_t sl = (size_t)L * K * chw, sm = (size_t)L * K * hw, sb = (size_t)M * chw;
+    const int G = group_size();
+    float *gl = sp_malloc(sizeof(float) * G * sl), *gm = sp_malloc(sizeof(float) * G * sm);
+    float *gb = M > 0 ? sp_malloc(sizeof(float) * G * sb) : NULL;
+    /* the occlusion first: the selection reads it (none predicted: the
+     * fixed order, which sp_select takes as NULL, as sp-select does) */
+    float *oc = NULL;
+    if (sp_predictor_has_occlusion(p)) {
+        oc = occ ? occ : sp_malloc(sizeof(float) * ((size_t)n * L * L + 1));
+        sp_predict_occlusion(p, oc, feat, n);
+    }
+    sp_predict_betas *be = sp_predict_betas_new(p, feat, n, M > 0);
+    const size_t ws = sp_select_work_size(d);
+    for (int g0 = 0; g0 < n; g0 += G) {
+        const int cn = n - g0 < G ? n - g0 : G;
+        sp_predict_cands(p, be, g0, cn, gl, gm, gb);
+#pragma omp parallel
+        {
+            double *work = sp_malloc(ws * sizeof *work);
+#pragma omp for schedule(dynamic, 1)
+            for (int j = 0; j < cn; j++) {
+                const int i = g0 + j;
+                int32_t bk = 0, *ch = choice + (size_t)i * L;
+                const float *lj = gl + j * sl, *mj = gm + j * sm, *bj = gb ? gb + j * sb : NULL;
+                double e = (exhaustive ? sp_select_exhaustive : sp_select_greedy)(
+                    ch, &bk, lj, mj, bj, oc ? oc + (size_t)i * L * L : NULL, img + i * chw, d, work);
+                err[i] = (float)e;
+                if (bkg_choice)
+                    bkg_choice[i] = bk;
+                for (int l = 0; l < L; l++) {
+                    memcpy(sel_layers + ((size_t)i * L + l) * chw, lj + ((size_t)l * K + ch[l]) * chw,
+                           chw * sizeof(float));
+                    memcpy(sel_masks + ((size_t)i * L + l) * hw, mj + ((size_t)l * K + ch[l]) * hw,
+                           hw * sizeof(float));
+                }
+                if (sel_bkg && bj)
+                    memcpy(sel_bkg + (size_t)i * chw, bj + (size_t)bk * chw, chw * sizeof(float));
+            }
+            free(work);
+        }
+    }
+    sp_predict_betas_free(be);
+    if (oc != occ)
+        free(oc);
+    free(gb);
+    free(gm);
+    free(gl);
+}

@@ -1,0 +1,28 @@
+/* Selection straight from the encoder's features, keeping only the chosen
+ * candidates: what sp-predict --features | sp-select --model M --gather
+ * computes for a batch, without ever holding the batch's candidates
+ * ([N,L,K',C,H,W]: 27 MB for 32 Tetrominoes).  The candidates are made a
+ * group of images at a time (sp_predict_cands), each image of the group
+ * selected (sp_select_greedy or _exhaustive) and its chosen layers copied
+ * out while the group is still in cache.  The same library calls on the same
+ * values as the unfused stages: byte-identical outputs. */
+#ifndef SP_SELECT_FEATURES_H
+#define SP_SELECT_FEATURES_H
+
+#include "sp_predict.h"
+#include "sp_select.h"
+
+#include <stdint.h>
+
+/* For n images with features feat [n,F] and images img [n,C,H,W]
+ * (d: the model's L, K', M, C, hw and the selection's settings):
+ *   choice [n,L], bkg_choice [n] (M > 0, else NULL), err [n] (the error of
+ *   the choice, as sp-select's select_error), sel_layers [n,L,C,H,W],
+ *   sel_masks [n,L,1,H,W], sel_bkg [n,C,H,W] (M > 0, else NULL), and
+ *   occ [n,L,L] when the model predicts one (sp_predictor_has_occlusion;
+ *   NULL: not wanted, the selection uses it either way). */
+void sp_select_from_features(sp_predictor *p, const float *feat, const float *img, int n, const sp_select_dims *d,
+                             int exhaustive, int32_t *choice, int32_t *bkg_choice, float *err, float *sel_layers,
+                             float *sel_masks, float *sel_bkg, float *occ);
+
+#endif
