@@ -3,17 +3,18 @@
 
 #include "sp_error.h"
 
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Images whose candidates are made at once: enough tasks for the threads
- * (L x K' heads each), few enough that the group's candidates (1.1 MB an
- * image for Tetrominoes) stay in the caches until selected. */
-static int group_size(void)
+/* Images whose candidates are made at once: whole chunks of sp_predict's
+ * tasks (8 images: per-task costs matter for small images), as many as fit
+ * in about 4 MB (the caches; Tetrominoes: 1.1 MB an image, so 8; GTSRB-8:
+ * 28 KB, so a batch of 128 at once). */
+static int group_size(const sp_select_dims *d)
 {
-    int t = omp_get_max_threads();
-    return t < 2 ? 2 : t;
+    const size_t per_image = sizeof(float) * ((size_t)d->L * d->K * (d->C + 1) + (size_t)d->M * d->C) * d->hw;
+    size_t g = ((size_t)4 << 20) / (per_image ? per_image : 1) / 8 * 8;
+    return g < 8 ? 8 : g > 1024 ? 1024 : (int)g;
 }
 
 void sp_select_from_features(sp_predictor *p, const float *feat, const float *img, int n, const sp_select_dims *d,
@@ -25,7 +26,7 @@ void sp_select_from_features(sp_predictor *p, const float *feat, const float *im
     const int L = d->L, K = d->K, M = d->M;
     const size_t hw = d->hw, chw = (size_t)d->C * hw;
     const size_t sl = (size_t)L * K * chw, sm = (size_t)L * K * hw, sb = (size_t)M * chw;
-    const int G = group_size();
+    const int G = n < group_size(d) ? n : group_size(d);
     float *gl = sp_malloc(sizeof(float) * G * sl), *gm = sp_malloc(sizeof(float) * G * sm);
     float *gb = M > 0 ? sp_malloc(sizeof(float) * G * sb) : NULL;
     /* the occlusion first: the selection reads it (none predicted: the
