@@ -84,8 +84,8 @@ int main(int argc, char **argv)
     if (!model_path)
         sp_fatal("--model: required");
     sp_device_resolve_stage(device, 0, "sp-predict"); /* the computation is on the CPU */
-    sp_model *m = sp_model_read(model_path);
-    sp_predictor *p = sp_predictor_new(m, model_path);
+    sp_model *m;
+    sp_predictor *p = sp_predictor_open(model_path, &m);
     predict_stage g = {p, model_path, features_only};
     sp_filter f = {"sp-predict", on_stream, predict_batch, &g, drop};
     sp_filter_run(&f);

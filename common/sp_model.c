@@ -543,15 +543,18 @@ static void key_copy(char *buf, size_t len, const msgpack_object *k, const char 
 }
 
 /* One tensor entry against the tensor the config implies. */
-static void read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o, const char *name, int values);
-static sp_model *unpack(const char *buf, size_t len, const char *name, const char *skip);
+static void read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o, const char *name, void *dst);
+static sp_model *unpack(const char *buf, size_t len, const char *name, const char *skip, sp_model_dest_fn dest,
+                        void *ctx);
 
 void sp_model_read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o, const char *name)
 {
-    read_tensor(t, tname, o, name, 1);
+    read_tensor(t, tname, o, name, t->data);
 }
 
-static void read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o, const char *name, int values)
+/* Checks the entry against t (dtype, shape, size) and copies its values to
+ * dst (NULL: not read), which must hold t->nbytes. */
+static void read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o, const char *name, void *dst)
 {
     if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size != 3)
         sp_fatal("%s: tensor '%s': a tensor has exactly the keys dtype, shape, data", name, tname);
@@ -591,10 +594,10 @@ static void read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o
         sp_fatal("%s: tensor '%s': %s, the config implies %s", name, tname, got, want);
     if (da->type != MSGPACK_OBJECT_BIN || da->via.bin.size != t->nbytes)
         sp_fatal("%s: tensor '%s': data is not a bin of %zu bytes", name, tname, t->nbytes);
-    if (!values)
+    if (!dst)
         return;
-    memcpy(t->data, da->via.bin.ptr, t->nbytes);
-    const float *f = sp_f32(t);
+    memcpy(dst, da->via.bin.ptr, t->nbytes);
+    const float *f = dst;
     for (size_t i = 0; i < t->nbytes / sizeof(float); i++)
         if (!isfinite(f[i]))
             sp_fatal("%s: tensor '%s': element %zu is not finite", name, tname, i);
@@ -602,10 +605,11 @@ static void read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o
 
 sp_model *sp_model_unpack(const char *buf, size_t len, const char *name)
 {
-    return unpack(buf, len, name, NULL);
+    return unpack(buf, len, name, NULL, NULL, NULL);
 }
 
-static sp_model *unpack(const char *buf, size_t len, const char *name, const char *skip)
+static sp_model *unpack(const char *buf, size_t len, const char *name, const char *skip, sp_model_dest_fn dest,
+                        void *ctx)
 {
     /* Scan first: a corrupt header could otherwise make the unpacker
      * allocate without limit (sp_msgscan.h). */
@@ -692,7 +696,11 @@ static sp_model *unpack(const char *buf, size_t len, const char *name, const cha
         if (seen[j])
             sp_fatal("%s: duplicate tensor '%s'", name, tname);
         seen[j] = 1;
-        read_tensor(m->tensors[j].t, tname, &kv->val, name, !skip || strncmp(tname, skip, strlen(skip)) != 0);
+        sp_tensor *t = m->tensors[j].t;
+        void *dst = t->data;
+        if (skip && strncmp(tname, skip, strlen(skip)) == 0)
+            dst = dest ? dest(ctx, m, tname, t->nbytes / sizeof(float)) : NULL;
+        read_tensor(t, tname, &kv->val, name, dst);
     }
     for (int j = 0; j < m->ntensors; j++)
         if (!seen[j])
@@ -723,10 +731,15 @@ static sp_model *unpack(const char *buf, size_t len, const char *name, const cha
 
 sp_model *sp_model_read(const char *path)
 {
-    return sp_model_read_part(path, NULL);
+    return sp_model_read_into(path, NULL, NULL, NULL);
 }
 
 sp_model *sp_model_read_part(const char *path, const char *skip)
+{
+    return sp_model_read_into(path, skip, NULL, NULL);
+}
+
+sp_model *sp_model_read_into(const char *path, const char *skip, sp_model_dest_fn dest, void *ctx)
 {
     if (skip && strlen(skip) >= sizeof ((sp_model *)0)->skipped)
         sp_fatal("%s: internal: skipped prefix '%s' too long", path, skip);
@@ -742,10 +755,10 @@ sp_model *sp_model_read_part(const char *path, const char *skip)
         size_t len = (size_t)st.st_size;
         /* (a partial read touches only the headers and the values it
          * reads: populating the skipped values' pages would cost more) */
-        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | (skip ? 0 : MAP_POPULATE), fileno(f), 0);
+        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | (skip && !dest ? 0 : MAP_POPULATE), fileno(f), 0);
         if (map != MAP_FAILED) {
             fclose(f);
-            sp_model *m = unpack(map, len, path, skip);
+            sp_model *m = unpack(map, len, path, skip, dest, ctx);
             munmap(map, len);
             return m;
         }
@@ -762,7 +775,7 @@ sp_model *sp_model_read_part(const char *path, const char *skip)
     if (ferror(f))
         sp_fatal("%s: read error: %s", path, strerror(errno));
     fclose(f);
-    sp_model *m = unpack(buf, n, path, skip);
+    sp_model *m = unpack(buf, n, path, skip, dest, ctx);
     free(buf);
     return m;
 }

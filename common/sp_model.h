@@ -165,6 +165,14 @@ sp_model *sp_model_read(const char *path);
  * neither copied nor touched.  m->skipped remembers the prefix: such a
  * model cannot be written and builds no encoder (both fatal). */
 sp_model *sp_model_read_part(const char *path, const char *skip);
+/* sp_model_read_part, except that the skipped tensors' values go where
+ * dest says instead (checked as any, finite): dest(ctx, m, name, count)
+ * returns room for count floats (NULL: leave them unread); m is the model
+ * being read, its config and shapes already set.  For a stage that keeps
+ * those values elsewhere (sp-predict's encoder arena): they are copied once,
+ * straight from the mapped file, not first into the model's tensors. */
+typedef float *(*sp_model_dest_fn)(void *ctx, const sp_model *m, const char *name, size_t count);
+sp_model *sp_model_read_into(const char *path, const char *skip, sp_model_dest_fn dest, void *ctx);
 /* Same from bytes (name in messages). */
 sp_model *sp_model_unpack(const char *buf, size_t len, const char *name);
 

@@ -117,10 +117,18 @@ sp_predictor *sp_predictor_new(const sp_model *m, const char *where)
 }
 
 
+/* An encoder of m's architecture, its weights zero. */
+static sp_encoder *encoder_for(const sp_model *m)
+{
+    int pool_h, pool_w;
+    sp_config_with_pool(m->cfg, &pool_h, &pool_w);
+    return sp_encoder_new(sp_config_str(m->cfg, "model.encoder_name"), 0, m->C, m->H, m->W, pool_h, pool_w);
+}
+
 /* The encoder, built at its first use with the model's weights copied in
  * by name: sp-select --model makes candidates from features and never runs
  * it (ResNet-18's 45 MB copied for nothing was a third of that stage's
- * time on horse). */
+ * time on horse).  A predictor from sp_predictor_open has it already. */
 static sp_encoder *encoder_of(sp_predictor *p)
 {
     if (p->enc)
@@ -128,9 +136,7 @@ static sp_encoder *encoder_of(sp_predictor *p)
     const sp_model *m = p->m;
     if (m->skipped[0] && !strncmp(m->skipped, "encoder.", strlen(m->skipped)))
         sp_fatal("internal error: the encoder's weights were not read (sp_model_read_part)");
-    int pool_h, pool_w;
-    sp_config_with_pool(m->cfg, &pool_h, &pool_w);
-    p->enc = sp_encoder_new(sp_config_str(m->cfg, "model.encoder_name"), 0, m->C, m->H, m->W, pool_h, pool_w);
+    p->enc = encoder_for(m);
     char name[SP_MODEL_NAME_MAX];
     for (int i = 0; i < p->enc->ntensors; i++) {
         snprintf(name, sizeof name, "encoder.%s", p->enc->tensors[i].name);
@@ -140,6 +146,41 @@ static sp_encoder *encoder_of(sp_predictor *p)
         memcpy(sp_encoder_data(p->enc, &p->enc->tensors[i]), t->data, p->enc->tensors[i].size * sizeof(float));
     }
     return p->enc;
+}
+
+/* sp_predictor_open's reading: the encoder, built when its first tensor
+ * comes, receives every "encoder." tensor's values. */
+typedef struct {
+    sp_encoder *enc;
+    int filled;
+} encoder_fill;
+
+static float *encoder_dest(void *ctx, const sp_model *m, const char *name, size_t count)
+{
+    encoder_fill *f = ctx;
+    if (!f->enc)
+        f->enc = encoder_for(m);
+    const sp_enc_tensor *t = sp_encoder_find(f->enc, name + strlen("encoder."));
+    if (!t) /* sp_model_new made the model's tensors from the same config */
+        sp_fatal("internal error: the encoder has no tensor %s", name);
+    if (t->size != count)
+        sp_fatal("internal error: encoder tensor %s has %zu values, the model %zu", name, t->size, count);
+    f->filled++;
+    return sp_encoder_data(f->enc, t);
+}
+
+sp_predictor *sp_predictor_open(const char *path, sp_model **model)
+{
+    encoder_fill f = {NULL, 0};
+    sp_model *m = sp_model_read_into(path, "encoder.", encoder_dest, &f);
+    /* every tensor of the model was in the file (the reader checks), and
+     * the encoder's are exactly the model's "encoder." ones */
+    if (!f.enc || f.filled != f.enc->ntensors)
+        sp_fatal("internal error: %s: %d of the encoder's tensors read", path, f.filled);
+    sp_predictor *p = sp_predictor_new(m, path);
+    p->enc = f.enc;
+    *model = m;
+    return p;
 }
 
 void sp_predictor_free(sp_predictor *p)

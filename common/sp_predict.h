@@ -28,6 +28,13 @@ typedef struct sp_predictor sp_predictor;
  * weights are copied into its own arena).  Fatal, naming where (the model
  * file), if a transformation cannot produce an image-size output. */
 sp_predictor *sp_predictor_new(const sp_model *m, const char *where);
+/* Reads the model file at path for prediction: the encoder's weights go
+ * from the mapped file straight into the encoder's arena
+ * (sp_model_read_into), not first into the model's tensors, which stay zero
+ * (a ResNet-18's 45 MB copied and paged in once, not twice).  *model
+ * receives the model (free it after the predictor); fatal as sp_model_read
+ * on a bad file. */
+sp_predictor *sp_predictor_open(const char *path, sp_model **model);
 void sp_predictor_free(sp_predictor *p);
 
 /* Outputs for n images x [n, C, H, W] (K' = m->K, M = m->M, L = m->L):

@@ -69,8 +69,8 @@ int main(int argc, char **argv)
         sp_fatal("--size: '%s' is not HxW", size);
 
     sp_stream_tune_malloc(); /* the allocator settings every stream program runs with */
-    sp_model *m = sp_model_read(model_path);
-    sp_predictor *pr = sp_predictor_new(m, model_path);
+    sp_model *m;
+    sp_predictor *pr = sp_predictor_open(model_path, &m);
     const int C = m->C, H = m->H, W = m->W, L = m->L, K = m->K, M = m->M;
     const int has_occ = sp_predictor_has_occlusion(pr);
     const size_t hw = (size_t)H * W, chw = (size_t)C * hw;

@@ -106,6 +106,23 @@ static void run_case(const char *cas)
     snprintf(name, sizeof name, "predict_%s_deterministic", cas);
     CHECK(name, !memcmp(again, layers, sizeof(float) * nl) && !memcmp(again_m, masks, sizeof(float) * nm),
           "two runs differ");
+    /* sp_predictor_open: the encoder's weights straight from the file into
+     * its arena, the model's own copies left unread: the same bits */
+    snprintf(path, sizeof path, "tests/golden/predict/%s.spm", cas);
+    sp_model *m2;
+    sp_predictor *p2 = sp_predictor_open(path, &m2);
+    sp_predict_forward(p2, again, again_m, M ? bkgs : NULL, eo ? occ : NULL, sp_f32(img), n);
+    snprintf(name, sizeof name, "predict_%s_open_same_bits", cas);
+    CHECK(name, !memcmp(again, layers, sizeof(float) * nl) && !memcmp(again_m, masks, sizeof(float) * nm),
+          "sp_predictor_open's prediction differs");
+    const sp_tensor *w = sp_model_find(m2, "encoder.encoder.0.weight");
+    int zero = w != NULL && !strcmp(m2->skipped, "encoder.");
+    for (size_t i = 0; w && i < w->nbytes / sizeof(float); i++)
+        zero &= sp_f32(w)[i] == 0.0f;
+    snprintf(name, sizeof name, "predict_%s_open_model_encoder_unread", cas);
+    CHECK(name, zero, "the model's encoder tensors were read too");
+    sp_predictor_free(p2);
+    sp_model_free(m2);
     free(again);
     free(again_m);
     free(layers);
