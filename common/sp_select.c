@@ -13,48 +13,120 @@ static inline double occ_at(const float *occ, int L, int j, int k)
     return occ ? (double)occ[(size_t)j * L + k] : (j > k ? 1.0 : 0.0);
 }
 
+static int select_scalar; /* sp_select_force_scalar */
+void sp_select_force_scalar(int on) { select_scalar = on; }
+
+/* One pixel p of slot_prepare. */
+static inline void prepare_pixel(double *A, double *B, double *Q, size_t p, int l, const int32_t *cur, int b,
+                                 const float *layers, const float *masks, const float *bkgs, const float *occ,
+                                 const sp_select_dims *d)
+{
+    const int L = d->L, K = d->K, C = d->C;
+    const size_t hw = d->hw;
+    double m[SP_COMPOSE_MAX_LAYERS];
+    double wx = 1.0;
+    for (int j = 0; j < L; j++) {
+        m[j] = (j != l && cur[j] >= 0) ? (double)masks[((size_t)j * K + cur[j]) * hw + p] : 0.0;
+        wx *= 1.0 - m[j];
+    }
+    double ql = 1.0;
+    for (int j = 0; j < L; j++)
+        if (j != l)
+            ql *= 1.0 - occ_at(occ, L, j, l) * m[j];
+    Q[p] = ql;
+    for (int c = 0; c < C; c++) {
+        double bg = (b >= 0 && bkgs) ? (double)bkgs[((size_t)b * C + c) * hw + p] : 0.0;
+        A[(size_t)c * hw + p] = wx * bg;
+        B[(size_t)c * hw + p] = wx * bg;
+    }
+    for (int k = 0; k < L; k++) {
+        if (k == l || m[k] == 0.0)
+            continue;
+        double qk = 1.0;
+        for (int j = 0; j < L; j++)
+            if (j != l)
+                qk *= 1.0 - occ_at(occ, L, j, k) * m[j];
+        double olk = occ_at(occ, L, l, k);
+        const float *x = layers + ((size_t)k * K + cur[k]) * C * hw;
+        for (int c = 0; c < C; c++) {
+            double v = m[k] * (double)x[(size_t)c * hw + p] * qk;
+            A[(size_t)c * hw + p] += v;
+            B[(size_t)c * hw + p] += olk * v;
+        }
+    }
+}
+
+#ifdef __x86_64__
+#include <immintrin.h>
+
+/* Pixels p..p+3 of slot_prepare: prepare_pixel's operations lane by lane
+ * (no fused multiply-add), a layer whose mask is 0 at a pixel skipped there
+ * by a blend as prepare_pixel skips it, so the same bits. */
+__attribute__((target("avx2"))) static void prepare4(double *A, double *B, double *Q, size_t p, int l,
+                                                     const int32_t *cur, int b, const float *layers,
+                                                     const float *masks, const float *bkgs, const float *occ,
+                                                     const sp_select_dims *d)
+{
+    const int L = d->L, K = d->K, C = d->C;
+    const size_t hw = d->hw;
+    const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
+    __m256d m[SP_COMPOSE_MAX_LAYERS];
+    __m256d wx = one;
+    for (int j = 0; j < L; j++) {
+        m[j] = (j != l && cur[j] >= 0) ? _mm256_cvtps_pd(_mm_loadu_ps(masks + ((size_t)j * K + cur[j]) * hw + p))
+                                       : zero;
+        wx = _mm256_mul_pd(wx, _mm256_sub_pd(one, m[j]));
+    }
+    __m256d ql = one;
+    for (int j = 0; j < L; j++)
+        if (j != l)
+            ql = _mm256_mul_pd(ql, _mm256_sub_pd(one, _mm256_mul_pd(_mm256_set1_pd(occ_at(occ, L, j, l)), m[j])));
+    _mm256_storeu_pd(Q + p, ql);
+    for (int c = 0; c < C; c++) {
+        __m256d bg = (b >= 0 && bkgs) ? _mm256_cvtps_pd(_mm_loadu_ps(bkgs + ((size_t)b * C + c) * hw + p)) : zero;
+        __m256d a = _mm256_mul_pd(wx, bg);
+        _mm256_storeu_pd(A + (size_t)c * hw + p, a);
+        _mm256_storeu_pd(B + (size_t)c * hw + p, a);
+    }
+    for (int k = 0; k < L; k++) {
+        if (k == l)
+            continue;
+        const __m256d on = _mm256_cmp_pd(m[k], zero, _CMP_NEQ_UQ); /* lanes where layer k counts */
+        if (_mm256_movemask_pd(on) == 0)
+            continue;
+        __m256d qk = one;
+        for (int j = 0; j < L; j++)
+            if (j != l)
+                qk = _mm256_mul_pd(qk, _mm256_sub_pd(one, _mm256_mul_pd(_mm256_set1_pd(occ_at(occ, L, j, k)), m[j])));
+        const __m256d olk = _mm256_set1_pd(occ_at(occ, L, l, k));
+        const float *x = layers + ((size_t)k * K + cur[k]) * C * hw;
+        for (int c = 0; c < C; c++) {
+            double *ac = A + (size_t)c * hw + p, *bc = B + (size_t)c * hw + p;
+            const __m256d v = _mm256_mul_pd(_mm256_mul_pd(m[k], _mm256_cvtps_pd(_mm_loadu_ps(x + (size_t)c * hw + p))), qk);
+            const __m256d a = _mm256_loadu_pd(ac), bb = _mm256_loadu_pd(bc);
+            _mm256_storeu_pd(ac, _mm256_blendv_pd(a, _mm256_add_pd(a, v), on));
+            _mm256_storeu_pd(bc, _mm256_blendv_pd(bb, _mm256_add_pd(bb, _mm256_mul_pd(olk, v)), on));
+        }
+    }
+}
+#endif
+
 /* Fills A [C,hw], B [C,hw], Q [hw] of sp_compose.h for slot l, the other
  * slots holding cur[j] (< 0: empty) and background b (< 0: none). */
 static void slot_prepare(double *work, int l, const int32_t *cur, int b, const float *layers,
                          const float *masks, const float *bkgs, const float *occ,
                          const sp_select_dims *d)
 {
-    const int L = d->L, K = d->K, C = d->C;
     const size_t hw = d->hw;
-    double *A = work, *B = work + (size_t)C * hw, *Q = work + 2 * (size_t)C * hw;
-    for (size_t p = 0; p < hw; p++) {
-        double m[SP_COMPOSE_MAX_LAYERS];
-        double wx = 1.0;
-        for (int j = 0; j < L; j++) {
-            m[j] = (j != l && cur[j] >= 0) ? (double)masks[((size_t)j * K + cur[j]) * hw + p] : 0.0;
-            wx *= 1.0 - m[j];
-        }
-        double ql = 1.0;
-        for (int j = 0; j < L; j++)
-            if (j != l)
-                ql *= 1.0 - occ_at(occ, L, j, l) * m[j];
-        Q[p] = ql;
-        for (int c = 0; c < C; c++) {
-            double bg = (b >= 0 && bkgs) ? (double)bkgs[((size_t)b * C + c) * hw + p] : 0.0;
-            A[(size_t)c * hw + p] = wx * bg;
-            B[(size_t)c * hw + p] = wx * bg;
-        }
-        for (int k = 0; k < L; k++) {
-            if (k == l || m[k] == 0.0)
-                continue;
-            double qk = 1.0;
-            for (int j = 0; j < L; j++)
-                if (j != l)
-                    qk *= 1.0 - occ_at(occ, L, j, k) * m[j];
-            double olk = occ_at(occ, L, l, k);
-            const float *x = layers + ((size_t)k * K + cur[k]) * C * hw;
-            for (int c = 0; c < C; c++) {
-                double v = m[k] * (double)x[(size_t)c * hw + p] * qk;
-                A[(size_t)c * hw + p] += v;
-                B[(size_t)c * hw + p] += olk * v;
-            }
-        }
-    }
+    double *A = work, *B = work + (size_t)d->C * hw, *Q = work + 2 * (size_t)d->C * hw;
+    size_t p = 0;
+#ifdef __x86_64__
+    if (!select_scalar && __builtin_cpu_supports("avx2"))
+        for (; p + 4 <= hw; p += 4)
+            prepare4(A, B, Q, p, l, cur, b, layers, masks, bkgs, occ, d);
+#endif
+    for (; p < hw; p++)
+        prepare_pixel(A, B, Q, p, l, cur, b, layers, masks, bkgs, occ, d);
 }
 
 /* The squared errors of slot_error go into 8 partial sums, lane p % 8 of
@@ -62,9 +134,6 @@ static void slot_prepare(double *work, int l, const int32_t *cur, int b, const f
  * values at once with the very same operations (multiplies and adds, no
  * fused multiply-add), so both builds below give the same bits. */
 #define LANES 8
-
-static int select_scalar; /* sp_select_force_scalar */
-void sp_select_force_scalar(int on) { select_scalar = on; }
 
 static double lanes_total(const double *s)
 {
@@ -96,7 +165,6 @@ static double slot_error_scalar(const double *A, const double *B, const double *
 }
 
 #ifdef __x86_64__
-#include <immintrin.h>
 
 /* Eight values of one channel: y = A + m (x Q - B) (or A), e = y - img. */
 __attribute__((target("avx2"))) static inline __m256d err4(const double *A, const double *B, const double *Q,

@@ -13,9 +13,9 @@
  * a slot being filled is affine in that slot's content, so trying the K
  * candidates of one slot costs O(K C hw) after O(L^2 C hw) (see
  * sp_compose.h).  Everything runs in double, per image on one thread, the
- * squared errors summed in 8 partial sums in a fixed order (AVX2 when the
- * CPU has it, the same bits without), so the result is deterministic; ties
- * go to the lowest index (torch's argmin). */
+ * squared errors summed in 8 partial sums in a fixed order (AVX2, 4 pixels
+ * at a time, when the CPU has it; the same bits without), so the result is
+ * deterministic; ties go to the lowest index (torch's argmin). */
 #ifndef SP_SELECT_H
 #define SP_SELECT_H
 
@@ -57,8 +57,8 @@ double sp_select_error(const int32_t *choice, int32_t bkg, const float *layers, 
                        const float *bkgs, const float *occ, const float *img,
                        const sp_select_dims *d, double *work);
 
-/* Tests: 1 makes the error sums use the plain C loop even where AVX2 is
- * available (the two must agree bit for bit). */
+/* Tests: 1 makes the slot preparation and the error sums use the plain C
+ * loops even where AVX2 is available (the two must agree bit for bit). */
 void sp_select_force_scalar(int on);
 
 #endif

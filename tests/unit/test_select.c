@@ -206,7 +206,7 @@ static void simd_matches_scalar(void)
         free(img);
         free(work);
     }
-    CHECK("vector and plain error sums agree bit for bit (row lengths 1 to 1225)", same, "they differ");
+    CHECK("vector and plain slot preparation and error sums agree bit for bit (row lengths 1 to 1225)", same, "they differ");
     CHECK("vector error sums equal a full composition", near, "deviation %g", worst);
 }
 
