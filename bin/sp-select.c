@@ -100,7 +100,7 @@ static void select_from_features(sp_map *b, int64_t idx, const selection *s)
     const int64_t n = ti->shape[0], L = m->L, C = m->C, H = m->H, W = m->W;
     const float *feat = sp_predict_stage_get_features(s->pred, b, idx, n);
     const size_t hw = (size_t)H * W;
-    sp_select_dims d = {m->L, m->K, m->M, m->C, hw, s->empty != 0, s->penalty, s->pass_count};
+    sp_select_dims d = {m->L, m->K, m->M, m->C, hw, s->empty != 0, s->penalty, s->pass_count, 0, 0};
     check_limit(s, idx, m->K, m->L, m->M);
     sp_tensor *to = sp_predictor_has_occlusion(s->pred) ? sp_tensor_newv(SP_F32, 3, n, L, L) : NULL;
     sp_tensor *tl = sp_tensor_newv(SP_F32, 5, n, L, C, H, W);
@@ -141,7 +141,7 @@ static void select_batch(sp_map *b, int64_t idx, void *ctx)
     }
     sp_cands c;
     sp_cands_get(&c, b, idx);
-    sp_select_dims d = {c.L, c.K, c.M, c.C, c.hw, s->empty != 0, s->penalty, s->pass_count};
+    sp_select_dims d = {c.L, c.K, c.M, c.C, c.hw, s->empty != 0, s->penalty, s->pass_count, 0, 0};
     check_limit(s, idx, c.K, c.L, c.M);
     const int64_t n = c.N;
     sp_tensor *tc = sp_tensor_newv(SP_I32, 2, n, (int64_t)c.L);

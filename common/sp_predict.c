@@ -294,8 +294,11 @@ void sp_predict_betas_free(sp_predict_betas *b)
     free(b);
 }
 
-void sp_predict_cands(sp_predictor *p, const sp_predict_betas *be, int i0, int cn, float *layers, float *masks,
-                      float *bkgs)
+/* sp_predict_cands and sp_predict_cands_by_head: the layers and masks into
+ * layers, masks (packed) or, when out is not NULL, the heads' outputs in
+ * place in out [L,K',cn,C+1,H,W]. */
+static void cands_run(sp_predictor *p, const sp_predict_betas *be, int i0, int cn, float *layers, float *masks,
+                      float *bkgs, float *out)
 {
     const sp_model *m = p->m;
     const int C = m->C, K = m->K, L = m->L, M = m->M;
@@ -313,23 +316,30 @@ void sp_predict_cands(sp_predictor *p, const sp_predict_betas *be, int i0, int c
 #pragma omp parallel
     {
         float *in = sp_malloc(sizeof(float) * CHUNK * sc), *ts = sp_malloc(sizeof(float) * CHUNK * tc);
-        float *lo = m->has_layer_tsf ? sp_malloc(sizeof(float) * CHUNK * lc) : NULL;
+        float *lo = m->has_layer_tsf && !out ? sp_malloc(sizeof(float) * CHUNK * lc) : NULL;
 #pragma omp for schedule(dynamic, 1)
         for (int task = 0; task < L * K * nch; task++) {
             const int lk = task / nch, l = lk / K, k = lk % K, j0 = task % nch * CHUNK, a = i0 + j0;
             const int tn = cn - j0 < CHUNK ? cn - j0 : CHUNK;
             for (int i = 0; i < tn; i++) /* the sprite, once per image (the transformers take a batch) */
                 memcpy(in + (size_t)i * sc, p->sprites + (size_t)k * sc, sizeof(float) * sc);
-            const float *t1 = tsf_chunk(ts, &p->sprite_tsf[l], beta_rows(bs[lk], a, p->sprite_tsf[l].P), in, tn,
-                                        C + 1, m->h, m->w);
-            const float *out = t1;
+            /* the last transformer writes straight into out when there is one */
+            float *dst = out ? out + ((size_t)lk * cn + j0) * lc : NULL;
+            const float *t1 = tsf_chunk(m->has_layer_tsf || !dst ? ts : dst, &p->sprite_tsf[l],
+                                        beta_rows(bs[lk], a, p->sprite_tsf[l].P), in, tn, C + 1, m->h, m->w);
+            const float *res = t1;
             if (m->has_layer_tsf)
-                out = tsf_chunk(lo, &p->layer_tsf, beta_rows(bl[l], a, p->layer_tsf.P), t1, tn, C + 1, p->sh,
-                                p->sw);
+                res = tsf_chunk(dst ? dst : lo, &p->layer_tsf, beta_rows(bl[l], a, p->layer_tsf.P), t1, tn, C + 1,
+                                p->sh, p->sw);
+            if (dst) {
+                if (res != dst) /* identities all the way */
+                    memcpy(dst, res, sizeof(float) * tn * lc);
+                continue;
+            }
             for (int i = 0; i < tn; i++) {
                 size_t o = ((size_t)(j0 + i) * L + l) * K + k;
-                memcpy(layers + o * C * HW, out + (size_t)i * lc, sizeof(float) * C * HW);
-                memcpy(masks + o * HW, out + (size_t)i * lc + (size_t)C * HW, sizeof(float) * HW);
+                memcpy(layers + o * C * HW, res + (size_t)i * lc, sizeof(float) * C * HW);
+                memcpy(masks + o * HW, res + (size_t)i * lc + (size_t)C * HW, sizeof(float) * HW);
             }
         }
         free(lo);
@@ -356,6 +366,17 @@ void sp_predict_cands(sp_predictor *p, const sp_predict_betas *be, int i0, int c
             free(in);
         }
     }
+}
+
+void sp_predict_cands(sp_predictor *p, const sp_predict_betas *b, int i0, int cn, float *layers, float *masks,
+                      float *bkgs)
+{
+    cands_run(p, b, i0, cn, layers, masks, bkgs, NULL);
+}
+
+void sp_predict_cands_by_head(sp_predictor *p, const sp_predict_betas *b, int i0, int cn, float *out, float *bkgs)
+{
+    cands_run(p, b, i0, cn, NULL, NULL, bkgs, out);
 }
 
 void sp_predict_occlusion(sp_predictor *p, float *occ, const float *feat, int n)

@@ -77,6 +77,10 @@ sp_predict_betas *sp_predict_betas_new(sp_predictor *p, const float *feat, int n
 void sp_predict_betas_free(sp_predict_betas *b);
 void sp_predict_cands(sp_predictor *p, const sp_predict_betas *b, int i0, int cn, float *layers, float *masks,
                       float *bkgs);
+/* The same candidates, each (layer, sprite) head's images together where
+ * the head's transformer writes them, without a copy into the packed form:
+ * out [L,K',cn,C+1,H,W] (colours then mask, per image); bkgs as above. */
+void sp_predict_cands_by_head(sp_predictor *p, const sp_predict_betas *b, int i0, int cn, float *out, float *bkgs);
 void sp_predict_occlusion(sp_predictor *p, float *occ, const float *feat, int n);
 
 #endif

@@ -7,6 +7,10 @@
 
 size_t sp_select_work_size(const sp_select_dims *d) { return (2 * (size_t)d->C + 1) * d->hw; }
 
+/* Floats from one candidate (l, k) to the next in layers / masks. */
+static inline size_t lstep(const sp_select_dims *d) { return d->lstride ? d->lstride : (size_t)d->C * d->hw; }
+static inline size_t mstep(const sp_select_dims *d) { return d->mstride ? d->mstride : d->hw; }
+
 /* Occlusion weight: how much layer j hides layer k. */
 static inline double occ_at(const float *occ, int L, int j, int k)
 {
@@ -26,7 +30,7 @@ static inline void prepare_pixel(double *A, double *B, double *Q, size_t p, int 
     double m[SP_COMPOSE_MAX_LAYERS];
     double wx = 1.0;
     for (int j = 0; j < L; j++) {
-        m[j] = (j != l && cur[j] >= 0) ? (double)masks[((size_t)j * K + cur[j]) * hw + p] : 0.0;
+        m[j] = (j != l && cur[j] >= 0) ? (double)masks[((size_t)j * K + cur[j]) * mstep(d) + p] : 0.0;
         wx *= 1.0 - m[j];
     }
     double ql = 1.0;
@@ -47,7 +51,7 @@ static inline void prepare_pixel(double *A, double *B, double *Q, size_t p, int 
             if (j != l)
                 qk *= 1.0 - occ_at(occ, L, j, k) * m[j];
         double olk = occ_at(occ, L, l, k);
-        const float *x = layers + ((size_t)k * K + cur[k]) * C * hw;
+        const float *x = layers + ((size_t)k * K + cur[k]) * lstep(d);
         for (int c = 0; c < C; c++) {
             double v = m[k] * (double)x[(size_t)c * hw + p] * qk;
             A[(size_t)c * hw + p] += v;
@@ -73,7 +77,7 @@ __attribute__((target("avx2"))) static void prepare4(double *A, double *B, doubl
     __m256d m[SP_COMPOSE_MAX_LAYERS];
     __m256d wx = one;
     for (int j = 0; j < L; j++) {
-        m[j] = (j != l && cur[j] >= 0) ? _mm256_cvtps_pd(_mm_loadu_ps(masks + ((size_t)j * K + cur[j]) * hw + p))
+        m[j] = (j != l && cur[j] >= 0) ? _mm256_cvtps_pd(_mm_loadu_ps(masks + ((size_t)j * K + cur[j]) * mstep(d) + p))
                                        : zero;
         wx = _mm256_mul_pd(wx, _mm256_sub_pd(one, m[j]));
     }
@@ -99,7 +103,7 @@ __attribute__((target("avx2"))) static void prepare4(double *A, double *B, doubl
             if (j != l)
                 qk = _mm256_mul_pd(qk, _mm256_sub_pd(one, _mm256_mul_pd(_mm256_set1_pd(occ_at(occ, L, j, k)), m[j])));
         const __m256d olk = _mm256_set1_pd(occ_at(occ, L, l, k));
-        const float *x = layers + ((size_t)k * K + cur[k]) * C * hw;
+        const float *x = layers + ((size_t)k * K + cur[k]) * lstep(d);
         for (int c = 0; c < C; c++) {
             double *ac = A + (size_t)c * hw + p, *bc = B + (size_t)c * hw + p;
             const __m256d v = _mm256_mul_pd(_mm256_mul_pd(m[k], _mm256_cvtps_pd(_mm_loadu_ps(x + (size_t)c * hw + p))), qk);
@@ -217,8 +221,8 @@ static double slot_error(const double *work, int l, int k, const float *layers, 
     const int C = d->C, K = d->K;
     const size_t hw = d->hw;
     const double *A = work, *B = work + (size_t)C * hw, *Q = work + 2 * (size_t)C * hw;
-    const float *ms = k >= 0 ? masks + ((size_t)l * K + k) * hw : NULL;
-    const float *x = k >= 0 ? layers + ((size_t)l * K + k) * C * hw : NULL;
+    const float *ms = k >= 0 ? masks + ((size_t)l * K + k) * mstep(d) : NULL;
+    const float *x = k >= 0 ? layers + ((size_t)l * K + k) * lstep(d) : NULL;
     double s;
 #ifdef __x86_64__
     if (!select_scalar && __builtin_cpu_supports("avx2"))

@@ -28,6 +28,10 @@ typedef struct {
     int empty;           /* candidate K-1 is the empty sprite */
     double lambda_empty; /* added to the error of every non-empty candidate (greedy only) */
     int iters;           /* greedy passes over the layers (the reference's greedy_algo_iter) */
+    /* floats from one candidate (l, k) to the next in layers / masks; 0:
+     * C*hw and hw, the packed [L,K,C,hw] and [L,K,1,hw] above (a stage that
+     * keeps the candidates in another layout selects them where they are) */
+    size_t lstride, mstride;
 } sp_select_dims;
 
 /* Doubles of scratch space the functions below need. */

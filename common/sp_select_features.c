@@ -25,9 +25,10 @@ void sp_select_from_features(sp_predictor *p, const float *feat, const float *im
         return;
     const int L = d->L, K = d->K, M = d->M;
     const size_t hw = d->hw, chw = (size_t)d->C * hw;
-    const size_t sl = (size_t)L * K * chw, sm = (size_t)L * K * hw, sb = (size_t)M * chw;
+    const size_t sb = (size_t)M * chw;
     const int G = n < group_size(d) ? n : group_size(d);
-    float *gl = sp_malloc(sizeof(float) * G * sl), *gm = sp_malloc(sizeof(float) * G * sm);
+    const size_t lc = (size_t)(d->C + 1) * hw; /* one image of one head: colours, then the mask */
+    float *gt = sp_malloc(sizeof(float) * G * L * K * lc);
     float *gb = M > 0 ? sp_malloc(sizeof(float) * G * sb) : NULL;
     /* the occlusion first: the selection reads it (none predicted: the
      * fixed order, which sp_select takes as NULL, as sp-select does) */
@@ -40,7 +41,11 @@ void sp_select_from_features(sp_predictor *p, const float *feat, const float *im
     const size_t ws = sp_select_work_size(d);
     for (int g0 = 0; g0 < n; g0 += G) {
         const int cn = n - g0 < G ? n - g0 : G;
-        sp_predict_cands(p, be, g0, cn, gl, gm, gb);
+        /* the candidates where the transformers wrote them: head (l, k)'s
+         * cn images together, so one candidate to the next is cn images */
+        sp_predict_cands_by_head(p, be, g0, cn, gt, gb);
+        sp_select_dims dg = *d;
+        dg.lstride = dg.mstride = (size_t)cn * lc;
 #pragma omp parallel
         {
             double *work = sp_malloc(ws * sizeof *work);
@@ -48,17 +53,16 @@ void sp_select_from_features(sp_predictor *p, const float *feat, const float *im
             for (int j = 0; j < cn; j++) {
                 const int i = g0 + j;
                 int32_t bk = 0, *ch = choice + (size_t)i * L;
-                const float *lj = gl + j * sl, *mj = gm + j * sm, *bj = gb ? gb + j * sb : NULL;
+                const float *lj = gt + (size_t)j * lc, *mj = lj + chw, *bj = gb ? gb + j * sb : NULL;
                 double e = (exhaustive ? sp_select_exhaustive : sp_select_greedy)(
-                    ch, &bk, lj, mj, bj, oc ? oc + (size_t)i * L * L : NULL, img + i * chw, d, work);
+                    ch, &bk, lj, mj, bj, oc ? oc + (size_t)i * L * L : NULL, img + i * chw, &dg, work);
                 err[i] = (float)e;
                 if (bkg_choice)
                     bkg_choice[i] = bk;
                 for (int l = 0; l < L; l++) {
-                    memcpy(sel_layers + ((size_t)i * L + l) * chw, lj + ((size_t)l * K + ch[l]) * chw,
-                           chw * sizeof(float));
-                    memcpy(sel_masks + ((size_t)i * L + l) * hw, mj + ((size_t)l * K + ch[l]) * hw,
-                           hw * sizeof(float));
+                    const float *src = lj + ((size_t)l * K + ch[l]) * dg.lstride;
+                    memcpy(sel_layers + ((size_t)i * L + l) * chw, src, chw * sizeof(float));
+                    memcpy(sel_masks + ((size_t)i * L + l) * hw, src + chw, hw * sizeof(float));
                 }
                 if (sel_bkg && bj)
                     memcpy(sel_bkg + (size_t)i * chw, bj + (size_t)bk * chw, chw * sizeof(float));
@@ -70,6 +74,5 @@ void sp_select_from_features(sp_predictor *p, const float *feat, const float *im
     if (oc != occ)
         free(oc);
     free(gb);
-    free(gm);
-    free(gl);
+    free(gt);
 }

@@ -552,7 +552,7 @@ static void forward(sp_trainer *t, fwd *f, const float *x, int B)
     const int frozen = sp_trainer_frozen(t);
     const int Ks = t->greedy && t->empty && frozen ? K - 1 : K;
     sp_select_dims d = {L, Ks, M, C, HW, t->empty && Ks == K, Ks == K ? t->lambda_empty : 0,
-                        t->greedy_iters};
+                        t->greedy_iters, 0, 0};
     if (!d.empty)
         d.lambda_empty = 0;
 #pragma omp parallel for schedule(dynamic, 1)

@@ -31,7 +31,7 @@ void sp_validate(const sp_model *m, const sp_map *batches, int nb, sp_val_scores
     const int has_occ = sp_predictor_has_occlusion(pr);
     sp_select_dims sd = {L, K, M, C, hw, sp_config_bool(m->cfg, "model.add_empty_sprite"),
                          sp_config_float(m->cfg, "model.lambda_empty_sprite"),
-                         (int)sp_config_int(m->cfg, "model.greedy_algo_iter")};
+                         (int)sp_config_int(m->cfg, "model.greedy_algo_iter"), 0, 0};
     if (!sd.empty)
         sd.lambda_empty = 0;
     sp_compose_stage_dims cd = {L, K, M, C, hw, K, 0, 0};

@@ -78,7 +78,7 @@ int main(int argc, char **argv)
     double lambda = sp_config_float(m->cfg, "model.lambda_empty_sprite");
     sp_select_dims sd = {L, K, M, C, hw, sp_config_bool(m->cfg, "model.add_empty_sprite"),
                          lambda >= 0 && isfinite(lambda) ? lambda : 0.0,
-                         iters >= 1 && iters <= 1000 ? iters : 1};
+                         iters >= 1 && iters <= 1000 ? iters : 1, 0, 0};
     sp_compose_stage_dims cd = {L, K, M, C, hw, K, 0, 0};
     /* the gathered form: one candidate a layer, the chosen background */
     sp_compose_stage_dims gd = {L, 1, M > 0 ? 1 : 0, C, hw, K, 0, 1};

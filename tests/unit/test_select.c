@@ -66,7 +66,7 @@ static void known_answer(void)
 {
     /* L=2, K=3, C=1, 4 pixels, fixed order.  Target: layer 0 = candidate 1,
      * layer 1 = candidate 2, with binary masks; the others are noise. */
-    sp_select_dims d = {2, 3, 0, 1, 4, 0, 0.0, 1};
+    sp_select_dims d = {2, 3, 0, 1, 4, 0, 0.0, 1, 0, 0};
     float layers[2 * 3 * 4], masks[2 * 3 * 4], img[4];
     fill(layers, masks, NULL, NULL, &d);
     const float m0[4] = {1, 1, 0, 0}, m1[4] = {0, 1, 1, 0};
@@ -115,7 +115,7 @@ static void random_cases(void)
     double worst = 0;
     for (int trial = 0; trial < 20; trial++) {
         int with_occ = trial % 2, M = trial % 3;
-        sp_select_dims d = {3, 4, M, 2, 9, 0, 0.0, 1 + trial % 2};
+        sp_select_dims d = {3, 4, M, 2, 9, 0, 0.0, 1 + trial % 2, 0, 0};
         const size_t chw = (size_t)d.C * d.hw;
         float *layers = malloc(sizeof(float) * 3 * 4 * chw), *masks = malloc(sizeof(float) * 3 * 4 * d.hw);
         float *bkgs = M ? malloc(sizeof(float) * M * chw) : NULL, occ[9], img[18];
@@ -148,7 +148,7 @@ static void empty_penalty(void)
 {
     /* an empty sprite last (mask 0); a large penalty makes every slot empty,
      * none leaves the choice to the error alone */
-    sp_select_dims d = {2, 3, 0, 1, 4, 1, 10.0, 1};
+    sp_select_dims d = {2, 3, 0, 1, 4, 1, 10.0, 1, 0, 0};
     float layers[24], masks[24], img[4] = {0.3f, 0.6f, 0.9f, 0.1f};
     fill(layers, masks, NULL, NULL, &d);
     for (int l = 0; l < 2; l++)
@@ -173,7 +173,7 @@ static void simd_matches_scalar(void)
     int same = 1, near = 1;
     double worst = 0;
     for (size_t t = 0; t < sizeof sizes / sizeof *sizes; t++) {
-        sp_select_dims d = {3, 5, (int)(t % 3), 3, sizes[t], 0, 0.0, 2};
+        sp_select_dims d = {3, 5, (int)(t % 3), 3, sizes[t], 0, 0.0, 2, 0, 0};
         const size_t chw = (size_t)d.C * d.hw;
         float *layers = malloc(sizeof(float) * 15 * chw), *masks = malloc(sizeof(float) * 15 * d.hw);
         float *bkgs = d.M ? malloc(sizeof(float) * d.M * chw) : NULL, occ[9];
@@ -210,9 +210,52 @@ static void simd_matches_scalar(void)
     CHECK("vector error sums equal a full composition", near, "deviation %g", worst);
 }
 
+/* Candidates in another layout (each candidate's colours then its mask,
+ * candidates 3 images apart, as sp_select_from_features keeps them),
+ * selected where they are through lstride / mstride: the same choice, the
+ * same error bits as from the packed layout. */
+static void strided_layout(void)
+{
+    int same = 1;
+    for (int t = 0; t < 4; t++) {
+        sp_select_dims d = {3, 4, t % 2, 3, 37, t >= 2, 0.01, 2, 0, 0};
+        const size_t chw = (size_t)d.C * d.hw, LK = (size_t)d.L * d.K, lc = chw + d.hw, G = 3;
+        float *layers = malloc(sizeof(float) * LK * chw), *masks = malloc(sizeof(float) * LK * d.hw);
+        float *bkgs = d.M ? malloc(sizeof(float) * d.M * chw) : NULL, occ[9], *img = malloc(sizeof(float) * chw);
+        fill(layers, masks, bkgs, t % 2 ? occ : NULL, &d);
+        for (size_t i = 0; i < chw; i++)
+            img[i] = frand();
+        /* image 1 of a group of 3 */
+        float *out = calloc(LK * G * lc, sizeof(float));
+        for (size_t c = 0; c < LK; c++) {
+            memcpy(out + (c * G + 1) * lc, layers + c * chw, sizeof(float) * chw);
+            memcpy(out + (c * G + 1) * lc + chw, masks + c * d.hw, sizeof(float) * d.hw);
+        }
+        sp_select_dims ds = d;
+        ds.lstride = ds.mstride = G * lc;
+        double *work = malloc(sp_select_work_size(&d) * sizeof *work);
+        for (int ex = 0; ex < 2; ex++) {
+            int32_t c1[3], c2[3], b1, b2;
+            double e1 = (ex ? sp_select_exhaustive : sp_select_greedy)(c1, &b1, layers, masks, bkgs,
+                                                                       t % 2 ? occ : NULL, img, &d, work);
+            double e2 = (ex ? sp_select_exhaustive : sp_select_greedy)(c2, &b2, out + lc, out + lc + chw, bkgs,
+                                                                       t % 2 ? occ : NULL, img, &ds, work);
+            same &= !memcmp(&e1, &e2, sizeof e1) && !memcmp(c1, c2, sizeof c1) && b1 == b2;
+        }
+        free(layers);
+        free(masks);
+        free(bkgs);
+        free(img);
+        free(out);
+        free(work);
+    }
+    CHECK("strided candidates (lstride, mstride): the same choice and error bits", same, "they differ");
+}
+
 int main(void)
 {
     simd_matches_scalar();
+    strided_layout();
     known_answer();
     random_cases();
     empty_penalty();
