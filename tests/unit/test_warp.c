@@ -40,18 +40,27 @@ int main(void)
     int grid_ok = 1, pos_ok = 1;
     for (int pad = 0; pad < 2; pad++)
         for (size_t t = 0; t < sizeof widths / sizeof *widths; t++) {
-            sp_warp_shape s = {3, 4, 11, 13, 5, widths[t], pad ? SP_PAD_BORDER : SP_PAD_ZEROS};
+            sp_warp_shape s = {4, 4, 11, 13, 5, widths[t], pad ? SP_PAD_BORDER : SP_PAD_ZEROS};
             size_t nx = s.n * (size_t)s.c * s.hin * s.win, ng = s.n * (size_t)s.h * s.w * 2;
             float *x = malloc(sizeof(float) * nx), *grid = malloc(sizeof(float) * ng);
             for (size_t i = 0; i < nx; i++)
                 x[i] = frand() * 2 - 1;
             /* image 0: every point well inside; 1: inside and up to 1.3x
-             * beyond the edges; 2: rows inside, rows outside, exact edges */
+             * beyond the edges; 2: rows inside, rows outside, exact edges;
+             * 3: a smooth enlargement (each row reads one pair of source
+             * rows, eight points within a few columns) */
             for (size_t i = 0; i < ng; i++) {
                 size_t img = i / ((size_t)s.h * s.w * 2), row = i / ((size_t)s.w * 2) % s.h;
+                size_t col = i / 2 % (size_t)s.w;
                 float v = frand() * 2 - 1;
-                grid[i] = img == 0 ? 0.8f * v : img == 1 ? 1.3f * v
-                        : row == 0 ? 0.7f * v : row == 1 ? 3.0f + v : row == 2 ? (i % 3 ? -1.0f : 1.0f) : v;
+                grid[i] = img == 0   ? 0.8f * v
+                        : img == 1   ? 1.3f * v
+                        : img == 3   ? (i % 2 ? -0.9f + 1.8f * (float)row / (float)s.h
+                                              : -0.95f + 1.9f * (float)col / (float)s.w)
+                        : row == 0   ? 0.7f * v
+                        : row == 1   ? 3.0f + v
+                        : row == 2   ? (i % 3 ? -1.0f : 1.0f)
+                                     : v;
             }
             grid_ok &= same_both_ways(sp_grid_sample_forward, x, grid, &s);
             /* the position transform (log-scale, tx, ty): shrunk, moved, grown */
