@@ -29,13 +29,14 @@ static void fill(float *layers, float *masks, float *bkgs, float *occ, const sp_
         for (size_t i = 0; i < (size_t)d->M * d->C * d->hw; i++)
             bkgs[i] = frand();
     if (occ)
-        for (int j = 0; j < d->L; j++)
+        for (int j = 0; j < d->L; j++) {
+            occ[j * d->L + j] = 0.0f;
             for (int k = 0; k < j; k++) {
                 float s = frand();
                 occ[j * d->L + k] = s;
                 occ[k * d->L + j] = 1.0f - s;
-                occ[j * d->L + j] = 0.0f;
             }
+        }
 }
 
 /* The error of an assignment by a full composition. */

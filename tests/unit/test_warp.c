@@ -63,8 +63,9 @@ int main(void)
                                      : v;
             }
             grid_ok &= same_both_ways(sp_grid_sample_forward, x, grid, &s);
-            /* the position transform (log-scale, tx, ty): shrunk, moved, grown */
-            float beta[9] = {0.0f, 0.0f, 0.0f, 0.4f, 0.3f, -0.2f, -0.5f, -0.6f, 0.9f};
+            /* the position transform (log-scale, tx, ty), one per image:
+             * as is, grown, shrunk and moved, shrunk a little */
+            float beta[12] = {0.0f, 0.0f, 0.0f, 0.4f, 0.3f, -0.2f, -0.5f, -0.6f, 0.9f, -0.3f, 0.1f, 0.05f};
             if (!pad)
                 pos_ok &= same_both_ways(sp_tsf_position_forward, x, beta, &s);
             free(x);
