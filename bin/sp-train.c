@@ -312,7 +312,7 @@ static void checkpoint(sp_trainer *t, sp_model *m, const char *out)
 
 int main(int argc, char **argv)
 {
-    sp_main_start(argv);
+    sp_main_start_alone(argv); /* runs alone: spins briefly between parallel loops */
     int init_only = 0;
     const char *config = NULL, *resume = NULL, *data = NULL;
     int64_t data_seed = 0;

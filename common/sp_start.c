@@ -24,7 +24,13 @@ static int thp_on_request_only(void)
     return yes;
 }
 
-void sp_main_start(char **argv)
+/* The value of GOMP_SPINCOUNT for a program that runs alone: an idle
+ * thread spins this many rounds (tens to hundreds of microseconds) before it
+ * sleeps, so that back-to-back parallel loops do not pay a futex wake-up
+ * each; libgomp's own default is 300,000. */
+#define SP_ALONE_SPINCOUNT "20000"
+
+static void start(char **argv, int alone)
 {
     sp_set_prog(argv[0]);
 #if defined(__linux__) && defined(__GLIBC__)
@@ -37,7 +43,10 @@ void sp_main_start(char **argv)
         return;
     const char *tun = getenv("GLIBC_TUNABLES");
     int want_huge = !(tun && strstr(tun, "glibc.malloc.hugetlb")) && thp_on_request_only();
-    int want_passive = !getenv("OMP_WAIT_POLICY");
+    /* how idle OpenMP threads wait: a filter sleeps at once (passive), a
+     * program that runs alone spins a little first; any setting of the
+     * user's is kept */
+    int want_passive = !getenv("OMP_WAIT_POLICY") && !(alone && getenv("GOMP_SPINCOUNT"));
     /* every GEMM of ours asks OpenBLAS for one thread (sp_conv.h, sp_mlp.c):
      * without the variable its pool starts anyway, and the idle thread
      * spins in sched_yield (~18% of sp-select --model's samples on horse) */
@@ -59,7 +68,7 @@ void sp_main_start(char **argv)
         free(t);
     }
     if (want_passive)
-        setenv("OMP_WAIT_POLICY", "passive", 1);
+        setenv(alone ? "GOMP_SPINCOUNT" : "OMP_WAIT_POLICY", alone ? SP_ALONE_SPINCOUNT : "passive", 1);
     if (want_blas1)
         setenv("OPENBLAS_NUM_THREADS", "1", 1);
     setenv("SP_REEXEC", "done", 1);
@@ -72,9 +81,12 @@ void sp_main_start(char **argv)
         unsetenv("GLIBC_TUNABLES");
     free(old);
     if (want_passive)
-        unsetenv("OMP_WAIT_POLICY");
+        unsetenv(alone ? "GOMP_SPINCOUNT" : "OMP_WAIT_POLICY");
     if (want_blas1)
         unsetenv("OPENBLAS_NUM_THREADS");
     unsetenv("SP_REEXEC");
 #endif
 }
+
+void sp_main_start(char **argv) { start(argv, 0); }
+void sp_main_start_alone(char **argv) { start(argv, 1); }

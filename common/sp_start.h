@@ -12,14 +12,20 @@
  *       faults: inference 11-33% faster.
  *   OMP_WAIT_POLICY=passive  idle OpenMP threads sleep instead of spinning,
  *       so the stages of a pipe do not take the cores from each other: the
- *       tetro --features pipe 1.04-1.24 s -> 0.64-0.67 s on 2 cores; one
- *       process (the chain, sp-train) measured as fast either way.
+ *       tetro --features pipe 1.04-1.24 s -> 0.64-0.67 s on 2 cores.
+ *       sp_main_start_alone, for a program that has the cores to itself
+ *       (sp-train, whose reader sp-load is light; make bench's inferchain),
+ *       sets GOMP_SPINCOUNT=20000 instead: an idle thread spins briefly
+ *       before it sleeps, so back-to-back parallel loops skip a wake-up
+ *       each (the chain with the fused selection 3-4% faster, tetro
+ *       training a few % faster; a pipe of heavy stages is slower so).
  *   OPENBLAS_NUM_THREADS=1  our GEMMs ask OpenBLAS for one thread anyway
  *       (OpenMP parallelises around them); without the variable its thread
  *       pool starts and the idle thread spins in sched_yield: pipes 3-8%
  *       faster without it.
- * A setting the user made is kept (any OMP_WAIT_POLICY or
- * OPENBLAS_NUM_THREADS, a glibc.malloc.hugetlb of their own); with all of
+ * A setting the user made is kept (any OMP_WAIT_POLICY, for the alone
+ * form any GOMP_SPINCOUNT, OPENBLAS_NUM_THREADS, a glibc.malloc.hugetlb of
+ * their own); with all of
  * them kept there is no restart.
  * SP_REEXEC (any value, e.g. 0) skips all of it, and the restarted process
  * has SP_REEXEC=done; under valgrind there is no restart (the new image
@@ -28,5 +34,6 @@
 #define SP_START_H
 
 void sp_main_start(char **argv);
+void sp_main_start_alone(char **argv);
 
 #endif

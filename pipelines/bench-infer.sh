@@ -46,9 +46,10 @@ mkdir -p "$B"
 # lets idle threads take CPU from busy ones: a pipe (or anything, when
 # another job shares the machine) can run 3-6x slower at random.  So each of
 # ours runs REPS times with OMP_WAIT_POLICY=passive and REPS times with the
-# variable unset, and the fastest counts (our programs now make the unset
-# case passive themselves at start, common/sp_start.h: both runs are
-# passive; the reference still gets both policies).  OpenBLAS one thread,
+# variable unset, and the fastest counts (our stages make the unset case
+# passive themselves at start, common/sp_start.h; the chain, a program that
+# runs alone, makes it a short spin, GOMP_SPINCOUNT=20000, as sp-train does;
+# the reference gets both policies too).  OpenBLAS one thread,
 # as in every figure of ours (the code asks for it anyway).
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1
 unset OMP_WAIT_POLICY

@@ -1,5 +1,6 @@
 # sp_main_start (common/sp_start.h): a program restarts itself once with
-# OMP_WAIT_POLICY=passive, OPENBLAS_NUM_THREADS=1 and, where the kernel gives transparent huge
+# OMP_WAIT_POLICY=passive (sp_main_start_alone: GOMP_SPINCOUNT=20000 instead),
+# OPENBLAS_NUM_THREADS=1 and, where the kernel gives transparent huge
 # pages only on request, glibc's heap asking for them
 # (GLIBC_TUNABLES=glibc.malloc.hugetlb=1); the user's own settings are kept
 # (both kept: no restart), SP_REEXEC=0 turns it off.  Checked through
@@ -8,7 +9,7 @@
 # program (/proc/PID/environ of a running sp-info: its latest exec).
 source "$(dirname "$0")/lib.sh"
 SE=$TOOLS/startenv
-clean="env -u GLIBC_TUNABLES -u OMP_WAIT_POLICY -u OPENBLAS_NUM_THREADS -u SP_REEXEC"
+clean="env -u GLIBC_TUNABLES -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u OPENBLAS_NUM_THREADS -u SP_REEXEC"
 thp=0
 grep -q '\[madvise\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null && thp=1
 # "always" gives huge pages anyway, "never" not at all: no tunable then
@@ -17,7 +18,13 @@ tun_expect="GLIBC_TUNABLES=(unset)"
 
 out=$($clean $SE 64)
 expect_eq "restarted with OMP_WAIT_POLICY=passive, OPENBLAS_NUM_THREADS=1, heap tunable as the THP mode asks" \
-    "$tun_expect OMP_WAIT_POLICY=passive OPENBLAS_NUM_THREADS=1 SP_REEXEC=done" "$(grep -v anon_huge <<<"$out" | paste -sd ' ')"
+    "$tun_expect OMP_WAIT_POLICY=passive GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=1 SP_REEXEC=done" "$(grep -v anon_huge <<<"$out" | paste -sd ' ')"
+# a program that runs alone (sp-train): a short spin instead of passive
+alone=$($clean $SE --alone | paste -sd ' ')
+expect_eq "alone: restarted with GOMP_SPINCOUNT=20000, no wait policy" \
+    "$tun_expect OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=20000 OPENBLAS_NUM_THREADS=1 SP_REEXEC=done" "$alone"
+alone=$($clean GOMP_SPINCOUNT=5 $SE --alone | paste -sd ' ')
+expect_ok "alone: the user's GOMP_SPINCOUNT kept ($alone)" "grep -q 'OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=5 ' <<<'$alone'"
 huge=$(sed -n 's/^anon_huge_kb=//p' <<<"$out")
 if [ $thp = 0 ]; then
     ok "heap pages: not checked, THP mode here: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
@@ -29,14 +36,14 @@ fi
 
 out=$($clean SP_REEXEC=0 $SE 64)
 expect_eq "SP_REEXEC=0: no restart, nothing added" \
-    "GLIBC_TUNABLES=(unset) OMP_WAIT_POLICY=(unset) OPENBLAS_NUM_THREADS=(unset) SP_REEXEC=0" "$(grep -v anon_huge <<<"$out" | paste -sd ' ')"
+    "GLIBC_TUNABLES=(unset) OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=(unset) SP_REEXEC=0" "$(grep -v anon_huge <<<"$out" | paste -sd ' ')"
 huge=$(sed -n 's/^anon_huge_kb=//p' <<<"$out")
 if [ $thp = 1 ] && [ "${SANITIZE:-0}" != 1 ]; then
     expect_ok "SP_REEXEC=0: the heap on 4 KiB pages ($huge kB on huge ones)" "[ '${huge:-1}' -lt 4096 ]"
 fi
 
 out=$($clean OMP_WAIT_POLICY=active OPENBLAS_NUM_THREADS=2 $SE | paste -sd ' ')
-expect_ok "the user's OMP_WAIT_POLICY and OPENBLAS_NUM_THREADS kept ($out)" "grep -q 'OMP_WAIT_POLICY=active OPENBLAS_NUM_THREADS=2 ' <<<'$out'"
+expect_ok "the user's OMP_WAIT_POLICY and OPENBLAS_NUM_THREADS kept ($out)" "grep -q 'OMP_WAIT_POLICY=active GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=2 ' <<<'$out'"
 if [ $thp = 1 ]; then
     out=$($clean GLIBC_TUNABLES=glibc.malloc.tcache_count=7 $SE | paste -sd ' ')
     expect_ok "the user's tunables kept, ours appended ($out)" \
@@ -44,7 +51,7 @@ if [ $thp = 1 ]; then
 fi
 out=$($clean GLIBC_TUNABLES=glibc.malloc.hugetlb=0 OMP_WAIT_POLICY=active OPENBLAS_NUM_THREADS=2 $SE | paste -sd ' ')
 expect_eq "every setting the user's: kept, no restart" \
-    "GLIBC_TUNABLES=glibc.malloc.hugetlb=0 OMP_WAIT_POLICY=active OPENBLAS_NUM_THREADS=2 SP_REEXEC=(unset)" "$out"
+    "GLIBC_TUNABLES=glibc.malloc.hugetlb=0 OMP_WAIT_POLICY=active GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=2 SP_REEXEC=(unset)" "$out"
 
 if command -v valgrind >/dev/null && [ "${SANITIZE:-0}" != 1 ]; then
     out=$($clean valgrind -q --tool=none $SE 2>&1 | paste -sd ' ')

@@ -45,7 +45,7 @@ static void put(int *first, const char *k, double v)
 
 int main(int argc, char **argv)
 {
-    sp_main_start(argv);
+    sp_main_start_alone(argv); /* runs alone: spins briefly between parallel loops */
     const char *model_path = NULL, *size = NULL, *split = "train", *rule = "auto";
     int batch = 32, from_features = 0;
     int64_t limit = -1;

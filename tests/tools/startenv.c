@@ -1,10 +1,12 @@
-/* startenv [MIB]: starts as every program does (sp_main_start, then the
+/* startenv [--alone] [MIB]: starts as every program does (sp_main_start,
+ * or with --alone sp_main_start_alone as sp-train does, then the
  * stream reader's malloc settings), prints what the start left in its
  * environment, then touches MIB MiB of fresh heap (a stage's first batch;
  * 0 by default) and prints how much of the process is on transparent huge
  * pages.  For tests/cli/start.sh:
  *   GLIBC_TUNABLES=...|(unset)
  *   OMP_WAIT_POLICY=...|(unset)
+ *   GOMP_SPINCOUNT=...|(unset)
  *   OPENBLAS_NUM_THREADS=...|(unset)
  *   SP_REEXEC=...|(unset)
  *   anon_huge_kb=N */
@@ -39,13 +41,18 @@ static long anon_huge_kb(void)
 
 int main(int argc, char **argv)
 {
-    sp_main_start(argv);
-    if (argc > 2)
-        sp_fatal("usage: startenv [MIB]");
-    long mib = argc == 2 ? atol(argv[1]) : 0;
+    int alone = argc > 1 && !strcmp(argv[1], "--alone");
+    if (alone)
+        sp_main_start_alone(argv);
+    else
+        sp_main_start(argv);
+    if (argc - alone > 2)
+        sp_fatal("usage: startenv [--alone] [MIB]");
+    long mib = argc - alone == 2 ? atol(argv[1 + alone]) : 0;
     sp_stream_tune_malloc();
     show("GLIBC_TUNABLES");
     show("OMP_WAIT_POLICY");
+    show("GOMP_SPINCOUNT");
     show("OPENBLAS_NUM_THREADS");
     show("SP_REEXEC");
     if (mib > 0) {
