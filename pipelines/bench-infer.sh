@@ -210,9 +210,15 @@ for cfg in $CONFIGS; do
         t_cul=$(best "$CHAIN --model $model $loadl $src 2>/dev/null")
         t_cfl=$(best "$CHAIN --features --model $model $loadl $src 2>/dev/null")
         t_chainl=$(calc "($t_cfl < $t_cul) ? $t_cfl : $t_cul")
-        printf '| %s | %d: %.2f s / %.2f s, %.0f%% | %d: %.2f s / %.2f s, %.0f%% | %.0f%% |\n' "$cfg" "$n" "$t_feat" "$t_chain" \
-            "$over_feat" "$nl" "$t_featl" "$t_chainl" "$(calc "100 * ($t_featl / $t_chainl - 1)")" \
-            "$(calc "100 * (($t_featl - $t_feat) / ($t_chainl - $t_chain) - 1)")" >>"$steady"
+        # the chain's steady rate: the extra images over the extra time (its
+        # start, model read and first touches cancel, as the reference's
+        # figure leaves out its start-up and warm-up steps)
+        ips_steady=$(calc "($nl - $n) / ($t_chainl - $t_chain)")
+        r_steady=-
+        [ "$ref" != - ] && r_steady=$(printf '%.2fx' "$(calc "$ips_steady / $ref")")
+        printf '| %s | %d: %.2f s / %.2f s, %.0f%% | %d: %.2f s / %.2f s, %.0f%% | %.0f%% | %.0f | %s |\n' "$cfg" "$n" \
+            "$t_feat" "$t_chain" "$over_feat" "$nl" "$t_featl" "$t_chainl" "$(calc "100 * ($t_featl / $t_chainl - 1)")" \
+            "$(calc "100 * (($t_featl - $t_feat) / ($t_chainl - $t_chain) - 1)")" "$ips_steady" "$r_steady" >>"$steady"
     fi
     echo "$cfg $model $ref $ips_chain" >>"$roof"
     [ "$same" = yes ] || echo "bench-infer: $cfg: pipe and chain metrics differ: $same"
@@ -234,10 +240,10 @@ echo "|---|---|---|---|---|---|---|---|"
 cat "$breakdown"
 if [ -s "$steady" ]; then
     echo
-    echo "Short and long streams, sp-load | sp-predict --features | sp-select --model M --gather | sp-compose | sp-eval against the chain (images: pipe s / chain s, overhead); marginal: the overhead of the extra images alone (the fixed costs of the pipe's processes cancel)"
+    echo "Short and long streams, sp-load | sp-predict --features | sp-select --model M --gather | sp-compose | sp-eval against the chain (images: pipe s / chain s, overhead); marginal: the overhead of the extra images alone (the fixed costs of the pipe's processes cancel); chain steady: the chain's images/s on the extra images alone (its start-up cancels, as the reference's figure leaves out its own start-up and warm-up; the chain still loads and decodes the images and scores them, which the reference's step does not), and that over the reference's"
     echo
-    echo "| config | short | long | marginal overhead |"
-    echo "|---|---|---|---|"
+    echo "| config | short | long | marginal overhead | chain steady images/s | chain steady / ref |"
+    echo "|---|---|---|---|---|---|"
     cat "$steady"
 fi
 if [ -s "$roof" ]; then
