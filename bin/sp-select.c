@@ -55,19 +55,18 @@ static void on_stream(const sp_map *in, sp_map *out, void *ctx)
 /* --gather: the chosen candidate of every layer (and the chosen background)
  * replace the candidates, so the next stage reads 1/K' of the bytes
  * (sp_cands.h); sp-compose takes either form. */
-static void gather(sp_map *b, const sp_cands *c, const int32_t *choice, const int32_t *bkg)
+static void gather(sp_map *b, const sp_cands *c, const sp_select_dims *d, const int32_t *choice,
+                   const int32_t *bkg)
 {
     const int64_t n = c->N, L = c->L, C = c->C, H = c->H, W = c->W;
     const size_t hw = c->hw, chw = (size_t)C * hw;
     sp_tensor *tl = sp_tensor_newv(SP_F32, 5, n, L, C, H, W);
     sp_tensor *tm = sp_tensor_newv(SP_F32, 5, n, L, (int64_t)1, H, W);
     sp_tensor *tg = bkg ? sp_tensor_newv(SP_F32, 4, n, C, H, W) : NULL;
+    const size_t sl = (size_t)L * c->K * chw, sm = (size_t)L * c->K * hw;
     for (int64_t i = 0; i < n; i++) {
-        for (int64_t l = 0; l < L; l++) {
-            size_t k = ((size_t)i * L + (size_t)l) * c->K + (size_t)choice[i * L + l];
-            memcpy(sp_f32(tl) + ((size_t)i * L + (size_t)l) * chw, c->layers + k * chw, chw * sizeof(float));
-            memcpy(sp_f32(tm) + ((size_t)i * L + (size_t)l) * hw, c->masks + k * hw, hw * sizeof(float));
-        }
+        sp_select_gather(sp_f32(tl) + (size_t)i * L * chw, sp_f32(tm) + (size_t)i * L * hw, choice + i * L,
+                         c->layers + (size_t)i * sl, c->masks + (size_t)i * sm, d);
         if (tg)
             memcpy(sp_f32(tg) + (size_t)i * chw, c->bkgs + ((size_t)i * c->M + (size_t)bkg[i]) * chw,
                    chw * sizeof(float));
@@ -177,7 +176,7 @@ static void select_batch(sp_map *b, int64_t idx, void *ctx)
     if (failed)
         sp_fatal("out of memory");
     if (s->gather)
-        gather(b, &c, sp_i32(tc), tb ? sp_i32(tb) : NULL);
+        gather(b, &c, &d, sp_i32(tc), tb ? sp_i32(tb) : NULL);
     sp_map_put_tensor(b, "choice", tc);
     if (tb)
         sp_map_put_tensor(b, "bkg_choice", tb);

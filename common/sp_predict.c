@@ -255,7 +255,7 @@ void sp_predict_forward(sp_predictor *p, float *layers, float *masks, float *bkg
 }
 
 struct sp_predict_betas {
-    int n, nbeta;
+    int nbeta;
     float **bs; /* [L*K] sprite heads, [L] layer heads, [M] backgrounds; NULL: identity */
 };
 
@@ -267,7 +267,6 @@ sp_predict_betas *sp_predict_betas_new(sp_predictor *p, const float *feat, int n
     const sp_model *m = p->m;
     const int K = m->K, L = m->L, M = m->M;
     sp_predict_betas *b = sp_malloc(sizeof *b);
-    b->n = n;
     b->nbeta = L * K + L + M;
     float **bs = b->bs = sp_calloc((size_t)b->nbeta, sizeof *bs);
     if (n <= 0)

@@ -4,6 +4,7 @@
 #include "sp_compose.h"
 
 #include <float.h>
+#include <string.h>
 
 size_t sp_select_work_size(const sp_select_dims *d) { return (2 * (size_t)d->C + 1) * d->hw; }
 
@@ -326,4 +327,15 @@ double sp_select_greedy(int32_t *choice, int32_t *bkg, const float *layers, cons
         }
     }
     return best_err;
+}
+
+void sp_select_gather(float *sel_layers, float *sel_masks, const int32_t *choice, const float *layers,
+                      const float *masks, const sp_select_dims *d)
+{
+    const size_t chw = (size_t)d->C * d->hw;
+    for (int l = 0; l < d->L; l++) {
+        const size_t k = (size_t)l * d->K + (size_t)choice[l];
+        memcpy(sel_layers + (size_t)l * chw, layers + k * lstep(d), chw * sizeof(float));
+        memcpy(sel_masks + (size_t)l * d->hw, masks + k * mstep(d), d->hw * sizeof(float));
+    }
 }

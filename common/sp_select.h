@@ -61,6 +61,12 @@ double sp_select_error(const int32_t *choice, int32_t bkg, const float *layers, 
                        const float *bkgs, const float *occ, const float *img,
                        const sp_select_dims *d, double *work);
 
+/* One image's chosen candidates, choice [L], copied out of layers / masks
+ * (laid out as d says, strides included) into sel_layers [L,C,hw] and
+ * sel_masks [L,1,hw]: what sp-select --gather hands on. */
+void sp_select_gather(float *sel_layers, float *sel_masks, const int32_t *choice, const float *layers,
+                      const float *masks, const sp_select_dims *d);
+
 /* Tests: 1 makes the slot preparation and the error sums use the plain C
  * loops even where AVX2 is available (the two must agree bit for bit). */
 void sp_select_force_scalar(int on);

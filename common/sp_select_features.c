@@ -3,6 +3,8 @@
 
 #include "sp_error.h"
 
+#include <omp.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +40,9 @@ void sp_select_from_features(sp_predictor *p, const float *feat, const float *im
         sp_predict_occlusion(p, oc, feat, n);
     }
     sp_predict_betas *be = sp_predict_betas_new(p, feat, n, M > 0);
+    /* each thread's scratch, for every group */
     const size_t ws = sp_select_work_size(d);
+    double *works = sp_malloc(sizeof(double) * ws * (size_t)omp_get_max_threads());
     for (int g0 = 0; g0 < n; g0 += G) {
         const int cn = n - g0 < G ? n - g0 : G;
         /* the candidates where the transformers wrote them: head (l, k)'s
@@ -48,7 +52,7 @@ void sp_select_from_features(sp_predictor *p, const float *feat, const float *im
         dg.lstride = dg.mstride = (size_t)cn * lc;
 #pragma omp parallel
         {
-            double *work = sp_malloc(ws * sizeof *work);
+            double *work = works + ws * (size_t)omp_get_thread_num();
 #pragma omp for schedule(dynamic, 1)
             for (int j = 0; j < cn; j++) {
                 const int i = g0 + j;
@@ -59,17 +63,13 @@ void sp_select_from_features(sp_predictor *p, const float *feat, const float *im
                 err[i] = (float)e;
                 if (bkg_choice)
                     bkg_choice[i] = bk;
-                for (int l = 0; l < L; l++) {
-                    const float *src = lj + ((size_t)l * K + ch[l]) * dg.lstride;
-                    memcpy(sel_layers + ((size_t)i * L + l) * chw, src, chw * sizeof(float));
-                    memcpy(sel_masks + ((size_t)i * L + l) * hw, src + chw, hw * sizeof(float));
-                }
+                sp_select_gather(sel_layers + (size_t)i * L * chw, sel_masks + (size_t)i * L * hw, ch, lj, mj, &dg);
                 if (sel_bkg && bj)
                     memcpy(sel_bkg + (size_t)i * chw, bj + (size_t)bk * chw, chw * sizeof(float));
             }
-            free(work);
         }
     }
+    free(works);
     sp_predict_betas_free(be);
     if (oc != occ)
         free(oc);

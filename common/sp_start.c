@@ -46,12 +46,14 @@ static void start(char **argv, int alone)
     /* how idle OpenMP threads wait: a filter sleeps at once (passive), a
      * program that runs alone spins a little first; any setting of the
      * user's is kept */
-    int want_passive = !getenv("OMP_WAIT_POLICY") && !(alone && getenv("GOMP_SPINCOUNT"));
+    const char *wait_var = alone ? "GOMP_SPINCOUNT" : "OMP_WAIT_POLICY";
+    const char *wait_val = alone ? SP_ALONE_SPINCOUNT : "passive";
+    int want_wait = !getenv("OMP_WAIT_POLICY") && !getenv(wait_var);
     /* every GEMM of ours asks OpenBLAS for one thread (sp_conv.h, sp_mlp.c):
      * without the variable its pool starts anyway, and the idle thread
      * spins in sched_yield (~18% of sp-select --model's samples on horse) */
     int want_blas1 = !getenv("OPENBLAS_NUM_THREADS");
-    if (!want_huge && !want_passive && !want_blas1)
+    if (!want_huge && !want_wait && !want_blas1)
         return;
     char *old = tun ? strdup(tun) : NULL;
     if (tun && !old)
@@ -67,8 +69,8 @@ static void start(char **argv, int alone)
         setenv("GLIBC_TUNABLES", t, 1);
         free(t);
     }
-    if (want_passive)
-        setenv(alone ? "GOMP_SPINCOUNT" : "OMP_WAIT_POLICY", alone ? SP_ALONE_SPINCOUNT : "passive", 1);
+    if (want_wait)
+        setenv(wait_var, wait_val, 1);
     if (want_blas1)
         setenv("OPENBLAS_NUM_THREADS", "1", 1);
     setenv("SP_REEXEC", "done", 1);
@@ -80,8 +82,8 @@ static void start(char **argv, int alone)
     else
         unsetenv("GLIBC_TUNABLES");
     free(old);
-    if (want_passive)
-        unsetenv(alone ? "GOMP_SPINCOUNT" : "OMP_WAIT_POLICY");
+    if (want_wait)
+        unsetenv(wait_var);
     if (want_blas1)
         unsetenv("OPENBLAS_NUM_THREADS");
     unsetenv("SP_REEXEC");
