@@ -26,6 +26,7 @@
  * thread order: deterministic for a given thread count. */
 #define _POSIX_C_SOURCE 200809L
 #include "sp_conv_direct.h"
+#include "sp_conv_winograd.h"
 #include "sp_error.h"
 #include "sp_progress.h"
 
@@ -47,8 +48,10 @@
 static int simd_ok, simd_wide; /* AVX2 + FMA; the AVX-512 forward tiles as well */
 static int simd_vl;            /* AVX-512VL: 32 registers for the 256-bit tiles */
 static int x16x2 = 1;           /* SP_CONV_TILE16X2=0: not the pair tile (tests prove both) */
+static int winograd = 1;        /* SP_CONV_WINOGRAD=0: the forward by the direct tiles only */
 static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
 static void simd_probe(void);
+static int use_winograd(const sp_conv2d_desc *d);
 
 int sp_conv3x3_direct_ok(const sp_conv2d_desc *d)
 {
@@ -113,7 +116,11 @@ static size_t thread_floats(const sp_conv2d_desc *d, const geom *g)
 size_t sp_conv3x3_workspace(const sp_conv2d_desc *d, int T)
 {
     geom g = geometry(d, T);
-    return shared_floats(d, &g) + (size_t)T * thread_floats(d, &g);
+    size_t direct = shared_floats(d, &g) + (size_t)T * thread_floats(d, &g);
+    if (!use_winograd(d))
+        return direct;
+    size_t wino = sp_conv3x3_winograd_packed_floats(d) + (size_t)T * sp_conv3x3_winograd_image_floats(d);
+    return wino > direct ? wino : direct;
 }
 
 /* planes [0, nplanes) of dst: src [nsrc, H, W] with a zero border, zero planes
@@ -474,6 +481,7 @@ static void simd_probe(void)
     simd_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !(off && *off && *off != '0');
     simd_vl = simd_ok && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
     { const char *v = getenv("SP_CONV_TILE16X2"); x16x2 = !(v && *v == '0'); }
+    { const char *v = getenv("SP_CONV_WINOGRAD"); winograd = !(v && *v == '0'); }
     simd_wide = simd_ok && __builtin_cpu_supports("avx512f") && !(wide && *wide == '0') &&
                 ((wide && *wide == '1') || wide_pays());
 }
@@ -535,19 +543,35 @@ static void conv_image(float *out, const float *bias, const float *xp, const flo
         epilogue(out, bias, yf, nout, h, w, g, ep, res);
 }
 
+/* The forward of the layers where Winograd's F(2x2, 3x3) pays
+ * (sp_conv_winograd.c); the backward stays direct. */
+static int use_winograd(const sp_conv2d_desc *d)
+{
+    pthread_once(&simd_once, simd_probe);
+    return winograd && sp_conv3x3_winograd_ok(d);
+}
+
 size_t sp_conv3x3_packed_floats(const sp_conv2d_desc *d)
 {
+    if (use_winograd(d))
+        return sp_conv3x3_winograd_packed_floats(d);
     return ((size_t)d->o + MR - 1) / MR * MR * (size_t)d->c * 9;
 }
 
 void sp_conv3x3_pack_forward(float *pk, const float *weight, const sp_conv2d_desc *d)
 {
+    if (use_winograd(d)) {
+        sp_conv3x3_winograd_pack(pk, weight, d);
+        return;
+    }
     pack(pk, weight, d->o, d->c, 0, d->c);
 }
 
 /* one image: its padded input planes, then the tiles' output */
 size_t sp_conv3x3_image_floats(const sp_conv2d_desc *d)
 {
+    if (use_winograd(d))
+        return sp_conv3x3_winograd_image_floats(d);
     geom g = geometry(d, 1);
     return (size_t)d->c * g.plane + g.or_ * g.qr;
 }
@@ -555,9 +579,33 @@ size_t sp_conv3x3_image_floats(const sp_conv2d_desc *d)
 void sp_conv3x3_forward_image(float *y, const float *x, const float *pk, const sp_conv2d_desc *d,
                               float *ws, const sp_conv2d_epilogue *ep, const float *res)
 {
+    if (use_winograd(d)) {
+        sp_conv3x3_winograd_forward_image(y, x, pk, NULL, d, ws, ep, res);
+        return;
+    }
     geom g = geometry(d, 1);
     pad(ws, x, (size_t)d->c, (size_t)d->c, d->h, d->w, &g);
     conv_image(y, NULL, ws, pk, d->c, d->o, d->h, d->w, &g, ws + (size_t)d->c * g.plane, ep, res);
+}
+
+/* sp_conv3x3_forward by Winograd: each image as sp_conv3x3_forward_image
+ * computes it, so the per-image inference gives the same bits */
+static void forward_winograd(float *y, const float *x, const float *weight, const float *bias,
+                             const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep, int Tmax)
+{
+    float *pk = ws, *base = ws + sp_conv3x3_winograd_packed_floats(d);
+    sp_conv3x3_winograd_pack(pk, weight, d);
+    const size_t per = sp_conv3x3_winograd_image_floats(d), xs = (size_t)d->c * d->h * d->w;
+    const size_t ys = (size_t)d->o * d->h * d->w;
+#pragma omp parallel num_threads(Tmax)
+    {
+        int T = omp_get_num_threads(), t = omp_get_thread_num();
+        int n0 = (int)((long long)d->n * t / T), n1 = (int)((long long)d->n * (t + 1) / T);
+        for (int n = n0; n < n1; n++)
+            sp_conv3x3_winograd_forward_image(y + (size_t)n * ys, x + (size_t)n * xs, pk, bias, d,
+                                              base + (size_t)t * per, ep,
+                                              ep && ep->residual ? ep->residual + (size_t)n * ys : NULL);
+    }
 }
 
 void sp_conv3x3_forward(float *y, const float *x, const float *weight, const float *bias,
@@ -566,6 +614,10 @@ void sp_conv3x3_forward(float *y, const float *x, const float *weight, const flo
     if (d->n == 0)
         return;
     const int Tmax = omp_get_max_threads();
+    if (use_winograd(d)) {
+        forward_winograd(y, x, weight, bias, d, ws, ep, Tmax);
+        return;
+    }
     geom g = geometry(d, Tmax);
     float *pk = ws;
     pack(pk, weight, d->o, d->c, 0, d->c);

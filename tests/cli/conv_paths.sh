@@ -19,6 +19,10 @@ op_suite() {
 }
 
 op_suite SP_CONV_IM2COL=1
+# The forward of 3x3 layers with 16+ channels goes through Winograd's
+# F(2x2, 3x3) (sp_conv_winograd.c; test_winograd checks it against exact
+# sums); SP_CONV_WINOGRAD=0 keeps the direct tiles, which must pass alone.
+op_suite SP_CONV_WINOGRAD=0
 
 # The AVX-512 tiles (where the CPU has AVX-512F; by default only where a
 # timing probe finds them faster, SP_CONV_AVX512=1 forces them) must give

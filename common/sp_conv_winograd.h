@@ -1,0 +1,26 @@
+/* Internal to sp_conv_direct.c's callers: the Winograd F(2x2, 3x3) forward
+ * of a 3x3 / stride 1 / padding 1 convolution, one image on the calling
+ * thread (see sp_conv_winograd.c). */
+#ifndef SP_CONV_WINOGRAD_H
+#define SP_CONV_WINOGRAD_H
+
+#include "sp_conv.h"
+
+#include <stddef.h>
+
+/* 1 when d suits it: what sp_conv3x3_direct_ok accepts, with 16 or more
+ * input and output channels and maps of 5x5 or more (smaller: the
+ * transforms cost more than they save). */
+int sp_conv3x3_winograd_ok(const sp_conv2d_desc *d);
+/* The transformed weights: sp_conv3x3_winograd_packed_floats of them. */
+size_t sp_conv3x3_winograd_packed_floats(const sp_conv2d_desc *d);
+void sp_conv3x3_winograd_pack(float *pk, const float *weight, const sp_conv2d_desc *d);
+/* Scratch of one image: padded planes, transformed input and products. */
+size_t sp_conv3x3_winograd_image_floats(const sp_conv2d_desc *d);
+/* x [C,H,W] -> y [O,H,W] (+ bias, may be NULL), then ep (may be NULL) with
+ * this image's residual res (may be NULL), as sp_conv_out_row applies it. */
+void sp_conv3x3_winograd_forward_image(float *y, const float *x, const float *pk, const float *bias,
+                                       const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep,
+                                       const float *res);
+
+#endif

@@ -1,0 +1,161 @@
+/* The Winograd F(2x2, 3x3) forward (sp_conv_winograd.c) against a plain
+ * convolution summed in double here, on maps of odd and even sizes (the
+ * flat tile layout's row ends), channel counts that are not multiples of
+ * the GEMM tiles' 4 or 8 outputs, chunked and single-chunk images, with
+ * bias, with the batch-norm epilogue and a residual, with and without ReLU.
+ * The bound is relative to sum |w| |x| of each output (what rounding in any
+ * summation order scales with): 2e-6 of it, ~10x what the transforms'
+ * reordering costs here and far below any wrong index or sign.  Then the
+ * batched sp_conv3x3_forward must give the per-image function's bits (so
+ * the encoder's inference and training forward agree), and
+ * SP_CONV_WINOGRAD=0 (tests/cli/conv_paths.sh) proves the direct path
+ * alone. */
+#include "sp_conv_direct.h"
+#include "sp_conv_winograd.h"
+#include "sp_error.h"
+#include "sp_test.h"
+
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint32_t lcg_state = 4242;
+static float frand(void)
+{
+    lcg_state = lcg_state * 1664525u + 1013904223u;
+    return (float)(lcg_state >> 8) / 16777216.0f - 0.5f;
+}
+
+/* worst |y - exact| / (sum |w||x| + |bias|, times |scale| + |shift| +
+ * |residual| after an epilogue) over every output */
+static double worst_error(const float *y, const float *x, const float *w, const float *bias,
+                          const sp_conv2d_epilogue *ep, const float *res, int C, int O, int H, int W)
+{
+    double worst = 0.0;
+    for (int o = 0; o < O; o++)
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++) {
+                double s = bias ? bias[o] : 0.0, mag = bias ? fabs(bias[o]) : 0.0;
+                for (int c = 0; c < C; c++)
+                    for (int ki = 0; ki < 3; ki++)
+                        for (int kj = 0; kj < 3; kj++) {
+                            int r = i + ki - 1, q = j + kj - 1;
+                            if (r < 0 || r >= H || q < 0 || q >= W)
+                                continue;
+                            double a = w[((size_t)(o * C + c) * 3 + ki) * 3 + kj], b = x[((size_t)c * H + r) * W + q];
+                            s += a * b;
+                            mag += fabs(a * b);
+                        }
+                size_t at = ((size_t)o * H + i) * W + j;
+                if (ep) {
+                    s = s * ep->scale[o] + ep->shift[o] + (res ? res[at] : 0.0);
+                    mag = mag * fabs(ep->scale[o]) + fabs(ep->shift[o]) + (res ? fabs(res[at]) : 0.0);
+                    if (ep->relu && s < 0.0)
+                        s = 0.0;
+                }
+                double e = fabs((double)y[at] - s) / (mag + 1e-30);
+                if (!(e <= worst)) /* NaN counts as the worst */
+                    worst = e != e ? 1e30 : e;
+            }
+    return worst;
+}
+
+static void one_case(int C, int O, int H, int W, int with_bias, int with_ep, int relu)
+{
+    sp_conv2d_desc d = {1, C, H, W, O, 3, 3, 1, 1, 1, 1};
+    char name[200];
+    snprintf(name, sizeof name, "winograd %dx%dx%d -> %d channels%s%s%s: within 2e-6 of the exact sum", C, H, W, O,
+             with_bias ? ", bias" : "", with_ep ? ", batch norm + residual" : "", relu ? " + relu" : "");
+    if (!sp_conv3x3_winograd_ok(&d)) {
+        CHECK(name, 0, "the shape is not one Winograd takes (AVX2 + FMA missing?)");
+        return;
+    }
+    const size_t nx = (size_t)C * H * W, ny = (size_t)O * H * W;
+    float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * (size_t)O * C * 9);
+    float *bias = malloc(sizeof(float) * O), *scale = malloc(sizeof(float) * O), *shift = malloc(sizeof(float) * O);
+    float *res = malloc(sizeof(float) * ny), *y = malloc(sizeof(float) * ny);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = frand();
+    for (size_t i = 0; i < (size_t)O * C * 9; i++)
+        w[i] = 0.3f * frand();
+    for (int o = 0; o < O; o++) {
+        bias[o] = frand();
+        scale[o] = 0.5f + frand();
+        shift[o] = 0.2f * frand();
+    }
+    for (size_t i = 0; i < ny; i++)
+        res[i] = frand();
+    sp_conv2d_epilogue ep = {scale, shift, NULL, relu};
+    float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_packed_floats(&d));
+    float *ws = sp_malloc(sizeof(float) * sp_conv3x3_winograd_image_floats(&d));
+    sp_conv3x3_winograd_pack(pk, w, &d);
+    memset(y, 0xff, sizeof(float) * ny); /* NaN: an output never written shows */
+    sp_conv3x3_winograd_forward_image(y, x, pk, with_bias ? bias : NULL, &d, ws, with_ep ? &ep : NULL,
+                                      with_ep ? res : NULL);
+    double e = worst_error(y, x, w, with_bias ? bias : NULL, with_ep ? &ep : NULL, with_ep ? res : NULL, C, O, H, W);
+    CHECK(name, e <= 2e-6, "relative error %.3g", e);
+    free(x);
+    free(w);
+    free(bias);
+    free(scale);
+    free(shift);
+    free(res);
+    free(y);
+    free(pk);
+    free(ws);
+}
+
+/* sp_conv3x3_forward over a batch (threads split the images) against
+ * sp_conv3x3_forward_image image by image: the same bytes */
+static void batch_case(int N, int C, int O, int H, int W)
+{
+    sp_conv2d_desc d = {N, C, H, W, O, 3, 3, 1, 1, 1, 1};
+    const size_t xs = (size_t)C * H * W, ys = (size_t)O * H * W;
+    float *x = malloc(sizeof(float) * xs * N), *w = malloc(sizeof(float) * (size_t)O * C * 9);
+    float *bias = malloc(sizeof(float) * O), *y0 = malloc(sizeof(float) * ys * N), *y1 = malloc(sizeof(float) * ys * N);
+    for (size_t i = 0; i < xs * N; i++)
+        x[i] = frand();
+    for (size_t i = 0; i < (size_t)O * C * 9; i++)
+        w[i] = 0.3f * frand();
+    for (int o = 0; o < O; o++)
+        bias[o] = 0.0f;
+    omp_set_num_threads(3);
+    float *ws = sp_malloc(sizeof(float) * sp_conv3x3_workspace(&d, 3));
+    sp_conv3x3_forward(y0, x, w, NULL, &d, ws, NULL);
+    float *pk = sp_malloc(sizeof(float) * sp_conv3x3_packed_floats(&d));
+    float *wi = sp_malloc(sizeof(float) * sp_conv3x3_image_floats(&d));
+    sp_conv3x3_pack_forward(pk, w, &d);
+    for (int n = N - 1; n >= 0; n--)
+        sp_conv3x3_forward_image(y1 + (size_t)n * ys, x + (size_t)n * xs, pk, &d, wi, NULL, NULL);
+    char name[160];
+    snprintf(name, sizeof name, "winograd batch of %d %dx%dx%d -> %d on 3 threads = image by image, bit for bit", N, C,
+             H, W, O);
+    CHECK(name, memcmp(y0, y1, sizeof(float) * ys * N) == 0, "other bytes");
+    free(x);
+    free(w);
+    free(bias);
+    free(y0);
+    free(y1);
+    free(ws);
+    free(pk);
+    free(wi);
+}
+
+int main(void)
+{
+    one_case(16, 16, 35, 35, 0, 0, 0); /* tetro's first stage: odd size, 18 tiles a row + 1 */
+    one_case(32, 32, 18, 18, 1, 0, 0); /* even size: the extra tile column */
+    one_case(64, 64, 9, 9, 0, 1, 1);   /* 8-tile GEMM columns */
+    one_case(16, 16, 64, 64, 1, 1, 0); /* several chunks */
+    one_case(17, 19, 7, 8, 1, 1, 1);   /* outputs not a multiple of 4 */
+    one_case(24, 20, 5, 6, 0, 1, 1);   /* the smallest maps it takes */
+    one_case(20, 36, 6, 5, 1, 0, 0);
+    one_case(128, 128, 8, 8, 0, 1, 1); /* a ResNet-18 layer's width */
+    batch_case(7, 16, 16, 35, 35);
+    batch_case(5, 32, 24, 9, 10);
+    sp_conv2d_desc small = {1, 8, 9, 9, 8, 3, 3, 1, 1, 1, 1}, tiny = {1, 16, 4, 4, 16, 3, 3, 1, 1, 1, 1};
+    CHECK("winograd not taken for 8 channels or a 4x4 map (direct is faster there)",
+          !sp_conv3x3_winograd_ok(&small) && !sp_conv3x3_winograd_ok(&tiny), "taken");
+    TEST_MAIN_END;
+}
