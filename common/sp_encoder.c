@@ -589,10 +589,16 @@ static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
         free(e->packed);
         e->packed = sp_malloc(sizeof(float) * packed);
         e->packed_len = packed;
+        e->packed_ready = 0;
     }
-    for (int k = 0; k < ns; k++)
-        if (st[k].kind == STEP_CONV && st[k].per_image)
-            sp_conv3x3_pack_forward(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d);
+    if (!e->packed_ready) {
+        /* layers in parallel: Winograd's packing is ~1 ms a batch for tetro */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(T)
+        for (int k = 0; k < ns; k++)
+            if (st[k].kind == STEP_CONV && st[k].per_image)
+                sp_conv3x3_pack_forward(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d);
+        e->packed_ready = e->weights_fixed;
+    }
     if (per * (size_t)T > e->img_ws_len) {
         free(e->img_ws);
         e->img_ws_len = per * (size_t)T;

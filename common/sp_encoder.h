@@ -102,6 +102,9 @@ typedef struct {
     float *affine, *packed, *img_ws;
     size_t packed_len, img_ws_len, img_ws_per;
     int infer_reverse; /* tests: sp_encoder_infer takes images last first (an adversarial order) */
+    /* set by an owner whose weights never change again (an inference
+     * predictor): sp_encoder_infer packs them once, not every batch */
+    int weights_fixed, packed_ready;
     size_t ws_len;
 } sp_encoder;
 

@@ -145,6 +145,7 @@ static sp_encoder *encoder_of(sp_predictor *p)
             sp_fatal("internal error: the model has no tensor %s", name);
         memcpy(sp_encoder_data(p->enc, &p->enc->tensors[i]), t->data, p->enc->tensors[i].size * sizeof(float));
     }
+    p->enc->weights_fixed = 1; /* a predictor's copy: never written again */
     return p->enc;
 }
 
@@ -179,6 +180,7 @@ sp_predictor *sp_predictor_open(const char *path, sp_model **model)
         sp_fatal("internal error: %s: %d of the encoder's tensors read", path, f.filled);
     sp_predictor *p = sp_predictor_new(m, path);
     p->enc = f.enc;
+    p->enc->weights_fixed = 1;
     *model = m;
     return p;
 }

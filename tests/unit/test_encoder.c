@@ -126,8 +126,44 @@ static void threads_case(const char *arch, int width, int c, int h, int w, int n
     sp_encoder_free(e);
 }
 
+/* The packed weights: an encoder whose weights may change (training's)
+ * packs them at every sp_encoder_infer, so a changed weight shows at once;
+ * one marked weights_fixed (a predictor's) packs once and gives forward's
+ * bits on every later call. */
+static void packing_case(void)
+{
+    sp_rng rng;
+    sp_encoder *e = random_encoder(&rng, 79, "resnet20", 0, 3, 35, 35, 0);
+    const int n = 3;
+    const size_t nx = (size_t)n * 3 * 35 * 35, ny = (size_t)n * e->features;
+    float *x = malloc(sizeof(float) * nx), *y0 = malloc(sizeof(float) * ny), *y1 = malloc(sizeof(float) * ny);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = sp_rng_uniform(&rng);
+    sp_encoder_infer(e, y1, x, n);
+    float *w = e->params + e->blocks[0].conv1.w; /* a 16-channel 3x3 layer (Winograd's) */
+    for (int i = 0; i < 16 * 16 * 9; i++)
+        w[i] *= 1.5f;
+    sp_encoder_forward(e, y0, x, n, 0);
+    sp_encoder_infer(e, y1, x, n);
+    CHECK("encoder: a weight changed between two sp_encoder_infer calls is used (packed again)",
+          memcmp(y0, y1, sizeof(float) * ny) == 0, "stale packed weights");
+    e->weights_fixed = 1;
+    int same = 1;
+    for (int rep = 0; rep < 3; rep++) {
+        memset(y1, 0xff, sizeof(float) * ny);
+        sp_encoder_infer(e, y1, x, n);
+        same &= memcmp(y0, y1, sizeof(float) * ny) == 0;
+    }
+    CHECK("encoder: weights_fixed, packed once, 3 calls: infer = forward(eval) every time", same, "other bytes");
+    free(x);
+    free(y0);
+    free(y1);
+    sp_encoder_free(e);
+}
+
 int main(void)
 {
+    packing_case();
     const int grow[] = {3, 7, 2}, one[] = {5};
     run_case("resnet20", 0, 3, 35, 35, 0, grow, 3);  /* tetro's: 35, 18, 9 maps */
     run_case("resnet32", 0, 3, 28, 28, 1, one, 1);   /* gtsrb8's */
