@@ -23,7 +23,12 @@
  * 3 loads and 4 broadcasts per 12 FMAs.  Images are split across threads as
  * in sp_conv.c; each output value is one thread's sum in a fixed order, the
  * weight gradient is summed per thread and the partial sums are added in
- * thread order: deterministic for a given thread count. */
+ * thread order: deterministic for a given thread count.
+ *
+ * The forward of layers with 16 or more channels each way goes through
+ * Winograd's F(2x2, 3x3) instead (sp_conv_winograd.c, fewer multiplications;
+ * SP_CONV_WINOGRAD=0 keeps these tiles): the per-image and batched entry
+ * points below dispatch, the backward is always these tiles. */
 #define _POSIX_C_SOURCE 200809L
 #include "sp_conv_direct.h"
 #include "sp_conv_winograd.h"

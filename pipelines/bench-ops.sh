@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OBJ=${1:?object directory}
 THREADS=${THREADS:-$(nproc)}
+# the 3x3 layers' forward, direct tiles against Winograd (no PyTorch needed)
+echo "3x3 stride-1 forward, one image on one thread (tests/tools/convbench, $(date -u '+%Y-%m-%d %H:%M UTC')):"
+"$OBJ/tests/tools/convbench"
+echo
 if ! /usr/bin/python3 -c 'import torch, numpy, msgpack' 2>/dev/null; then
     echo "bench-ops: skipped: needs Debian's python3-torch python3-numpy python3-msgpack (apt-get install -y python3-torch python3-msgpack)"
     exit 0

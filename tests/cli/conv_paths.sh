@@ -39,3 +39,6 @@ expect_ok "tetro images and model" "$BIN/sp-gen tetrominoes --count 12 --seed 3 
 op_suite SP_CONV_TILE16X2=0
 expect_ok "sp-predict: the same bytes with and without the pair tile" "SP_CONV_TILE16X2=0 $BIN/sp-predict --model $T/m.spm --features <$T/in.sp >$T/t1.sp && $BIN/sp-predict --model $T/m.spm --features <$T/in.sp >$T/t2.sp && cmp $T/t1.sp $T/t2.sp"
 expect_ok "sp-predict: the same bytes with the AVX-512 and the AVX2 tiles" "SP_CONV_AVX512=0 $BIN/sp-predict --model $T/m.spm --features <$T/in.sp >$T/avx2.sp && SP_CONV_AVX512=1 $BIN/sp-predict --model $T/m.spm --features <$T/in.sp >$T/avx512.sp && cmp $T/avx2.sp $T/avx512.sp"
+# make bench's per-layer table (tests/tools/convbench): 11 layer rows, each
+# with the two paths' outputs within 1e-5 of the layer's largest output
+expect_ok "convbench: 11 layers, Winograd's output within 1e-5 of the direct tiles'" "$ROOT/$OBJ/tests/tools/convbench | awk -F'|' '/x\$|x \|/ && \$7+0 < 1e-5 {n++} END {exit n != 11}'"

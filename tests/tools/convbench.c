@@ -1,0 +1,101 @@
+/* convbench: the 3x3 stride-1 forward of one image on one thread, by the
+ * direct tiles and by Winograd F(2x2, 3x3) (common/sp_conv_winograd.c), on
+ * the encoders' layer shapes; microseconds per image (the fastest of 5
+ * rounds), the speed-up and the largest difference between the two relative
+ * to the layer's largest output.  Part of make bench (pipelines/bench-ops.sh).
+ *
+ *   convbench            the table
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "sp_conv_direct.h"
+#include "sp_conv_winograd.h"
+#include "sp_error.h"
+#include "sp_progress.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static unsigned state = 12345;
+static float frand(void)
+{
+    state = state * 1664525u + 1013904223u;
+    return (float)(state >> 8) / 16777216.0f - 0.5f;
+}
+
+static void row(const char *what, int C, int O, int H, int W)
+{
+    sp_conv2d_desc d = {1, C, H, W, O, 3, 3, 1, 1, 1, 1};
+    const size_t nx = (size_t)C * H * W, ny = (size_t)O * H * W, nw = (size_t)O * C * 9;
+    float *x = sp_malloc(sizeof(float) * nx), *w = sp_malloc(sizeof(float) * nw);
+    float *y0 = sp_malloc(sizeof(float) * ny), *y1 = sp_malloc(sizeof(float) * ny);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = frand();
+    for (size_t i = 0; i < nw; i++)
+        w[i] = 0.2f * frand();
+    /* the direct tiles through the per-image call, weights packed once, as
+     * the encoder's inference uses them (SP_CONV_WINOGRAD=0, set by main
+     * before the first call, makes that call take the direct tiles) */
+    float *pkd = sp_malloc(sizeof(float) * sp_conv3x3_packed_floats(&d));
+    float *ws = sp_malloc(sizeof(float) * sp_conv3x3_image_floats(&d));
+    sp_conv3x3_pack_forward(pkd, w, &d);
+    float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_packed_floats(&d));
+    float *wi = sp_malloc(sizeof(float) * sp_conv3x3_winograd_image_floats(&d));
+    sp_conv3x3_winograd_pack(pk, w, &d);
+    const int reps = (int)(2e7 / ((double)ny * C * 9)) + 1;
+    double best0 = 1e30, best1 = 1e30;
+    for (int round = 0; round < 5; round++) {
+        double t0 = sp_now();
+        for (int r = 0; r < reps; r++)
+            sp_conv3x3_forward_image(y0, x, pkd, &d, ws, NULL, NULL);
+        double t1 = sp_now();
+        for (int r = 0; r < reps; r++)
+            sp_conv3x3_winograd_forward_image(y1, x, pk, NULL, &d, wi, NULL, NULL);
+        double t2 = sp_now();
+        if (t1 - t0 < best0)
+            best0 = t1 - t0;
+        if (t2 - t1 < best1)
+            best1 = t2 - t1;
+    }
+    double diff = 0, big = 0;
+    for (size_t i = 0; i < ny; i++) {
+        diff = fmax(diff, fabs((double)y0[i] - y1[i]));
+        big = fmax(big, fabs((double)y0[i]));
+    }
+    printf("| %s | %d -> %d, %dx%d | %.1f | %.1f | %.2fx | %.1e |\n", what, C, O, H, W, best0 / reps * 1e6,
+           best1 / reps * 1e6, best0 / best1, diff / (big > 0 ? big : 1));
+    free(x);
+    free(w);
+    free(y0);
+    free(y1);
+    free(ws);
+    free(pkd);
+    free(pk);
+    free(wi);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1) {
+        fprintf(stderr, "usage: convbench\n");
+        return 2;
+    }
+    setenv("SP_CONV_WINOGRAD", "0", 1); /* sp_conv3x3_forward_image: the direct tiles */
+    omp_set_num_threads(1);
+    printf("| layer | channels, map | direct us | Winograd us | speed-up | max difference / max output |\n");
+    printf("|---|---|---|---|---|---|\n");
+    row("tetro stage 1", 16, 16, 35, 35);
+    row("tetro stage 2", 32, 32, 18, 18);
+    row("tetro stage 3", 64, 64, 9, 9);
+    row("gtsrb8 stage 1", 16, 16, 28, 28);
+    row("gtsrb8 stage 2", 32, 32, 14, 14);
+    row("gtsrb8 stage 3", 64, 64, 7, 7);
+    row("dsprites stage 1", 16, 16, 64, 64);
+    row("dsprites stage 2", 32, 32, 32, 32);
+    row("dsprites stage 3", 64, 64, 16, 16);
+    row("horse layer 1", 64, 64, 32, 32);
+    row("horse layer 2", 128, 128, 16, 16);
+    return 0;
+}
