@@ -118,10 +118,28 @@ static size_t thread_floats(const sp_conv2d_desc *d, const geom *g)
     return g->g * ((size_t)d->c + g->or_) * g->plane + out * g->qr + g->or_ * (size_t)d->c * 9;
 }
 
+/* The input gradient's convolution: dy [O] -> dx [C], same map. */
+static sp_conv2d_desc dx_desc(const sp_conv2d_desc *d)
+{
+    sp_conv2d_desc f = {1, d->o, d->h, d->w, d->c, 3, 3, 1, 1, 1, 1};
+    return f;
+}
+
+/* The backward's extra floats when its input gradient goes through
+ * Winograd: the flipped weights, their transform, T threads' scratch. */
+static size_t dx_winograd_floats(const sp_conv2d_desc *d, int T)
+{
+    sp_conv2d_desc f = dx_desc(d);
+    if (!use_winograd(&f))
+        return 0;
+    return (size_t)d->c * (size_t)d->o * 9 + sp_conv3x3_winograd_packed_floats(&f) +
+           (size_t)T * sp_conv3x3_winograd_image_floats(&f);
+}
+
 size_t sp_conv3x3_workspace(const sp_conv2d_desc *d, int T)
 {
     geom g = geometry(d, T);
-    size_t direct = shared_floats(d, &g) + (size_t)T * thread_floats(d, &g);
+    size_t direct = shared_floats(d, &g) + (size_t)T * thread_floats(d, &g) + dx_winograd_floats(d, T);
     if (!use_winograd(d))
         return direct;
     size_t wino = sp_conv3x3_winograd_packed_floats(d) + (size_t)T * sp_conv3x3_winograd_image_floats(d);
@@ -649,10 +667,24 @@ void sp_conv3x3_backward(float *dx, float *dweight, const float *dy, const float
     geom g = geometry(d, Tmax);
     const size_t C = (size_t)d->c, O = (size_t)d->o, K = C * 9;
     float *pkf = ws + g.or_ * C * 9; /* flipped: input channels O, outputs C */
-    if (dx)
-        pack(pkf, weight, d->c, d->o, 1, d->c);
     float *base = ws + shared_floats(d, &g);
     const size_t per = thread_floats(d, &g), xs = C * d->h * d->w, ys = O * d->h * d->w;
+    /* the input gradient by Winograd where its shape takes it: dy convolved
+     * with the weights transposed and rotated by 180 degrees */
+    const sp_conv2d_desc fd = dx_desc(d);
+    const int dx_wino = dx && use_winograd(&fd);
+    float *wflip = base + (size_t)Tmax * per, *pkw = wflip + C * O * 9, *wsw = pkw;
+    size_t wper = 0;
+    if (dx_wino) {
+        for (size_t c = 0; c < C; c++)
+            for (size_t o = 0; o < O; o++)
+                for (int k = 0; k < 9; k++)
+                    wflip[(c * O + o) * 9 + (size_t)k] = weight[(o * C + c) * 9 + (size_t)(8 - k)];
+        sp_conv3x3_winograd_pack(pkw, wflip, &fd);
+        wsw = pkw + sp_conv3x3_winograd_packed_floats(&fd);
+        wper = sp_conv3x3_winograd_image_floats(&fd);
+    } else if (dx)
+        pack(pkf, weight, d->c, d->o, 1, d->c);
     const size_t sx = C * g.plane, sdy = g.or_ * g.plane; /* image strides in a group */
     const size_t dw_off = g.g * (C + g.or_) * g.plane + (g.or_ > g.cr ? g.or_ : g.cr) * g.qr;
     int Tall = 1;
@@ -668,7 +700,7 @@ void sp_conv3x3_backward(float *dx, float *dweight, const float *dy, const float
             memset(dwp, 0, sizeof(float) * g.or_ * K);
         for (int n = n0; n < n1; n += (int)g.g) {
             size_t ng = (size_t)(n1 - n) < g.g ? (size_t)(n1 - n) : g.g;
-            for (size_t i = 0; i < ng; i++) {
+            for (size_t i = 0; i < ng && (dweight || !dx_wino); i++) {
                 pad(dyp + i * sdy, dy + (size_t)(n + (int)i) * ys, O, dweight ? g.or_ : O, d->h, d->w, &g);
                 if (dweight)
                     pad(xp + i * sx, x + (size_t)(n + (int)i) * xs, C, C, d->h, d->w, &g);
@@ -684,7 +716,11 @@ void sp_conv3x3_backward(float *dx, float *dweight, const float *dy, const float
                                 for (int j = 0; j < 3; j++)
                                     dwp[((b * MR + (size_t)r) * C + c) * 9 + (size_t)ki * 3 + (size_t)j] += out[r * 3 + j];
                         }
-            if (dx)
+            if (dx_wino)
+                for (size_t i = 0; i < ng; i++)
+                    sp_conv3x3_winograd_forward_image(dx + (size_t)(n + (int)i) * xs, dy + (size_t)(n + (int)i) * ys,
+                                                      pkw, NULL, &fd, wsw + (size_t)t * wper, NULL, NULL);
+            else if (dx)
                 for (size_t i = 0; i < ng; i++)
                     conv_image(dx + (size_t)(n + (int)i) * xs, NULL, dyp + i * sdy, pkf, d->o, d->c, d->h,
                                d->w, &g, yf, NULL, NULL);
