@@ -81,9 +81,31 @@ best() {
     done
     echo "$b"
 }
+# best_each CMD...: best for several commands at once, their runs interleaved
+# (A B C A B C ...), so that a drift of this machine's speed (±10-25% within
+# minutes here) does not favour whichever was measured in a fast phase;
+# prints their fastest wall times in order
+best_each() {
+    local -a b=()
+    local i s t p c
+    for ((i = 0; i < $#; i++)); do b[i]=1e30; done
+    for _ in $(seq "$REPS"); do
+        for p in passive ""; do
+            i=0
+            for c in "$@"; do
+                s=$EPOCHREALTIME
+                if [ -n "$p" ]; then OMP_WAIT_POLICY=$p bash -c "$c" >/dev/null; else bash -c "$c" >/dev/null; fi
+                t=$(calc "$EPOCHREALTIME - $s")
+                b[i]=$(calc "(${t} < ${b[i]}) ? $t : ${b[i]}")
+                i=$((i + 1))
+            done
+        done
+    done
+    echo "${b[@]}"
+}
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "ours: OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1, fastest of $REPS runs with OMP_WAIT_POLICY=passive and $REPS with the default"
+echo "ours: OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1, fastest of $REPS runs with OMP_WAIT_POLICY=passive and $REPS with the default (the --features pipe and the chain's two forms interleaved run by run)"
 echo "reference: bench.py CONFIG infer --threads $THREADS --min-seconds $REF_SECONDS --warmup 2, OPENBLAS_NUM_THREADS=1 (its mean images/s), the fastest of OMP_WAIT_POLICY=passive and the default, each with: $(ref_heap_envs | paste -sd '|' | sed 's/|/ and with /')"
 table=$S/table
 breakdown=$S/breakdown
@@ -145,9 +167,7 @@ for cfg in $CONFIGS; do
         same="NO: pipe $m_pipe, --features $m_feat, chain $m_chain, chain --features $m_chainf"
     t_pipe=$(best "$pipe")
     t_full=$(best "$pipe_full")
-    t_feat=$(best "$pipe_feat")
-    t_cu=$(best "$chain_u 2>/dev/null")
-    t_cf=$(best "$chain_f 2>/dev/null")
+    read -r t_feat t_cu t_cf < <(best_each "$pipe_feat" "$chain_u 2>/dev/null" "$chain_f 2>/dev/null")
     if [ "$(calc "($t_cf < $t_cu) ? 1 : 0")" = 1 ]; then
         chain=$chain_f t_chain=$t_cf form="--features"
     else
@@ -206,9 +226,8 @@ for cfg in $CONFIGS; do
     nl=$(( (LONG * n < avail ? LONG * n : avail) / bs * bs ))
     if [ "$LONG" -gt 0 ] && [ "$nl" -gt "$n" ]; then
         loadl="$load0 --batch $bs --limit $nl"
-        t_featl=$(best "$(feat_pipe "$loadl")")
-        t_cul=$(best "$CHAIN --model $model $loadl $src 2>/dev/null")
-        t_cfl=$(best "$CHAIN --features --model $model $loadl $src 2>/dev/null")
+        read -r t_featl t_cul t_cfl < <(best_each "$(feat_pipe "$loadl")" "$CHAIN --model $model $loadl $src 2>/dev/null" \
+            "$CHAIN --features --model $model $loadl $src 2>/dev/null")
         t_chainl=$(calc "($t_cfl < $t_cul) ? $t_cfl : $t_cul")
         # the chain's steady rate: the extra images over the extra time (its
         # start, model read and first touches cancel, as the reference's
