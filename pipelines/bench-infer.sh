@@ -145,9 +145,15 @@ for cfg in $CONFIGS; do
     bin/sp-train --init-only "pipelines/configs/$cfg.conf" --out "$model" <"$S/in.sp" 2>/dev/null
     # sp-select --gather hands on only the chosen candidates (1/K' of them);
     # the pipe without it is measured too
-    drop="--drop sel_layers,sel_masks,sel_background,occlusion"
+    # sp-eval reads only the label maps: what sp-compose consumed or made for
+    # other readers (layer images and masks, recon, the image, features) is
+    # dropped before it, as a user's pipe would (computed all the same, as
+    # in the chain, which serializes nothing; dsprites: 254 of the 263 MB
+    # that crossed the last pipe)
+    unread="layer_images,layer_masks,recon,image,features"
+    drop="--drop sel_layers,sel_masks,sel_background,occlusion,$unread"
     pipe="bin/sp-load $src $load | bin/sp-predict --model $model | bin/sp-select --gather | bin/sp-compose $drop | bin/sp-eval"
-    pipe_full="bin/sp-load $src $load | bin/sp-predict --model $model | bin/sp-select | bin/sp-compose --drop cand_layers,cand_masks,backgrounds,occlusion | bin/sp-eval"
+    pipe_full="bin/sp-load $src $load | bin/sp-predict --model $model | bin/sp-select | bin/sp-compose --drop cand_layers,cand_masks,backgrounds,occlusion,$unread | bin/sp-eval"
     # sp-predict --features: the encoder's output crosses the pipe and
     # sp-select --model makes the candidates from it
     feat_pipe() { echo "bin/sp-load $src $1 | bin/sp-predict --model $model --features | bin/sp-select --model $model --gather | bin/sp-compose $drop | bin/sp-eval"; }
@@ -244,7 +250,7 @@ for cfg in $CONFIGS; do
     echo "$cfg done: pipe $ips_pipe images/s, chain $ips_chain ($form form; default $(calc "$n / $t_cu"), --features $(calc "$n / $t_cf")), reference $ref (load average $(cut -d' ' -f1 /proc/loadavg))" >&2
 done
 echo
-echo "Inference images/s (initialised models; pipe: sp-load | sp-predict | sp-select --gather | sp-compose $drop | sp-eval; without --gather: sp-select | sp-compose --drop cand_layers,cand_masks,backgrounds,occlusion; --features: sp-predict --features | sp-select --model M --gather)"
+echo "Inference images/s (initialised models; pipe: sp-load | sp-predict | sp-select --gather | sp-compose $drop | sp-eval; without --gather: sp-select | sp-compose --drop cand_layers,cand_masks,backgrounds,occlusion,$unread; --features: sp-predict --features | sp-select --model M --gather)"
 echo
 echo "| config | batches x size | pipe | pipe --features | chain (one process) | pipe overhead | without --gather | with --features | reference | pipe / ref | --features / ref | chain / ref |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
