@@ -99,12 +99,14 @@ size_t sp_conv3x3_winograd_packed_floats(const sp_conv2d_desc *d)
 }
 
 /* pk[((xi*nb + b)*C + c)*mr + r] = U[xi] of output mr*b + r, input c (0 past
- * O), written in that order: 16 sequential streams (training packs every
- * layer at every step) */
+ * O), written in that order: 16 sequential streams.  Training packs every
+ * layer at every step (2% of a tetro step on one thread): the blocks of
+ * outputs go to the threads (called from a parallel region, one thread). */
 void sp_conv3x3_winograd_pack(float *pk, const float *weight, const sp_conv2d_desc *d)
 {
     wgeom g = wgeometry(d);
     const size_t C = (size_t)d->c, O = (size_t)d->o, nb = g.or_ / g.mr, xs = nb * C * g.mr;
+#pragma omp parallel for schedule(static) if (nb * C >= 256)
     for (size_t b = 0; b < nb; b++)
         for (size_t c = 0; c < C; c++)
             for (size_t r = 0; r < g.mr; r++) {
