@@ -111,6 +111,8 @@ size_t sp_conv2d_workspace(const sp_conv2d_desc *d)
     if (sp_conv3x3_direct_ok(d))
         return sp_conv3x3_workspace(d, T);
     plan p = make_plan(d, T);
+    /* a forward by Winograd alone (sp_conv3x3_forward_ok), a backward by im2col */
+    size_t wino = sp_conv3x3_forward_ok(d) ? sp_conv3x3_workspace(d, T) : 0;
     size_t fwd = (size_t)T * p.per_thread;
     size_t dw = (size_t)T * (p.per_thread + p.dw);
     size_t dx;
@@ -121,7 +123,8 @@ size_t sp_conv2d_workspace(const sp_conv2d_desc *d)
         dx = (size_t)T * p.per_thread;
     }
     size_t need = fwd > dw ? fwd : dw;
-    return need > dx ? need : dx;
+    need = need > dx ? need : dx;
+    return need > wino ? need : wino;
 }
 
 /* Rows (c, ki, kj) of the column matrix for one image x [C,H,W], written at
@@ -263,7 +266,7 @@ static void forward_ws(float *y, const float *x, const float *weight, const floa
 static void forward_any(float *y, const float *x, const float *weight, const float *bias,
                         const sp_conv2d_desc *d, float *ws, size_t ws_len, const sp_conv2d_epilogue *ep)
 {
-    int direct = sp_conv3x3_direct_ok(d);
+    int direct = sp_conv3x3_forward_ok(d);
     int T = omp_get_max_threads();
     size_t need = direct ? sp_conv3x3_workspace(d, T) : fwd_need(d, T);
     float *own = NULL;

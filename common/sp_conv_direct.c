@@ -58,11 +58,20 @@ static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
 static void simd_probe(void);
 static int use_winograd(const sp_conv2d_desc *d);
 
-int sp_conv3x3_direct_ok(const sp_conv2d_desc *d)
+int sp_conv3x3_shape_ok(const sp_conv2d_desc *d)
 {
     pthread_once(&simd_once, simd_probe);
-    return simd_ok && d->kh == 3 && d->kw == 3 && d->sh == 1 && d->sw == 1 && d->ph == 1 &&
-           d->pw == 1 && (size_t)d->c * (size_t)d->o * 9 <= MAX_WEIGHTS;
+    return simd_ok && d->kh == 3 && d->kw == 3 && d->sh == 1 && d->sw == 1 && d->ph == 1 && d->pw == 1;
+}
+
+int sp_conv3x3_direct_ok(const sp_conv2d_desc *d)
+{
+    return sp_conv3x3_shape_ok(d) && (size_t)d->c * (size_t)d->o * 9 <= MAX_WEIGHTS;
+}
+
+int sp_conv3x3_forward_ok(const sp_conv2d_desc *d)
+{
+    return sp_conv3x3_direct_ok(d) || use_winograd(d);
 }
 
 typedef struct {
@@ -138,6 +147,10 @@ static size_t dx_winograd_floats(const sp_conv2d_desc *d, int T)
 
 size_t sp_conv3x3_workspace(const sp_conv2d_desc *d, int T)
 {
+    if (!sp_conv3x3_direct_ok(d)) /* weights too large for the direct tiles: Winograd's forward only */
+        return use_winograd(d) ? sp_conv3x3_winograd_packed_floats(d) +
+                                     (size_t)T * sp_conv3x3_winograd_image_floats(d)
+                               : 0;
     geom g = geometry(d, T);
     size_t direct = shared_floats(d, &g) + (size_t)T * thread_floats(d, &g) + dx_winograd_floats(d, T);
     if (!use_winograd(d))

@@ -13,6 +13,16 @@
  * in cache, the CPU has AVX2 and FMA, and SP_CONV_IM2COL is not set in the
  * environment (which forces the im2col + sgemm path, e.g. to test it). */
 int sp_conv3x3_direct_ok(const sp_conv2d_desc *d);
+/* 1 when d is 3x3, stride 1, padding 1 and the CPU has AVX2 and FMA (and
+ * SP_CONV_IM2COL is not set): what the direct tiles and Winograd need, the
+ * weights' size aside. */
+int sp_conv3x3_shape_ok(const sp_conv2d_desc *d);
+/* 1 when the forward entry points below apply: the direct tiles, or
+ * Winograd alone for layers whose weights are too large for the direct
+ * tiles but whose maps are 8x8 or more (ResNet-18's layer 3); their
+ * backward then goes through im2col + sgemm, and sp_conv3x3_workspace is
+ * the forward's only. */
+int sp_conv3x3_forward_ok(const sp_conv2d_desc *d);
 /* Floats of workspace for forward and backward with T threads. */
 size_t sp_conv3x3_workspace(const sp_conv2d_desc *d, int T);
 void sp_conv3x3_forward(float *y, const float *x, const float *weight, const float *bias,

@@ -10,7 +10,8 @@
 
 /* 1 when d suits it: what sp_conv3x3_direct_ok accepts, with 16 or more
  * input and output channels and maps of 5x5 or more (smaller: the
- * transforms cost more than they save). */
+ * transforms cost more than they save); and wider layers than the direct
+ * tiles take, on maps of 8x8 or more. */
 int sp_conv3x3_winograd_ok(const sp_conv2d_desc *d);
 /* The transformed weights: sp_conv3x3_winograd_packed_floats of them. */
 size_t sp_conv3x3_winograd_packed_floats(const sp_conv2d_desc *d);

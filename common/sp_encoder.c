@@ -436,8 +436,10 @@ void sp_encoder_forward(sp_encoder *e, float *y, const float *x, int n, int trai
  * layer, and an image's activations stay in this core's cache from layer to
  * layer.  Both matter most in a pipe, where another stage's threads share
  * the cores: a thread that is descheduled holds up one image, not a barrier
- * per layer.  The other convolutions (im2col + sgemm: strided, 7x7, 1x1 and
- * the widest 3x3) run over the whole batch as sp_encoder_forward runs them,
+ * per layer.  (The 3x3 ones go image by image through the direct tiles or
+ * Winograd, sp_conv3x3_forward_ok, as sp_encoder_forward's do.)  The other
+ * convolutions (im2col + sgemm: strided, 7x7, 1x1 and the widest 3x3 on
+ * maps under 8x8) run over the whole batch as sp_encoder_forward runs them,
  * by the same groups of images, so every value is the same bits. */
 
 enum { STEP_CONV, STEP_MAXPOOL, STEP_SHORTCUT_A };
@@ -450,7 +452,7 @@ typedef struct {
     int c, h, w;    /* per-image input */
     int oc, oh, ow; /* per-image output */
     int pad;        /* the shortcut's zero channels on each side */
-    int per_image;  /* a direct convolution, the pool or the shortcut */
+    int per_image;  /* a direct or Winograd convolution, the pool or the shortcut */
     size_t pk;      /* per-image convolution: its packed weights in e->packed */
 } infer_step;
 
@@ -458,7 +460,7 @@ static infer_step conv_step(const sp_enc_conv *cv, const sp_enc_bn *bn, int in, 
 {
     const sp_conv2d_desc *d = &cv->d;
     infer_step st = {STEP_CONV, in, out, res, relu, cv, bn, d->c, d->h, d->w, d->o,
-                     sp_conv2d_ho(d), sp_conv2d_wo(d), 0, sp_conv3x3_direct_ok(d), 0};
+                     sp_conv2d_ho(d), sp_conv2d_wo(d), 0, sp_conv3x3_forward_ok(d), 0};
     return st;
 }
 

@@ -170,6 +170,7 @@ int main(void)
     run_case("resnet20", 0, 1, 16, 16, 2, one, 1);   /* grey, pooled 2x2 */
     run_case("resnet18", 16, 3, 40, 40, 1, grow, 3); /* horse's family, narrow */
     run_case("resnet18", 0, 3, 64, 64, 0, one, 1);   /* full width: direct and im2col 3x3 convs */
+    run_case("resnet18", 0, 3, 128, 128, 1, one, 1); /* horse's: layer 3 (256 channels, 8x8) by Winograd */
     threads_case("resnet20", 0, 3, 35, 35, 16); /* two stride-2 blocks: buffers change size */
     threads_case("resnet18", 16, 3, 40, 40, 8); /* max pool, downsample convolutions */
     TEST_MAIN_END;

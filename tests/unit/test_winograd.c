@@ -152,10 +152,16 @@ int main(void)
     one_case(24, 20, 5, 6, 0, 1, 1);   /* the smallest maps it takes */
     one_case(20, 36, 6, 5, 1, 0, 0);
     one_case(128, 128, 8, 8, 0, 1, 1); /* a ResNet-18 layer's width */
+    one_case(256, 256, 8, 8, 1, 1, 1); /* ResNet-18's layer 3: weights past the direct tiles' limit */
     batch_case(7, 16, 16, 35, 35);
     batch_case(5, 32, 24, 9, 10);
     sp_conv2d_desc small = {1, 8, 9, 9, 8, 3, 3, 1, 1, 1, 1}, tiny = {1, 16, 4, 4, 16, 3, 3, 1, 1, 1, 1};
-    CHECK("winograd not taken for 8 channels or a 4x4 map (direct is faster there)",
-          !sp_conv3x3_winograd_ok(&small) && !sp_conv3x3_winograd_ok(&tiny), "taken");
+    sp_conv2d_desc wide4 = {1, 512, 4, 4, 512, 3, 3, 1, 1, 1, 1}, wide8 = {1, 256, 8, 8, 256, 3, 3, 1, 1, 1, 1};
+    CHECK("winograd not taken for 8 channels, a 4x4 map or 512 channels at 4x4 (direct or im2col is faster there)",
+          !sp_conv3x3_winograd_ok(&small) && !sp_conv3x3_winograd_ok(&tiny) && !sp_conv3x3_winograd_ok(&wide4),
+          "taken");
+    CHECK("winograd taken for 256 channels at 8x8 (too wide for the direct tiles), forward only",
+          sp_conv3x3_winograd_ok(&wide8) && sp_conv3x3_forward_ok(&wide8) && !sp_conv3x3_direct_ok(&wide8),
+          "not taken");
     TEST_MAIN_END;
 }
