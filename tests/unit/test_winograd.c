@@ -7,9 +7,10 @@
  * summation order scales with): 2e-6 of it, ~10x what the transforms'
  * reordering costs here and far below any wrong index or sign.  Then the
  * batched sp_conv3x3_forward must give the per-image function's bits (so
- * the encoder's inference and training forward agree), and
- * SP_CONV_WINOGRAD=0 (tests/cli/conv_paths.sh) proves the direct path
- * alone. */
+ * the encoder's inference and training forward agree), the input
+ * gradient (the same convolution with the flipped weights) must match sums
+ * in double too, and SP_CONV_WINOGRAD=0 (tests/cli/conv_paths.sh) proves
+ * the direct path alone. */
 #include "sp_conv_direct.h"
 #include "sp_conv_winograd.h"
 #include "sp_error.h"
@@ -142,6 +143,58 @@ static void batch_case(int N, int C, int O, int H, int W)
     free(wi);
 }
 
+/* The input gradient (sp_conv3x3_backward's dx, Winograd with the
+ * flipped weights where it applies) against sums in double: within 2e-6 of
+ * sum |dy| |w| of each input; odd and even maps, channel counts off the
+ * tiles, 3 threads. */
+static void dx_case(int N, int C, int O, int H, int W)
+{
+    sp_conv2d_desc d = {N, C, H, W, O, 3, 3, 1, 1, 1, 1};
+    const size_t xs = (size_t)C * H * W, ys = (size_t)O * H * W, nw = (size_t)O * C * 9;
+    float *x = malloc(sizeof(float) * xs * N), *dy = malloc(sizeof(float) * ys * N);
+    float *w = malloc(sizeof(float) * nw), *dx = malloc(sizeof(float) * xs * N);
+    for (size_t i = 0; i < xs * N; i++)
+        x[i] = frand();
+    for (size_t i = 0; i < ys * N; i++)
+        dy[i] = frand();
+    for (size_t i = 0; i < nw; i++)
+        w[i] = frand();
+    omp_set_num_threads(3);
+    float *ws = sp_malloc(sizeof(float) * sp_conv3x3_workspace(&d, 3));
+    memset(dx, 0xff, sizeof(float) * xs * N);
+    sp_conv3x3_backward(dx, NULL, dy, x, w, &d, ws);
+    double worst = 0.0;
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (int r = 0; r < H; r++)
+                for (int q = 0; q < W; q++) {
+                    double sum = 0.0, mag = 0.0;
+                    for (int o = 0; o < O; o++)
+                        for (int ki = 0; ki < 3; ki++)
+                            for (int kj = 0; kj < 3; kj++) {
+                                int i = r - ki + 1, j = q - kj + 1; /* the output that read x[r][q] by this tap */
+                                if (i < 0 || i >= H || j < 0 || j >= W)
+                                    continue;
+                                double a = dy[n * ys + ((size_t)o * H + i) * W + j];
+                                double b = w[((size_t)(o * C + c) * 3 + ki) * 3 + kj];
+                                sum += a * b;
+                                mag += fabs(a * b);
+                            }
+                    double e = fabs(dx[n * xs + ((size_t)c * H + r) * W + q] - sum) / (mag + 1e-30);
+                    if (!(e <= worst))
+                        worst = e != e ? 1e30 : e;
+                }
+    char name[160];
+    snprintf(name, sizeof name, "winograd input gradient, batch of %d %dx%dx%d <- %d, 3 threads: within 2e-6 of the exact sum",
+             N, C, H, W, O);
+    CHECK(name, worst <= 2e-6, "relative error %.3g", worst);
+    free(x);
+    free(dy);
+    free(w);
+    free(dx);
+    free(ws);
+}
+
 int main(void)
 {
     one_case(16, 16, 35, 35, 0, 0, 0); /* tetro's first stage: odd size, 18 tiles a row + 1 */
@@ -154,6 +207,9 @@ int main(void)
     one_case(128, 128, 8, 8, 0, 1, 1); /* a ResNet-18 layer's width */
     one_case(256, 256, 8, 8, 1, 1, 1); /* ResNet-18's layer 3: weights past the direct tiles' limit */
     batch_case(7, 16, 16, 35, 35);
+    dx_case(3, 16, 16, 35, 35); /* odd map */
+    dx_case(2, 19, 17, 8, 9);   /* channels off the tiles, odd width */
+    dx_case(2, 24, 32, 18, 18); /* even map */
     batch_case(5, 32, 24, 9, 10);
     sp_conv2d_desc small = {1, 8, 9, 9, 8, 3, 3, 1, 1, 1, 1}, tiny = {1, 16, 4, 4, 16, 3, 3, 1, 1, 1, 1};
     sp_conv2d_desc wide4 = {1, 512, 4, 4, 512, 3, 3, 1, 1, 1, 1}, wide8 = {1, 256, 8, 8, 256, 3, 3, 1, 1, 1, 1};
