@@ -25,10 +25,10 @@
  * weight gradient is summed per thread and the partial sums are added in
  * thread order: deterministic for a given thread count.
  *
- * The forward of layers with 16 or more channels each way goes through
- * Winograd's F(2x2, 3x3) instead (sp_conv_winograd.c, fewer multiplications;
- * SP_CONV_WINOGRAD=0 keeps these tiles): the per-image and batched entry
- * points below dispatch, the backward is always these tiles. */
+ * The forward and the input gradient of layers with 16 or more channels each
+ * way go through Winograd's F(2x2, 3x3) instead (sp_conv_winograd.c, fewer
+ * multiplications; SP_CONV_WINOGRAD=0 keeps these tiles): the entry points
+ * below dispatch; the weight gradient is always these tiles. */
 #define _POSIX_C_SOURCE 200809L
 #include "sp_conv_direct.h"
 #include "sp_conv_winograd.h"
@@ -135,14 +135,13 @@ static sp_conv2d_desc dx_desc(const sp_conv2d_desc *d)
 }
 
 /* The backward's extra floats when its input gradient goes through
- * Winograd: the flipped weights, their transform, T threads' scratch. */
+ * Winograd: the flipped weights' transform, T threads' scratch. */
 static size_t dx_winograd_floats(const sp_conv2d_desc *d, int T)
 {
     sp_conv2d_desc f = dx_desc(d);
     if (!use_winograd(&f))
         return 0;
-    return (size_t)d->c * (size_t)d->o * 9 + sp_conv3x3_winograd_packed_floats(&f) +
-           (size_t)T * sp_conv3x3_winograd_image_floats(&f);
+    return sp_conv3x3_winograd_packed_floats(&f) + (size_t)T * sp_conv3x3_winograd_image_floats(&f);
 }
 
 size_t sp_conv3x3_workspace(const sp_conv2d_desc *d, int T)
@@ -579,8 +578,8 @@ static void conv_image(float *out, const float *bias, const float *xp, const flo
         epilogue(out, bias, yf, nout, h, w, g, ep, res);
 }
 
-/* The forward of the layers where Winograd's F(2x2, 3x3) pays
- * (sp_conv_winograd.c); the backward stays direct. */
+/* Where Winograd's F(2x2, 3x3) pays (sp_conv_winograd.c): the forward of d's
+ * layer, or its input gradient when d is dx_desc's. */
 static int use_winograd(const sp_conv2d_desc *d)
 {
     pthread_once(&simd_once, simd_probe);
@@ -597,7 +596,7 @@ size_t sp_conv3x3_packed_floats(const sp_conv2d_desc *d)
 void sp_conv3x3_pack_forward(float *pk, const float *weight, const sp_conv2d_desc *d)
 {
     if (use_winograd(d)) {
-        sp_conv3x3_winograd_pack(pk, weight, d);
+        sp_conv3x3_winograd_pack(pk, weight, d, 0);
         return;
     }
     pack(pk, weight, d->o, d->c, 0, d->c);
@@ -630,7 +629,7 @@ static void forward_winograd(float *y, const float *x, const float *weight, cons
                              const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep, int Tmax)
 {
     float *pk = ws, *base = ws + sp_conv3x3_winograd_packed_floats(d);
-    sp_conv3x3_winograd_pack(pk, weight, d);
+    sp_conv3x3_winograd_pack(pk, weight, d, 0);
     const size_t per = sp_conv3x3_winograd_image_floats(d), xs = (size_t)d->c * d->h * d->w;
     const size_t ys = (size_t)d->o * d->h * d->w;
 #pragma omp parallel num_threads(Tmax)
@@ -686,14 +685,10 @@ void sp_conv3x3_backward(float *dx, float *dweight, const float *dy, const float
      * with the weights transposed and rotated by 180 degrees */
     const sp_conv2d_desc fd = dx_desc(d);
     const int dx_wino = dx && use_winograd(&fd);
-    float *wflip = base + (size_t)Tmax * per, *pkw = wflip + C * O * 9, *wsw = pkw;
+    float *pkw = base + (size_t)Tmax * per, *wsw = pkw;
     size_t wper = 0;
     if (dx_wino) {
-        for (size_t c = 0; c < C; c++)
-            for (size_t o = 0; o < O; o++)
-                for (int k = 0; k < 9; k++)
-                    wflip[(c * O + o) * 9 + (size_t)k] = weight[(o * C + c) * 9 + (size_t)(8 - k)];
-        sp_conv3x3_winograd_pack(pkw, wflip, &fd);
+        sp_conv3x3_winograd_pack(pkw, weight, &fd, 1);
         wsw = pkw + sp_conv3x3_winograd_packed_floats(&fd);
         wper = sp_conv3x3_winograd_image_floats(&fd);
     } else if (dx)

@@ -106,8 +106,11 @@ size_t sp_conv3x3_winograd_packed_floats(const sp_conv2d_desc *d)
 /* pk[((xi*nb + b)*C + c)*mr + r] = U[xi] of output mr*b + r, input c (0 past
  * O), written in that order: 16 sequential streams.  Training packs every
  * layer at every step (2% of a tetro step on one thread): the blocks of
- * outputs go to the threads (called from a parallel region, one thread). */
-void sp_conv3x3_winograd_pack(float *pk, const float *weight, const sp_conv2d_desc *d)
+ * outputs go to the threads (called from a parallel region, one thread).
+ * flipped: weight is the [C][O][3][3] tensor of the convolution whose input
+ * gradient d is, used transposed and rotated by 180 degrees, as the direct
+ * tiles' pack does. */
+void sp_conv3x3_winograd_pack(float *pk, const float *weight, const sp_conv2d_desc *d, int flipped)
 {
     wgeom g = wgeometry(d);
     const size_t C = (size_t)d->c, O = (size_t)d->o, nb = g.or_ / g.mr, xs = nb * C * g.mr;
@@ -121,7 +124,9 @@ void sp_conv3x3_winograd_pack(float *pk, const float *weight, const sp_conv2d_de
                         pk[xi * xs + at] = 0.0f;
                     continue;
                 }
-                const float *w = weight + (o * C + c) * 9;
+                float w[9];
+                for (int k = 0; k < 9; k++)
+                    w[k] = flipped ? weight[(c * O + o) * 9 + (size_t)(8 - k)] : weight[(o * C + c) * 9 + (size_t)k];
                 float gw[4][3];
                 for (int j = 0; j < 3; j++) { /* G w: rows of G times the columns of w */
                     gw[0][j] = w[j];

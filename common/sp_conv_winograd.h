@@ -13,9 +13,12 @@
  * transforms cost more than they save); and wider layers than the direct
  * tiles take, on maps of 8x8 or more. */
 int sp_conv3x3_winograd_ok(const sp_conv2d_desc *d);
-/* The transformed weights: sp_conv3x3_winograd_packed_floats of them. */
+/* The transformed weights: sp_conv3x3_winograd_packed_floats of them, from
+ * weight [O,C,3,3], or (flipped, for an input gradient whose convolution d
+ * takes dy's O' = d->c channels to dx's C' = d->o) from the forward's weight
+ * [C',O',3,3] transposed and rotated by 180 degrees. */
 size_t sp_conv3x3_winograd_packed_floats(const sp_conv2d_desc *d);
-void sp_conv3x3_winograd_pack(float *pk, const float *weight, const sp_conv2d_desc *d);
+void sp_conv3x3_winograd_pack(float *pk, const float *weight, const sp_conv2d_desc *d, int flipped);
 /* Scratch of one image: padded planes, transformed input and products. */
 size_t sp_conv3x3_winograd_image_floats(const sp_conv2d_desc *d);
 /* x [C,H,W] -> y [O,H,W] (+ bias, may be NULL), then ep (may be NULL) with

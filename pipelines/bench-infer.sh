@@ -67,22 +67,10 @@ PYPATH=
 /usr/bin/python3 -c 'import torchvision' 2>/dev/null || PYPATH=$PWD/tests/bench/stubs
 
 calc() { awk "BEGIN {print $*}"; }
-# best CMD: the fastest wall time of REPS runs of bash -c CMD with
-# OMP_WAIT_POLICY=passive and REPS with the default, alternating
-best() {
-    local b=1e30 s t p
-    for _ in $(seq "$REPS"); do
-        for p in passive ""; do
-            s=$EPOCHREALTIME
-            if [ -n "$p" ]; then OMP_WAIT_POLICY=$p bash -c "$1" >/dev/null; else bash -c "$1" >/dev/null; fi
-            t=$(calc "$EPOCHREALTIME - $s")
-            b=$(calc "($t < $b) ? $t : $b")
-        done
-    done
-    echo "$b"
-}
-# best_each CMD...: best for several commands at once, their runs interleaved
-# (A B C A B C ...), so that a drift of this machine's speed (±10-25% within
+# best_each CMD...: the fastest wall time of each command over REPS runs of
+# bash -c CMD with OMP_WAIT_POLICY=passive and REPS with the default,
+# alternating; several commands have their runs interleaved (A B C A B C ...)
+# so that a drift of this machine's speed (±10-25% within
 # minutes here) does not favour whichever was measured in a fast phase;
 # prints their fastest wall times in order
 best_each() {
@@ -103,6 +91,8 @@ best_each() {
     done
     echo "${b[@]}"
 }
+# best CMD: best_each of one command
+best() { best_each "$1"; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "ours: OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1, fastest of $REPS runs with OMP_WAIT_POLICY=passive and $REPS with the default (the --features pipe and the chain's two forms interleaved run by run)"

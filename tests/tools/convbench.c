@@ -42,7 +42,7 @@ static void row(const char *what, int C, int O, int H, int W)
     sp_conv3x3_pack_forward(pkd, w, &d);
     float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_packed_floats(&d));
     float *wi = sp_malloc(sizeof(float) * sp_conv3x3_winograd_image_floats(&d));
-    sp_conv3x3_winograd_pack(pk, w, &d);
+    sp_conv3x3_winograd_pack(pk, w, &d, 0);
     const int reps = (int)(2e7 / ((double)ny * C * 9)) + 1;
     double best0 = 1e30, best1 = 1e30;
     for (int round = 0; round < 5; round++) {

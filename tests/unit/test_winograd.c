@@ -28,6 +28,15 @@ static float frand(void)
     return (float)(lcg_state >> 8) / 16777216.0f - 0.5f;
 }
 
+/* n floats offset + scale * frand(), malloc'd (freed by the caller) */
+static float *random_floats(size_t n, float scale, float offset)
+{
+    float *v = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++)
+        v[i] = offset + scale * frand();
+    return v;
+}
+
 /* worst |y - exact| / (sum |w||x| + |bias|, times |scale| + |shift| +
  * |residual| after an epilogue) over every output */
 static double worst_error(const float *y, const float *x, const float *w, const float *bias,
@@ -73,24 +82,13 @@ static void one_case(int C, int O, int H, int W, int with_bias, int with_ep, int
         return;
     }
     const size_t nx = (size_t)C * H * W, ny = (size_t)O * H * W;
-    float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * (size_t)O * C * 9);
-    float *bias = malloc(sizeof(float) * O), *scale = malloc(sizeof(float) * O), *shift = malloc(sizeof(float) * O);
-    float *res = malloc(sizeof(float) * ny), *y = malloc(sizeof(float) * ny);
-    for (size_t i = 0; i < nx; i++)
-        x[i] = frand();
-    for (size_t i = 0; i < (size_t)O * C * 9; i++)
-        w[i] = 0.3f * frand();
-    for (int o = 0; o < O; o++) {
-        bias[o] = frand();
-        scale[o] = 0.5f + frand();
-        shift[o] = 0.2f * frand();
-    }
-    for (size_t i = 0; i < ny; i++)
-        res[i] = frand();
+    float *x = random_floats(nx, 1, 0), *w = random_floats((size_t)O * C * 9, 0.3f, 0);
+    float *bias = random_floats(O, 1, 0), *scale = random_floats(O, 1, 0.5f), *shift = random_floats(O, 0.2f, 0);
+    float *res = random_floats(ny, 1, 0), *y = malloc(sizeof(float) * ny);
     sp_conv2d_epilogue ep = {scale, shift, NULL, relu};
     float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_packed_floats(&d));
     float *ws = sp_malloc(sizeof(float) * sp_conv3x3_winograd_image_floats(&d));
-    sp_conv3x3_winograd_pack(pk, w, &d);
+    sp_conv3x3_winograd_pack(pk, w, &d, 0);
     memset(y, 0xff, sizeof(float) * ny); /* NaN: an output never written shows */
     sp_conv3x3_winograd_forward_image(y, x, pk, with_bias ? bias : NULL, &d, ws, with_ep ? &ep : NULL,
                                       with_ep ? res : NULL);
@@ -113,14 +111,8 @@ static void batch_case(int N, int C, int O, int H, int W)
 {
     sp_conv2d_desc d = {N, C, H, W, O, 3, 3, 1, 1, 1, 1};
     const size_t xs = (size_t)C * H * W, ys = (size_t)O * H * W;
-    float *x = malloc(sizeof(float) * xs * N), *w = malloc(sizeof(float) * (size_t)O * C * 9);
-    float *bias = malloc(sizeof(float) * O), *y0 = malloc(sizeof(float) * ys * N), *y1 = malloc(sizeof(float) * ys * N);
-    for (size_t i = 0; i < xs * N; i++)
-        x[i] = frand();
-    for (size_t i = 0; i < (size_t)O * C * 9; i++)
-        w[i] = 0.3f * frand();
-    for (int o = 0; o < O; o++)
-        bias[o] = 0.0f;
+    float *x = random_floats(xs * N, 1, 0), *w = random_floats((size_t)O * C * 9, 0.3f, 0);
+    float *y0 = malloc(sizeof(float) * ys * N), *y1 = malloc(sizeof(float) * ys * N);
     omp_set_num_threads(3);
     float *ws = sp_malloc(sizeof(float) * sp_conv3x3_workspace(&d, 3));
     sp_conv3x3_forward(y0, x, w, NULL, &d, ws, NULL);
@@ -135,7 +127,6 @@ static void batch_case(int N, int C, int O, int H, int W)
     CHECK(name, memcmp(y0, y1, sizeof(float) * ys * N) == 0, "other bytes");
     free(x);
     free(w);
-    free(bias);
     free(y0);
     free(y1);
     free(ws);
@@ -151,14 +142,8 @@ static void dx_case(int N, int C, int O, int H, int W)
 {
     sp_conv2d_desc d = {N, C, H, W, O, 3, 3, 1, 1, 1, 1};
     const size_t xs = (size_t)C * H * W, ys = (size_t)O * H * W, nw = (size_t)O * C * 9;
-    float *x = malloc(sizeof(float) * xs * N), *dy = malloc(sizeof(float) * ys * N);
-    float *w = malloc(sizeof(float) * nw), *dx = malloc(sizeof(float) * xs * N);
-    for (size_t i = 0; i < xs * N; i++)
-        x[i] = frand();
-    for (size_t i = 0; i < ys * N; i++)
-        dy[i] = frand();
-    for (size_t i = 0; i < nw; i++)
-        w[i] = frand();
+    float *x = random_floats(xs * N, 1, 0), *dy = random_floats(ys * N, 1, 0), *w = random_floats(nw, 1, 0);
+    float *dx = malloc(sizeof(float) * xs * N);
     omp_set_num_threads(3);
     float *ws = sp_malloc(sizeof(float) * sp_conv3x3_workspace(&d, 3));
     memset(dx, 0xff, sizeof(float) * xs * N);
