@@ -1,16 +1,21 @@
-/* Winograd F(2x2, 3x3) convolution, 3x3 / stride 1 / padding 1, one image
- * at a time (AVX2 + FMA), for the forward pass of the ResNets' 3x3 layers.
+/* Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution, 3x3 / stride 1 /
+ * padding 1, one image at a time (AVX2 + FMA), for the forward pass of the
+ * ResNets' 3x3 layers and their input gradient.
  *
  * Why: the direct tiles (sp_conv_direct.c) run near the FMA peak, so the
- * only way to go faster is less arithmetic.  F(2x2, 3x3) computes a 2x2
- * output tile from a 4x4 input tile with 16 multiplications per (input,
- * output) channel pair where the direct form needs 36: 2.25x fewer, paid for
- * by two cheap transforms (additions only) that grow with C and O, not C*O.
+ * only way to go faster is less arithmetic.  F(m x m, 3x3) computes an m x m
+ * output tile from an (m+2) x (m+2) input tile with (m+2)^2 multiplications
+ * per (input, output) channel pair where the direct form needs 9 m^2: F(2x2)
+ * 16 for 36 (2.25x fewer), F(4x4) 36 for 144 (4x), paid for by transforms
+ * that grow with C and O, not C*O.
  *
- *   weights  U = G g G^T  (4x4 per output o, input c)    G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
- *   input    V = B^T d B  (4x4 per input c, tile t)       B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
- *   product  M[xi][o][t] = sum_c U[xi][o][c] V[xi][c][t]  (16 small GEMMs, xi = 4x4 position)
- *   output   Y = A^T M A  (2x2 per o, t)                  A^T = [1 1 1 0; 0 1 -1 -1]
+ *   weights  U = G g G^T  ((m+2)^2 per output o, input c)
+ *   input    V = B^T d B  ((m+2)^2 per input c, tile t)
+ *   product  M[xi][o][t] = sum_c U[xi][o][c] V[xi][c][t]  (small GEMMs, xi = position)
+ *   output   Y = A^T M A  (m x m per o, t)
+ *   F(2x2): G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1], B^T = [1 0 -1 0; 0 1 1 0;
+ *           0 -1 1 0; 0 1 0 -1], A^T = [1 1 1 0; 0 1 -1 -1]
+ *   F(4x4): the points 0, 1, -1, 2, -2 and infinity (BT6, AT6 and g6 below)
  *
  * Layout (below, "the flat layout"): the transforms work on 8 consecutive
  * tiles at once (one vector), the tiles of the whole image numbered row by
@@ -18,8 +23,10 @@
  * transformed input V and products M stay in the core's L2.  The GEMMs are
  * tiles of MR output channels x NR tiles as in the direct kernel (broadcast
  * weights, vectors of tiles).  The result differs from the direct sum by
- * rounding only (the transforms' additions reorder it): ~1e-7 of sum |w x|,
- * about half the direct tiles' own error (test_winograd, convbench). */
+ * rounding only: F(2x2) ~1e-7 of sum |w x|, about half the direct tiles'
+ * own error; F(4x4) ~1e-6 (larger coefficients, and weights such as 1/6 not
+ * exact in binary), which is why training keeps F(2x2)
+ * (sp_conv_winograd.h; test_winograd, convbench). */
 #include "sp_conv_winograd.h"
 #include "sp_conv_direct.h"
 
@@ -27,6 +34,7 @@
 #include <string.h>
 
 #define SLACK 64 /* floats past the last tile row that the 8-tile blocks read */
+#define ROW4(tw) ((4 * (tw) + 31) / 32 * 32) /* F(4x4)'s padded row, whole blocks of 32 */
 
 /* The flat layout.  With tile rows of TW = W/2 + 1 tiles (one more than
  * needed when W is even), the padded image's even rows (0, 2, ..) are
@@ -42,49 +50,92 @@
  * B^T's last row feeds only A^T's second row), which is column 2TW - 1 >= W,
  * discarded.  The outputs go the same way to even and odd output rows. */
 typedef struct {
-    size_t th, tw, t;  /* tile rows, tiles per row (W/2 + 1), tiles */
-    size_t rows;       /* floats of E (or O): (th + 1) rows of 2*tw, + slack */
+    size_t m, np;      /* output tile side (2 or 4), transform positions ((m + 2)^2: 16 or 36) */
+    size_t th, tw, t;  /* tile rows, tiles per row (W/m + 1), tiles */
+    size_t rows;       /* floats of one input plane (F2: E or O; F4: one of 16 phase planes) */
+    size_t orows;      /* floats of one output plane (F2: even or odd rows; F4: one row phase) */
     size_t mr, nr, tg; /* GEMM tile: output channels, tiles; tiles computed (t rounded up to nr) */
     size_t nt;         /* tiles per chunk: the chunk's V and M stay in the core's L2 */
-    size_t vs, ms;     /* V's and M's stride between the 16 positions xi */
+    size_t vs, ms;     /* V's and M's stride between the positions xi */
     size_t or_;        /* output channels rounded up to mr */
 } wgeom;
 
-static wgeom wgeometry(const sp_conv2d_desc *d)
+static int tile_choice; /* sp_conv3x3_winograd_set_tile: 0 per layer, or 2 / 4 */
+
+void sp_conv3x3_winograd_set_tile(int m)
 {
-    wgeom g;
-    g.th = ((size_t)d->h + 1) / 2;
-    g.tw = (size_t)d->w / 2 + 1;
-    g.t = g.th * g.tw;
-    g.rows = (g.th + 1) * 2 * g.tw + SLACK;
-    /* the GEMM's tile: 4 outputs x 24 tiles unless 16 (or 8 tiles x 8
-     * outputs, broadcast-bound) saves 10% of the work */
+    tile_choice = m == 2 || m == 4 ? m : 0;
+}
+
+/* the tiles of a map of h x w for output tiles of m x m, and the GEMM's
+ * tile: 4 outputs x 24 tiles unless 16 (or 8 tiles x 8 outputs,
+ * broadcast-bound) saves 10% of the work */
+static void wtiles(wgeom *g, const sp_conv2d_desc *d, size_t m)
+{
+    g->m = m;
+    g->np = (m + 2) * (m + 2);
+    g->th = ((size_t)d->h + m - 1) / m;
+    g->tw = (size_t)d->w / m + 1;
+    g->t = g->th * g->tw;
     static const size_t nrs[3] = {24, 16, 8}, mrs[3] = {4, 4, 8};
-    size_t best = 0, best_t = (g.t + 23) / 24 * 24;
+    size_t best = 0, best_t = (g->t + 23) / 24 * 24;
     for (int k = 1; k < 3; k++) {
-        size_t r = (g.t + nrs[k] - 1) / nrs[k] * nrs[k];
+        size_t r = (g->t + nrs[k] - 1) / nrs[k] * nrs[k];
         if (r * 10 < best_t * 9) {
             best_t = r;
             best = (size_t)k;
         }
     }
-    g.nr = nrs[best];
-    g.mr = mrs[best];
-    g.tg = best_t;
+    g->nr = nrs[best];
+    g->mr = mrs[best];
+    g->tg = best_t;
+}
+
+static wgeom wgeometry(const sp_conv2d_desc *d, int tile)
+{
+    if (tile_choice)
+        tile = tile_choice;
+    wgeom g, g4;
+    wtiles(&g, d, 2);
+    wtiles(&g4, d, 4);
+    /* F(4x4) where its products (36 a tile, the GEMM's rounding of the
+     * tiles included, those of the broadcast-bound 8x8 GEMM tile counted
+     * 1.25 times) are fewer than F(2x2)'s (16 a tile) by 35%, by 20% with
+     * 64 channels or more (its transforms cost more per product, which
+     * weighs less against wider GEMMs).  convbench on Zen 4, one image:
+     * F(4x4) 2.6x the direct tiles at 64 channels 32x32 (F(2x2) 1.8x), 1.5x
+     * at 32 channels 14x14 (1.3x); even at 16 channels 35x35 (products
+     * 0.64x); slower at 32 channels 18x18 (0.75x), 16 channels 28x28 (8x8
+     * GEMM tiles, 0.73x) and on 9x9 and 7x7 maps (9 and 4 tiles of 4x4 leave
+     * much of an 8-tile vector empty) */
+    const size_t p2 = 16 * g.tg * (g.nr == 8 ? 5 : 4), p4 = 36 * g4.tg * (g4.nr == 8 ? 5 : 4);
+    const size_t narrow = d->c < d->o ? (size_t)d->c : (size_t)d->o;
+    if (tile == 4 || (tile == 0 && 100 * p4 < (narrow >= 64 ? 80 : 65) * p2))
+        g = g4;
+    if (g.m == 2)
+        g.rows = (g.th + 1) * 2 * g.tw + SLACK;
+    else
+        g.rows = (g.th + 1) * g.tw + SLACK;
+    g.orows = g.m == 2 ? g.rows : 4 * g.tg + 32;
     g.or_ = ((size_t)d->o + g.mr - 1) / g.mr * g.mr;
-    /* V [16][C][nt] and M [16][or][nt] in ~768 KB of a Zen 4 core's 1 MB
+    /* V [np][C][nt] and M [np][or][nt] in ~768 KB of a Zen 4 core's 1 MB
      * L2 (a quarter of that measured the same) */
-    g.nt = 12288 / ((size_t)d->c + g.or_) / g.nr * g.nr;
+    g.nt = 196608 / (g.np * ((size_t)d->c + g.or_)) / g.nr * g.nr;
     if (g.nt < g.nr)
         g.nt = g.nr;
     if (g.nt > g.tg)
         g.nt = g.tg;
-    /* 16 streams a power-of-two multiple apart would share one L1 set (the
-     * transforms read or write all 16 at once): strides of a whole number of
-     * KB plus one cache line put them in 16 different sets */
+    /* np streams a power-of-two multiple apart would share one L1 set (the
+     * transforms read or write all of them at once): strides of a whole
+     * number of KB plus one cache line put them in different sets */
     g.vs = ((size_t)d->c * g.nt + 255) / 256 * 256 + 16;
     g.ms = (g.or_ * g.nt + 255) / 256 * 256 + 16;
     return g;
+}
+
+int sp_conv3x3_winograd_tile(const sp_conv2d_desc *d, int tile)
+{
+    return (int)wgeometry(d, tile).m;
 }
 
 int sp_conv3x3_winograd_ok(const sp_conv2d_desc *d)
@@ -97,22 +148,70 @@ int sp_conv3x3_winograd_ok(const sp_conv2d_desc *d)
            (sp_conv3x3_direct_ok(d) || (d->h >= 8 && d->w >= 8));
 }
 
-size_t sp_conv3x3_winograd_packed_floats(const sp_conv2d_desc *d)
+size_t sp_conv3x3_winograd_packed_floats(const sp_conv2d_desc *d, int tile)
 {
-    wgeom g = wgeometry(d);
-    return 16 * g.or_ * (size_t)d->c;
+    wgeom g = wgeometry(d, tile);
+    return g.np * g.or_ * (size_t)d->c;
+}
+
+/* U = G w G^T of one 3x3 kernel w (rows: the vertical direction) into
+ * q[xi*xs], xi = 4i + j */
+static void transform_weight2(float *q, size_t xs, const float *w)
+{
+    float gw[4][3];
+    for (int j = 0; j < 3; j++) { /* G w: rows of G times the columns of w */
+        gw[0][j] = w[j];
+        gw[1][j] = 0.5f * (w[j] + w[3 + j] + w[6 + j]);
+        gw[2][j] = 0.5f * (w[j] - w[3 + j] + w[6 + j]);
+        gw[3][j] = w[6 + j];
+    }
+    for (size_t i = 0; i < 4; i++) { /* (G w) G^T */
+        float *r = q + 4 * i * xs;
+        r[0] = gw[i][0];
+        r[xs] = 0.5f * (gw[i][0] + gw[i][1] + gw[i][2]);
+        r[2 * xs] = 0.5f * (gw[i][0] - gw[i][1] + gw[i][2]);
+        r[3 * xs] = gw[i][2];
+    }
+}
+
+/* F(4x4)'s G (6x3) applied to a, b, c (in double: its 1/6 and 1/24 are not
+ * exact in binary, one rounding at the end) */
+static void g6(double *out, double a, double b, double c)
+{
+    out[0] = a / 4;
+    out[1] = -(a + b + c) / 6;
+    out[2] = -(a - b + c) / 6;
+    out[3] = a / 24 + b / 12 + c / 6;
+    out[4] = a / 24 - b / 12 + c / 6;
+    out[5] = c;
+}
+
+/* the same for F(4x4): xi = 6i + j */
+static void transform_weight4(float *q, size_t xs, const float *w)
+{
+    double gw[6][3], col[6], row[6];
+    for (int j = 0; j < 3; j++) {
+        g6(col, w[j], w[3 + j], w[6 + j]);
+        for (int i = 0; i < 6; i++)
+            gw[i][j] = col[i];
+    }
+    for (size_t i = 0; i < 6; i++) {
+        g6(row, gw[i][0], gw[i][1], gw[i][2]);
+        for (size_t j = 0; j < 6; j++)
+            q[(6 * i + j) * xs] = (float)row[j];
+    }
 }
 
 /* pk[((xi*nb + b)*C + c)*mr + r] = U[xi] of output mr*b + r, input c (0 past
- * O), written in that order: 16 sequential streams.  Training packs every
+ * O), written in that order: np sequential streams.  Training packs every
  * layer at every step (2% of a tetro step on one thread): the blocks of
  * outputs go to the threads (called from a parallel region, one thread).
  * flipped: weight is the [C][O][3][3] tensor of the convolution whose input
  * gradient d is, used transposed and rotated by 180 degrees, as the direct
  * tiles' pack does. */
-void sp_conv3x3_winograd_pack(float *pk, const float *weight, const sp_conv2d_desc *d, int flipped)
+void sp_conv3x3_winograd_pack(float *pk, const float *weight, const sp_conv2d_desc *d, int flipped, int tile)
 {
-    wgeom g = wgeometry(d);
+    wgeom g = wgeometry(d, tile);
     const size_t C = (size_t)d->c, O = (size_t)d->o, nb = g.or_ / g.mr, xs = nb * C * g.mr;
 #pragma omp parallel for schedule(static) if (nb * C >= 256)
     for (size_t b = 0; b < nb; b++)
@@ -120,35 +219,27 @@ void sp_conv3x3_winograd_pack(float *pk, const float *weight, const sp_conv2d_de
             for (size_t r = 0; r < g.mr; r++) {
                 const size_t o = b * g.mr + r, at = (b * C + c) * g.mr + r;
                 if (o >= O) {
-                    for (size_t xi = 0; xi < 16; xi++)
+                    for (size_t xi = 0; xi < g.np; xi++)
                         pk[xi * xs + at] = 0.0f;
                     continue;
                 }
                 float w[9];
                 for (int k = 0; k < 9; k++)
                     w[k] = flipped ? weight[(c * O + o) * 9 + (size_t)(8 - k)] : weight[(o * C + c) * 9 + (size_t)k];
-                float gw[4][3];
-                for (int j = 0; j < 3; j++) { /* G w: rows of G times the columns of w */
-                    gw[0][j] = w[j];
-                    gw[1][j] = 0.5f * (w[j] + w[3 + j] + w[6 + j]);
-                    gw[2][j] = 0.5f * (w[j] - w[3 + j] + w[6 + j]);
-                    gw[3][j] = w[6 + j];
-                }
-                for (size_t i = 0; i < 4; i++) { /* (G w) G^T */
-                    float *q = pk + 4 * i * xs + at;
-                    q[0] = gw[i][0];
-                    q[xs] = 0.5f * (gw[i][0] + gw[i][1] + gw[i][2]);
-                    q[2 * xs] = 0.5f * (gw[i][0] - gw[i][1] + gw[i][2]);
-                    q[3 * xs] = gw[i][2];
-                }
+                if (g.m == 2)
+                    transform_weight2(pk + at, xs, w);
+                else
+                    transform_weight4(pk + at, xs, w);
             }
 }
 
-size_t sp_conv3x3_winograd_image_floats(const sp_conv2d_desc *d)
+size_t sp_conv3x3_winograd_image_floats(const sp_conv2d_desc *d, int tile)
 {
-    wgeom g = wgeometry(d);
-    /* E and O per input and per output channel, V [16][C][nt], M [16][or][nt] */
-    return 2 * ((size_t)d->c + (size_t)d->o) * g.rows + 16 * (g.vs + g.ms);
+    wgeom g = wgeometry(d, tile);
+    /* the input planes (F2: E and O; F4: 16 phases), the output planes (F2:
+     * even and odd rows, F4: 4 row phases), V [np][C][nt], M [np][or][nt] */
+    return (g.m == 2 ? 2 : 16) * (size_t)d->c * g.rows + g.m * (size_t)d->o * g.orows + g.np * (g.vs + g.ms) +
+           (g.m == 2 ? 0 : ROW4(g.tw));
 }
 
 /* E (even padded rows) and O (odd) of each channel: eo + 2c*rows and eo + (2c + 1)*rows */
@@ -234,6 +325,153 @@ __attribute__((target("avx2,fma"))) static void input_transform(float *v, const 
 #undef ROW_B
 #undef DEINTERLEAVE
 
+/* F(4x4, 3x3)'s layout: the padded image in 16 phase planes per channel,
+ * plane (rk, ck) holding padded[4i + rk][4j + ck] at i*TW + j (TW = W/4 + 1
+ * tiles a row).  Tile u = ti*TW + tj then reads its 6x6 inputs at
+ * plane (r % 4, k % 4) + u + (r / 4)*TW + k / 4: 36 plain loads of 8
+ * consecutive tiles, across tile-row ends too, no shuffles.  The last tile
+ * of a row reads its input columns 4 and 5 as the next tile row's first two
+ * (the zero left border and x[.][0]); column 4TW of the padded image is a
+ * zero too (4TW >= W + 1), and input column 5 reaches only the tile's
+ * fourth output column (B^T's last row is the only one with d5, and A^T's
+ * last row the only one with position 5), 4TW - 1 >= W, discarded. */
+__attribute__((target("avx2"))) static void wpad4(float *q, const float *src, size_t C, int h, int w,
+                                                  float *row, const wgeom *g)
+{
+    const size_t tw = g->tw, rs = g->rows, rw = ROW4(tw);
+    /* one padded row at a time in row (zero border, zeros to rw), then its
+     * groups of 4 floats transposed into the 4 column phases, 8 groups at a
+     * time (the last block's stores run up to 7 floats into the plane's
+     * next row, written later, or its slack: zeros) */
+    memset(row, 0, sizeof(float) * rw);
+    for (size_t c = 0; c < C; c++) {
+        float *qc = q + 16 * c * rs;
+        const float *s = src + c * (size_t)h * (size_t)w;
+        for (size_t p = 0; p < 4 * (g->th + 1); p++) {
+            float *dst = qc + (p % 4) * 4 * rs + (p / 4) * tw;
+            if (p == 0 || p > (size_t)h) {
+                for (size_t k = 0; k < 4; k++)
+                    memset(dst + k * rs, 0, sizeof(float) * tw);
+                continue;
+            }
+            memcpy(row + 1, s + (p - 1) * (size_t)w, sizeof(float) * (size_t)w);
+            for (size_t j = 0; j < rw; j += 32) {
+                __m256 v0 = _mm256_loadu_ps(row + j), v1 = _mm256_loadu_ps(row + j + 8);
+                __m256 v2 = _mm256_loadu_ps(row + j + 16), v3 = _mm256_loadu_ps(row + j + 24);
+                __m256 w0 = _mm256_permute2f128_ps(v0, v2, 0x20), w1 = _mm256_permute2f128_ps(v0, v2, 0x31);
+                __m256 w2 = _mm256_permute2f128_ps(v1, v3, 0x20), w3 = _mm256_permute2f128_ps(v1, v3, 0x31);
+                __m256 t0 = _mm256_unpacklo_ps(w0, w1), t1 = _mm256_unpackhi_ps(w0, w1);
+                __m256 t2 = _mm256_unpacklo_ps(w2, w3), t3 = _mm256_unpackhi_ps(w2, w3);
+                _mm256_storeu_ps(dst + j / 4, _mm256_shuffle_ps(t0, t2, 0x44));
+                _mm256_storeu_ps(dst + rs + j / 4, _mm256_shuffle_ps(t0, t2, 0xee));
+                _mm256_storeu_ps(dst + 2 * rs + j / 4, _mm256_shuffle_ps(t1, t3, 0x44));
+                _mm256_storeu_ps(dst + 3 * rs + j / 4, _mm256_shuffle_ps(t1, t3, 0xee));
+            }
+        }
+        for (size_t k = 0; k < 16; k++)
+            memset(qc + k * rs + (g->th + 1) * tw, 0, sizeof(float) * (rs - (g->th + 1) * tw));
+    }
+}
+
+/* B^T of F(4x4) on six vectors: 4d0 - 5d2 + d4, -4d1 - 4d2 + d3 + d4,
+ * 4d1 - 4d2 - d3 + d4, -2d1 - d2 + 2d3 + d4, 2d1 - d2 - 2d3 + d4,
+ * 4d1 - 5d3 + d5 */
+#define BT6(d0, d1, d2, d3, d4, d5, v0, v1, v2, v3, v4, v5)                                        \
+    do {                                                                                           \
+        const __m256 four_ = _mm256_set1_ps(4.0f), five_ = _mm256_set1_ps(-5.0f), m4_ = _mm256_set1_ps(-4.0f); \
+        __m256 a_ = _mm256_fmadd_ps(m4_, d2, d4), b_ = _mm256_fmadd_ps(m4_, d1, d3);              \
+        __m256 c_ = _mm256_sub_ps(d4, d2), e_ = _mm256_sub_ps(d3, d1);                              \
+        e_ = _mm256_add_ps(e_, e_);                                                                \
+        v0 = _mm256_fmadd_ps(four_, d0, _mm256_fmadd_ps(five_, d2, d4));                           \
+        v1 = _mm256_add_ps(a_, b_);                                                                \
+        v2 = _mm256_sub_ps(a_, b_);                                                                \
+        v3 = _mm256_add_ps(c_, e_);                                                                \
+        v4 = _mm256_sub_ps(c_, e_);                                                                \
+        v5 = _mm256_fmadd_ps(four_, d1, _mm256_fmadd_ps(five_, d3, d5));                           \
+    } while (0)
+
+/* V[xi][c][u - u0] of F(4x4) for the chunk's tiles, 8 at a time */
+__attribute__((target("avx2,fma"))) static void input_transform4(float *v, const float *q, size_t C, size_t u0,
+                                                                  size_t u1, const wgeom *g)
+{
+    const size_t vs = g->vs, rs = g->rows, tw = g->tw;
+    /* input row r of a tile at + ro[r], column k at + co[k] */
+    const size_t ro[6] = {0, 4 * rs, 8 * rs, 12 * rs, tw, 4 * rs + tw}, co[6] = {0, rs, 2 * rs, 3 * rs, 1, rs + 1};
+    for (size_t c = 0; c < C; c++) {
+        const float *qc = q + 16 * c * rs;
+        float *vc = v + c * g->nt - u0;
+        for (size_t u = u0; u < u1; u += 8) {
+            __m256 t[6][6]; /* t[i][k]: B^T down input column k */
+            _Pragma("GCC unroll 6") for (size_t k = 0; k < 6; k++)
+            {
+                const float *col = qc + co[k] + u;
+                __m256 d[6];
+                _Pragma("GCC unroll 6") for (size_t r = 0; r < 6; r++) d[r] = _mm256_loadu_ps(col + ro[r]);
+                BT6(d[0], d[1], d[2], d[3], d[4], d[5], t[0][k], t[1][k], t[2][k], t[3][k], t[4][k], t[5][k]);
+            }
+            float *out = vc + u;
+            _Pragma("GCC unroll 6") for (size_t i = 0; i < 6; i++)
+            { /* (B^T d) B: along each row */
+                __m256 w0, w1, w2, w3, w4, w5;
+                BT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], w0, w1, w2, w3, w4, w5);
+                _mm256_storeu_ps(out + (6 * i) * vs, w0);
+                _mm256_storeu_ps(out + (6 * i + 1) * vs, w1);
+                _mm256_storeu_ps(out + (6 * i + 2) * vs, w2);
+                _mm256_storeu_ps(out + (6 * i + 3) * vs, w3);
+                _mm256_storeu_ps(out + (6 * i + 4) * vs, w4);
+                _mm256_storeu_ps(out + (6 * i + 5) * vs, w5);
+            }
+        }
+    }
+}
+#undef BT6
+
+/* A^T of F(4x4) on six vectors: m0 + m1 + m2 + m3 + m4, m1 - m2 + 2(m3 - m4),
+ * m1 + m2 + 4(m3 + m4), m1 - m2 + 8(m3 - m4) + m5 */
+#define AT6(m0, m1, m2, m3, m4, m5, y0, y1, y2, y3)                                                \
+    do {                                                                                           \
+        __m256 a_ = _mm256_add_ps(m1, m2), b_ = _mm256_sub_ps(m1, m2);                              \
+        __m256 c_ = _mm256_add_ps(m3, m4), e_ = _mm256_sub_ps(m3, m4);                              \
+        y0 = _mm256_add_ps(_mm256_add_ps(m0, a_), c_);                                             \
+        y1 = _mm256_fmadd_ps(_mm256_set1_ps(2.0f), e_, b_);                                        \
+        y2 = _mm256_fmadd_ps(_mm256_set1_ps(4.0f), c_, a_);                                        \
+        y3 = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.0f), e_, b_), m5);                     \
+    } while (0)
+
+/* output plane o's 4 row phases y[0..3] (rows of 4*TW, tile u's columns at
+ * 4u): A^T M A of the chunk's tiles u0 <= u < u1, 8 at a time */
+__attribute__((target("avx2,fma"))) static void output_transform4(float *y, size_t ors, const float *m, size_t o,
+                                                                   size_t u0, size_t u1, const wgeom *g)
+{
+    const size_t ms = g->ms;
+    const float *mo = m + o * g->nt - u0;
+    for (size_t u = u0; u < u1; u += 8) {
+        const float *p = mo + u;
+        __m256 s[4][6]; /* A^T M: s[i][j] down position column j */
+        _Pragma("GCC unroll 6") for (size_t j = 0; j < 6; j++)
+        {
+            __m256 q[6];
+            _Pragma("GCC unroll 6") for (size_t i = 0; i < 6; i++) q[i] = _mm256_loadu_ps(p + (6 * i + j) * ms);
+            AT6(q[0], q[1], q[2], q[3], q[4], q[5], s[0][j], s[1][j], s[2][j], s[3][j]);
+        }
+        _Pragma("GCC unroll 4") for (size_t i = 0; i < 4; i++)
+        { /* (A^T M) A, then 4 columns x 8 tiles into 32 floats */
+            __m256 a, b, c, e;
+            AT6(s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], s[i][5], a, b, c, e);
+            __m256 ab0 = _mm256_unpacklo_ps(a, b), ab1 = _mm256_unpackhi_ps(a, b);
+            __m256 ce0 = _mm256_unpacklo_ps(c, e), ce1 = _mm256_unpackhi_ps(c, e);
+            __m256 x0 = _mm256_shuffle_ps(ab0, ce0, 0x44), x1 = _mm256_shuffle_ps(ab0, ce0, 0xee);
+            __m256 x2 = _mm256_shuffle_ps(ab1, ce1, 0x44), x3 = _mm256_shuffle_ps(ab1, ce1, 0xee);
+            float *row = y + i * ors + 4 * u;
+            _mm256_storeu_ps(row, _mm256_permute2f128_ps(x0, x1, 0x20));
+            _mm256_storeu_ps(row + 8, _mm256_permute2f128_ps(x2, x3, 0x20));
+            _mm256_storeu_ps(row + 16, _mm256_permute2f128_ps(x0, x1, 0x31));
+            _mm256_storeu_ps(row + 24, _mm256_permute2f128_ps(x2, x3, 0x31));
+        }
+    }
+}
+#undef AT6
+
 /* GEMM tiles: y[r*ldy + 0..NV*8) = sum_c pk[c*MR + r] * v[c*ldv + 0..NV*8) */
 #define WTILE(name, MRR, NV)                                                                       \
     __attribute__((target("avx2,fma"))) static void name(float *y, size_t ldy, const float *v, size_t ldv, \
@@ -265,7 +503,7 @@ WTILE(wtile8x8, 8, 1)
 static void gemm(float *m, const float *v, const float *pk, size_t C, size_t n, const wgeom *g)
 {
     const size_t nb = g->or_ / g->mr, vs = g->vs, ms = g->ms;
-    for (size_t xi = 0; xi < 16; xi++)
+    for (size_t xi = 0; xi < g->np; xi++)
         for (size_t b = 0; b < nb; b++) {
             const float *w = pk + (xi * nb + b) * C * g->mr;
             float *mo = m + xi * ms + b * g->mr * g->nt;
@@ -317,35 +555,44 @@ __attribute__((target("avx2,fma"))) static void output_transform(float *ye, floa
     }
 }
 
-/* y [O,H,W] from the output planes' even and odd rows: bias, then ep with
+/* y [O,H,W] from the output planes' row phases: bias, then ep with
  * res, by sp_conv_out_row (AVX2 without FMA: the bits of the plain build) */
 __attribute__((target("avx2"))) static void epilogue(float *y, const float *yeo, const float *bias,
                                                       const sp_conv2d_desc *d, const sp_conv2d_epilogue *ep,
                                                       const float *res, const wgeom *g)
 {
-    const size_t hw = (size_t)d->h * (size_t)d->w, rw = 2 * g->tw;
+    const size_t hw = (size_t)d->h * (size_t)d->w, m = g->m, rw = m * g->tw;
     for (size_t o = 0; o < (size_t)d->o; o++)
-        for (int r = 0; r < d->h; r++) {
-            size_t at = o * hw + (size_t)r * (size_t)d->w;
-            const float *src = yeo + (2 * o + (size_t)(r & 1)) * g->rows + (size_t)(r / 2) * rw;
+        for (size_t r = 0; r < (size_t)d->h; r++) {
+            size_t at = o * hw + r * (size_t)d->w;
+            const float *src = yeo + (m * o + r % m) * g->orows + (r / m) * rw;
             sp_conv_out_row(y + at, src, (size_t)d->w, bias ? bias[o] : 0.0f, ep, o, res ? res + at : NULL);
         }
 }
 
 void sp_conv3x3_winograd_forward_image(float *y, const float *x, const float *pk, const float *bias,
                                        const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep,
-                                       const float *res)
+                                       const float *res, int tile)
 {
-    wgeom g = wgeometry(d);
-    const size_t C = (size_t)d->c, O = (size_t)d->o;
-    float *eo = ws, *yeo = eo + 2 * C * g.rows, *v = yeo + 2 * O * g.rows, *m = v + 16 * g.vs;
-    wpad(eo, x, C, d->h, d->w, &g);
+    wgeom g = wgeometry(d, tile);
+    const size_t C = (size_t)d->c, O = (size_t)d->o, nin = g.m == 2 ? 2 : 16;
+    float *eo = ws, *yeo = eo + nin * C * g.rows, *v = yeo + g.m * O * g.orows, *m = v + g.np * g.vs;
+    if (g.m == 2)
+        wpad(eo, x, C, d->h, d->w, &g);
+    else
+        wpad4(eo, x, C, d->h, d->w, m + g.np * g.ms, &g);
     for (size_t u0 = 0; u0 < g.tg; u0 += g.nt) {
         size_t n = g.tg - u0 < g.nt ? g.tg - u0 : g.nt, u1 = u0 + n < g.t ? u0 + n : g.t;
-        input_transform(v, eo, C, u0, u0 + n, &g);
+        if (g.m == 2)
+            input_transform(v, eo, C, u0, u0 + n, &g);
+        else
+            input_transform4(v, eo, C, u0, u0 + n, &g);
         gemm(m, v, pk, C, n, &g);
         for (size_t o = 0; o < O; o++)
-            output_transform(yeo + 2 * o * g.rows, yeo + (2 * o + 1) * g.rows, m, o, u0, u1, &g);
+            if (g.m == 2)
+                output_transform(yeo + 2 * o * g.orows, yeo + (2 * o + 1) * g.orows, m, o, u0, u1, &g);
+            else
+                output_transform4(yeo + 4 * o * g.orows, g.orows, m, o, u0, u1, &g);
     }
     epilogue(y, yeo, bias, d, ep, res, &g);
 }

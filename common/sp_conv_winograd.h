@@ -1,4 +1,4 @@
-/* Internal to sp_conv_direct.c's callers: the Winograd F(2x2, 3x3) forward
+/* Internal to sp_conv_direct.c's callers: the Winograd F(2x2, 3x3) and F(4x4, 3x3) forward
  * of a 3x3 / stride 1 / padding 1 convolution, one image on the calling
  * thread (see sp_conv_winograd.c). */
 #ifndef SP_CONV_WINOGRAD_H
@@ -13,18 +13,30 @@
  * transforms cost more than they save); and wider layers than the direct
  * tiles take, on maps of 8x8 or more. */
 int sp_conv3x3_winograd_ok(const sp_conv2d_desc *d);
+/* Which tile, F(2x2, 3x3) or F(4x4, 3x3): each function below takes tile
+ * = 2 or 4, or 0 for whichever computes fewer products on d's layer
+ * (sp_conv3x3_winograd_tile says which), and the pack, the scratch and the
+ * forward of one layer must be given the same.  F(4x4)'s rounding is ~15x
+ * F(2x2)'s (~1e-6 of sum |w x|, and systematic: the rounded transformed
+ * weights repeat in every tile), so training's batched forward and input
+ * gradient take F(2x2) and only the encoder's inference picks. */
+int sp_conv3x3_winograd_tile(const sp_conv2d_desc *d, int tile);
+/* Forces tile m (2 or 4) on every call, whatever its tile argument (0:
+ * stop forcing); SP_CONV_WINOGRAD=2 or 4 sets it at the library's start;
+ * tests and convbench call it before packing. */
+void sp_conv3x3_winograd_set_tile(int m);
 /* The transformed weights: sp_conv3x3_winograd_packed_floats of them, from
  * weight [O,C,3,3], or (flipped, for an input gradient whose convolution d
  * takes dy's O' = d->c channels to dx's C' = d->o) from the forward's weight
  * [C',O',3,3] transposed and rotated by 180 degrees. */
-size_t sp_conv3x3_winograd_packed_floats(const sp_conv2d_desc *d);
-void sp_conv3x3_winograd_pack(float *pk, const float *weight, const sp_conv2d_desc *d, int flipped);
+size_t sp_conv3x3_winograd_packed_floats(const sp_conv2d_desc *d, int tile);
+void sp_conv3x3_winograd_pack(float *pk, const float *weight, const sp_conv2d_desc *d, int flipped, int tile);
 /* Scratch of one image: padded planes, transformed input and products. */
-size_t sp_conv3x3_winograd_image_floats(const sp_conv2d_desc *d);
+size_t sp_conv3x3_winograd_image_floats(const sp_conv2d_desc *d, int tile);
 /* x [C,H,W] -> y [O,H,W] (+ bias, may be NULL), then ep (may be NULL) with
  * this image's residual res (may be NULL), as sp_conv_out_row applies it. */
 void sp_conv3x3_winograd_forward_image(float *y, const float *x, const float *pk, const float *bias,
                                        const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep,
-                                       const float *res);
+                                       const float *res, int tile);
 
 #endif

@@ -40,5 +40,6 @@ op_suite SP_CONV_TILE16X2=0
 expect_ok "sp-predict: the same bytes with and without the pair tile" "SP_CONV_TILE16X2=0 $BIN/sp-predict --model $T/m.spm --features <$T/in.sp >$T/t1.sp && $BIN/sp-predict --model $T/m.spm --features <$T/in.sp >$T/t2.sp && cmp $T/t1.sp $T/t2.sp"
 expect_ok "sp-predict: the same bytes with the AVX-512 and the AVX2 tiles" "SP_CONV_AVX512=0 $BIN/sp-predict --model $T/m.spm --features <$T/in.sp >$T/avx2.sp && SP_CONV_AVX512=1 $BIN/sp-predict --model $T/m.spm --features <$T/in.sp >$T/avx512.sp && cmp $T/avx2.sp $T/avx512.sp"
 # make bench's per-layer table (tests/tools/convbench): 11 layer rows, each
-# with the two paths' outputs within 1e-5 of the layer's largest output
-expect_ok "convbench: 11 layers, Winograd's output within 1e-5 of the direct tiles'" "$ROOT/$OBJ/tests/tools/convbench | awk -F'|' '/x\$|x \|/ && \$7+0 < 1e-5 {n++} END {exit n != 11}'"
+# with Winograd's outputs within 1e-5 (F(2x2)) and 5e-5 (F(4x4), measured
+# up to 8e-6) of the layer's largest output from the direct tiles
+expect_ok "convbench: 11 layers, Winograd F(2x2) within 1e-5 and F(4x4) within 5e-5 of the direct tiles'" "$ROOT/$OBJ/tests/tools/convbench | awk -F'|' '/x \|/ && \$10+0 < 1e-5 && \$11+0 < 5e-5 && \$10 ~ /e-/ && \$11 ~ /e-/ {n++} END {exit n != 11}'"

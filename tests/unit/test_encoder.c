@@ -7,12 +7,18 @@
  * pooling, at batch sizes that differ between calls (the buffers grow).
  * Batch norms get random running statistics and affine weights so that
  * every factor matters (a fresh encoder's mean 0, gamma 1, beta 0 would hide
- * a missing shift). */
+ * a missing shift).  The bits are the same with the Winograd tile forced to
+ * F(2x2), the one training's batched forward takes; left to pick, the
+ * inference takes F(4x4) on some layers (sp_conv_winograd.h), and its
+ * features then match forward's within 1e-4 of their largest value (a
+ * wrong layer would be off by far more). */
+#include "sp_conv_winograd.h"
 #include "sp_encoder.h"
 #include "sp_error.h"
 #include "sp_rng.h"
 #include "sp_test.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,6 +59,8 @@ static sp_encoder *random_encoder(sp_rng *rng, uint64_t seed, const char *arch, 
     return e;
 }
 
+static int tile_forced; /* F(2x2) forced: the bits must agree */
+
 static void run_case(const char *arch, int width, int c, int h, int w, int pool, const int *ns, int nn)
 {
     char name[160];
@@ -68,15 +76,32 @@ static void run_case(const char *arch, int width, int c, int h, int w, int pool,
         sp_encoder_forward(e, y0, x, n, 0);
         memset(y1, 0xff, sizeof(float) * ny);
         sp_encoder_infer(e, y1, x, n);
-        size_t diff = 0, nonzero = 0;
-        for (size_t i = 0; i < ny; i++) {
-            diff += memcmp(&y0[i], &y1[i], sizeof(float)) != 0;
-            nonzero += y0[i] != 0.0f;
+        if (tile_forced) {
+            size_t diff = 0, nonzero = 0;
+            for (size_t i = 0; i < ny; i++) {
+                diff += memcmp(&y0[i], &y1[i], sizeof(float)) != 0;
+                nonzero += y0[i] != 0.0f;
+            }
+            snprintf(name, sizeof name,
+                     "encoder %s width %d %dx%dx%d pool %d batch %d: infer = forward(eval), bit for bit", arch,
+                     width, c, h, w, pool, n);
+            CHECK(name, diff == 0 && (ny == 0 || nonzero > 0), "%zu of %zu values differ (%zu nonzero)", diff, ny,
+                  nonzero);
+        } else {
+            double worst = 0, big = 0;
+            for (size_t i = 0; i < ny; i++) {
+                double dd = fabs((double)y0[i] - y1[i]);
+                worst = dd > worst || dd != dd ? dd : worst;
+                big = fmax(big, fabs((double)y0[i]));
+            }
+            snprintf(name, sizeof name,
+                     "encoder %s width %d %dx%dx%d pool %d batch %d, Winograd tiles picked per layer: infer within "
+                     "1e-4 of forward(eval)",
+                     arch, width, c, h, w, pool, n);
+            CHECK(name, big > 0 && worst <= 1e-4 * big, "max |diff| %g, max |forward| %g", worst, big);
+            if (getenv("SP_TEST_VERBOSE"))
+                printf("# max |diff| %g, max |forward| %g\n", worst, big);
         }
-        snprintf(name, sizeof name, "encoder %s width %d %dx%dx%d pool %d batch %d: infer = forward(eval), bit for bit",
-                 arch, width, c, h, w, pool, n);
-        CHECK(name, diff == 0 && (ny == 0 || nonzero > 0), "%zu of %zu values differ (%zu nonzero)", diff, ny,
-              nonzero);
         free(x);
         free(y0);
         free(y1);
@@ -163,6 +188,8 @@ static void packing_case(void)
 
 int main(void)
 {
+    sp_conv3x3_winograd_set_tile(2);
+    tile_forced = 1;
     packing_case();
     const int grow[] = {3, 7, 2}, one[] = {5};
     run_case("resnet20", 0, 3, 35, 35, 0, grow, 3);  /* tetro's: 35, 18, 9 maps */
@@ -173,5 +200,10 @@ int main(void)
     run_case("resnet18", 0, 3, 128, 128, 1, one, 1); /* horse's: layer 3 (256 channels, 8x8) by Winograd */
     threads_case("resnet20", 0, 3, 35, 35, 16); /* two stride-2 blocks: buffers change size */
     threads_case("resnet18", 16, 3, 40, 40, 8); /* max pool, downsample convolutions */
+    sp_conv3x3_winograd_set_tile(0);
+    tile_forced = 0;
+    run_case("resnet20", 0, 3, 35, 35, 0, grow, 1);  /* F(4x4) at 16 channels 35x35 */
+    run_case("resnet18", 0, 3, 64, 64, 0, one, 1);   /* F(4x4) at 64 channels 16x16 */
+    run_case("resnet18", 0, 3, 128, 128, 1, one, 1); /* F(4x4) at 64 channels 32x32, 128 at 16x16 */
     TEST_MAIN_END;
 }

@@ -108,6 +108,8 @@ static void run_case(const char *cas, const char *model)
                 d = fmax(d, fabs((double)g[j] - sp_f32(eg)[j]));
             }
             double rel = mx > 0 ? d / mx : d;
+            if (getenv("SP_TEST_VERBOSE"))
+                printf("# %s: %g\n", tn, rel);
             if (rel > worst)
                 worst = rel, snprintf(worst_name, sizeof worst_name, "%s", tn);
             if (!(rel <= 2e-3)) {

@@ -1,11 +1,15 @@
-/* The Winograd F(2x2, 3x3) forward (sp_conv_winograd.c) against a plain
+/* The Winograd F(2x2, 3x3) and F(4x4, 3x3) forward (sp_conv_winograd.c) against a plain
  * convolution summed in double here, on maps of odd and even sizes (the
  * flat tile layout's row ends), channel counts that are not multiples of
  * the GEMM tiles' 4 or 8 outputs, chunked and single-chunk images, with
  * bias, with the batch-norm epilogue and a residual, with and without ReLU.
  * The bound is relative to sum |w| |x| of each output (what rounding in any
- * summation order scales with): 2e-6 of it, ~10x what the transforms'
- * reordering costs here and far below any wrong index or sign.  Then the
+ * summation order scales with): 2e-6 of it for F(2x2), ~20x what the
+ * transforms' reordering costs here, 1e-5 for F(4x4) (measured 2e-7 to
+ * 1.9e-6: its transforms' coefficients go up to 8 and its weights' to 1/24),
+ * both far below any wrong index or sign.  Every case runs with each tile
+ * forced (sp_conv3x3_winograd_set_tile), so the batched forward and the
+ * input gradient, which take F(2x2) unforced, are checked with F(4x4) too.  Then the
  * batched sp_conv3x3_forward must give the per-image function's bits (so
  * the encoder's inference and training forward agree), the input
  * gradient (the same convolution with the flipped weights) must match sums
@@ -20,6 +24,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+static int tile; /* F(tile x tile, 3x3) */
+/* the bound on the error relative to the sum of magnitudes: F(4x4)'s
+ * transforms have larger coefficients (its A^T has 8s, its G 1/24) */
+#define BOUND (tile == 2 ? 2e-6 : 1e-5)
 
 static uint32_t lcg_state = 4242;
 static float frand(void)
@@ -75,8 +84,8 @@ static void one_case(int C, int O, int H, int W, int with_bias, int with_ep, int
 {
     sp_conv2d_desc d = {1, C, H, W, O, 3, 3, 1, 1, 1, 1};
     char name[200];
-    snprintf(name, sizeof name, "winograd %dx%dx%d -> %d channels%s%s%s: within 2e-6 of the exact sum", C, H, W, O,
-             with_bias ? ", bias" : "", with_ep ? ", batch norm + residual" : "", relu ? " + relu" : "");
+    snprintf(name, sizeof name, "winograd F(%dx%d) %dx%dx%d -> %d channels%s%s%s: within %g of the exact sum", tile, tile, C, H, W, O,
+             with_bias ? ", bias" : "", with_ep ? ", batch norm + residual" : "", relu ? " + relu" : "", BOUND);
     if (!sp_conv3x3_winograd_ok(&d)) {
         CHECK(name, 0, "the shape is not one Winograd takes (AVX2 + FMA missing?)");
         return;
@@ -86,14 +95,14 @@ static void one_case(int C, int O, int H, int W, int with_bias, int with_ep, int
     float *bias = random_floats(O, 1, 0), *scale = random_floats(O, 1, 0.5f), *shift = random_floats(O, 0.2f, 0);
     float *res = random_floats(ny, 1, 0), *y = malloc(sizeof(float) * ny);
     sp_conv2d_epilogue ep = {scale, shift, NULL, relu};
-    float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_packed_floats(&d));
-    float *ws = sp_malloc(sizeof(float) * sp_conv3x3_winograd_image_floats(&d));
-    sp_conv3x3_winograd_pack(pk, w, &d, 0);
+    float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_packed_floats(&d, tile));
+    float *ws = sp_malloc(sizeof(float) * sp_conv3x3_winograd_image_floats(&d, tile));
+    sp_conv3x3_winograd_pack(pk, w, &d, 0, tile);
     memset(y, 0xff, sizeof(float) * ny); /* NaN: an output never written shows */
     sp_conv3x3_winograd_forward_image(y, x, pk, with_bias ? bias : NULL, &d, ws, with_ep ? &ep : NULL,
-                                      with_ep ? res : NULL);
+                                      with_ep ? res : NULL, tile);
     double e = worst_error(y, x, w, with_bias ? bias : NULL, with_ep ? &ep : NULL, with_ep ? res : NULL, C, O, H, W);
-    CHECK(name, e <= 2e-6, "relative error %.3g", e);
+    CHECK(name, e <= BOUND, "relative error %.3g", e);
     free(x);
     free(w);
     free(bias);
@@ -122,7 +131,7 @@ static void batch_case(int N, int C, int O, int H, int W)
     for (int n = N - 1; n >= 0; n--)
         sp_conv3x3_forward_image(y1 + (size_t)n * ys, x + (size_t)n * xs, pk, &d, wi, NULL, NULL);
     char name[160];
-    snprintf(name, sizeof name, "winograd batch of %d %dx%dx%d -> %d on 3 threads = image by image, bit for bit", N, C,
+    snprintf(name, sizeof name, "winograd F(%dx%d) batch of %d %dx%dx%d -> %d on 3 threads = image by image, bit for bit", tile, tile, N, C,
              H, W, O);
     CHECK(name, memcmp(y0, y1, sizeof(float) * ys * N) == 0, "other bytes");
     free(x);
@@ -170,9 +179,9 @@ static void dx_case(int N, int C, int O, int H, int W)
                         worst = e != e ? 1e30 : e;
                 }
     char name[160];
-    snprintf(name, sizeof name, "winograd input gradient, batch of %d %dx%dx%d <- %d, 3 threads: within 2e-6 of the exact sum",
-             N, C, H, W, O);
-    CHECK(name, worst <= 2e-6, "relative error %.3g", worst);
+    snprintf(name, sizeof name, "winograd F(%dx%d) input gradient, batch of %d %dx%dx%d <- %d, 3 threads: within %g of the exact sum",
+             tile, tile, N, C, H, W, O, BOUND);
+    CHECK(name, worst <= BOUND, "relative error %.3g", worst);
     free(x);
     free(dy);
     free(w);
@@ -180,7 +189,8 @@ static void dx_case(int N, int C, int O, int H, int W)
     free(ws);
 }
 
-int main(void)
+/* every case with each tile, F(2x2) and F(4x4), where the layer takes Winograd */
+static void cases(void)
 {
     one_case(16, 16, 35, 35, 0, 0, 0); /* tetro's first stage: odd size, 18 tiles a row + 1 */
     one_case(32, 32, 18, 18, 1, 0, 0); /* even size: the extra tile column */
@@ -196,6 +206,25 @@ int main(void)
     dx_case(2, 19, 17, 8, 9);   /* channels off the tiles, odd width */
     dx_case(2, 24, 32, 18, 18); /* even map */
     batch_case(5, 32, 24, 9, 10);
+}
+
+int main(void)
+{
+    for (int m = 2; m <= 4; m += 2) {
+        tile = m;
+        sp_conv3x3_winograd_set_tile(m);
+        cases();
+    }
+    sp_conv3x3_winograd_set_tile(0);
+    /* the per-layer choice (convbench measures both tiles on these shapes) */
+    sp_conv2d_desc big = {1, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1}, mid = {1, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1};
+    sp_conv2d_desc s9 = {1, 64, 9, 9, 64, 3, 3, 1, 1, 1, 1}, s7 = {1, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1};
+    sp_conv2d_desc s18 = {1, 32, 18, 18, 32, 3, 3, 1, 1, 1, 1};
+    CHECK("winograd picks F(4x4) at 64 channels 32x32 and 32 channels 14x14, F(2x2) on 18x18, 9x9 and 7x7 maps",
+          sp_conv3x3_winograd_tile(&big, 0) == 4 && sp_conv3x3_winograd_tile(&mid, 0) == 4 &&
+              sp_conv3x3_winograd_tile(&s18, 0) == 2 && sp_conv3x3_winograd_tile(&s9, 0) == 2 &&
+              sp_conv3x3_winograd_tile(&s7, 0) == 2 && sp_conv3x3_winograd_tile(&big, 2) == 2,
+          "other tiles");
     sp_conv2d_desc small = {1, 8, 9, 9, 8, 3, 3, 1, 1, 1, 1}, tiny = {1, 16, 4, 4, 16, 3, 3, 1, 1, 1, 1};
     sp_conv2d_desc wide4 = {1, 512, 4, 4, 512, 3, 3, 1, 1, 1, 1}, wide8 = {1, 256, 8, 8, 256, 3, 3, 1, 1, 1, 1};
     CHECK("winograd not taken for 8 channels, a 4x4 map or 512 channels at 4x4 (direct or im2col is faster there)",
