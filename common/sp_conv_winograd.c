@@ -100,17 +100,14 @@ static wgeom wgeometry(const sp_conv2d_desc *d, int tile)
     wtiles(&g4, d, 4);
     /* F(4x4) where its products (36 a tile, the GEMM's rounding of the
      * tiles included, those of the broadcast-bound 8x8 GEMM tile counted
-     * 1.25 times) are fewer than F(2x2)'s (16 a tile) by 35%, by 20% with
-     * 64 channels or more (its transforms cost more per product, which
-     * weighs less against wider GEMMs).  convbench on Zen 4, one image:
-     * F(4x4) 2.6x the direct tiles at 64 channels 32x32 (F(2x2) 1.8x), 1.5x
-     * at 32 channels 14x14 (1.3x); even at 16 channels 35x35 (products
-     * 0.64x); slower at 32 channels 18x18 (0.75x), 16 channels 28x28 (8x8
-     * GEMM tiles, 0.73x) and on 9x9 and 7x7 maps (9 and 4 tiles of 4x4 leave
-     * much of an 8-tile vector empty) */
+     * 1.25 times) are fewer than F(2x2)'s (16 a tile) by 15% or more.
+     * convbench on Zen 4, one image: F(4x4) faster than F(2x2) on every
+     * encoder layer with products 0.56-0.75x (2.8x the direct tiles at 64
+     * channels 32x32, F(2x2) 1.8x; 1.56 against 1.48x at 32 channels 18x18),
+     * slower on 9x9 and 7x7 maps (1.125x: 9 and 4 tiles of 4x4 leave much
+     * of an 8-tile vector empty) */
     const size_t p2 = 16 * g.tg * (g.nr == 8 ? 5 : 4), p4 = 36 * g4.tg * (g4.nr == 8 ? 5 : 4);
-    const size_t narrow = d->c < d->o ? (size_t)d->c : (size_t)d->o;
-    if (tile == 4 || (tile == 0 && 100 * p4 < (narrow >= 64 ? 80 : 65) * p2))
+    if (tile == 4 || (tile == 0 && 100 * p4 < 85 * p2))
         g = g4;
     if (g.m == 2)
         g.rows = (g.th + 1) * 2 * g.tw + SLACK;
@@ -238,8 +235,7 @@ size_t sp_conv3x3_winograd_image_floats(const sp_conv2d_desc *d, int tile)
     wgeom g = wgeometry(d, tile);
     /* the input planes (F2: E and O; F4: 16 phases), the output planes (F2:
      * even and odd rows, F4: 4 row phases), V [np][C][nt], M [np][or][nt] */
-    return (g.m == 2 ? 2 : 16) * (size_t)d->c * g.rows + g.m * (size_t)d->o * g.orows + g.np * (g.vs + g.ms) +
-           (g.m == 2 ? 0 : ROW4(g.tw));
+    return (g.m == 2 ? 2 : 16) * (size_t)d->c * g.rows + g.m * (size_t)d->o * g.orows + g.np * (g.vs + g.ms);
 }
 
 /* E (even padded rows) and O (odd) of each channel: eo + 2c*rows and eo + (2c + 1)*rows */
@@ -335,18 +331,44 @@ __attribute__((target("avx2,fma"))) static void input_transform(float *v, const 
  * zero too (4TW >= W + 1), and input column 5 reaches only the tile's
  * fourth output column (B^T's last row is the only one with d5, and A^T's
  * last row the only one with position 5), 4TW - 1 >= W, discarded. */
-__attribute__((target("avx2"))) static void wpad4(float *q, const float *src, size_t C, int h, int w,
-                                                  float *row, const wgeom *g)
+/* the groups of 4 floats of v0..v3 (32 consecutive floats) transposed: a,
+ * b, c, e get floats 0, 1, 2, 3 mod 4 */
+#define SPLIT4(v0_, v1_, v2_, v3_, a, b, c, e)                                                     \
+    do {                                                                                           \
+        __m256 w0_ = _mm256_permute2f128_ps(v0_, v2_, 0x20), w1_ = _mm256_permute2f128_ps(v0_, v2_, 0x31); \
+        __m256 w2_ = _mm256_permute2f128_ps(v1_, v3_, 0x20), w3_ = _mm256_permute2f128_ps(v1_, v3_, 0x31); \
+        __m256 t0_ = _mm256_unpacklo_ps(w0_, w1_), t1_ = _mm256_unpackhi_ps(w0_, w1_);             \
+        __m256 t2_ = _mm256_unpacklo_ps(w2_, w3_), t3_ = _mm256_unpackhi_ps(w2_, w3_);             \
+        a = _mm256_shuffle_ps(t0_, t2_, 0x44);                                                     \
+        b = _mm256_shuffle_ps(t0_, t2_, 0xee);                                                     \
+        c = _mm256_shuffle_ps(t1_, t3_, 0x44);                                                     \
+        e = _mm256_shuffle_ps(t1_, t3_, 0xee);                                                     \
+    } while (0)
+
+/* 8 floats of p at indices i0 .. i0 + 7, those outside [0, n) read as 0
+ * (masked: nothing outside is touched) */
+__attribute__((target("avx2"))) static inline __m256 load_within(const float *p, long i0, long n)
 {
-    const size_t tw = g->tw, rs = g->rows, rw = ROW4(tw);
-    /* one padded row at a time in row (zero border, zeros to rw), then its
-     * groups of 4 floats transposed into the 4 column phases, 8 groups at a
-     * time (the last block's stores run up to 7 floats into the plane's
-     * next row, written later, or its slack: zeros) */
-    memset(row, 0, sizeof(float) * rw);
+    const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)i0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i in = _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)),
+                                        _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), idx));
+    return _mm256_maskload_ps(p + i0, in);
+}
+
+__attribute__((target("avx2"))) static void wpad4(float *q, const float *src, size_t C, int h, int w,
+                                                  const wgeom *g)
+{
+    const size_t tw = g->tw, rs = g->rows, rw = ROW4(tw), W = (size_t)w, full = W / 32;
+    /* an image row split straight into the phases, 32 floats at a time: its
+     * float k is padded column k + 1, so phases 1, 2, 3 get k = 0, 1, 2 mod
+     * 4 at their block's place and phase 0 gets k = 3 mod 4 one place on
+     * (its place 0 is the zero border); the blocks left (the row's end, the
+     * zero border after it, zeros up to rw) are masked loads.  The last
+     * block's stores run up to 7 floats into the plane's next row,
+     * written later, or its slack: zeros. */
     for (size_t c = 0; c < C; c++) {
         float *qc = q + 16 * c * rs;
-        const float *s = src + c * (size_t)h * (size_t)w;
+        const float *s = src + c * (size_t)h * W;
         for (size_t p = 0; p < 4 * (g->th + 1); p++) {
             float *dst = qc + (p % 4) * 4 * rs + (p / 4) * tw;
             if (p == 0 || p > (size_t)h) {
@@ -354,24 +376,33 @@ __attribute__((target("avx2"))) static void wpad4(float *q, const float *src, si
                     memset(dst + k * rs, 0, sizeof(float) * tw);
                 continue;
             }
-            memcpy(row + 1, s + (p - 1) * (size_t)w, sizeof(float) * (size_t)w);
-            for (size_t j = 0; j < rw; j += 32) {
-                __m256 v0 = _mm256_loadu_ps(row + j), v1 = _mm256_loadu_ps(row + j + 8);
-                __m256 v2 = _mm256_loadu_ps(row + j + 16), v3 = _mm256_loadu_ps(row + j + 24);
-                __m256 w0 = _mm256_permute2f128_ps(v0, v2, 0x20), w1 = _mm256_permute2f128_ps(v0, v2, 0x31);
-                __m256 w2 = _mm256_permute2f128_ps(v1, v3, 0x20), w3 = _mm256_permute2f128_ps(v1, v3, 0x31);
-                __m256 t0 = _mm256_unpacklo_ps(w0, w1), t1 = _mm256_unpackhi_ps(w0, w1);
-                __m256 t2 = _mm256_unpacklo_ps(w2, w3), t3 = _mm256_unpackhi_ps(w2, w3);
-                _mm256_storeu_ps(dst + j / 4, _mm256_shuffle_ps(t0, t2, 0x44));
-                _mm256_storeu_ps(dst + rs + j / 4, _mm256_shuffle_ps(t0, t2, 0xee));
-                _mm256_storeu_ps(dst + 2 * rs + j / 4, _mm256_shuffle_ps(t1, t3, 0x44));
-                _mm256_storeu_ps(dst + 3 * rs + j / 4, _mm256_shuffle_ps(t1, t3, 0xee));
+            const float *sr = s + (p - 1) * W;
+            __m256 a, b, cc, e;
+            dst[0] = 0.0f;
+            for (size_t j = 0; j < full; j++) {
+                const float *b32 = sr + 32 * j;
+                SPLIT4(_mm256_loadu_ps(b32), _mm256_loadu_ps(b32 + 8), _mm256_loadu_ps(b32 + 16),
+                       _mm256_loadu_ps(b32 + 24), a, b, cc, e);
+                _mm256_storeu_ps(dst + rs + 8 * j, a);
+                _mm256_storeu_ps(dst + 2 * rs + 8 * j, b);
+                _mm256_storeu_ps(dst + 3 * rs + 8 * j, cc);
+                _mm256_storeu_ps(dst + 8 * j + 1, e);
+            }
+            for (size_t k0 = 32 * full; k0 < rw; k0 += 32) { /* padded columns k0 .. k0 + 31 */
+                const long i0 = (long)k0 - 1, n = (long)W;
+                SPLIT4(load_within(sr, i0, n), load_within(sr, i0 + 8, n), load_within(sr, i0 + 16, n),
+                       load_within(sr, i0 + 24, n), a, b, cc, e);
+                _mm256_storeu_ps(dst + k0 / 4, a);
+                _mm256_storeu_ps(dst + rs + k0 / 4, b);
+                _mm256_storeu_ps(dst + 2 * rs + k0 / 4, cc);
+                _mm256_storeu_ps(dst + 3 * rs + k0 / 4, e);
             }
         }
         for (size_t k = 0; k < 16; k++)
             memset(qc + k * rs + (g->th + 1) * tw, 0, sizeof(float) * (rs - (g->th + 1) * tw));
     }
 }
+#undef SPLIT4
 
 /* B^T of F(4x4) on six vectors: 4d0 - 5d2 + d4, -4d1 - 4d2 + d3 + d4,
  * 4d1 - 4d2 - d3 + d4, -2d1 - d2 + 2d3 + d4, 2d1 - d2 - 2d3 + d4,
@@ -580,7 +611,7 @@ void sp_conv3x3_winograd_forward_image(float *y, const float *x, const float *pk
     if (g.m == 2)
         wpad(eo, x, C, d->h, d->w, &g);
     else
-        wpad4(eo, x, C, d->h, d->w, m + g.np * g.ms, &g);
+        wpad4(eo, x, C, d->h, d->w, &g);
     for (size_t u0 = 0; u0 < g.tg; u0 += g.nt) {
         size_t n = g.tg - u0 < g.nt ? g.tg - u0 : g.nt, u1 = u0 + n < g.t ? u0 + n : g.t;
         if (g.m == 2)

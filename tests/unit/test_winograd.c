@@ -196,6 +196,7 @@ static void cases(void)
     one_case(32, 32, 18, 18, 1, 0, 0); /* even size: the extra tile column */
     one_case(64, 64, 9, 9, 0, 1, 1);   /* 8-tile GEMM columns */
     one_case(16, 16, 64, 64, 1, 1, 0); /* several chunks */
+    one_case(24, 40, 32, 32, 1, 0, 1); /* F(4x4)'s padding: a whole block of 32 in a row, nothing after */
     one_case(17, 19, 7, 8, 1, 1, 1);   /* outputs not a multiple of 4 */
     one_case(24, 20, 5, 6, 0, 1, 1);   /* the smallest maps it takes */
     one_case(20, 36, 6, 5, 1, 0, 0);
@@ -220,9 +221,9 @@ int main(void)
     sp_conv2d_desc big = {1, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1}, mid = {1, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1};
     sp_conv2d_desc s9 = {1, 64, 9, 9, 64, 3, 3, 1, 1, 1, 1}, s7 = {1, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1};
     sp_conv2d_desc s18 = {1, 32, 18, 18, 32, 3, 3, 1, 1, 1, 1};
-    CHECK("winograd picks F(4x4) at 64 channels 32x32 and 32 channels 14x14, F(2x2) on 18x18, 9x9 and 7x7 maps",
+    CHECK("winograd picks F(4x4) at 64 channels 32x32, 32 channels 18x18 and 14x14, F(2x2) on 9x9 and 7x7 maps",
           sp_conv3x3_winograd_tile(&big, 0) == 4 && sp_conv3x3_winograd_tile(&mid, 0) == 4 &&
-              sp_conv3x3_winograd_tile(&s18, 0) == 2 && sp_conv3x3_winograd_tile(&s9, 0) == 2 &&
+              sp_conv3x3_winograd_tile(&s18, 0) == 4 && sp_conv3x3_winograd_tile(&s9, 0) == 2 &&
               sp_conv3x3_winograd_tile(&s7, 0) == 2 && sp_conv3x3_winograd_tile(&big, 2) == 2,
           "other tiles");
     sp_conv2d_desc small = {1, 8, 9, 9, 8, 3, 3, 1, 1, 1, 1}, tiny = {1, 16, 4, 4, 16, 3, 3, 1, 1, 1, 1};
