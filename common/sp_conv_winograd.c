@@ -238,8 +238,33 @@ size_t sp_conv3x3_winograd_image_floats(const sp_conv2d_desc *d, int tile)
     return (g.m == 2 ? 2 : 16) * (size_t)d->c * g.rows + g.m * (size_t)d->o * g.orows + g.np * (g.vs + g.ms);
 }
 
-/* E (even padded rows) and O (odd) of each channel: eo + 2c*rows and eo + (2c + 1)*rows */
-static void wpad(float *eo, const float *src, size_t C, int h, int w, const wgeom *g)
+/* n zeros at p, in whole vectors: up to 7 more floats, which the caller
+ * writes later or leaves in the slack (the calls are short and many: a
+ * memset call each cost more than the stores) */
+__attribute__((target("avx2"))) static inline void zero_on(float *p, size_t n)
+{
+    for (size_t j = 0; j < n; j += 8) {
+        _mm256_storeu_ps(p + j, _mm256_setzero_ps());
+        __asm__("" : : "r"(p + j) : "memory"); /* or GCC makes the loop a memset call again */
+    }
+}
+
+/* 8 floats of p at indices i0 .. i0 + 7, those outside [0, n) read as 0
+ * (masked: nothing outside is touched) */
+__attribute__((target("avx2"))) static inline __m256 load_within(const float *p, long i0, long n)
+{
+    const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)i0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i in = _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)),
+                                        _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), idx));
+    return _mm256_maskload_ps(p + i0, in);
+}
+
+/* E (even padded rows) and O (odd) of each channel: eo + 2c*rows and eo +
+ * (2c + 1)*rows; rows of 8 to 36 floats, so in vectors, not memcpy and
+ * memset calls (the row's end by a masked load: zeros past W), each running
+ * up to 7 floats into the plane's next row, written later, or its slack */
+__attribute__((target("avx2"))) static void wpad(float *eo, const float *src, size_t C, int h, int w,
+                                                 const wgeom *g)
 {
     const size_t rw = 2 * g->tw, npad = 2 * g->th + 2; /* padded rows */
     for (size_t c = 0; c < C; c++) {
@@ -247,20 +272,16 @@ static void wpad(float *eo, const float *src, size_t C, int h, int w, const wgeo
         for (size_t p = 0; p < npad; p++) {
             float *row = eo + (2 * c + (p & 1)) * g->rows + (p / 2) * rw;
             if (p == 0 || p > (size_t)h) {
-                for (size_t j = 0; j < rw; j++)
-                    row[j] = 0.0f;
+                zero_on(row, rw);
                 continue;
             }
+            const float *sr = s + (p - 1) * (size_t)w;
             row[0] = 0.0f;
-            memcpy(row + 1, s + (p - 1) * (size_t)w, sizeof(float) * (size_t)w);
-            for (size_t j = (size_t)w + 1; j < rw; j++)
-                row[j] = 0.0f;
+            for (size_t j = 0; j + 1 < rw; j += 8)
+                _mm256_storeu_ps(row + 1 + j, load_within(sr, (long)j, w));
         }
-        for (size_t k = 0; k < 2; k++) {
-            float *slack = eo + (2 * c + k) * g->rows + (g->th + 1) * rw;
-            for (size_t j = 0; j < SLACK; j++)
-                slack[j] = 0.0f;
-        }
+        for (size_t k = 0; k < 2; k++)
+            zero_on(eo + (2 * c + k) * g->rows + (g->th + 1) * rw, SLACK);
     }
 }
 
@@ -345,16 +366,6 @@ __attribute__((target("avx2,fma"))) static void input_transform(float *v, const 
         e = _mm256_shuffle_ps(t1_, t3_, 0xee);                                                     \
     } while (0)
 
-/* 8 floats of p at indices i0 .. i0 + 7, those outside [0, n) read as 0
- * (masked: nothing outside is touched) */
-__attribute__((target("avx2"))) static inline __m256 load_within(const float *p, long i0, long n)
-{
-    const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)i0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    const __m256i in = _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)),
-                                        _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), idx));
-    return _mm256_maskload_ps(p + i0, in);
-}
-
 __attribute__((target("avx2"))) static void wpad4(float *q, const float *src, size_t C, int h, int w,
                                                   const wgeom *g)
 {
@@ -373,7 +384,7 @@ __attribute__((target("avx2"))) static void wpad4(float *q, const float *src, si
             float *dst = qc + (p % 4) * 4 * rs + (p / 4) * tw;
             if (p == 0 || p > (size_t)h) {
                 for (size_t k = 0; k < 4; k++)
-                    memset(dst + k * rs, 0, sizeof(float) * tw);
+                    zero_on(dst + k * rs, tw);
                 continue;
             }
             const float *sr = s + (p - 1) * W;
@@ -398,8 +409,10 @@ __attribute__((target("avx2"))) static void wpad4(float *q, const float *src, si
                 _mm256_storeu_ps(dst + 3 * rs + k0 / 4, e);
             }
         }
+        /* past the last row: what the last 8-tile blocks read (at most tile
+         * tg - 1 + 7 + TW + 1 of a plane), zeros */
         for (size_t k = 0; k < 16; k++)
-            memset(qc + k * rs + (g->th + 1) * tw, 0, sizeof(float) * (rs - (g->th + 1) * tw));
+            zero_on(qc + k * rs + (g->th + 1) * tw, g->tg + 8 - g->t);
     }
 }
 #undef SPLIT4
