@@ -18,8 +18,9 @@ int sp_conv3x3_winograd_ok(const sp_conv2d_desc *d);
  * (sp_conv3x3_winograd_tile says which), and the pack, the scratch and the
  * forward of one layer must be given the same.  F(4x4)'s rounding is ~15x
  * F(2x2)'s (~1e-6 of sum |w x|, and systematic: the rounded transformed
- * weights repeat in every tile), so training's batched forward and input
- * gradient take F(2x2) and only the encoder's inference picks. */
+ * weights repeat in every tile), so training's batched forward takes F(2x2)
+ * (sp_conv_direct.c says why); the input gradient and the encoder's
+ * inference pick. */
 int sp_conv3x3_winograd_tile(const sp_conv2d_desc *d, int tile);
 /* Forces tile m (2 or 4) on every call, whatever its tile argument (0:
  * stop forcing); SP_CONV_WINOGRAD=2 or 4 sets it at the library's start;

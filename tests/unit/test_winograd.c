@@ -8,8 +8,9 @@
  * transforms' reordering costs here, 1e-5 for F(4x4) (measured 2e-7 to
  * 1.9e-6: its transforms' coefficients go up to 8 and its weights' to 1/24),
  * both far below any wrong index or sign.  Every case runs with each tile
- * forced (sp_conv3x3_winograd_set_tile), so the batched forward and the
- * input gradient, which take F(2x2) unforced, are checked with F(4x4) too.  Then the
+ * forced (sp_conv3x3_winograd_set_tile), so the batched forward (F(2x2)
+ * unforced) and the input gradient (picked per layer) are checked with
+ * both.  Then the
  * batched sp_conv3x3_forward must give the per-image function's bits (so
  * the encoder's inference and training forward agree), the input
  * gradient (the same convolution with the flipped weights) must match sums
