@@ -63,8 +63,8 @@ static int winograd = 1;        /* SP_CONV_WINOGRAD=0: the forward by the direct
  * largest value (F(2x2): 2e-5): its systematic error goes into the batch
  * norms' statistics and everything after.  The input gradient picks per
  * layer, as the per-image inference does: through F(4x4) that gradient
- * stayed at 1.9e-5, and a training step of dsprites or gtsrb8 runs 3-10%
- * faster. */
+ * stayed at 1.9e-5, and training steps of dsprites and gtsrb8 ran 3-13%
+ * faster (interleaved A/B). */
 #define TRAIN_TILE 2
 #define DX_TILE 0
 static pthread_once_t simd_once = PTHREAD_ONCE_INIT;

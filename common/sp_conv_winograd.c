@@ -25,8 +25,8 @@
  * weights, vectors of tiles).  The result differs from the direct sum by
  * rounding only: F(2x2) ~1e-7 of sum |w x|, about half the direct tiles'
  * own error; F(4x4) ~1e-6 (larger coefficients, and weights such as 1/6 not
- * exact in binary), which is why training keeps F(2x2)
- * (sp_conv_winograd.h; test_winograd, convbench). */
+ * exact in binary), which is why training's forward keeps F(2x2)
+ * (sp_conv_direct.c, sp_conv_winograd.h; test_winograd, convbench). */
 #include "sp_conv_winograd.h"
 #include "sp_conv_direct.h"
 
