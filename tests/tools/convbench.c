@@ -1,8 +1,9 @@
 /* convbench: the 3x3 stride-1 forward of one image on one thread, by the
  * direct tiles and by Winograd F(2x2, 3x3) and F(4x4, 3x3)
  * (common/sp_conv_winograd.c), on the encoders' layer shapes; microseconds
- * per image (the fastest of 5 rounds), each Winograd's speed-up, the tile
- * the inference picks for the layer, and each Winograd's largest difference
+ * per image (the fastest of 5 rounds), each Winograd's speed-up, what the
+ * inference takes for the layer (a Winograd tile, the direct tiles, or
+ * im2col + sgemm where neither applies), and each Winograd's largest difference
  * from the direct tiles relative to the layer's largest output.  Part of
  * make bench (pipelines/bench-ops.sh).
  *
@@ -70,10 +71,15 @@ static void row(const char *what, int C, int O, int H, int W)
             diff[k] = fmax(diff[k], fabs((double)y0[i] - y[k][i]));
         big = fmax(big, fabs((double)y0[i]));
     }
-    int chosen = sp_conv3x3_winograd_tile(&d, 0);
-    printf("| %s | %d -> %d, %dx%d | %.1f | %.1f | %.1f | %.2fx | %.2fx | F(%dx%d) | %.1e | %.1e |\n", what, C, O, H,
-           W, best[0] / reps * 1e6, best[1] / reps * 1e6, best[2] / reps * 1e6, best[0] / best[1], best[0] / best[2],
-           chosen, chosen, diff[0] / (big > 0 ? big : 1), diff[1] / (big > 0 ? big : 1));
+    /* what the encoder's inference takes for this layer */
+    char chosen[16];
+    if (sp_conv3x3_winograd_ok(&d))
+        snprintf(chosen, sizeof chosen, "F(%dx%d)", sp_conv3x3_winograd_tile(&d, 0), sp_conv3x3_winograd_tile(&d, 0));
+    else
+        snprintf(chosen, sizeof chosen, "%s", sp_conv3x3_direct_ok(&d) ? "direct" : "im2col");
+    printf("| %s | %d -> %d, %dx%d | %.1f | %.1f | %.1f | %.2fx | %.2fx | %s | %.1e | %.1e |\n", what, C, O, H, W,
+           best[0] / reps * 1e6, best[1] / reps * 1e6, best[2] / reps * 1e6, best[0] / best[1], best[0] / best[2],
+           chosen, diff[0] / (big > 0 ? big : 1), diff[1] / (big > 0 ? big : 1));
     free(x);
     free(w);
     free(y0);
@@ -99,7 +105,7 @@ int main(int argc, char **argv)
     setenv("SP_CONV_WINOGRAD", "0", 1); /* sp_conv3x3_forward_image: the direct tiles */
     omp_set_num_threads(1);
     printf("| layer | channels, map | direct us | F(2x2) us | F(4x4) us | F(2x2) speed-up | F(4x4) speed-up | "
-           "chosen | F(2x2) max difference / max output | F(4x4) |\n");
+           "inference takes | F(2x2) max difference / max output | F(4x4) |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|\n");
     if (argc == 5) {
         row("given", one[0], one[1], one[2], one[3]);
