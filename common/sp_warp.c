@@ -242,6 +242,37 @@ static void plan_free(plan_t *pl)
     free(pl->A_owned);
 }
 
+static int warp_scalar; /* sp_warp_force_scalar */
+
+#ifdef __x86_64__
+#include <immintrin.h>
+
+/* Points j0.. of a homography's row (y = by): gen_row's operations lane by
+ * lane (no fused multiply-add; the same division and test), so the same
+ * bits, 8 at a time; returns where it stopped (the rest: gen_row's loop). */
+__attribute__((target("avx2"))) static int homography_row8(const plan_t *pl, const float *p, float y, float *gx,
+                                                           float *gy)
+{
+    const __m256 p0 = _mm256_set1_ps(p[0]), p3 = _mm256_set1_ps(p[3]), p6 = _mm256_set1_ps(p[6]);
+    const __m256 p1y = _mm256_set1_ps(p[1] * y), p4y = _mm256_set1_ps(p[4] * y), p7y = _mm256_set1_ps(p[7] * y);
+    const __m256 p2 = _mm256_set1_ps(p[2]), p5 = _mm256_set1_ps(p[5]), p8 = _mm256_set1_ps(p[8]);
+    const __m256 eps = _mm256_set1_ps(1e-8f), one = _mm256_set1_ps(1.0f);
+    const __m256 nosign = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    int j = 0;
+    for (; j + 8 <= pl->w; j += 8) {
+        const __m256 x = _mm256_loadu_ps(pl->bx + j);
+        const __m256 px = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p0, x), p1y), p2);
+        const __m256 py = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p3, x), p4y), p5);
+        const __m256 pz = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p6, x), p7y), p8);
+        const __m256 far = _mm256_cmp_ps(_mm256_and_ps(pz, nosign), eps, _CMP_GT_OQ);
+        const __m256 sc = _mm256_blendv_ps(one, _mm256_div_ps(one, _mm256_add_ps(pz, eps)), far);
+        _mm256_storeu_ps(gx + j, _mm256_mul_ps(sc, px));
+        _mm256_storeu_ps(gy + j, _mm256_mul_ps(sc, py));
+    }
+    return j;
+}
+#endif
+
 /* Grid points of output row i into gx[w], gy[w]. */
 static void gen_row(const plan_t *pl, const gen_t *g, int i, float *gx, float *gy)
 {
@@ -271,7 +302,12 @@ static void gen_row(const plan_t *pl, const gen_t *g, int i, float *gx, float *g
     }
     case GEN_HOMOGRAPHY: {
         float y = pl->by[i];
-        for (int j = 0; j < w; j++) {
+        int j = 0;
+#ifdef __x86_64__
+        if (!warp_scalar && __builtin_cpu_supports("avx2"))
+            j = homography_row8(pl, p, y, gx, gy);
+#endif
+        for (; j < w; j++) {
             float x = pl->bx[j];
             float px = p[0] * x + p[1] * y + p[2];
             float py = p[3] * x + p[4] * y + p[5];
@@ -578,7 +614,6 @@ __attribute__((target("avx2"))) static void row_forward8(float *yr, const float 
 }
 #endif
 
-static int warp_scalar; /* sp_warp_force_scalar */
 void sp_warp_force_scalar(int on) { warp_scalar = on; }
 
 /* Output row i of every channel of one image, from the row's grid points. */

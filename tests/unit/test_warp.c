@@ -1,7 +1,8 @@
 /* The forward samplers' two paths (sp_warp.h): eight points at a time with
  * AVX2 and point by point must give the same bits, for grids whose rows mix
  * points inside the input, on its edges and outside it, both paddings, row
- * lengths around the vector width, and for the fused position transform.
+ * lengths around the vector width, for the fused position transform, and
+ * for the projective transform's grid (its rows 8 points at a time).
  * (Their values against PyTorch are test_ops' golden files.) */
 #include "sp_test.h"
 #include "sp_warp.h"
@@ -37,7 +38,7 @@ static int same_both_ways(void (*f)(float *, const float *, const float *, const
 int main(void)
 {
     const int widths[] = {1, 7, 8, 9, 16, 24, 35, 64};
-    int grid_ok = 1, pos_ok = 1;
+    int grid_ok = 1, pos_ok = 1, proj_ok = 1;
     for (int pad = 0; pad < 2; pad++)
         for (size_t t = 0; t < sizeof widths / sizeof *widths; t++) {
             sp_warp_shape s = {4, 4, 11, 13, 5, widths[t], pad ? SP_PAD_BORDER : SP_PAD_ZEROS};
@@ -68,11 +69,19 @@ int main(void)
             float beta[12] = {0.0f, 0.0f, 0.0f, 0.4f, 0.3f, -0.2f, -0.5f, -0.6f, 0.9f, -0.3f, 0.1f, 0.05f};
             if (!pad)
                 pos_ok &= same_both_ways(sp_tsf_position_forward, x, beta, &s);
+            /* homographies, offsets from identity: small, a strong
+             * perspective, one whose denominator crosses 0 in the image */
+            float hom[4 * SP_TSF_PROJECTIVE_P];
+            for (int k = 0; k < 4 * SP_TSF_PROJECTIVE_P; k++)
+                hom[k] = (frand() * 2 - 1) * (k < 9 ? 0.1f : k < 18 ? 0.5f : 0.3f);
+            hom[2 * SP_TSF_PROJECTIVE_P + 6] = 1.5f; /* image 2: w = 1.5x + ... + 1 is 0 inside */
+            proj_ok &= same_both_ways(sp_tsf_projective_forward, x, hom, &s);
             free(x);
             free(grid);
         }
     CHECK("grid sample: eight-point vectors and point by point give the same bits (zeros, border; widths 1-64)",
           grid_ok, "they differ");
     CHECK("position transform: the same bits both ways", pos_ok, "they differ");
+    CHECK("projective transform: the same bits both ways (its grid rows 8 points at a time)", proj_ok, "they differ");
     TEST_MAIN_END;
 }
