@@ -607,33 +607,50 @@ static int use_winograd(const sp_conv2d_desc *d)
 size_t sp_conv3x3_packed_floats(const sp_conv2d_desc *d)
 {
     if (use_winograd(d))
-        return sp_conv3x3_winograd_packed_floats(d, 0);
+        return sp_conv3x3_winograd_packed_floats(d, SP_WINOGRAD_GROUPED);
     return ((size_t)d->o + MR - 1) / MR * MR * (size_t)d->c * 9;
 }
 
 void sp_conv3x3_pack_forward(float *pk, const float *weight, const sp_conv2d_desc *d)
 {
     if (use_winograd(d)) {
-        sp_conv3x3_winograd_pack(pk, weight, d, 0, 0);
+        sp_conv3x3_winograd_pack(pk, weight, d, 0, SP_WINOGRAD_GROUPED);
         return;
     }
     pack(pk, weight, d->o, d->c, 0, d->c);
 }
 
-/* one image: its padded input planes, then the tiles' output */
+/* one image (or group): its padded input planes, then the tiles' output */
 size_t sp_conv3x3_image_floats(const sp_conv2d_desc *d)
 {
     if (use_winograd(d))
-        return sp_conv3x3_winograd_image_floats(d, 0);
+        return sp_conv3x3_winograd_image_floats(d, SP_WINOGRAD_GROUPED);
     geom g = geometry(d, 1);
     return (size_t)d->c * g.plane + g.or_ * g.qr;
+}
+
+size_t sp_conv3x3_group(const sp_conv2d_desc *d)
+{
+    return use_winograd(d) ? sp_conv3x3_winograd_group(d, SP_WINOGRAD_GROUPED) : 1;
+}
+
+void sp_conv3x3_forward_images(float *y, const float *x, size_t gi, const float *pk, const sp_conv2d_desc *d,
+                               float *ws, const sp_conv2d_epilogue *ep, const float *res)
+{
+    if (use_winograd(d)) {
+        sp_conv3x3_winograd_forward_images(y, x, gi, pk, NULL, d, ws, ep, res, SP_WINOGRAD_GROUPED);
+        return;
+    }
+    const size_t xs = (size_t)d->c * d->h * d->w, ys = (size_t)d->o * d->h * d->w;
+    for (size_t i = 0; i < gi; i++)
+        sp_conv3x3_forward_image(y + i * ys, x + i * xs, pk, d, ws, ep, res ? res + i * ys : NULL);
 }
 
 void sp_conv3x3_forward_image(float *y, const float *x, const float *pk, const sp_conv2d_desc *d,
                               float *ws, const sp_conv2d_epilogue *ep, const float *res)
 {
     if (use_winograd(d)) {
-        sp_conv3x3_winograd_forward_image(y, x, pk, NULL, d, ws, ep, res, 0);
+        sp_conv3x3_winograd_forward_image(y, x, pk, NULL, d, ws, ep, res, SP_WINOGRAD_GROUPED);
         return;
     }
     geom g = geometry(d, 1);

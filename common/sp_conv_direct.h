@@ -38,6 +38,14 @@ void sp_conv3x3_pack_forward(float *pk, const float *weight, const sp_conv2d_des
 size_t sp_conv3x3_image_floats(const sp_conv2d_desc *d);
 void sp_conv3x3_forward_image(float *y, const float *x, const float *pk, const sp_conv2d_desc *d,
                               float *ws, const sp_conv2d_epilogue *ep, const float *res);
+/* Layers whose per-image forward pays most over a group of images (small
+ * maps by Winograd F(4x4) stacked, sp_conv_winograd.h): the group's size
+ * (1 for every other layer), and the forward of gi <= that many consecutive
+ * images (x [gi,C,H,W], y and res [gi,O,H,W]); ws is then a group's scratch
+ * (sp_conv3x3_image_floats).  Each image gets the bits it gets alone. */
+size_t sp_conv3x3_group(const sp_conv2d_desc *d);
+void sp_conv3x3_forward_images(float *y, const float *x, size_t gi, const float *pk, const sp_conv2d_desc *d,
+                               float *ws, const sp_conv2d_epilogue *ep, const float *res);
 /* One row of output channel o from the convolution's own result: src +
  * bias, then ep (may be NULL) as the separate batch-norm pass computes it,
  * operation for operation (x * scale + shift + residual), so fused and

@@ -29,11 +29,13 @@
  * (sp_conv_direct.c, sp_conv_winograd.h; test_winograd, convbench). */
 #include "sp_conv_winograd.h"
 #include "sp_conv_direct.h"
+#include "sp_error.h"
 
 #include <immintrin.h>
 #include <string.h>
 
 #define SLACK 64 /* floats past the last tile row that the 8-tile blocks read */
+#define STACK 8  /* images in one tile sequence where that pays (SP_WINOGRAD_GROUPED) */
 #define ROW4(tw) ((4 * (tw) + 31) / 32 * 32) /* F(4x4)'s padded row, whole blocks of 32 */
 
 /* The flat layout.  With tile rows of TW = W/2 + 1 tiles (one more than
@@ -58,6 +60,7 @@ typedef struct {
     size_t nt;         /* tiles per chunk: the chunk's V and M stay in the core's L2 */
     size_t vs, ms;     /* V's and M's stride between the positions xi */
     size_t or_;        /* output channels rounded up to mr */
+    size_t G, P;       /* images stacked in one tile sequence; padded rows per image (G = 1: all rows) */
 } wgeom;
 
 static int tile_choice; /* sp_conv3x3_winograd_set_tile: 0 per layer, or 2 / 4 */
@@ -70,13 +73,20 @@ void sp_conv3x3_winograd_set_tile(int m)
 /* the tiles of a map of h x w for output tiles of m x m, and the GEMM's
  * tile: 4 outputs x 24 tiles unless 16 (or 8 tiles x 8 outputs,
  * broadcast-bound) saves 10% of the work */
-static void wtiles(wgeom *g, const sp_conv2d_desc *d, size_t m)
+static void wtiles(wgeom *g, const sp_conv2d_desc *d, size_t m, size_t G)
 {
     g->m = m;
     g->np = (m + 2) * (m + 2);
-    g->th = ((size_t)d->h + m - 1) / m;
+    g->G = G;
+    /* G images stacked: each P padded rows (a multiple of 4, so that every
+     * image's outputs start a tile row; at least H + 1, so that the zero
+     * row after an image is the one before the next) */
+    g->P = ((size_t)d->h + 1 + m - 1) / m * m;
+    g->th = ((G - 1) * g->P + (size_t)d->h + m - 1) / m;
     g->tw = (size_t)d->w / m + 1;
     g->t = g->th * g->tw;
+    if (G == 1)
+        g->P = (g->th + 2) * m; /* every plane row belongs to image 0 */
     static const size_t nrs[3] = {24, 16, 8}, mrs[3] = {4, 4, 8};
     size_t best = 0, best_t = (g->t + 23) / 24 * 24;
     for (int k = 1; k < 3; k++) {
@@ -95,9 +105,9 @@ static wgeom wgeometry(const sp_conv2d_desc *d, int tile)
 {
     if (tile_choice)
         tile = tile_choice;
-    wgeom g, g4;
-    wtiles(&g, d, 2);
-    wtiles(&g4, d, 4);
+    wgeom g, g4, gs;
+    wtiles(&g, d, 2, 1);
+    wtiles(&g4, d, 4, 1);
     /* F(4x4) where its products (36 a tile, the GEMM's rounding of the
      * tiles included, those of the broadcast-bound 8x8 GEMM tile counted
      * 1.25 times) are fewer than F(2x2)'s (16 a tile) by 15% or more.
@@ -107,8 +117,16 @@ static wgeom wgeometry(const sp_conv2d_desc *d, int tile)
      * slower on 9x9 and 7x7 maps (1.125x: 9 and 4 tiles of 4x4 leave much
      * of an 8-tile vector empty) */
     const size_t p2 = 16 * g.tg * (g.nr == 8 ? 5 : 4), p4 = 36 * g4.tg * (g4.nr == 8 ? 5 : 4);
-    if (tile == 4 || (tile == 0 && 100 * p4 < 85 * p2))
+    /* SP_WINOGRAD_GROUPED: where F(2x2) wins on one image (small maps),
+     * F(4x4) over STACK images stacked in one tile sequence, when that
+     * cuts the products as much (9x9: 9 tiles of 4x4 an image instead of
+     * 16 computed, 7x7: 4 instead of 8) */
+    wtiles(&gs, d, 4, STACK);
+    const size_t ps = 36 * gs.tg * (gs.nr == 8 ? 5 : 4);
+    if (tile == 4 || ((tile == 0 || tile == SP_WINOGRAD_GROUPED) && 100 * p4 < 85 * p2))
         g = g4;
+    else if (tile == SP_WINOGRAD_GROUPED && 100 * ps < 85 * STACK * p2)
+        g = gs;
     if (g.m == 2)
         g.rows = (g.th + 1) * 2 * g.tw + SLACK;
     else
@@ -367,27 +385,31 @@ __attribute__((target("avx2,fma"))) static void input_transform(float *v, const 
     } while (0)
 
 __attribute__((target("avx2"))) static void wpad4(float *q, const float *src, size_t C, int h, int w,
-                                                  const wgeom *g)
+                                                  size_t gi, const wgeom *g)
 {
     const size_t tw = g->tw, rs = g->rows, rw = ROW4(tw), W = (size_t)w, full = W / 32;
+    const size_t is = C * (size_t)h * W; /* one image */
     /* an image row split straight into the phases, 32 floats at a time: its
      * float k is padded column k + 1, so phases 1, 2, 3 get k = 0, 1, 2 mod
      * 4 at their block's place and phase 0 gets k = 3 mod 4 one place on
      * (its place 0 is the zero border); the blocks left (the row's end, the
      * zero border after it, zeros up to rw) are masked loads.  The last
      * block's stores run up to 7 floats into the plane's next row,
-     * written later, or its slack: zeros. */
+     * written later, or its slack: zeros.  Padded row p of the stack is
+     * row p % P of image p / P (gi of the G images are given: the others
+     * are zeros). */
     for (size_t c = 0; c < C; c++) {
         float *qc = q + 16 * c * rs;
-        const float *s = src + c * (size_t)h * W;
         for (size_t p = 0; p < 4 * (g->th + 1); p++) {
             float *dst = qc + (p % 4) * 4 * rs + (p / 4) * tw;
-            if (p == 0 || p > (size_t)h) {
+            const size_t img = p / g->P, r = p % g->P;
+            if (img >= gi || r == 0 || r > (size_t)h) {
                 for (size_t k = 0; k < 4; k++)
                     zero_on(dst + k * rs, tw);
                 continue;
             }
-            const float *sr = s + (p - 1) * W;
+            const float *s = src + img * is + c * (size_t)h * W;
+            const float *sr = s + (r - 1) * W;
             __m256 a, b, cc, e;
             dst[0] = 0.0f;
             for (size_t j = 0; j < full; j++) {
@@ -603,28 +625,31 @@ __attribute__((target("avx2,fma"))) static void output_transform(float *ye, floa
  * res, by sp_conv_out_row (AVX2 without FMA: the bits of the plain build) */
 __attribute__((target("avx2"))) static void epilogue(float *y, const float *yeo, const float *bias,
                                                       const sp_conv2d_desc *d, const sp_conv2d_epilogue *ep,
-                                                      const float *res, const wgeom *g)
+                                                      const float *res, size_t gi, const wgeom *g)
 {
-    const size_t hw = (size_t)d->h * (size_t)d->w, m = g->m, rw = m * g->tw;
-    for (size_t o = 0; o < (size_t)d->o; o++)
-        for (size_t r = 0; r < (size_t)d->h; r++) {
-            size_t at = o * hw + r * (size_t)d->w;
-            const float *src = yeo + (m * o + r % m) * g->orows + (r / m) * rw;
-            sp_conv_out_row(y + at, src, (size_t)d->w, bias ? bias[o] : 0.0f, ep, o, res ? res + at : NULL);
-        }
+    const size_t hw = (size_t)d->h * (size_t)d->w, m = g->m, rw = m * g->tw, ys = (size_t)d->o * hw;
+    for (size_t b = 0; b < gi; b++)
+        for (size_t o = 0; o < (size_t)d->o; o++)
+            for (size_t r = 0; r < (size_t)d->h; r++) {
+                const size_t at = b * ys + o * hw + r * (size_t)d->w, gr = b * g->P + r; /* the stack's row */
+                const float *src = yeo + (m * o + gr % m) * g->orows + (gr / m) * rw;
+                sp_conv_out_row(y + at, src, (size_t)d->w, bias ? bias[o] : 0.0f, ep, o, res ? res + at : NULL);
+            }
 }
 
-void sp_conv3x3_winograd_forward_image(float *y, const float *x, const float *pk, const float *bias,
-                                       const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep,
-                                       const float *res, int tile)
+void sp_conv3x3_winograd_forward_images(float *y, const float *x, size_t gi, const float *pk, const float *bias,
+                                        const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep,
+                                        const float *res, int tile)
 {
     wgeom g = wgeometry(d, tile);
+    if (gi > g.G)
+        sp_fatal("winograd: %zu images for a stack of %zu", gi, g.G);
     const size_t C = (size_t)d->c, O = (size_t)d->o, nin = g.m == 2 ? 2 : 16;
     float *eo = ws, *yeo = eo + nin * C * g.rows, *v = yeo + g.m * O * g.orows, *m = v + g.np * g.vs;
     if (g.m == 2)
         wpad(eo, x, C, d->h, d->w, &g);
     else
-        wpad4(eo, x, C, d->h, d->w, &g);
+        wpad4(eo, x, C, d->h, d->w, gi, &g);
     for (size_t u0 = 0; u0 < g.tg; u0 += g.nt) {
         size_t n = g.tg - u0 < g.nt ? g.tg - u0 : g.nt, u1 = u0 + n < g.t ? u0 + n : g.t;
         if (g.m == 2)
@@ -638,5 +663,17 @@ void sp_conv3x3_winograd_forward_image(float *y, const float *x, const float *pk
             else
                 output_transform4(yeo + 4 * o * g.orows, g.orows, m, o, u0, u1, &g);
     }
-    epilogue(y, yeo, bias, d, ep, res, &g);
+    epilogue(y, yeo, bias, d, ep, res, gi, &g);
+}
+
+void sp_conv3x3_winograd_forward_image(float *y, const float *x, const float *pk, const float *bias,
+                                       const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep,
+                                       const float *res, int tile)
+{
+    sp_conv3x3_winograd_forward_images(y, x, 1, pk, bias, d, ws, ep, res, tile);
+}
+
+size_t sp_conv3x3_winograd_group(const sp_conv2d_desc *d, int tile)
+{
+    return wgeometry(d, tile).G;
 }

@@ -22,6 +22,13 @@ int sp_conv3x3_winograd_ok(const sp_conv2d_desc *d);
  * (sp_conv_direct.c says why); the input gradient and the encoder's
  * inference pick. */
 int sp_conv3x3_winograd_tile(const sp_conv2d_desc *d, int tile);
+/* tile = SP_WINOGRAD_GROUPED: as 0, and where F(2x2) would win on one image
+ * (maps of 9x9 and less), F(4x4) over a group of images stacked in one
+ * tile sequence when that computes fewer products; the group's size
+ * (1 otherwise) is sp_conv3x3_winograd_group's, and the scratch is for a
+ * whole group.  Training never asks for it. */
+#define SP_WINOGRAD_GROUPED (-1)
+size_t sp_conv3x3_winograd_group(const sp_conv2d_desc *d, int tile);
 /* Forces tile m (2 or 4) on every call, whatever its tile argument (0:
  * stop forcing); SP_CONV_WINOGRAD=2 or 4 sets it at the library's start;
  * tests and convbench call it before packing. */
@@ -39,5 +46,12 @@ size_t sp_conv3x3_winograd_image_floats(const sp_conv2d_desc *d, int tile);
 void sp_conv3x3_winograd_forward_image(float *y, const float *x, const float *pk, const float *bias,
                                        const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep,
                                        const float *res, int tile);
+/* The same for gi consecutive images (x [gi,C,H,W] -> y [gi,O,H,W], res
+ * likewise), at most the group's size: each image's outputs have the bits
+ * the same tile gives it alone (the stack changes which tiles share a
+ * vector, not any tile's sums). */
+void sp_conv3x3_winograd_forward_images(float *y, const float *x, size_t gi, const float *pk, const float *bias,
+                                        const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep,
+                                        const float *res, int tile);
 
 #endif

@@ -454,13 +454,14 @@ typedef struct {
     int pad;        /* the shortcut's zero channels on each side */
     int per_image;  /* a direct or Winograd convolution, the pool or the shortcut */
     size_t pk;      /* per-image convolution: its packed weights in e->packed */
+    int group;      /* per-image convolution: images it takes at once (sp_conv3x3_group) */
 } infer_step;
 
 static infer_step conv_step(const sp_enc_conv *cv, const sp_enc_bn *bn, int in, int out, int res, int relu)
 {
     const sp_conv2d_desc *d = &cv->d;
     infer_step st = {STEP_CONV, in, out, res, relu, cv, bn, d->c, d->h, d->w, d->o,
-                     sp_conv2d_ho(d), sp_conv2d_wo(d), 0, sp_conv3x3_forward_ok(d), 0};
+                     sp_conv2d_ho(d), sp_conv2d_wo(d), 0, sp_conv3x3_forward_ok(d), 0, 1};
     return st;
 }
 
@@ -471,7 +472,7 @@ static int infer_steps(const sp_encoder *e, infer_step *st)
     st[ns++] = conv_step(&e->stem, &e->stem_bn, BUF_X, P, -1, 1);
     if (e->maxpool) {
         infer_step mp = {STEP_MAXPOOL, P, Q, -1, 0, NULL, NULL, e->stem_bn.c, e->stem_h, e->stem_w,
-                         e->stem_bn.c, e->mp_h, e->mp_w, 0, 1, 0};
+                         e->stem_bn.c, e->mp_h, e->mp_w, 0, 1, 0, 1};
         st[ns++] = mp;
         int t = P;
         P = Q;
@@ -483,7 +484,7 @@ static int infer_steps(const sp_encoder *e, infer_step *st)
         st[ns++] = conv_step(&b->conv1, &b->bn1, P, Q, -1, 1);
         if (b->shortcut == SP_SHORTCUT_A) {
             infer_step sa = {STEP_SHORTCUT_A, P, S, -1, 0, NULL, NULL, b->cin, b->hin, b->win,
-                             b->cout, b->hout, b->wout, (b->cout - b->cin) / 2, 1, 0};
+                             b->cout, b->hout, b->wout, (b->cout - b->cin) / 2, 1, 0, 1};
             st[ns++] = sa;
             res = S;
         } else if (b->shortcut == SP_SHORTCUT_CONV) {
@@ -508,6 +509,20 @@ static sp_conv2d_epilogue step_epilogue(const sp_encoder *e, const infer_step *s
     const float *aff = e->affine + st->bn->stats;
     sp_conv2d_epilogue ep = {aff, aff + st->bn->c, st->res >= 0 ? bufs[st->res] : NULL, st->relu};
     return ep;
+}
+
+/* step st on images i .. i + gi - 1 at once (a convolution whose group is
+ * more than one image), on this thread */
+static void step_images(const sp_encoder *e, const infer_step *st, float *const *bufs, const float *x, int i,
+                        int gi, float *ws)
+{
+    const float *in = step_in(bufs, x, st, i);
+    const size_t os = (size_t)st->oc * st->oh * st->ow;
+    float *out = bufs[st->out] + (size_t)i * os;
+    sp_conv2d_epilogue ep = step_epilogue(e, st, bufs);
+    const float *res = ep.residual ? ep.residual + (size_t)i * os : NULL;
+    ep.residual = NULL; /* these images' residual goes as res */
+    sp_conv3x3_forward_images(out, in, (size_t)gi, e->packed + st->pk, &st->cv->d, ws, &ep, res);
 }
 
 /* step st on image i alone, on this thread; ws: its sp_conv3x3_image_floats */
@@ -582,6 +597,7 @@ static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
         if (!st[k].per_image)
             continue;
         st[k].pk = packed;
+        st[k].group = (int)sp_conv3x3_group(&st[k].cv->d);
         packed += sp_conv3x3_packed_floats(&st[k].cv->d);
         size_t f = sp_conv3x3_image_floats(&st[k].cv->d);
         if (f > per)
@@ -629,13 +645,29 @@ void sp_encoder_infer(sp_encoder *e, float *y, const float *x, int n)
             continue;
         }
         const int k1 = run_end(st, k, ns);
+        /* groups of G images where a convolution of the run takes G at once
+         * (small maps, sp_conv3x3_group): each step over the group, one
+         * image at a time but for those */
+        int G = 1;
+        for (int j = k; j < k1; j++)
+            if (st[j].kind == STEP_CONV && st[j].group > G)
+                G = st[j].group;
+        const int ng = (n + G - 1) / G;
 #pragma omp parallel num_threads(T)
         {
             float *ws = e->img_ws + (size_t)omp_get_thread_num() * e->img_ws_per;
 #pragma omp for schedule(dynamic, 1)
-            for (int i = 0; i < n; i++)
-                for (int j = k; j < k1; j++)
-                    step_image(e, &st[j], bufs, x, e->infer_reverse ? n - 1 - i : i, ws);
+            for (int q = 0; q < ng; q++) {
+                const int i0 = (e->infer_reverse ? ng - 1 - q : q) * G, gi = n - i0 < G ? n - i0 : G;
+                for (int j = k; j < k1; j++) {
+                    if (st[j].kind == STEP_CONV && st[j].group > 1) {
+                        step_images(e, &st[j], bufs, x, i0, gi, ws);
+                        continue;
+                    }
+                    for (int a = 0; a < gi; a++)
+                        step_image(e, &st[j], bufs, x, e->infer_reverse ? i0 + gi - 1 - a : i0 + a, ws);
+                }
+            }
         }
         k = k1;
     }

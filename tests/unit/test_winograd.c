@@ -144,6 +144,52 @@ static void batch_case(int N, int C, int O, int H, int W)
     free(wi);
 }
 
+/* Small maps by F(4x4) over a group of images stacked in one tile
+ * sequence (SP_WINOGRAD_GROUPED): gi images (a whole group or fewer), with
+ * the batch-norm epilogue, a residual and ReLU, must give each image the
+ * bits F(4x4) gives it alone (the stack changes which tiles share a vector,
+ * not any tile's sums), and the images after gi must stay untouched. */
+static void group_case(int C, int O, int H, int W, int gi)
+{
+    sp_conv2d_desc d = {1, C, H, W, O, 3, 3, 1, 1, 1, 1};
+    const size_t G = sp_conv3x3_winograd_group(&d, SP_WINOGRAD_GROUPED), xs = (size_t)C * H * W;
+    const size_t ys = (size_t)O * H * W;
+    char name[200];
+    snprintf(name, sizeof name, "winograd F(4x4) over %d of a group of %zu stacked %dx%dx%d -> %d: each image's bits as alone",
+             gi, G, C, H, W, O);
+    if (G < (size_t)gi) {
+        CHECK(name, 0, "the group is %zu images", G);
+        return;
+    }
+    float *x = random_floats(xs * G, 1, 0), *w = random_floats((size_t)O * C * 9, 0.3f, 0);
+    float *scale = random_floats(O, 1, 0.5f), *shift = random_floats(O, 0.2f, 0), *res = random_floats(ys * G, 1, 0);
+    float *y0 = malloc(sizeof(float) * ys * G), *y1 = malloc(sizeof(float) * ys * G);
+    sp_conv2d_epilogue ep = {scale, shift, NULL, 1};
+    float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_packed_floats(&d, SP_WINOGRAD_GROUPED));
+    float *ws = sp_malloc(sizeof(float) * sp_conv3x3_winograd_image_floats(&d, SP_WINOGRAD_GROUPED));
+    float *pk4 = sp_malloc(sizeof(float) * sp_conv3x3_winograd_packed_floats(&d, 4));
+    float *ws4 = sp_malloc(sizeof(float) * sp_conv3x3_winograd_image_floats(&d, 4));
+    sp_conv3x3_winograd_pack(pk, w, &d, 0, SP_WINOGRAD_GROUPED);
+    sp_conv3x3_winograd_pack(pk4, w, &d, 0, 4);
+    memset(y0, 0x7f, sizeof(float) * ys * G);
+    memcpy(y1, y0, sizeof(float) * ys * G);
+    sp_conv3x3_winograd_forward_images(y0, x, (size_t)gi, pk, NULL, &d, ws, &ep, res, SP_WINOGRAD_GROUPED);
+    for (int i = 0; i < gi; i++)
+        sp_conv3x3_winograd_forward_image(y1 + i * ys, x + i * xs, pk4, NULL, &d, ws4, &ep, res + i * ys, 4);
+    CHECK(name, memcmp(y0, y1, sizeof(float) * ys * G) == 0, "other bytes");
+    free(x);
+    free(w);
+    free(scale);
+    free(shift);
+    free(res);
+    free(y0);
+    free(y1);
+    free(pk);
+    free(ws);
+    free(pk4);
+    free(ws4);
+}
+
 /* The input gradient (sp_conv3x3_backward's dx, Winograd with the
  * flipped weights where it applies) against sums in double: within 2e-6 of
  * sum |dy| |w| of each input; odd and even maps, channel counts off the
@@ -227,6 +273,15 @@ int main(void)
               sp_conv3x3_winograd_tile(&s18, 0) == 4 && sp_conv3x3_winograd_tile(&s9, 0) == 2 &&
               sp_conv3x3_winograd_tile(&s7, 0) == 2 && sp_conv3x3_winograd_tile(&big, 2) == 2,
           "other tiles");
+    group_case(64, 64, 9, 9, 8); /* tetro's third stage */
+    group_case(64, 64, 7, 7, 8); /* gtsrb8's */
+    group_case(64, 64, 7, 7, 3); /* a batch's last, partial group */
+    group_case(17, 20, 8, 7, 5); /* channels off the tiles, an even height (a gap row between images) */
+    sp_conv2d_desc big_map = {1, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1};
+    CHECK("winograd groups only small maps (32x32 stays one image)",
+          sp_conv3x3_winograd_group(&big_map, SP_WINOGRAD_GROUPED) == 1 &&
+              sp_conv3x3_winograd_group(&big_map, 0) == 1,
+          "grouped");
     sp_conv2d_desc small = {1, 8, 9, 9, 8, 3, 3, 1, 1, 1, 1}, tiny = {1, 16, 4, 4, 16, 3, 3, 1, 1, 1, 1};
     sp_conv2d_desc wide4 = {1, 512, 4, 4, 512, 3, 3, 1, 1, 1, 1}, wide8 = {1, 256, 8, 8, 256, 3, 3, 1, 1, 1, 1};
     CHECK("winograd not taken for 8 channels, a 4x4 map or 512 channels at 4x4 (direct or im2col is faster there)",
