@@ -115,7 +115,7 @@ static wgeom wgeometry(const sp_conv2d_desc *d, int tile)
      * encoder layer with products 0.56-0.75x (2.8x the direct tiles at 64
      * channels 32x32, F(2x2) 1.8x; 1.56 against 1.48x at 32 channels 18x18),
      * slower on 9x9 and 7x7 maps (1.125x: 9 and 4 tiles of 4x4 leave much
-     * of an 8-tile vector empty) */
+     * of an 8-tile vector empty), which SP_WINOGRAD_GROUPED stacks */
     const size_t p2 = 16 * g.tg * (g.nr == 8 ? 5 : 4), p4 = 36 * g4.tg * (g4.nr == 8 ? 5 : 4);
     /* SP_WINOGRAD_GROUPED: where F(2x2) wins on one image (small maps),
      * F(4x4) over STACK images stacked in one tile sequence, when that

@@ -437,7 +437,9 @@ void sp_encoder_forward(sp_encoder *e, float *y, const float *x, int n, int trai
  * layer.  Both matter most in a pipe, where another stage's threads share
  * the cores: a thread that is descheduled holds up one image, not a barrier
  * per layer.  (The 3x3 ones go image by image through the direct tiles or
- * Winograd, sp_conv3x3_forward_ok, as sp_encoder_forward's do.)  The other
+ * Winograd, sp_conv3x3_forward_ok, as sp_encoder_forward's do; on small
+ * maps Winograd takes 8 images at once, sp_conv3x3_group, and a run with
+ * such a layer hands its images out 8 at a time.)  The other
  * convolutions (im2col + sgemm: strided, 7x7, 1x1 and the widest 3x3 on
  * maps under 8x8) run over the whole batch as sp_encoder_forward runs them,
  * by the same groups of images, so every value is the same bits. */
