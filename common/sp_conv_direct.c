@@ -147,27 +147,24 @@ static sp_conv2d_desc dx_desc(const sp_conv2d_desc *d)
     return f;
 }
 
-/* The backward's extra floats when its input gradient goes through
- * Winograd: the flipped weights' transform, T threads' scratch. */
-static size_t dx_winograd_floats(const sp_conv2d_desc *d, int T)
+/* Winograd's floats for d with tile: the transformed weights, then T
+ * threads' scratch (0 where Winograd does not take d) */
+static size_t winograd_floats(const sp_conv2d_desc *d, int T, int tile)
 {
-    sp_conv2d_desc f = dx_desc(d);
-    if (!use_winograd(&f))
+    if (!use_winograd(d))
         return 0;
-    return sp_conv3x3_winograd_packed_floats(&f, DX_TILE) + (size_t)T * sp_conv3x3_winograd_image_floats(&f, DX_TILE);
+    return sp_conv3x3_winograd_packed_floats(d, tile) + (size_t)T * sp_conv3x3_winograd_image_floats(d, tile);
 }
 
 size_t sp_conv3x3_workspace(const sp_conv2d_desc *d, int T)
 {
+    const size_t wino = winograd_floats(d, T, TRAIN_TILE);
     if (!sp_conv3x3_direct_ok(d)) /* weights too large for the direct tiles: Winograd's forward only */
-        return use_winograd(d) ? sp_conv3x3_winograd_packed_floats(d, TRAIN_TILE) +
-                                     (size_t)T * sp_conv3x3_winograd_image_floats(d, TRAIN_TILE)
-                               : 0;
+        return wino;
+    /* the backward: the direct tiles, and the input gradient's Winograd */
+    const sp_conv2d_desc f = dx_desc(d);
     geom g = geometry(d, T);
-    size_t direct = shared_floats(d, &g) + (size_t)T * thread_floats(d, &g) + dx_winograd_floats(d, T);
-    if (!use_winograd(d))
-        return direct;
-    size_t wino = sp_conv3x3_winograd_packed_floats(d, TRAIN_TILE) + (size_t)T * sp_conv3x3_winograd_image_floats(d, TRAIN_TILE);
+    size_t direct = shared_floats(d, &g) + (size_t)T * thread_floats(d, &g) + winograd_floats(&f, T, DX_TILE);
     return wino > direct ? wino : direct;
 }
 
@@ -596,8 +593,8 @@ static void conv_image(float *out, const float *bias, const float *xp, const flo
         epilogue(out, bias, yf, nout, h, w, g, ep, res);
 }
 
-/* Where Winograd's F(2x2, 3x3) pays (sp_conv_winograd.c): the forward of d's
- * layer, or its input gradient when d is dx_desc's. */
+/* Where Winograd pays (sp_conv_winograd.c): the forward of d's layer, or
+ * its input gradient when d is dx_desc's. */
 static int use_winograd(const sp_conv2d_desc *d)
 {
     pthread_once(&simd_once, simd_probe);

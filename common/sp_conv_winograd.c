@@ -121,12 +121,13 @@ static wgeom wgeometry(const sp_conv2d_desc *d, int tile)
      * F(4x4) over STACK images stacked in one tile sequence, when that
      * cuts the products as much (9x9: 9 tiles of 4x4 an image instead of
      * 16 computed, 7x7: 4 instead of 8) */
-    wtiles(&gs, d, 4, STACK);
-    const size_t ps = 36 * gs.tg * (gs.nr == 8 ? 5 : 4);
     if (tile == 4 || ((tile == 0 || tile == SP_WINOGRAD_GROUPED) && 100 * p4 < 85 * p2))
         g = g4;
-    else if (tile == SP_WINOGRAD_GROUPED && 100 * ps < 85 * STACK * p2)
-        g = gs;
+    else if (tile == SP_WINOGRAD_GROUPED) {
+        wtiles(&gs, d, 4, STACK);
+        if (100 * 36 * gs.tg * (gs.nr == 8 ? 5 : 4) < 85 * STACK * p2)
+            g = gs;
+    }
     if (g.m == 2)
         g.rows = (g.th + 1) * 2 * g.tw + SLACK;
     else

@@ -513,8 +513,8 @@ static sp_conv2d_epilogue step_epilogue(const sp_encoder *e, const infer_step *s
     return ep;
 }
 
-/* step st on images i .. i + gi - 1 at once (a convolution whose group is
- * more than one image), on this thread */
+/* convolution step st on images i .. i + gi - 1 at once (gi up to its
+ * group, sp_conv3x3_group), on this thread */
 static void step_images(const sp_encoder *e, const infer_step *st, float *const *bufs, const float *x, int i,
                         int gi, float *ws)
 {
@@ -541,10 +541,7 @@ static void step_image(const sp_encoder *e, const infer_step *st, float *const *
     } else if (st->kind == STEP_SHORTCUT_A) {
         sp_shortcut_a_forward(out, in, 1, st->c, st->h, st->w, st->pad);
     } else {
-        sp_conv2d_epilogue ep = step_epilogue(e, st, bufs);
-        const float *res = ep.residual ? ep.residual + (size_t)i * os : NULL;
-        ep.residual = NULL; /* this image's residual goes as res */
-        sp_conv3x3_forward_image(out, in, e->packed + st->pk, &st->cv->d, ws, &ep, res);
+        step_images(e, st, bufs, x, i, 1, ws);
     }
 }
 
@@ -650,9 +647,9 @@ void sp_encoder_infer(sp_encoder *e, float *y, const float *x, int n)
         /* groups of G images where a convolution of the run takes G at once
          * (small maps, sp_conv3x3_group): each step over the group, one
          * image at a time but for those */
-        int G = 1;
+        int G = 1; /* every step's group is 1 but such convolutions' */
         for (int j = k; j < k1; j++)
-            if (st[j].kind == STEP_CONV && st[j].group > G)
+            if (st[j].group > G)
                 G = st[j].group;
         const int ng = (n + G - 1) / G;
 #pragma omp parallel num_threads(T)
@@ -662,7 +659,7 @@ void sp_encoder_infer(sp_encoder *e, float *y, const float *x, int n)
             for (int q = 0; q < ng; q++) {
                 const int i0 = (e->infer_reverse ? ng - 1 - q : q) * G, gi = n - i0 < G ? n - i0 : G;
                 for (int j = k; j < k1; j++) {
-                    if (st[j].kind == STEP_CONV && st[j].group > 1) {
+                    if (st[j].group > 1) {
                         step_images(e, &st[j], bufs, x, i0, gi, ws);
                         continue;
                     }

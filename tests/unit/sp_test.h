@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static int sp_test_failures;
 
@@ -20,6 +21,14 @@ static int sp_test_failures;
         }                                                                           \
         fflush(stdout);                                                             \
     } while (0)
+
+/* FREE_ALL(a, b, c): free() each of a case's buffers */
+static inline void sp_test_free_all(void **p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(p[i]);
+}
+#define FREE_ALL(...) sp_test_free_all((void *[]){__VA_ARGS__}, sizeof((void *[]){__VA_ARGS__}) / sizeof(void *))
 
 #define TEST_MAIN_END return sp_test_failures ? 1 : 0
 

@@ -104,15 +104,7 @@ static void one_case(int C, int O, int H, int W, int with_bias, int with_ep, int
                                       with_ep ? res : NULL, tile);
     double e = worst_error(y, x, w, with_bias ? bias : NULL, with_ep ? &ep : NULL, with_ep ? res : NULL, C, O, H, W);
     CHECK(name, e <= BOUND, "relative error %.3g", e);
-    free(x);
-    free(w);
-    free(bias);
-    free(scale);
-    free(shift);
-    free(res);
-    free(y);
-    free(pk);
-    free(ws);
+    FREE_ALL(x, w, bias, scale, shift, res, y, pk, ws);
 }
 
 /* sp_conv3x3_forward over a batch (threads split the images) against
@@ -135,13 +127,7 @@ static void batch_case(int N, int C, int O, int H, int W)
     snprintf(name, sizeof name, "winograd F(%dx%d) batch of %d %dx%dx%d -> %d on 3 threads = image by image, bit for bit", tile, tile, N, C,
              H, W, O);
     CHECK(name, memcmp(y0, y1, sizeof(float) * ys * N) == 0, "other bytes");
-    free(x);
-    free(w);
-    free(y0);
-    free(y1);
-    free(ws);
-    free(pk);
-    free(wi);
+    FREE_ALL(x, w, y0, y1, ws, pk, wi);
 }
 
 /* Small maps by F(4x4) over a group of images stacked in one tile
@@ -177,17 +163,7 @@ static void group_case(int C, int O, int H, int W, int gi)
     for (int i = 0; i < gi; i++)
         sp_conv3x3_winograd_forward_image(y1 + i * ys, x + i * xs, pk4, NULL, &d, ws4, &ep, res + i * ys, 4);
     CHECK(name, memcmp(y0, y1, sizeof(float) * ys * G) == 0, "other bytes");
-    free(x);
-    free(w);
-    free(scale);
-    free(shift);
-    free(res);
-    free(y0);
-    free(y1);
-    free(pk);
-    free(ws);
-    free(pk4);
-    free(ws4);
+    FREE_ALL(x, w, scale, shift, res, y0, y1, pk, ws, pk4, ws4);
 }
 
 /* The input gradient (sp_conv3x3_backward's dx, Winograd with the
@@ -229,11 +205,7 @@ static void dx_case(int N, int C, int O, int H, int W)
     snprintf(name, sizeof name, "winograd F(%dx%d) input gradient, batch of %d %dx%dx%d <- %d, 3 threads: within %g of the exact sum",
              tile, tile, N, C, H, W, O, BOUND);
     CHECK(name, worst <= BOUND, "relative error %.3g", worst);
-    free(x);
-    free(dy);
-    free(w);
-    free(dx);
-    free(ws);
+    FREE_ALL(x, dy, w, dx, ws);
 }
 
 /* every case with each tile, F(2x2) and F(4x4), where the layer takes Winograd */
