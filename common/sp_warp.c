@@ -247,7 +247,7 @@ static int warp_scalar; /* sp_warp_force_scalar */
 #ifdef __x86_64__
 #include <immintrin.h>
 
-/* Points j0.. of a homography's row (y = by): gen_row's operations lane by
+/* A homography's row (y = by) from its first point: gen_row's operations lane by
  * lane (no fused multiply-add; the same division and test), so the same
  * bits, 8 at a time; returns where it stopped (the rest: gen_row's loop). */
 __attribute__((target("avx2"))) static int homography_row8(const plan_t *pl, const float *p, float y, float *gx,
