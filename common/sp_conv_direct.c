@@ -35,6 +35,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "sp_conv_direct.h"
 #include "sp_conv_winograd.h"
+#include "sp_env.h"
 #include "sp_error.h"
 #include "sp_progress.h"
 
@@ -521,19 +522,17 @@ static int wide_pays(void)
 
 static void simd_probe(void)
 {
+    static const char *const off_on[] = {"0", "1", NULL}, *const tiles[] = {"0", "1", "2", "4", NULL};
     __builtin_cpu_init();
-    const char *off = getenv("SP_CONV_IM2COL"), *wide = getenv("SP_CONV_AVX512");
-    simd_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !(off && *off && *off != '0');
+    const int im2col = sp_env_choice("SP_CONV_IM2COL", off_on), wide = sp_env_choice("SP_CONV_AVX512", off_on);
+    const int wg = sp_env_choice("SP_CONV_WINOGRAD", tiles); /* 0: off; 2 or 4: that tile wherever Winograd is taken */
+    simd_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && im2col != 1;
     simd_vl = simd_ok && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
-    { const char *v = getenv("SP_CONV_TILE16X2"); x16x2 = !(v && *v == '0'); }
-    { /* 0: off; 2 or 4: that tile wherever Winograd is taken */
-        const char *v = getenv("SP_CONV_WINOGRAD");
-        winograd = !(v && *v == '0');
-        if (v && (*v == '2' || *v == '4'))
-            sp_conv3x3_winograd_set_tile(*v - '0');
-    }
-    simd_wide = simd_ok && __builtin_cpu_supports("avx512f") && !(wide && *wide == '0') &&
-                ((wide && *wide == '1') || wide_pays());
+    x16x2 = sp_env_choice("SP_CONV_TILE16X2", off_on) != 0;
+    winograd = wg != 0;
+    if (wg >= 2)
+        sp_conv3x3_winograd_set_tile(wg == 2 ? 2 : 4);
+    simd_wide = simd_ok && __builtin_cpu_supports("avx512f") && wide != 0 && (wide == 1 || wide_pays());
 }
 
 /* out [nout, H, W] (+ bias, then ep with this image's residual res) from the

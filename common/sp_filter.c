@@ -49,14 +49,21 @@ void sp_filter_run(const sp_filter *f)
         sp_map_put_str(&meta, "producer", f->producer);
         if (f->on_stream)
             f->on_stream(sp_reader_meta(r), &meta, f->ctx);
-        sp_writer_header(w, &meta);
-        sp_map_free(&meta);
+        /* the header goes out with the first batch made (or the trailer):
+         * a stage that refuses its first batch (a model that does not fit
+         * the images, a missing entry) writes nothing at all */
+        int header_out = 0;
         while (sp_reader_next_batch(r, &b, &idx)) {
             f->on_batch(&b, idx, f->ctx);
             for (int k = 0; k < ndrop; k++)
                 sp_map_remove(&b, drop[k]);
+            if (!header_out)
+                sp_writer_header(w, &meta), header_out = 1;
             sp_writer_batch(w, &b);
         }
+        if (!header_out)
+            sp_writer_header(w, &meta);
+        sp_map_free(&meta);
         sp_writer_end(w);
     }
     sp_writer_close(w);

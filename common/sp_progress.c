@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "sp_progress.h"
+#include "sp_env.h"
 #include "sp_error.h"
 
 #include <stdio.h>
@@ -17,16 +18,17 @@ double sp_now(void)
 
 void sp_progress_start(sp_progress *p, const char *unit, int64_t total)
 {
-    const char *env = getenv("SP_PROGRESS");
+    static const char *const off_on[] = {"0", "1", NULL};
+    const int env = sp_env_choice("SP_PROGRESS", off_on);
     memset(p, 0, sizeof *p);
     p->start = p->last = sp_now();
     p->total = total;
     p->unit = unit;
-    if (env && strcmp(env, "0") == 0)
+    if (env == 0)
         p->mode = 0;
     else if (isatty(2))
         p->mode = 1;
-    else if (env && strcmp(env, "1") == 0)
+    else if (env == 1)
         p->mode = 2;
     p->interval = p->mode == 2 ? 10.0 : 1.0;
 }

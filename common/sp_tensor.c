@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "sp_tensor.h"
+#include "sp_env.h"
 #include "sp_error.h"
 
 #include <stdarg.h>
@@ -31,10 +32,8 @@ size_t sp_max_tensor_bytes(void)
 {
     static size_t cached;
     if (!cached) {
-        const char *s = getenv("SP_MAX_BYTES");
-        char *end;
-        unsigned long long v = s ? strtoull(s, &end, 10) : 0;
-        cached = (s && *s && !*end && v > 0) ? (size_t)v : ((size_t)1 << 32);
+        unsigned long long v = sp_env_positive("SP_MAX_BYTES", 1ull << 32);
+        cached = v > SIZE_MAX ? SIZE_MAX : (size_t)v;
     }
     return cached;
 }

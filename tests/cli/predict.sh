@@ -30,6 +30,10 @@ head -c 5000 $T/m.spm >$T/trunc.spm
 expect_error "truncated model" "^sp-predict: $T/trunc.spm: truncated model file" "$P --model $T/trunc.spm </dev/null"
 expect_error "images of another size" "^sp-predict: stdin: batch 0: image is \\[4,3,36,35\\], the model expects 3x35x35\$" "$BIN/sp-load $R10 --batch 4 --size 36x35 | $P --model $T/m.spm"
 expect_error "images of another channel count" "^sp-predict: stdin: batch 0: image is \\[4,1,35,35\\], the model expects 3x35x35\$" "$BIN/sp-load $R10 --batch 4 --channels 1 | $P --model $T/m.spm"
+# a stage that refuses its first batch writes nothing at all (sp_filter_run:
+# the header goes out with the first batch), not a header-only stream
+$BIN/sp-load $R10 --batch 4 --size 36x35 2>/dev/null | $P --model $T/m.spm >$T/refused.sp 2>/dev/null
+expect_eq "a refused first batch: nothing on stdout" 0 "$(wc -c <$T/refused.sp)"
 expect_error "truncated input stream" "^sp-predict: stdin: .*truncated" "$BIN/sp-load $R10 | head -c 20000 | $P --model $T/m.spm"
 expect_error "unknown option" "^sp-predict: --bogus: unknown option" "$P --model $T/m.spm --bogus 1"
 expect_error "no --model" "^sp-predict: --model: required" "$P </dev/null"

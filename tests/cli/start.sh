@@ -77,3 +77,22 @@ expect_ok "restarted filter: the same bytes" "$clean $BIN/sp-op relu <$ROOT/test
 need_data tetrominoes-real10 # the rest
 expect_ok "a stream" "$BIN/sp-load $DATA/tetrominoes-real10 --batch 4 >$T/in.sp 2>/dev/null"
 expect_ok "restarted reader of a pipe: the whole stream" "cat $T/in.sp | $clean $BIN/sp-info --summary | grep -q '10 images'"
+
+# The environment switches (common/sp_env.h): a value a switch does not take
+# is a one-line error naming it, not a silent default.  The conv switches
+# are read when the first convolution runs, so a model that convolves.
+expect_ok "env: a tetro model" "$BIN/sp-gen tetrominoes --count 4 --seed 2 --out $T/envt --quiet && $BIN/sp-load $T/envt --split-rule all --batch 4 >$T/env.sp 2>/dev/null && $BIN/sp-train --init-only $ROOT/pipelines/configs/tetro.conf --out $T/env.spm <$T/env.sp 2>/dev/null"
+for bad in SP_CONV_WINOGRAD=3 SP_CONV_WINOGRAD=on SP_CONV_IM2COL=yes SP_CONV_AVX512=2 SP_CONV_TILE16X2=off; do
+    expect_error "env: $bad is an error" "^sp-predict: environment: ${bad%%=*}=${bad#*=}: expected one of" \
+        "$bad $BIN/sp-predict --model $T/env.spm --features <$T/env.sp"
+done
+for good in SP_CONV_WINOGRAD=0 SP_CONV_WINOGRAD=1 SP_CONV_WINOGRAD=2 SP_CONV_WINOGRAD=4 SP_CONV_IM2COL=0 SP_CONV_IM2COL=1 SP_CONV_AVX512=0 SP_CONV_TILE16X2=1 SP_CONV_WINOGRAD=; do
+    expect_ok "env: $good is taken" "$good $BIN/sp-predict --model $T/env.spm --features <$T/env.sp >/dev/null"
+done
+expect_error "env: SP_PROGRESS=2 is an error" "^sp-load: environment: SP_PROGRESS=2: expected one of 0, 1" "SP_PROGRESS=2 $BIN/sp-load $T/envt"
+for bad in 10k -5 0 99999999999999999999999; do
+    expect_error "env: SP_MAX_BYTES=$bad is an error" "^sp-info: environment: SP_MAX_BYTES=.*: expected a positive integer" \
+        "SP_MAX_BYTES=$bad $BIN/sp-info <$T/env.sp"
+done
+expect_error "env: SP_MAX_BYTES=1000 refuses a larger tensor" "^sp-info: .*(too large|exceeds|limit)" "SP_MAX_BYTES=1000 $BIN/sp-info <$T/env.sp"
+expect_ok "env: SP_MAX_BYTES=100000000 reads it" "SP_MAX_BYTES=100000000 $BIN/sp-info <$T/env.sp >/dev/null"
