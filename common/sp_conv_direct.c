@@ -600,6 +600,12 @@ static int use_winograd(const sp_conv2d_desc *d)
     return winograd && sp_conv3x3_winograd_ok(d);
 }
 
+int sp_conv3x3_batched_ok(const sp_conv2d_desc *d)
+{
+    pthread_once(&simd_once, simd_probe);
+    return simd_ok && winograd && sp_conv3x3_winograd_batched_ok(d);
+}
+
 size_t sp_conv3x3_packed_floats(const sp_conv2d_desc *d)
 {
     if (use_winograd(d))

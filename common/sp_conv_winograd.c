@@ -32,6 +32,7 @@
 #include "sp_error.h"
 
 #include <immintrin.h>
+#include <omp.h>
 #include <string.h>
 
 #define SLACK 64 /* floats past the last tile row that the 8-tile blocks read */
@@ -191,14 +192,17 @@ static void transform_weight2(float *q, size_t xs, const float *w)
 }
 
 /* F(4x4)'s G (6x3) applied to a, b, c (in double: its 1/6 and 1/24 are not
- * exact in binary, one rounding at the end) */
+ * exact in binary, one rounding to float at the end; products with the
+ * reciprocals, not divisions, which made packing ResNet-18's 512-channel
+ * layers ~5% of an inference run) */
 static void g6(double *out, double a, double b, double c)
 {
-    out[0] = a / 4;
-    out[1] = -(a + b + c) / 6;
-    out[2] = -(a - b + c) / 6;
-    out[3] = a / 24 + b / 12 + c / 6;
-    out[4] = a / 24 - b / 12 + c / 6;
+    const double r4 = 0.25, r6 = 1.0 / 6, r12 = 1.0 / 12, r24 = 1.0 / 24;
+    out[0] = a * r4;
+    out[1] = -(a + b + c) * r6;
+    out[2] = -(a - b + c) * r6;
+    out[3] = a * r24 + b * r12 + c * r6;
+    out[4] = a * r24 - b * r12 + c * r6;
     out[5] = c;
 }
 
@@ -218,6 +222,38 @@ static void transform_weight4(float *q, size_t xs, const float *w)
     }
 }
 
+/* transform_weight4 of 4 kernels at once (w[r]: output mr*b + r), one
+ * double lane each: the same operations in the same order, so the same
+ * bits; U[xi] of the 4 outputs are 4 consecutive floats (q[xi*xs + r]) */
+__attribute__((target("avx2"))) static void transform_weight4_x4(float *q, size_t xs, const float w[4][9])
+{
+    const __m256d r4 = _mm256_set1_pd(0.25), r6 = _mm256_set1_pd(1.0 / 6), r12 = _mm256_set1_pd(1.0 / 12);
+    const __m256d r24 = _mm256_set1_pd(1.0 / 24), sign = _mm256_set1_pd(-0.0);
+#define G6(o, a, b, c)                                                                             \
+    do {                                                                                           \
+        o[0] = _mm256_mul_pd(a, r4);                                                               \
+        o[1] = _mm256_mul_pd(_mm256_xor_pd(sign, _mm256_add_pd(_mm256_add_pd(a, b), c)), r6);      \
+        o[2] = _mm256_mul_pd(_mm256_xor_pd(sign, _mm256_add_pd(_mm256_sub_pd(a, b), c)), r6);      \
+        o[3] = _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(a, r24), _mm256_mul_pd(b, r12)), _mm256_mul_pd(c, r6)); \
+        o[4] = _mm256_add_pd(_mm256_sub_pd(_mm256_mul_pd(a, r24), _mm256_mul_pd(b, r12)), _mm256_mul_pd(c, r6)); \
+        o[5] = c;                                                                                  \
+    } while (0)
+    __m256d wk[9], gw[6][3], col[6], row[6];
+    for (int k = 0; k < 9; k++)
+        wk[k] = _mm256_set_pd(w[3][k], w[2][k], w[1][k], w[0][k]);
+    for (int j = 0; j < 3; j++) {
+        G6(col, wk[j], wk[3 + j], wk[6 + j]);
+        for (int i = 0; i < 6; i++)
+            gw[i][j] = col[i];
+    }
+    for (size_t i = 0; i < 6; i++) {
+        G6(row, gw[i][0], gw[i][1], gw[i][2]);
+        for (size_t j = 0; j < 6; j++)
+            _mm_storeu_ps(q + (6 * i + j) * xs, _mm256_cvtpd_ps(row[j]));
+    }
+#undef G6
+}
+
 /* pk[((xi*nb + b)*C + c)*mr + r] = U[xi] of output mr*b + r, input c (0 past
  * O), written in that order: np sequential streams.  Training packs every
  * layer at every step (2% of a tetro step on one thread): the blocks of
@@ -225,28 +261,49 @@ static void transform_weight4(float *q, size_t xs, const float *w)
  * flipped: weight is the [C][O][3][3] tensor of the convolution whose input
  * gradient d is, used transposed and rotated by 180 degrees, as the direct
  * tiles' pack does. */
-void sp_conv3x3_winograd_pack(float *pk, const float *weight, const sp_conv2d_desc *d, int flipped, int tile)
+/* U of every (o, c) into pk for GEMM tiles of mr output channels: block b
+ * of channels b*mr .. b*mr + mr - 1 (zeros past O) at
+ * pk[(xi * nb + b) * C * mr + c * mr + r] */
+static void pack_tiles(float *pk, const float *weight, const sp_conv2d_desc *d, int flipped, size_t m, size_t mr)
 {
-    wgeom g = wgeometry(d, tile);
-    const size_t C = (size_t)d->c, O = (size_t)d->o, nb = g.or_ / g.mr, xs = nb * C * g.mr;
+    const size_t C = (size_t)d->c, O = (size_t)d->o, nb = (O + mr - 1) / mr, xs = nb * C * mr;
+    const size_t np = (m + 2) * (m + 2);
+    const int x4 = m == 4 && mr % 4 == 0 && __builtin_cpu_supports("avx2");
 #pragma omp parallel for schedule(static) if (nb * C >= 256)
     for (size_t b = 0; b < nb; b++)
         for (size_t c = 0; c < C; c++)
-            for (size_t r = 0; r < g.mr; r++) {
-                const size_t o = b * g.mr + r, at = (b * C + c) * g.mr + r;
+            for (size_t r = 0; r < mr; r++) {
+                const size_t o = b * mr + r;
+                if (x4 && r % 4 == 0 && o + 4 <= O) { /* 4 whole kernels at once */
+                    float w[4][9];
+                    for (size_t k = 0; k < 4; k++)
+                        for (int t = 0; t < 9; t++)
+                            w[k][t] = flipped ? weight[(c * O + o + k) * 9 + (size_t)(8 - t)]
+                                              : weight[((o + k) * C + c) * 9 + (size_t)t];
+                    transform_weight4_x4(pk + (b * C + c) * mr + r, xs, w);
+                    r += 3;
+                    continue;
+                }
+                const size_t at = (b * C + c) * mr + r;
                 if (o >= O) {
-                    for (size_t xi = 0; xi < g.np; xi++)
+                    for (size_t xi = 0; xi < np; xi++)
                         pk[xi * xs + at] = 0.0f;
                     continue;
                 }
                 float w[9];
                 for (int k = 0; k < 9; k++)
                     w[k] = flipped ? weight[(c * O + o) * 9 + (size_t)(8 - k)] : weight[(o * C + c) * 9 + (size_t)k];
-                if (g.m == 2)
+                if (m == 2)
                     transform_weight2(pk + at, xs, w);
                 else
                     transform_weight4(pk + at, xs, w);
             }
+}
+
+void sp_conv3x3_winograd_pack(float *pk, const float *weight, const sp_conv2d_desc *d, int flipped, int tile)
+{
+    wgeom g = wgeometry(d, tile);
+    pack_tiles(pk, weight, d, flipped, g.m, g.mr);
 }
 
 size_t sp_conv3x3_winograd_image_floats(const sp_conv2d_desc *d, int tile)
@@ -491,7 +548,6 @@ __attribute__((target("avx2,fma"))) static void input_transform4(float *v, const
         }
     }
 }
-#undef BT6
 
 /* A^T of F(4x4) on six vectors: m0 + m1 + m2 + m3 + m4, m1 - m2 + 2(m3 - m4),
  * m1 + m2 + 4(m3 + m4), m1 - m2 + 8(m3 - m4) + m5 */
@@ -537,7 +593,6 @@ __attribute__((target("avx2,fma"))) static void output_transform4(float *y, size
         }
     }
 }
-#undef AT6
 
 /* GEMM tiles: y[r*ldy + 0..NV*8) = sum_c pk[c*MR + r] * v[c*ldv + 0..NV*8) */
 #define WTILE(name, MRR, NV)                                                                       \
@@ -566,12 +621,13 @@ WTILE(wtile4x16, 4, 2)
 WTILE(wtile8x8, 8, 1)
 #undef WTILE
 
-/* M[xi][o][0..n) of a chunk of n tiles from its V */
-static void gemm(float *m, const float *v, const float *pk, size_t C, size_t n, const wgeom *g)
+/* M[xi][o][0..n) of a chunk of n tiles from its V, for the output
+ * channels of blocks b0 <= b < b1 (of mr channels each) */
+static void gemm(float *m, const float *v, const float *pk, size_t C, size_t n, const wgeom *g, size_t b0, size_t b1)
 {
     const size_t nb = g->or_ / g->mr, vs = g->vs, ms = g->ms;
     for (size_t xi = 0; xi < g->np; xi++)
-        for (size_t b = 0; b < nb; b++) {
+        for (size_t b = b0; b < b1; b++) {
             const float *w = pk + (xi * nb + b) * C * g->mr;
             float *mo = m + xi * ms + b * g->mr * g->nt;
             const float *vx = v + xi * vs;
@@ -657,7 +713,7 @@ void sp_conv3x3_winograd_forward_images(float *y, const float *x, size_t gi, con
             input_transform(v, eo, C, u0, u0 + n, &g);
         else
             input_transform4(v, eo, C, u0, u0 + n, &g);
-        gemm(m, v, pk, C, n, &g);
+        gemm(m, v, pk, C, n, &g, 0, g.or_ / g.mr);
         for (size_t o = 0; o < O; o++)
             if (g.m == 2)
                 output_transform(yeo + 2 * o * g.orows, yeo + (2 * o + 1) * g.orows, m, o, u0, u1, &g);
@@ -678,3 +734,181 @@ size_t sp_conv3x3_winograd_group(const sp_conv2d_desc *d, int tile)
 {
     return wgeometry(d, tile).G;
 }
+
+/* Maps that fit one F(4x4) tile (h, w <= 4: ResNet-18's layer 4 on 128x128
+ * images, 512 channels 4x4), a batch at once.  In the flat layout such a
+ * map costs 4-6 tiles for 1 tile's outputs (F(4x4): 4 of 36 products
+ * used), and im2col + sgemm streams the 9.4 MB of weights once per group
+ * of images.  Here every image is one tile: tile t of the batch is image t,
+ * its 6x6 input the image with its zero border (gathered, then transformed
+ * 8 images to a vector), 36 products per channel pair instead of 144, and
+ * the GEMM goes position by position over the batch's tiles, so each
+ * transformed weight block streams once per chunk of up to 64-128 images.
+ * The threads share the input transform by channels, then each takes its
+ * own output channels through the GEMM, the output transform and the
+ * epilogue. */
+#define BATCHED_MR 4
+
+int sp_conv3x3_winograd_batched_ok(const sp_conv2d_desc *d)
+{
+    return tile_choice != 2 && sp_conv3x3_shape_ok(d) && d->c >= 16 && d->o >= 16 && d->h <= 4 && d->w <= 4;
+}
+
+/* the tiles of a chunk whose V of one position (C x nt) is 128 KB, in
+ * whole GEMM tiles of nr */
+static size_t chunk_tiles(size_t C, size_t nr)
+{
+    size_t nt = 32768 / C / nr * nr;
+    return nt < nr ? nr : nt;
+}
+
+static size_t stride_floats(size_t f)
+{
+    return (f + 255) / 256 * 256 + 16; /* as wgeometry's vs and ms */
+}
+
+/* n images: the GEMM tile (4 outputs x 24 or 16 tiles, as wtiles
+ * chooses), the tiles computed and the chunk */
+static wgeom bgeometry(const sp_conv2d_desc *d, size_t n)
+{
+    wgeom g;
+    memset(&g, 0, sizeof g);
+    const size_t C = (size_t)d->c, t24 = (n + 23) / 24 * 24, t16 = (n + 15) / 16 * 16;
+    g.m = 4, g.np = 36, g.G = 1, g.mr = BATCHED_MR;
+    g.nr = t16 * 10 < t24 * 9 ? 16 : 24;
+    g.tg = g.nr == 16 ? t16 : t24;
+    g.t = n;
+    g.or_ = ((size_t)d->o + g.mr - 1) / g.mr * g.mr;
+    g.nt = chunk_tiles(C, g.nr);
+    if (g.nt > g.tg)
+        g.nt = g.tg;
+    g.vs = stride_floats(C * g.nt);
+    g.ms = stride_floats(g.or_ * g.nt);
+    return g;
+}
+
+size_t sp_conv3x3_winograd_batched_packed_floats(const sp_conv2d_desc *d)
+{
+    return 36 * (((size_t)d->o + BATCHED_MR - 1) / BATCHED_MR * BATCHED_MR) * (size_t)d->c;
+}
+
+void sp_conv3x3_winograd_batched_pack(float *pk, const float *weight, const sp_conv2d_desc *d)
+{
+    pack_tiles(pk, weight, d, 0, 4, BATCHED_MR);
+}
+
+size_t sp_conv3x3_winograd_batched_floats(const sp_conv2d_desc *d)
+{
+    const size_t C = (size_t)d->c, or_ = ((size_t)d->o + BATCHED_MR - 1) / BATCHED_MR * BATCHED_MR;
+    size_t nt = chunk_tiles(C, 16), nt24 = chunk_tiles(C, 24);
+    if (nt24 > nt)
+        nt = nt24;
+    return 36 * (stride_floats(C * nt) + stride_floats(or_ * nt));
+}
+
+/* V[xi][c][0..cnt) of images u0 .. u0 + cnt - 1 (zeros past n), 8 at a time */
+__attribute__((target("avx2,fma"))) static void input_batched(float *v, const float *x, size_t n, size_t u0,
+                                                               size_t cnt, size_t c, const sp_conv2d_desc *d,
+                                                               const wgeom *g)
+{
+    const size_t h = (size_t)d->h, w = (size_t)d->w, hw = h * w, xs = (size_t)d->c * hw, vs = g->vs;
+    float *vc = v + c * g->nt;
+    for (size_t t = 0; t < cnt; t += 8) {
+        float s[16][8]; /* s[4i + j][k]: x[i][j] of image u0 + t + k */
+        memset(s, 0, sizeof s);
+        for (size_t k = 0; k < 8 && u0 + t + k < n; k++) {
+            const float *xi = x + (u0 + t + k) * xs + c * hw;
+            for (size_t i = 0; i < h; i++)
+                for (size_t j = 0; j < w; j++)
+                    s[4 * i + j][k] = xi[i * w + j];
+        }
+        __m256 dd[6][6]; /* the 6x6 tile: the zero border around the map */
+        for (size_t i = 0; i < 6; i++)
+            for (size_t j = 0; j < 6; j++)
+                dd[i][j] = i >= 1 && i <= 4 && j >= 1 && j <= 4 ? _mm256_loadu_ps(s[4 * (i - 1) + (j - 1)])
+                                                                  : _mm256_setzero_ps();
+        __m256 tt[6][6]; /* tt[i][k]: B^T down input column k */
+        for (size_t k = 0; k < 6; k++)
+            BT6(dd[0][k], dd[1][k], dd[2][k], dd[3][k], dd[4][k], dd[5][k], tt[0][k], tt[1][k], tt[2][k], tt[3][k],
+                tt[4][k], tt[5][k]);
+        float *out = vc + t;
+        for (size_t i = 0; i < 6; i++) { /* (B^T d) B: along each row */
+            __m256 w0, w1, w2, w3, w4, w5;
+            BT6(tt[i][0], tt[i][1], tt[i][2], tt[i][3], tt[i][4], tt[i][5], w0, w1, w2, w3, w4, w5);
+            _mm256_storeu_ps(out + (6 * i) * vs, w0);
+            _mm256_storeu_ps(out + (6 * i + 1) * vs, w1);
+            _mm256_storeu_ps(out + (6 * i + 2) * vs, w2);
+            _mm256_storeu_ps(out + (6 * i + 3) * vs, w3);
+            _mm256_storeu_ps(out + (6 * i + 4) * vs, w4);
+            _mm256_storeu_ps(out + (6 * i + 5) * vs, w5);
+        }
+    }
+}
+
+/* output channel o of images u0 .. u0 + nv - 1: A^T M A, 8 images at a
+ * time, then each image's h x w outputs through sp_conv_out_row (bias, the
+ * epilogue, its residual) */
+__attribute__((target("avx2,fma"))) static void output_batched(float *y, const float *m, size_t o, size_t u0,
+                                                                size_t nv, const float *bias,
+                                                                const sp_conv2d_desc *d,
+                                                                const sp_conv2d_epilogue *ep, const wgeom *g)
+{
+    const size_t h = (size_t)d->h, w = (size_t)d->w, hw = h * w, ys = (size_t)d->o * hw, ms = g->ms;
+    const float *mo = m + o * g->nt;
+    for (size_t t = 0; t < nv; t += 8) {
+        const float *p = mo + t;
+        __m256 s[4][6]; /* A^T M: s[i][j] down position column j */
+        for (size_t j = 0; j < 6; j++) {
+            __m256 q[6];
+            for (size_t i = 0; i < 6; i++)
+                q[i] = _mm256_loadu_ps(p + (6 * i + j) * ms);
+            AT6(q[0], q[1], q[2], q[3], q[4], q[5], s[0][j], s[1][j], s[2][j], s[3][j]);
+        }
+        float out[16][8]; /* out[4i + j][k]: output (i, j) of image u0 + t + k */
+        for (size_t i = 0; i < 4; i++) {
+            __m256 a, b, c, e;
+            AT6(s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], s[i][5], a, b, c, e);
+            _mm256_storeu_ps(out[4 * i], a);
+            _mm256_storeu_ps(out[4 * i + 1], b);
+            _mm256_storeu_ps(out[4 * i + 2], c);
+            _mm256_storeu_ps(out[4 * i + 3], e);
+        }
+        for (size_t k = 0; k < 8 && t + k < nv; k++) {
+            float row[16];
+            for (size_t i = 0; i < h; i++)
+                for (size_t j = 0; j < w; j++)
+                    row[i * w + j] = out[4 * i + j][k];
+            const size_t at = (u0 + t + k) * ys + o * hw;
+            sp_conv_out_row(y + at, row, hw, bias ? bias[o] : 0.0f, ep, o,
+                            ep && ep->residual ? ep->residual + at : NULL);
+        }
+    }
+}
+
+void sp_conv3x3_winograd_batched_forward(float *y, const float *x, size_t n, const float *pk, const float *bias,
+                                         const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep)
+{
+    if (n == 0)
+        return;
+    const wgeom g = bgeometry(d, n);
+    const size_t C = (size_t)d->c, O = (size_t)d->o, nb = g.or_ / g.mr;
+    float *v = ws, *m = ws + 36 * g.vs;
+#pragma omp parallel
+    {
+        const size_t T = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
+        const size_t b0 = nb * id / T, b1 = nb * (id + 1) / T;
+        const size_t o1 = b1 * g.mr < O ? b1 * g.mr : O;
+        for (size_t u0 = 0; u0 < g.tg; u0 += g.nt) {
+            const size_t cnt = g.tg - u0 < g.nt ? g.tg - u0 : g.nt, nv = n - u0 < cnt ? n - u0 : cnt;
+#pragma omp for schedule(static)
+            for (size_t c = 0; c < C; c++)
+                input_batched(v, x, n, u0, cnt, c, d, &g);
+            gemm(m, v, pk, C, cnt, &g, b0, b1);
+            for (size_t o = b0 * g.mr; o < o1; o++)
+                output_batched(y, m, o, u0, nv, bias, d, ep, &g);
+#pragma omp barrier /* V is the next chunk's */
+        }
+    }
+}
+#undef BT6
+#undef AT6

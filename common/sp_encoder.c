@@ -21,6 +21,7 @@
 #include "sp_pool.h"
 #include "sp_residual.h"
 #include "sp_conv_direct.h"
+#include "sp_conv_winograd.h"
 
 #include <omp.h>
 
@@ -457,13 +458,15 @@ typedef struct {
     int per_image;  /* a direct or Winograd convolution, the pool or the shortcut */
     size_t pk;      /* per-image convolution: its packed weights in e->packed */
     int group;      /* per-image convolution: images it takes at once (sp_conv3x3_group) */
+    int batched;    /* a batch step by Winograd F(4x4), one tile an image (sp_conv3x3_batched_ok) */
 } infer_step;
 
 static infer_step conv_step(const sp_enc_conv *cv, const sp_enc_bn *bn, int in, int out, int res, int relu)
 {
     const sp_conv2d_desc *d = &cv->d;
     infer_step st = {STEP_CONV, in, out, res, relu, cv, bn, d->c, d->h, d->w, d->o,
-                     sp_conv2d_ho(d), sp_conv2d_wo(d), 0, sp_conv3x3_forward_ok(d), 0, 1};
+                     sp_conv2d_ho(d), sp_conv2d_wo(d), 0, sp_conv3x3_forward_ok(d), 0, 1, 0};
+    st.batched = !st.per_image && sp_conv3x3_batched_ok(d);
     return st;
 }
 
@@ -474,7 +477,7 @@ static int infer_steps(const sp_encoder *e, infer_step *st)
     st[ns++] = conv_step(&e->stem, &e->stem_bn, BUF_X, P, -1, 1);
     if (e->maxpool) {
         infer_step mp = {STEP_MAXPOOL, P, Q, -1, 0, NULL, NULL, e->stem_bn.c, e->stem_h, e->stem_w,
-                         e->stem_bn.c, e->mp_h, e->mp_w, 0, 1, 0, 1};
+                         e->stem_bn.c, e->mp_h, e->mp_w, 0, 1, 0, 1, 0};
         st[ns++] = mp;
         int t = P;
         P = Q;
@@ -486,7 +489,7 @@ static int infer_steps(const sp_encoder *e, infer_step *st)
         st[ns++] = conv_step(&b->conv1, &b->bn1, P, Q, -1, 1);
         if (b->shortcut == SP_SHORTCUT_A) {
             infer_step sa = {STEP_SHORTCUT_A, P, S, -1, 0, NULL, NULL, b->cin, b->hin, b->win,
-                             b->cout, b->hout, b->wout, (b->cout - b->cin) / 2, 1, 0, 1};
+                             b->cout, b->hout, b->wout, (b->cout - b->cin) / 2, 1, 0, 1, 0};
             st[ns++] = sa;
             res = S;
         } else if (b->shortcut == SP_SHORTCUT_CONV) {
@@ -571,12 +574,18 @@ static int run_end(const infer_step *st, int k, int ns)
     return j > k ? j : k + 1;
 }
 
-/* a convolution over the whole batch (im2col + sgemm, its own threads) */
+/* a convolution over the whole batch (im2col + sgemm, or Winograd with one
+ * tile an image; its own threads) */
 static void step_batch(sp_encoder *e, const infer_step *st, float *const *bufs, const float *x, int n)
 {
     sp_conv2d_epilogue ep = step_epilogue(e, st, bufs);
     sp_conv2d_desc d = st->cv->d;
     d.n = n;
+    if (st->batched) {
+        sp_conv3x3_winograd_batched_forward(bufs[st->out], step_in(bufs, x, st, 0), (size_t)n, e->packed + st->pk,
+                                            NULL, &d, e->img_ws, &ep);
+        return;
+    }
     sp_conv2d_forward_fused(bufs[st->out], step_in(bufs, x, st, 0), e->params + st->cv->w, &d, e->ws,
                             e->ws_len, &ep);
 }
@@ -585,7 +594,7 @@ static void step_batch(sp_encoder *e, const infer_step *st, float *const *bufs, 
  * weights and the threads' scratch, for these steps and this thread count. */
 static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
 {
-    size_t packed = 0, per = 0;
+    size_t packed = 0, per = 0, batched_ws = 0;
     for (int k = 0; k < ns; k++) {
         if (st[k].kind != STEP_CONV)
             continue;
@@ -593,6 +602,12 @@ static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
         float *aff = e->affine + bn->stats;
         sp_batchnorm2d_eval_affine(aff, aff + bn->c, e->params + bn->gamma, e->params + bn->beta,
                                    e->buffers + bn->mean, e->buffers + bn->var, (size_t)bn->c, e->eps);
+        if (st[k].batched) { /* its scratch is the per-image steps', not in use meanwhile */
+            st[k].pk = packed;
+            packed += sp_conv3x3_winograd_batched_packed_floats(&st[k].cv->d);
+            if (sp_conv3x3_winograd_batched_floats(&st[k].cv->d) > batched_ws)
+                batched_ws = sp_conv3x3_winograd_batched_floats(&st[k].cv->d);
+        }
         if (!st[k].per_image)
             continue;
         st[k].pk = packed;
@@ -614,11 +629,14 @@ static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
         for (int k = 0; k < ns; k++)
             if (st[k].kind == STEP_CONV && st[k].per_image)
                 sp_conv3x3_pack_forward(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d);
+            else if (st[k].kind == STEP_CONV && st[k].batched)
+                sp_conv3x3_winograd_batched_pack(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d);
         e->packed_ready = e->weights_fixed;
     }
-    if (per * (size_t)T > e->img_ws_len) {
+    const size_t ws_need = per * (size_t)T > batched_ws ? per * (size_t)T : batched_ws;
+    if (ws_need > e->img_ws_len) {
         free(e->img_ws);
-        e->img_ws_len = per * (size_t)T;
+        e->img_ws_len = ws_need;
         e->img_ws = sp_malloc(sizeof(float) * e->img_ws_len);
     }
     e->img_ws_per = per;

@@ -208,6 +208,76 @@ static void dx_case(int N, int C, int O, int H, int W)
     FREE_ALL(x, dy, w, dx, ws);
 }
 
+/* Maps of one F(4x4) tile, a batch at once (sp_conv3x3_winograd_batched_*,
+ * one tile per image): every image of n against sums in double, within
+ * F(4x4)'s 1e-5, with bias, the batch-norm epilogue, a residual and ReLU
+ * (NaN-filled outputs: one never written shows), on 3 threads; n across
+ * chunk and vector ends. */
+static void batched_case(int n, int C, int H, int W, int O, int with_ep)
+{
+    sp_conv2d_desc d = {n, C, H, W, O, 3, 3, 1, 1, 1, 1};
+    const size_t xs = (size_t)C * H * W, ys = (size_t)O * H * W;
+    char name[200];
+    snprintf(name, sizeof name, "winograd F(4x4) batched, one tile an image: %d images %dx%dx%d -> %d%s, 3 threads: within 1e-05 of the exact sum",
+             n, C, H, W, O, with_ep ? ", bias + batch norm + residual + relu" : "");
+    if (!sp_conv3x3_winograd_batched_ok(&d)) {
+        CHECK(name, 0, "not taken");
+        return;
+    }
+    float *x = random_floats(xs * n, 1, 0), *w = random_floats((size_t)O * C * 9, 0.3f, 0);
+    float *bias = random_floats(O, 1, 0), *scale = random_floats(O, 1, 0.5f), *shift = random_floats(O, 0.2f, 0);
+    float *res = random_floats(ys * n, 1, 0), *y = malloc(sizeof(float) * ys * n);
+    sp_conv2d_epilogue ep = {scale, shift, res, 1};
+    float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_batched_packed_floats(&d));
+    float *ws = sp_malloc(sizeof(float) * sp_conv3x3_winograd_batched_floats(&d));
+    sp_conv3x3_winograd_batched_pack(pk, w, &d);
+    memset(y, 0xff, sizeof(float) * ys * n);
+    omp_set_num_threads(3);
+    sp_conv3x3_winograd_batched_forward(y, x, (size_t)n, pk, with_ep ? bias : NULL, &d, ws, with_ep ? &ep : NULL);
+    double worst = 0.0;
+    for (int i = 0; i < n; i++) {
+        sp_conv2d_epilogue epi = {scale, shift, NULL, 1};
+        double e = worst_error(y + i * ys, x + i * xs, w, with_ep ? bias : NULL, with_ep ? &epi : NULL,
+                               with_ep ? res + i * ys : NULL, C, O, H, W);
+        if (!(e <= worst))
+            worst = e;
+    }
+    CHECK(name, worst <= 1e-5, "relative error %.3g", worst);
+    FREE_ALL(x, w, bias, scale, shift, res, y, pk, ws);
+}
+
+/* F(4x4)'s weight transform goes 4 kernels at a time (one double lane
+ * each) where 4 outputs of a GEMM block exist, one at a time for the rest:
+ * the same bits.  With 5 outputs and output 4's kernels copies of output
+ * 0's, output 4 (alone) must get output 0's (4 at once) transformed
+ * weights bit for bit; forward (the batched pack, blocks of 4) and flipped
+ * (an input gradient's, a 32x32 map: blocks of 4 too). */
+static void pack_lanes_case(void)
+{
+    const int C = 19, O = 5;
+    sp_conv2d_desc d = {1, C, 4, 4, O, 3, 3, 1, 1, 1, 1}, dflip = {1, C, 32, 32, O, 3, 3, 1, 1, 1, 1};
+    float *w = random_floats((size_t)O * C * 9, 1, 0), *wf = random_floats((size_t)O * C * 9, 1, 0);
+    for (int c = 0; c < C; c++)
+        for (int t = 0; t < 9; t++) {
+            w[((size_t)4 * C + c) * 9 + t] = w[(size_t)c * 9 + t];           /* [O][C]: (4, c) = (0, c) */
+            wf[((size_t)c * O + 4) * 9 + t] = wf[((size_t)c * O + 0) * 9 + t]; /* flipped [C][O] */
+        }
+    const size_t xs = 2 * (size_t)C * 4; /* 2 blocks of 4 outputs */
+    float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_batched_packed_floats(&d));
+    float *pf = sp_malloc(sizeof(float) * sp_conv3x3_winograd_packed_floats(&dflip, 4));
+    sp_conv3x3_winograd_batched_pack(pk, w, &d);
+    sp_conv3x3_winograd_pack(pf, wf, &dflip, 1, 4);
+    int same = 1, samef = 1;
+    for (size_t xi = 0; xi < 36; xi++)
+        for (size_t c = 0; c < (size_t)C; c++) {
+            same &= memcmp(pk + xi * xs + c * 4, pk + xi * xs + ((size_t)C + c) * 4, sizeof(float)) == 0;
+            samef &= memcmp(pf + xi * xs + c * 4, pf + xi * xs + ((size_t)C + c) * 4, sizeof(float)) == 0;
+        }
+    CHECK("winograd F(4x4) weight transform, 4 kernels at once = one at a time, bit for bit (forward and flipped)",
+          same && samef, "forward %s, flipped %s", same ? "same" : "differs", samef ? "same" : "differs");
+    FREE_ALL(w, wf, pk, pf);
+}
+
 /* every case with each tile, F(2x2) and F(4x4), where the layer takes Winograd */
 static void cases(void)
 {
@@ -262,5 +332,18 @@ int main(void)
     CHECK("winograd taken for 256 channels at 8x8 (too wide for the direct tiles), forward only",
           sp_conv3x3_winograd_ok(&wide8) && sp_conv3x3_forward_ok(&wide8) && !sp_conv3x3_direct_ok(&wide8),
           "not taken");
+    pack_lanes_case();
+    batched_case(32, 512, 4, 4, 512, 1); /* ResNet-18's layer 4 at 128x128, a batch of 32 */
+    batched_case(1, 16, 4, 4, 16, 0);
+    batched_case(9, 17, 3, 4, 21, 1);     /* channels off the tiles, a 3x4 map, a vector and one */
+    batched_case(70, 64, 2, 3, 20, 1);    /* more than one chunk (128 KB of V: 128 tiles at 64 channels: no; 70 > 24 * 2) */
+    batched_case(200, 300, 4, 4, 16, 1);  /* several chunks of 96 tiles */
+    batched_case(5, 16, 1, 1, 16, 1);     /* a 1x1 map */
+    sp_conv2d_desc w5 = {1, 16, 5, 4, 16, 3, 3, 1, 1, 1, 1}, c8 = {1, 8, 4, 4, 16, 3, 3, 1, 1, 1, 1};
+    CHECK("winograd batched: not for maps past 4x4 or under 16 channels, nor with F(2x2) forced",
+          !sp_conv3x3_winograd_batched_ok(&w5) && !sp_conv3x3_winograd_batched_ok(&c8) &&
+              (sp_conv3x3_winograd_set_tile(2), !sp_conv3x3_winograd_batched_ok(&wide4)) &&
+              (sp_conv3x3_winograd_set_tile(0), sp_conv3x3_winograd_batched_ok(&wide4)),
+          "taken");
     TEST_MAIN_END;
 }
