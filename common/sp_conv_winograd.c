@@ -1,5 +1,6 @@
 /* Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution, 3x3 / stride 1 /
- * padding 1, one image at a time (AVX2 + FMA), for the forward pass of the
+ * padding 1, one image at a time (AVX2 + FMA; maps of one F(4x4) tile: a
+ * batch at a time, at the end of this file), for the forward pass of the
  * ResNets' 3x3 layers and their input gradient.
  *
  * Why: the direct tiles (sp_conv_direct.c) run near the FMA peak, so the

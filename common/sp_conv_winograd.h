@@ -1,6 +1,8 @@
-/* Internal to sp_conv_direct.c's callers: the Winograd F(2x2, 3x3) and F(4x4, 3x3) forward
- * of a 3x3 / stride 1 / padding 1 convolution, one image on the calling
- * thread (see sp_conv_winograd.c). */
+/* Internal to sp_conv_direct.c and the encoder: the Winograd F(2x2, 3x3)
+ * and F(4x4, 3x3) forward of a 3x3 / stride 1 / padding 1 convolution, one
+ * image (or a stacked group) on the calling thread, and for maps of one
+ * F(4x4) tile a whole batch on the threads it starts (see
+ * sp_conv_winograd.c). */
 #ifndef SP_CONV_WINOGRAD_H
 #define SP_CONV_WINOGRAD_H
 
