@@ -124,6 +124,8 @@ size_t sp_conv2d_workspace(const sp_conv2d_desc *d)
     }
     size_t need = fwd > dw ? fwd : dw;
     need = need > dx ? need : dx;
+    const size_t dx_wide = sp_conv3x3_dx_wide_floats(d, T); /* the input gradient by Winograd */
+    need = need > dx_wide ? need : dx_wide;
     return need > wino ? need : wino;
 }
 
@@ -376,7 +378,7 @@ void sp_conv2d_backward(float *dx, float *dweight, float *dbias, const float *dy
         }
     }
 
-    if (dx && d->n > 0) {
+    if (dx && d->n > 0 && !sp_conv3x3_dx_wide(dx, dy, weight, d, ws)) {
         if (flip_ok(d)) {
             /* wf [C, O, kh, kw] = weight [O, C, kh, kw] transposed and rotated 180 degrees */
             float *wf = ws;

@@ -710,6 +710,59 @@ void sp_conv3x3_forward(float *y, const float *x, const float *weight, const flo
     }
 }
 
+/* The input gradient of a 3x3 layer whose weights the direct tiles do not
+ * take (ResNet-18's layers 3 and 4): dy convolved with the flipped weights
+ * by Winograd, per image where the flat tiles take its map (8x8 and more,
+ * the tile picked as DX_TILE picks), over the batch with one F(4x4) tile an
+ * image on 4x4 maps; 0 where neither applies (the caller's im2col then). */
+static int dx_wide_kind(const sp_conv2d_desc *d)
+{
+    if (!sp_conv3x3_shape_ok(d) || sp_conv3x3_direct_ok(d))
+        return 0;
+    const sp_conv2d_desc f = dx_desc(d);
+    return use_winograd(&f) ? 1 : sp_conv3x3_batched_ok(&f) ? 2 : 0;
+}
+
+size_t sp_conv3x3_dx_wide_floats(const sp_conv2d_desc *d, int T)
+{
+    const sp_conv2d_desc f = dx_desc(d);
+    switch (dx_wide_kind(d)) {
+    case 1:
+        return winograd_floats(&f, T, DX_TILE);
+    case 2:
+        return sp_conv3x3_winograd_batched_packed_floats(&f) + sp_conv3x3_winograd_batched_floats(&f);
+    default:
+        return 0;
+    }
+}
+
+int sp_conv3x3_dx_wide(float *dx, const float *dy, const float *weight, const sp_conv2d_desc *d, float *ws)
+{
+    const int kind = dx_wide_kind(d);
+    if (!kind || d->n == 0)
+        return kind != 0;
+    const sp_conv2d_desc f = dx_desc(d);
+    const size_t xs = (size_t)d->c * d->h * d->w, ys = (size_t)d->o * d->h * d->w;
+    if (kind == 2) {
+        sp_conv3x3_winograd_batched_pack(ws, weight, &f, 1);
+        sp_conv3x3_winograd_batched_forward(dx, dy, (size_t)d->n, ws, NULL, &f, ws + sp_conv3x3_winograd_batched_packed_floats(&f),
+                                            NULL);
+        return 1;
+    }
+    float *pk = ws, *base = ws + sp_conv3x3_winograd_packed_floats(&f, DX_TILE);
+    sp_conv3x3_winograd_pack(pk, weight, &f, 1, DX_TILE);
+    const size_t per = sp_conv3x3_winograd_image_floats(&f, DX_TILE);
+#pragma omp parallel
+    {
+        int T = omp_get_num_threads(), t = omp_get_thread_num();
+        int n0 = (int)((long long)d->n * t / T), n1 = (int)((long long)d->n * (t + 1) / T);
+        for (int n = n0; n < n1; n++)
+            sp_conv3x3_winograd_forward_image(dx + (size_t)n * xs, dy + (size_t)n * ys, pk, NULL, &f,
+                                              base + (size_t)t * per, NULL, NULL, DX_TILE);
+    }
+    return 1;
+}
+
 void sp_conv3x3_backward(float *dx, float *dweight, const float *dy, const float *x,
                          const float *weight, const sp_conv2d_desc *d, float *ws)
 {

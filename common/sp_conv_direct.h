@@ -51,6 +51,13 @@ void sp_conv3x3_forward_images(float *y, const float *x, size_t gi, const float 
  * sp_conv_winograd.h): AVX2 + FMA, Winograd not turned off
  * (SP_CONV_WINOGRAD=0, SP_CONV_IM2COL=1) nor F(2x2) forced. */
 int sp_conv3x3_batched_ok(const sp_conv2d_desc *d);
+/* The input gradient of a 3x3 stride-1 layer whose weights are too large
+ * for the direct tiles (ResNet-18's layers 3 and 4) by Winograd where
+ * the flipped convolution takes it: returns 0 (nothing done) where it does
+ * not, for im2col; ws: sp_conv3x3_dx_wide_floats(d, omp_get_max_threads())
+ * (0 where it does not apply). */
+size_t sp_conv3x3_dx_wide_floats(const sp_conv2d_desc *d, int T);
+int sp_conv3x3_dx_wide(float *dx, const float *dy, const float *weight, const sp_conv2d_desc *d, float *ws);
 /* One row of output channel o from the convolution's own result: src +
  * bias, then ep (may be NULL) as the separate batch-norm pass computes it,
  * operation for operation (x * scale + shift + residual), so fused and

@@ -793,9 +793,9 @@ size_t sp_conv3x3_winograd_batched_packed_floats(const sp_conv2d_desc *d)
     return 36 * (((size_t)d->o + BATCHED_MR - 1) / BATCHED_MR * BATCHED_MR) * (size_t)d->c;
 }
 
-void sp_conv3x3_winograd_batched_pack(float *pk, const float *weight, const sp_conv2d_desc *d)
+void sp_conv3x3_winograd_batched_pack(float *pk, const float *weight, const sp_conv2d_desc *d, int flipped)
 {
-    pack_tiles(pk, weight, d, 0, 4, BATCHED_MR);
+    pack_tiles(pk, weight, d, flipped, 4, BATCHED_MR);
 }
 
 size_t sp_conv3x3_winograd_batched_floats(const sp_conv2d_desc *d)

@@ -630,7 +630,7 @@ static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
             if (st[k].kind == STEP_CONV && st[k].per_image)
                 sp_conv3x3_pack_forward(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d);
             else if (st[k].kind == STEP_CONV && st[k].batched)
-                sp_conv3x3_winograd_batched_pack(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d);
+                sp_conv3x3_winograd_batched_pack(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d, 0);
         e->packed_ready = e->weights_fixed;
     }
     const size_t ws_need = per * (size_t)T > batched_ws ? per * (size_t)T : batched_ws;

@@ -170,16 +170,30 @@ static void group_case(int C, int O, int H, int W, int gi)
  * flipped weights where it applies) against sums in double: within 2e-6 of
  * sum |dy| |w| of each input; odd and even maps, channel counts off the
  * tiles, 3 threads. */
+static void dx_case_by(int N, int C, int O, int H, int W, int wide);
 static void dx_case(int N, int C, int O, int H, int W)
+{
+    dx_case_by(N, C, O, H, W, 0);
+}
+
+/* wide = 1: the same through sp_conv2d_backward for layers whose weights
+ * are too large for the direct tiles (sp_conv3x3_dx_wide: flat Winograd on
+ * 8x8 and larger maps, one F(4x4) tile an image on 4x4 and less, im2col
+ * between) */
+static void dx_case_by(int N, int C, int O, int H, int W, int wide)
 {
     sp_conv2d_desc d = {N, C, H, W, O, 3, 3, 1, 1, 1, 1};
     const size_t xs = (size_t)C * H * W, ys = (size_t)O * H * W, nw = (size_t)O * C * 9;
     float *x = random_floats(xs * N, 1, 0), *dy = random_floats(ys * N, 1, 0), *w = random_floats(nw, 1, 0);
     float *dx = malloc(sizeof(float) * xs * N);
     omp_set_num_threads(3);
-    float *ws = sp_malloc(sizeof(float) * sp_conv3x3_workspace(&d, 3));
+    const size_t ws_len = wide ? sp_conv2d_workspace(&d) : sp_conv3x3_workspace(&d, 3);
+    float *ws = sp_malloc(sizeof(float) * ws_len);
     memset(dx, 0xff, sizeof(float) * xs * N);
-    sp_conv3x3_backward(dx, NULL, dy, x, w, &d, ws);
+    if (wide)
+        sp_conv2d_backward(dx, NULL, NULL, dy, x, w, &d, ws, ws_len);
+    else
+        sp_conv3x3_backward(dx, NULL, dy, x, w, &d, ws);
     double worst = 0.0;
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++)
@@ -202,8 +216,9 @@ static void dx_case(int N, int C, int O, int H, int W)
                         worst = e != e ? 1e30 : e;
                 }
     char name[160];
-    snprintf(name, sizeof name, "winograd F(%dx%d) input gradient, batch of %d %dx%dx%d <- %d, 3 threads: within %g of the exact sum",
-             tile, tile, N, C, H, W, O, BOUND);
+    snprintf(name, sizeof name, "winograd F(%dx%d) input gradient%s, batch of %d %dx%dx%d <- %d, 3 threads: within %g of the exact sum",
+             tile, tile, wide ? (sp_conv3x3_dx_wide_floats(&d, 3) ? " of a wide layer" : " of a wide layer (im2col)") : "",
+             N, C, H, W, O, BOUND);
     CHECK(name, worst <= BOUND, "relative error %.3g", worst);
     FREE_ALL(x, dy, w, dx, ws);
 }
@@ -230,7 +245,7 @@ static void batched_case(int n, int C, int H, int W, int O, int with_ep)
     sp_conv2d_epilogue ep = {scale, shift, res, 1};
     float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_batched_packed_floats(&d));
     float *ws = sp_malloc(sizeof(float) * sp_conv3x3_winograd_batched_floats(&d));
-    sp_conv3x3_winograd_batched_pack(pk, w, &d);
+    sp_conv3x3_winograd_batched_pack(pk, w, &d, 0);
     memset(y, 0xff, sizeof(float) * ys * n);
     omp_set_num_threads(3);
     sp_conv3x3_winograd_batched_forward(y, x, (size_t)n, pk, with_ep ? bias : NULL, &d, ws, with_ep ? &ep : NULL);
@@ -265,7 +280,7 @@ static void pack_lanes_case(void)
     const size_t xs = 2 * (size_t)C * 4; /* 2 blocks of 4 outputs */
     float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_batched_packed_floats(&d));
     float *pf = sp_malloc(sizeof(float) * sp_conv3x3_winograd_packed_floats(&dflip, 4));
-    sp_conv3x3_winograd_batched_pack(pk, w, &d);
+    sp_conv3x3_winograd_batched_pack(pk, w, &d, 0);
     sp_conv3x3_winograd_pack(pf, wf, &dflip, 1, 4);
     int same = 1, samef = 1;
     for (size_t xi = 0; xi < 36; xi++)
@@ -296,6 +311,9 @@ static void cases(void)
     dx_case(2, 19, 17, 8, 9);   /* channels off the tiles, odd width */
     dx_case(2, 24, 32, 18, 18); /* even map */
     batch_case(5, 32, 24, 9, 10);
+    dx_case_by(3, 192, 176, 8, 9, 1);  /* past the direct tiles' weights: flat Winograd */
+    dx_case_by(5, 192, 200, 4, 3, 1);  /* one F(4x4) tile an image (im2col with F(2x2) forced) */
+    dx_case_by(2, 176, 192, 6, 6, 1);  /* neither: im2col */
 }
 
 int main(void)
