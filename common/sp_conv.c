@@ -126,6 +126,8 @@ size_t sp_conv2d_workspace(const sp_conv2d_desc *d)
     need = need > dx ? need : dx;
     const size_t dx_wide = sp_conv3x3_dx_wide_floats(d, T); /* the input gradient by Winograd */
     need = need > dx_wide ? need : dx_wide;
+    const size_t batched = sp_conv3x3_forward_batched_floats(d); /* the forward of 4x4 maps by Winograd */
+    need = need > batched ? need : batched;
     return need > wino ? need : wino;
 }
 
@@ -268,14 +270,16 @@ static void forward_ws(float *y, const float *x, const float *weight, const floa
 static void forward_any(float *y, const float *x, const float *weight, const float *bias,
                         const sp_conv2d_desc *d, float *ws, size_t ws_len, const sp_conv2d_epilogue *ep)
 {
-    int direct = sp_conv3x3_forward_ok(d);
+    int direct = sp_conv3x3_forward_ok(d), batched = !direct && sp_conv3x3_batched_ok(d);
     int T = omp_get_max_threads();
-    size_t need = direct ? sp_conv3x3_workspace(d, T) : fwd_need(d, T);
+    size_t need = direct ? sp_conv3x3_workspace(d, T) : batched ? sp_conv3x3_forward_batched_floats(d) : fwd_need(d, T);
     float *own = NULL;
     if (!ws || ws_len < need)
         ws = own = sp_malloc(sizeof(float) * (need ? need : 1));
     if (direct)
         sp_conv3x3_forward(y, x, weight, bias, d, ws, ep);
+    else if (batched)
+        sp_conv3x3_forward_batched(y, x, weight, bias, d, ws, ep);
     else
         forward_ws(y, x, weight, bias, d, ws, ep);
     free(own);

@@ -606,6 +606,21 @@ int sp_conv3x3_batched_ok(const sp_conv2d_desc *d)
     return simd_ok && winograd && sp_conv3x3_winograd_batched_ok(d);
 }
 
+size_t sp_conv3x3_forward_batched_floats(const sp_conv2d_desc *d)
+{
+    if (!sp_conv3x3_batched_ok(d))
+        return 0;
+    return sp_conv3x3_winograd_batched_packed_floats(d, TRAIN_TILE) + sp_conv3x3_winograd_batched_floats(d, TRAIN_TILE);
+}
+
+void sp_conv3x3_forward_batched(float *y, const float *x, const float *weight, const float *bias,
+                                const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep)
+{
+    sp_conv3x3_winograd_batched_pack(ws, weight, d, 0, TRAIN_TILE);
+    sp_conv3x3_winograd_batched_forward(y, x, (size_t)d->n, ws, bias, d,
+                                        ws + sp_conv3x3_winograd_batched_packed_floats(d, TRAIN_TILE), ep, TRAIN_TILE);
+}
+
 size_t sp_conv3x3_packed_floats(const sp_conv2d_desc *d)
 {
     if (use_winograd(d))
@@ -730,7 +745,7 @@ size_t sp_conv3x3_dx_wide_floats(const sp_conv2d_desc *d, int T)
     case 1:
         return winograd_floats(&f, T, DX_TILE);
     case 2:
-        return sp_conv3x3_winograd_batched_packed_floats(&f) + sp_conv3x3_winograd_batched_floats(&f);
+        return sp_conv3x3_winograd_batched_packed_floats(&f, 4) + sp_conv3x3_winograd_batched_floats(&f, 4);
     default:
         return 0;
     }
@@ -744,9 +759,9 @@ int sp_conv3x3_dx_wide(float *dx, const float *dy, const float *weight, const sp
     const sp_conv2d_desc f = dx_desc(d);
     const size_t xs = (size_t)d->c * d->h * d->w, ys = (size_t)d->o * d->h * d->w;
     if (kind == 2) {
-        sp_conv3x3_winograd_batched_pack(ws, weight, &f, 1);
-        sp_conv3x3_winograd_batched_forward(dx, dy, (size_t)d->n, ws, NULL, &f, ws + sp_conv3x3_winograd_batched_packed_floats(&f),
-                                            NULL);
+        sp_conv3x3_winograd_batched_pack(ws, weight, &f, 1, 4);
+        sp_conv3x3_winograd_batched_forward(dx, dy, (size_t)d->n, ws, NULL, &f,
+                                            ws + sp_conv3x3_winograd_batched_packed_floats(&f, 4), NULL, 4);
         return 1;
     }
     float *pk = ws, *base = ws + sp_conv3x3_winograd_packed_floats(&f, DX_TILE);

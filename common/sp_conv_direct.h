@@ -51,6 +51,12 @@ void sp_conv3x3_forward_images(float *y, const float *x, size_t gi, const float 
  * sp_conv_winograd.h): AVX2 + FMA, Winograd not turned off
  * (SP_CONV_WINOGRAD=0, SP_CONV_IM2COL=1) nor F(2x2) forced. */
 int sp_conv3x3_batched_ok(const sp_conv2d_desc *d);
+/* The forward of such a layer by that path with training's tile, F(2x2)
+ * (the weights packed on every call into ws, then the scratch:
+ * sp_conv3x3_forward_batched_floats of it, 0 where it does not apply). */
+size_t sp_conv3x3_forward_batched_floats(const sp_conv2d_desc *d);
+void sp_conv3x3_forward_batched(float *y, const float *x, const float *weight, const float *bias,
+                                const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep);
 /* The input gradient of a 3x3 stride-1 layer whose weights are too large
  * for the direct tiles (ResNet-18's layers 3 and 4) by Winograd where
  * the flipped convolution takes it: returns 0 (nothing done) where it does

@@ -736,31 +736,32 @@ size_t sp_conv3x3_winograd_group(const sp_conv2d_desc *d, int tile)
     return wgeometry(d, tile).G;
 }
 
-/* Maps that fit one F(4x4) tile (h, w <= 4: ResNet-18's layer 4 on 128x128
- * images, 512 channels 4x4), a batch at once.  In the flat layout such a
- * map costs 4-6 tiles for 1 tile's outputs (F(4x4): 4 of 36 products
- * used), and im2col + sgemm streams the 9.4 MB of weights once per group
- * of images.  Here every image is one tile: tile t of the batch is image t,
- * its 6x6 input the image with its zero border (gathered, then transformed
- * 8 images to a vector), 36 products per channel pair instead of 144, and
- * the GEMM goes position by position over the batch's tiles, so each
- * transformed weight block streams once per chunk of up to 64-128 images.
- * The threads share the input transform by channels, then each takes its
- * own output channels through the GEMM, the output transform and the
- * epilogue. */
+/* Maps of 4x4 and less (ResNet-18's layer 4 on 128x128 images: 512
+ * channels, 19% of its multiply-adds), a batch at once.  In the flat
+ * layout such a map costs 4-6 tiles for 1 tile's outputs, and im2col +
+ * sgemm streams the 9.4 MB of weights once per group of images.  Here the
+ * batch's tiles are numbered image by image: F(4x4) makes each image one
+ * tile (36 products per channel pair instead of 144: the inference and
+ * the input gradient), F(2x2) 2x2 tiles of an image (64 instead of 144:
+ * training's forward, which keeps F(2x2)).  A tile's input window (zeros
+ * outside the map) is gathered, 8 tiles to a vector, and transformed; the
+ * GEMM goes position by position over a chunk of whole images' tiles, so
+ * each transformed weight block streams once per chunk; then the output
+ * transform writes the map and the epilogue runs over each image's
+ * outputs.  The threads share the input transform by channels, then each
+ * takes its own output channels through the GEMM, the output transform and
+ * the epilogue. */
 #define BATCHED_MR 4
 
 int sp_conv3x3_winograd_batched_ok(const sp_conv2d_desc *d)
 {
-    return tile_choice != 2 && sp_conv3x3_shape_ok(d) && d->c >= 16 && d->o >= 16 && d->h <= 4 && d->w <= 4;
+    return sp_conv3x3_shape_ok(d) && d->c >= 16 && d->o >= 16 && d->h <= 4 && d->w <= 4;
 }
 
-/* the tiles of a chunk whose V of one position (C x nt) is 128 KB, in
- * whole GEMM tiles of nr */
-static size_t chunk_tiles(size_t C, size_t nr)
+/* the tile a call gets: the forced one (sp_conv3x3_winograd_set_tile), or its own */
+static size_t btile(int tile)
 {
-    size_t nt = 32768 / C / nr * nr;
-    return nt < nr ? nr : nt;
+    return tile_choice ? (size_t)tile_choice : tile == 2 ? 2 : 4;
 }
 
 static size_t stride_floats(size_t f)
@@ -768,148 +769,225 @@ static size_t stride_floats(size_t f)
     return (f + 255) / 256 * 256 + 16; /* as wgeometry's vs and ms */
 }
 
-/* n images: the GEMM tile (4 outputs x 24 or 16 tiles, as wtiles
- * chooses), the tiles computed and the chunk */
-static wgeom bgeometry(const sp_conv2d_desc *d, size_t n)
+static size_t round_up(size_t x, size_t k)
+{
+    return (x + k - 1) / k * k;
+}
+
+/* n images with tile m: th x tw tiles an image (its tile rows and
+ * columns), G = images per chunk (as many as keep V of one position of
+ * a chunk near 128 KB, at least one), t = tiles of a chunk of G images,
+ * the GEMM tile (4 outputs x 24 or 16 tiles, as wtiles chooses) and nt,
+ * the chunk's tiles computed */
+static wgeom bgeometry(const sp_conv2d_desc *d, size_t n, size_t m)
 {
     wgeom g;
     memset(&g, 0, sizeof g);
-    const size_t C = (size_t)d->c, t24 = (n + 23) / 24 * 24, t16 = (n + 15) / 16 * 16;
-    g.m = 4, g.np = 36, g.G = 1, g.mr = BATCHED_MR;
+    const size_t C = (size_t)d->c;
+    g.m = m, g.np = (m + 2) * (m + 2), g.mr = BATCHED_MR;
+    g.th = ((size_t)d->h + m - 1) / m, g.tw = ((size_t)d->w + m - 1) / m;
+    const size_t tpi = g.th * g.tw, cap = 32768 / C;
+    g.G = cap / tpi < 1 ? 1 : cap / tpi;
+    if (g.G > n && n > 0)
+        g.G = n;
+    g.t = g.G * tpi;
+    const size_t t24 = round_up(g.t, 24), t16 = round_up(g.t, 16);
     g.nr = t16 * 10 < t24 * 9 ? 16 : 24;
-    g.tg = g.nr == 16 ? t16 : t24;
-    g.t = n;
-    g.or_ = ((size_t)d->o + g.mr - 1) / g.mr * g.mr;
-    g.nt = chunk_tiles(C, g.nr);
-    if (g.nt > g.tg)
-        g.nt = g.tg;
+    g.nt = g.tg = g.nr == 16 ? t16 : t24;
+    g.or_ = round_up((size_t)d->o, g.mr);
     g.vs = stride_floats(C * g.nt);
     g.ms = stride_floats(g.or_ * g.nt);
     return g;
 }
 
-size_t sp_conv3x3_winograd_batched_packed_floats(const sp_conv2d_desc *d)
+size_t sp_conv3x3_winograd_batched_packed_floats(const sp_conv2d_desc *d, int tile)
 {
-    return 36 * (((size_t)d->o + BATCHED_MR - 1) / BATCHED_MR * BATCHED_MR) * (size_t)d->c;
+    const size_t m = btile(tile);
+    return (m + 2) * (m + 2) * round_up((size_t)d->o, BATCHED_MR) * (size_t)d->c;
 }
 
-void sp_conv3x3_winograd_batched_pack(float *pk, const float *weight, const sp_conv2d_desc *d, int flipped)
+void sp_conv3x3_winograd_batched_pack(float *pk, const float *weight, const sp_conv2d_desc *d, int flipped, int tile)
 {
-    pack_tiles(pk, weight, d, flipped, 4, BATCHED_MR);
+    pack_tiles(pk, weight, d, flipped, btile(tile), BATCHED_MR);
 }
 
-size_t sp_conv3x3_winograd_batched_floats(const sp_conv2d_desc *d)
+size_t sp_conv3x3_winograd_batched_floats(const sp_conv2d_desc *d, int tile)
 {
-    const size_t C = (size_t)d->c, or_ = ((size_t)d->o + BATCHED_MR - 1) / BATCHED_MR * BATCHED_MR;
-    size_t nt = chunk_tiles(C, 16), nt24 = chunk_tiles(C, 24);
-    if (nt24 > nt)
-        nt = nt24;
-    return 36 * (stride_floats(C * nt) + stride_floats(or_ * nt));
+    const wgeom g = bgeometry(d, (size_t)-1, btile(tile)); /* the largest chunk */
+    const size_t nt = round_up(g.t, 48); /* whichever GEMM tile a smaller batch gets */
+    return g.np * (stride_floats((size_t)d->c * nt) + stride_floats(g.or_ * nt));
 }
 
-/* V[xi][c][0..cnt) of images u0 .. u0 + cnt - 1 (zeros past n), 8 at a time */
-__attribute__((target("avx2,fma"))) static void input_batched(float *v, const float *x, size_t n, size_t u0,
-                                                               size_t cnt, size_t c, const sp_conv2d_desc *d,
-                                                               const wgeom *g)
+/* B^T of F(2x2) on four vectors: d0 - d2, d1 + d2, d2 - d1, d1 - d3 */
+#define BT4(d0, d1, d2, d3, v0, v1, v2, v3)                                                        \
+    do {                                                                                           \
+        v0 = _mm256_sub_ps(d0, d2);                                                                \
+        v1 = _mm256_add_ps(d1, d2);                                                                \
+        v2 = _mm256_sub_ps(d2, d1);                                                                \
+        v3 = _mm256_sub_ps(d1, d3);                                                                \
+    } while (0)
+
+/* A^T of F(2x2): m0 + m1 + m2, m1 - m2 - m3 */
+#define AT4(m0, m1, m2, m3, y0, y1)                                                                \
+    do {                                                                                           \
+        y0 = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);                                             \
+        y1 = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);                                             \
+    } while (0)
+
+/* tile T of a chunk: its image (from the chunk's first) and tile row and column */
+static inline void btile_at(size_t T, const wgeom *g, size_t *img, size_t *ti, size_t *tj)
 {
-    const size_t h = (size_t)d->h, w = (size_t)d->w, hw = h * w, xs = (size_t)d->c * hw, vs = g->vs;
+    const size_t tpi = g->th * g->tw, r = T % tpi;
+    *img = T / tpi;
+    *ti = r / g->tw;
+    *tj = r % g->tw;
+}
+
+/* V[xi][c][0..cnt) of the chunk's tiles (the first nv real, the rest
+ * zeros) from images x (the chunk's first), 8 at a time */
+__attribute__((target("avx2,fma"))) static void input_batched(float *v, const float *x, size_t nv, size_t cnt,
+                                                               size_t c, const sp_conv2d_desc *d, const wgeom *g)
+{
+    const size_t h = (size_t)d->h, w = (size_t)d->w, hw = h * w, xs = (size_t)d->c * hw, vs = g->vs, m = g->m;
+    const size_t e = m + 2; /* the input window's side */
     float *vc = v + c * g->nt;
     for (size_t t = 0; t < cnt; t += 8) {
-        float s[16][8]; /* s[4i + j][k]: x[i][j] of image u0 + t + k */
+        float s[36][8]; /* s[a*e + b][k]: the window's (a, b) of tile t + k */
         memset(s, 0, sizeof s);
-        for (size_t k = 0; k < 8 && u0 + t + k < n; k++) {
-            const float *xi = x + (u0 + t + k) * xs + c * hw;
-            for (size_t i = 0; i < h; i++)
-                for (size_t j = 0; j < w; j++)
-                    s[4 * i + j][k] = xi[i * w + j];
+        for (size_t k = 0; k < 8 && t + k < nv; k++) {
+            size_t img, ti, tj;
+            btile_at(t + k, g, &img, &ti, &tj);
+            const float *xi = x + img * xs + c * hw;
+            for (size_t a = 0; a < e; a++) {
+                const size_t row = m * ti + a; /* + 1: the window starts a row above */
+                if (row < 1 || row > h)
+                    continue;
+                for (size_t b = 0; b < e; b++) {
+                    const size_t col = m * tj + b;
+                    if (col >= 1 && col <= w)
+                        s[a * e + b][k] = xi[(row - 1) * w + col - 1];
+                }
+            }
         }
-        __m256 dd[6][6]; /* the 6x6 tile: the zero border around the map */
-        for (size_t i = 0; i < 6; i++)
-            for (size_t j = 0; j < 6; j++)
-                dd[i][j] = i >= 1 && i <= 4 && j >= 1 && j <= 4 ? _mm256_loadu_ps(s[4 * (i - 1) + (j - 1)])
-                                                                  : _mm256_setzero_ps();
-        __m256 tt[6][6]; /* tt[i][k]: B^T down input column k */
-        for (size_t k = 0; k < 6; k++)
-            BT6(dd[0][k], dd[1][k], dd[2][k], dd[3][k], dd[4][k], dd[5][k], tt[0][k], tt[1][k], tt[2][k], tt[3][k],
-                tt[4][k], tt[5][k]);
         float *out = vc + t;
-        for (size_t i = 0; i < 6; i++) { /* (B^T d) B: along each row */
-            __m256 w0, w1, w2, w3, w4, w5;
-            BT6(tt[i][0], tt[i][1], tt[i][2], tt[i][3], tt[i][4], tt[i][5], w0, w1, w2, w3, w4, w5);
-            _mm256_storeu_ps(out + (6 * i) * vs, w0);
-            _mm256_storeu_ps(out + (6 * i + 1) * vs, w1);
-            _mm256_storeu_ps(out + (6 * i + 2) * vs, w2);
-            _mm256_storeu_ps(out + (6 * i + 3) * vs, w3);
-            _mm256_storeu_ps(out + (6 * i + 4) * vs, w4);
-            _mm256_storeu_ps(out + (6 * i + 5) * vs, w5);
+        if (m == 4) {
+            __m256 tt[6][6]; /* tt[i][k]: B^T down window column k */
+            for (size_t k = 0; k < 6; k++) {
+                __m256 dd[6];
+                for (size_t a = 0; a < 6; a++)
+                    dd[a] = _mm256_loadu_ps(s[6 * a + k]);
+                BT6(dd[0], dd[1], dd[2], dd[3], dd[4], dd[5], tt[0][k], tt[1][k], tt[2][k], tt[3][k], tt[4][k],
+                    tt[5][k]);
+            }
+            for (size_t i = 0; i < 6; i++) { /* (B^T d) B: along each row */
+                __m256 w0, w1, w2, w3, w4, w5;
+                BT6(tt[i][0], tt[i][1], tt[i][2], tt[i][3], tt[i][4], tt[i][5], w0, w1, w2, w3, w4, w5);
+                _mm256_storeu_ps(out + (6 * i) * vs, w0);
+                _mm256_storeu_ps(out + (6 * i + 1) * vs, w1);
+                _mm256_storeu_ps(out + (6 * i + 2) * vs, w2);
+                _mm256_storeu_ps(out + (6 * i + 3) * vs, w3);
+                _mm256_storeu_ps(out + (6 * i + 4) * vs, w4);
+                _mm256_storeu_ps(out + (6 * i + 5) * vs, w5);
+            }
+        } else {
+            __m256 tt[4][4];
+            for (size_t k = 0; k < 4; k++)
+                BT4(_mm256_loadu_ps(s[k]), _mm256_loadu_ps(s[4 + k]), _mm256_loadu_ps(s[8 + k]),
+                    _mm256_loadu_ps(s[12 + k]), tt[0][k], tt[1][k], tt[2][k], tt[3][k]);
+            for (size_t i = 0; i < 4; i++) {
+                __m256 w0, w1, w2, w3;
+                BT4(tt[i][0], tt[i][1], tt[i][2], tt[i][3], w0, w1, w2, w3);
+                _mm256_storeu_ps(out + (4 * i) * vs, w0);
+                _mm256_storeu_ps(out + (4 * i + 1) * vs, w1);
+                _mm256_storeu_ps(out + (4 * i + 2) * vs, w2);
+                _mm256_storeu_ps(out + (4 * i + 3) * vs, w3);
+            }
         }
     }
 }
 
-/* output channel o of images u0 .. u0 + nv - 1: A^T M A, 8 images at a
- * time, then each image's h x w outputs through sp_conv_out_row (bias, the
- * epilogue, its residual) */
-__attribute__((target("avx2,fma"))) static void output_batched(float *y, const float *m, size_t o, size_t u0,
-                                                                size_t nv, const float *bias,
-                                                                const sp_conv2d_desc *d,
-                                                                const sp_conv2d_epilogue *ep, const wgeom *g)
+/* output channel o of the chunk's nv tiles: A^T M A, 8 tiles at a time,
+ * into y (the chunk's first image) */
+__attribute__((target("avx2,fma"))) static void output_batched(float *y, const float *mm, size_t o, size_t nv,
+                                                                const sp_conv2d_desc *d, const wgeom *g)
 {
-    const size_t h = (size_t)d->h, w = (size_t)d->w, hw = h * w, ys = (size_t)d->o * hw, ms = g->ms;
-    const float *mo = m + o * g->nt;
+    const size_t h = (size_t)d->h, w = (size_t)d->w, hw = h * w, ys = (size_t)d->o * hw, ms = g->ms, m = g->m;
+    const float *mo = mm + o * g->nt;
     for (size_t t = 0; t < nv; t += 8) {
         const float *p = mo + t;
-        __m256 s[4][6]; /* A^T M: s[i][j] down position column j */
-        for (size_t j = 0; j < 6; j++) {
-            __m256 q[6];
-            for (size_t i = 0; i < 6; i++)
-                q[i] = _mm256_loadu_ps(p + (6 * i + j) * ms);
-            AT6(q[0], q[1], q[2], q[3], q[4], q[5], s[0][j], s[1][j], s[2][j], s[3][j]);
-        }
-        float out[16][8]; /* out[4i + j][k]: output (i, j) of image u0 + t + k */
-        for (size_t i = 0; i < 4; i++) {
-            __m256 a, b, c, e;
-            AT6(s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], s[i][5], a, b, c, e);
-            _mm256_storeu_ps(out[4 * i], a);
-            _mm256_storeu_ps(out[4 * i + 1], b);
-            _mm256_storeu_ps(out[4 * i + 2], c);
-            _mm256_storeu_ps(out[4 * i + 3], e);
+        float out[16][8]; /* out[i*m + j][k]: output (i, j) of tile t + k */
+        if (m == 4) {
+            __m256 s[4][6]; /* A^T M: s[i][j] down position column j */
+            for (size_t j = 0; j < 6; j++) {
+                __m256 q[6];
+                for (size_t i = 0; i < 6; i++)
+                    q[i] = _mm256_loadu_ps(p + (6 * i + j) * ms);
+                AT6(q[0], q[1], q[2], q[3], q[4], q[5], s[0][j], s[1][j], s[2][j], s[3][j]);
+            }
+            for (size_t i = 0; i < 4; i++) {
+                __m256 a, b, c, e;
+                AT6(s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], s[i][5], a, b, c, e);
+                _mm256_storeu_ps(out[4 * i], a);
+                _mm256_storeu_ps(out[4 * i + 1], b);
+                _mm256_storeu_ps(out[4 * i + 2], c);
+                _mm256_storeu_ps(out[4 * i + 3], e);
+            }
+        } else {
+            __m256 s[2][4];
+            for (size_t j = 0; j < 4; j++)
+                AT4(_mm256_loadu_ps(p + j * ms), _mm256_loadu_ps(p + (4 + j) * ms), _mm256_loadu_ps(p + (8 + j) * ms),
+                    _mm256_loadu_ps(p + (12 + j) * ms), s[0][j], s[1][j]);
+            for (size_t i = 0; i < 2; i++) {
+                __m256 a, b;
+                AT4(s[i][0], s[i][1], s[i][2], s[i][3], a, b);
+                _mm256_storeu_ps(out[2 * i], a);
+                _mm256_storeu_ps(out[2 * i + 1], b);
+            }
         }
         for (size_t k = 0; k < 8 && t + k < nv; k++) {
-            float row[16];
-            for (size_t i = 0; i < h; i++)
-                for (size_t j = 0; j < w; j++)
-                    row[i * w + j] = out[4 * i + j][k];
-            const size_t at = (u0 + t + k) * ys + o * hw;
-            sp_conv_out_row(y + at, row, hw, bias ? bias[o] : 0.0f, ep, o,
-                            ep && ep->residual ? ep->residual + at : NULL);
+            size_t img, ti, tj;
+            btile_at(t + k, g, &img, &ti, &tj);
+            float *yo = y + img * ys + o * hw;
+            for (size_t i = 0; i < m && m * ti + i < h; i++)
+                for (size_t j = 0; j < m && m * tj + j < w; j++)
+                    yo[(m * ti + i) * w + m * tj + j] = out[i * m + j][k];
         }
     }
 }
 
 void sp_conv3x3_winograd_batched_forward(float *y, const float *x, size_t n, const float *pk, const float *bias,
-                                         const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep)
+                                         const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep, int tile)
 {
     if (n == 0)
         return;
-    const wgeom g = bgeometry(d, n);
-    const size_t C = (size_t)d->c, O = (size_t)d->o, nb = g.or_ / g.mr;
-    float *v = ws, *m = ws + 36 * g.vs;
+    const wgeom g = bgeometry(d, n, btile(tile));
+    const size_t C = (size_t)d->c, O = (size_t)d->o, nb = g.or_ / g.mr, tpi = g.th * g.tw;
+    const size_t hw = (size_t)d->h * (size_t)d->w, xs = C * hw, ys = O * hw;
+    float *v = ws, *mm = ws + g.np * g.vs;
 #pragma omp parallel
     {
         const size_t T = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
         const size_t b0 = nb * id / T, b1 = nb * (id + 1) / T;
         const size_t o1 = b1 * g.mr < O ? b1 * g.mr : O;
-        for (size_t u0 = 0; u0 < g.tg; u0 += g.nt) {
-            const size_t cnt = g.tg - u0 < g.nt ? g.tg - u0 : g.nt, nv = n - u0 < cnt ? n - u0 : cnt;
+        for (size_t i0 = 0; i0 < n; i0 += g.G) {
+            const size_t ni = n - i0 < g.G ? n - i0 : g.G, nv = ni * tpi, cnt = round_up(nv, g.nr);
 #pragma omp for schedule(static)
             for (size_t c = 0; c < C; c++)
-                input_batched(v, x, n, u0, cnt, c, d, &g);
-            gemm(m, v, pk, C, cnt, &g, b0, b1);
-            for (size_t o = b0 * g.mr; o < o1; o++)
-                output_batched(y, m, o, u0, nv, bias, d, ep, &g);
+                input_batched(v, x + i0 * xs, nv, cnt, c, d, &g);
+            gemm(mm, v, pk, C, cnt, &g, b0, b1);
+            for (size_t o = b0 * g.mr; o < o1; o++) {
+                output_batched(y + i0 * ys, mm, o, nv, d, &g);
+                for (size_t i = i0; i < i0 + ni; i++) { /* bias, then the epilogue with its residual */
+                    float *yo = y + i * ys + o * hw;
+                    sp_conv_out_row(yo, yo, hw, bias ? bias[o] : 0.0f, ep, o,
+                                    ep && ep->residual ? ep->residual + i * ys + o * hw : NULL);
+                }
+            }
 #pragma omp barrier /* V is the next chunk's */
         }
     }
 }
+#undef BT4
+#undef AT4
 #undef BT6
 #undef AT6

@@ -56,19 +56,20 @@ void sp_conv3x3_winograd_forward_images(float *y, const float *x, size_t gi, con
                                         const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep,
                                         const float *res, int tile);
 
-/* Maps that fit one F(4x4) tile (h, w <= 4; 16 or more channels in and
- * out): F(4x4, 3x3) over a batch, one tile per image, for the inference
- * (sp_encoder_infer's ResNet-18 layer 4 on 128x128 images); not taken
- * while F(2x2) is forced.  The pack is the layer's (once; flipped as
- * sp_conv3x3_winograd_pack's, for an input gradient); the scratch
- * (sp_conv3x3_winograd_batched_floats, whatever n) is shared by the
- * threads the forward starts itself.  x [n,C,H,W] -> y [n,O,H,W] (+ bias,
- * may be NULL), then ep (may be NULL) with its residual [n,O,H,W]. */
+/* Maps of 4x4 and less (16 or more channels in and out), a batch at once:
+ * F(4x4) with one tile an image (the encoder's inference, the input
+ * gradient) or F(2x2) with 2x2 tiles an image (training's forward); tile
+ * 2 or 4, the forced one (sp_conv3x3_winograd_set_tile) when one is.  The
+ * pack is the layer's (flipped as sp_conv3x3_winograd_pack's, for an input
+ * gradient); the scratch (sp_conv3x3_winograd_batched_floats, whatever n)
+ * is shared by the threads the forward starts itself.  x [n,C,H,W] ->
+ * y [n,O,H,W] (+ bias, may be NULL), then ep (may be NULL) with its
+ * residual [n,O,H,W]. */
 int sp_conv3x3_winograd_batched_ok(const sp_conv2d_desc *d);
-size_t sp_conv3x3_winograd_batched_packed_floats(const sp_conv2d_desc *d);
-void sp_conv3x3_winograd_batched_pack(float *pk, const float *weight, const sp_conv2d_desc *d, int flipped);
-size_t sp_conv3x3_winograd_batched_floats(const sp_conv2d_desc *d);
+size_t sp_conv3x3_winograd_batched_packed_floats(const sp_conv2d_desc *d, int tile);
+void sp_conv3x3_winograd_batched_pack(float *pk, const float *weight, const sp_conv2d_desc *d, int flipped, int tile);
+size_t sp_conv3x3_winograd_batched_floats(const sp_conv2d_desc *d, int tile);
 void sp_conv3x3_winograd_batched_forward(float *y, const float *x, size_t n, const float *pk, const float *bias,
-                                         const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep);
+                                         const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep, int tile);
 
 #endif

@@ -458,7 +458,7 @@ typedef struct {
     int per_image;  /* a direct or Winograd convolution, the pool or the shortcut */
     size_t pk;      /* per-image convolution: its packed weights in e->packed */
     int group;      /* per-image convolution: images it takes at once (sp_conv3x3_group) */
-    int batched;    /* a batch step by Winograd F(4x4), one tile an image (sp_conv3x3_batched_ok) */
+    int batched;    /* a batch step by Winograd F(4x4), one tile an image (sp_conv3x3_batched_ok; F(2x2) forced: 2x2 tiles) */
 } infer_step;
 
 static infer_step conv_step(const sp_enc_conv *cv, const sp_enc_bn *bn, int in, int out, int res, int relu)
@@ -583,7 +583,7 @@ static void step_batch(sp_encoder *e, const infer_step *st, float *const *bufs, 
     d.n = n;
     if (st->batched) {
         sp_conv3x3_winograd_batched_forward(bufs[st->out], step_in(bufs, x, st, 0), (size_t)n, e->packed + st->pk,
-                                            NULL, &d, e->img_ws, &ep);
+                                            NULL, &d, e->img_ws, &ep, 4);
         return;
     }
     sp_conv2d_forward_fused(bufs[st->out], step_in(bufs, x, st, 0), e->params + st->cv->w, &d, e->ws,
@@ -604,9 +604,9 @@ static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
                                    e->buffers + bn->mean, e->buffers + bn->var, (size_t)bn->c, e->eps);
         if (st[k].batched) { /* its scratch is the per-image steps', not in use meanwhile */
             st[k].pk = packed;
-            packed += sp_conv3x3_winograd_batched_packed_floats(&st[k].cv->d);
-            if (sp_conv3x3_winograd_batched_floats(&st[k].cv->d) > batched_ws)
-                batched_ws = sp_conv3x3_winograd_batched_floats(&st[k].cv->d);
+            packed += sp_conv3x3_winograd_batched_packed_floats(&st[k].cv->d, 4);
+            if (sp_conv3x3_winograd_batched_floats(&st[k].cv->d, 4) > batched_ws)
+                batched_ws = sp_conv3x3_winograd_batched_floats(&st[k].cv->d, 4);
         }
         if (!st[k].per_image)
             continue;
@@ -630,7 +630,7 @@ static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
             if (st[k].kind == STEP_CONV && st[k].per_image)
                 sp_conv3x3_pack_forward(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d);
             else if (st[k].kind == STEP_CONV && st[k].batched)
-                sp_conv3x3_winograd_batched_pack(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d, 0);
+                sp_conv3x3_winograd_batched_pack(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d, 0, 4);
         e->packed_ready = e->weights_fixed;
     }
     const size_t ws_need = per * (size_t)T > batched_ws ? per * (size_t)T : batched_ws;

@@ -223,18 +223,19 @@ static void dx_case_by(int N, int C, int O, int H, int W, int wide)
     FREE_ALL(x, dy, w, dx, ws);
 }
 
-/* Maps of one F(4x4) tile, a batch at once (sp_conv3x3_winograd_batched_*,
- * one tile per image): every image of n against sums in double, within
- * F(4x4)'s 1e-5, with bias, the batch-norm epilogue, a residual and ReLU
- * (NaN-filled outputs: one never written shows), on 3 threads; n across
- * chunk and vector ends. */
-static void batched_case(int n, int C, int H, int W, int O, int with_ep)
+/* Maps of 4x4 and less, a batch at once (sp_conv3x3_winograd_batched_*):
+ * F(4x4) one tile an image, F(2x2) 2x2 tiles an image.  Every image of n
+ * against sums in double, within the tile's bound, with bias, the
+ * batch-norm epilogue, a residual and ReLU (NaN-filled outputs: one never
+ * written shows), on 3 threads; n across chunk and vector ends. */
+static void batched_case(int bt, int n, int C, int H, int W, int O, int with_ep)
 {
     sp_conv2d_desc d = {n, C, H, W, O, 3, 3, 1, 1, 1, 1};
     const size_t xs = (size_t)C * H * W, ys = (size_t)O * H * W;
+    const double bound = bt == 2 ? 2e-6 : 1e-5;
     char name[200];
-    snprintf(name, sizeof name, "winograd F(4x4) batched, one tile an image: %d images %dx%dx%d -> %d%s, 3 threads: within 1e-05 of the exact sum",
-             n, C, H, W, O, with_ep ? ", bias + batch norm + residual + relu" : "");
+    snprintf(name, sizeof name, "winograd F(%dx%d) batched: %d images %dx%dx%d -> %d%s, 3 threads: within %g of the exact sum",
+             bt, bt, n, C, H, W, O, with_ep ? ", bias + batch norm + residual + relu" : "", bound);
     if (!sp_conv3x3_winograd_batched_ok(&d)) {
         CHECK(name, 0, "not taken");
         return;
@@ -243,12 +244,12 @@ static void batched_case(int n, int C, int H, int W, int O, int with_ep)
     float *bias = random_floats(O, 1, 0), *scale = random_floats(O, 1, 0.5f), *shift = random_floats(O, 0.2f, 0);
     float *res = random_floats(ys * n, 1, 0), *y = malloc(sizeof(float) * ys * n);
     sp_conv2d_epilogue ep = {scale, shift, res, 1};
-    float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_batched_packed_floats(&d));
-    float *ws = sp_malloc(sizeof(float) * sp_conv3x3_winograd_batched_floats(&d));
-    sp_conv3x3_winograd_batched_pack(pk, w, &d, 0);
+    float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_batched_packed_floats(&d, bt));
+    float *ws = sp_malloc(sizeof(float) * sp_conv3x3_winograd_batched_floats(&d, bt));
+    sp_conv3x3_winograd_batched_pack(pk, w, &d, 0, bt);
     memset(y, 0xff, sizeof(float) * ys * n);
     omp_set_num_threads(3);
-    sp_conv3x3_winograd_batched_forward(y, x, (size_t)n, pk, with_ep ? bias : NULL, &d, ws, with_ep ? &ep : NULL);
+    sp_conv3x3_winograd_batched_forward(y, x, (size_t)n, pk, with_ep ? bias : NULL, &d, ws, with_ep ? &ep : NULL, bt);
     double worst = 0.0;
     for (int i = 0; i < n; i++) {
         sp_conv2d_epilogue epi = {scale, shift, NULL, 1};
@@ -257,8 +258,33 @@ static void batched_case(int n, int C, int H, int W, int O, int with_ep)
         if (!(e <= worst))
             worst = e;
     }
-    CHECK(name, worst <= 1e-5, "relative error %.3g", worst);
+    CHECK(name, worst <= bound, "relative error %.3g", worst);
     FREE_ALL(x, w, bias, scale, shift, res, y, pk, ws);
+}
+
+/* Training's forward of a layer too wide for the direct tiles on a 4x4
+ * map (sp_conv2d_forward: the batched F(2x2)) against sums in double */
+static void forward_wide_case(int n, int C, int H, int W, int O)
+{
+    sp_conv2d_desc d = {n, C, H, W, O, 3, 3, 1, 1, 1, 1};
+    const size_t xs = (size_t)C * H * W, ys = (size_t)O * H * W;
+    float *x = random_floats(xs * n, 1, 0), *w = random_floats((size_t)O * C * 9, 0.3f, 0), *y = malloc(sizeof(float) * ys * n);
+    const size_t len = sp_conv2d_workspace(&d);
+    float *ws = sp_malloc(sizeof(float) * len);
+    memset(y, 0xff, sizeof(float) * ys * n);
+    sp_conv2d_forward(y, x, w, NULL, &d, ws, len);
+    double worst = 0.0;
+    for (int i = 0; i < n; i++) {
+        double e = worst_error(y + i * ys, x + i * xs, w, NULL, NULL, NULL, C, O, H, W);
+        if (!(e <= worst))
+            worst = e;
+    }
+    char name[200];
+    snprintf(name, sizeof name, "conv forward of a wide layer on a %dx%d map, %d images %d -> %d: by the batched F(2x2), within 2e-06 of the exact sum",
+             H, W, n, C, O);
+    CHECK(name, sp_conv3x3_forward_batched_floats(&d) > 0 && worst <= 2e-6, "relative error %.3g, %s", worst,
+          sp_conv3x3_forward_batched_floats(&d) > 0 ? "batched" : "not batched");
+    FREE_ALL(x, w, y, ws);
 }
 
 /* F(4x4)'s weight transform goes 4 kernels at a time (one double lane
@@ -278,9 +304,9 @@ static void pack_lanes_case(void)
             wf[((size_t)c * O + 4) * 9 + t] = wf[((size_t)c * O + 0) * 9 + t]; /* flipped [C][O] */
         }
     const size_t xs = 2 * (size_t)C * 4; /* 2 blocks of 4 outputs */
-    float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_batched_packed_floats(&d));
+    float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_batched_packed_floats(&d, 4));
     float *pf = sp_malloc(sizeof(float) * sp_conv3x3_winograd_packed_floats(&dflip, 4));
-    sp_conv3x3_winograd_batched_pack(pk, w, &d, 0);
+    sp_conv3x3_winograd_batched_pack(pk, w, &d, 0, 4);
     sp_conv3x3_winograd_pack(pf, wf, &dflip, 1, 4);
     int same = 1, samef = 1;
     for (size_t xi = 0; xi < 36; xi++)
@@ -351,17 +377,20 @@ int main(void)
           sp_conv3x3_winograd_ok(&wide8) && sp_conv3x3_forward_ok(&wide8) && !sp_conv3x3_direct_ok(&wide8),
           "not taken");
     pack_lanes_case();
-    batched_case(32, 512, 4, 4, 512, 1); /* ResNet-18's layer 4 at 128x128, a batch of 32 */
-    batched_case(1, 16, 4, 4, 16, 0);
-    batched_case(9, 17, 3, 4, 21, 1);     /* channels off the tiles, a 3x4 map, a vector and one */
-    batched_case(70, 64, 2, 3, 20, 1);    /* more than one chunk (128 KB of V: 128 tiles at 64 channels: no; 70 > 24 * 2) */
-    batched_case(200, 300, 4, 4, 16, 1);  /* several chunks of 96 tiles */
-    batched_case(5, 16, 1, 1, 16, 1);     /* a 1x1 map */
+    for (int bt = 2; bt <= 4; bt += 2) {
+        batched_case(bt, 32, 512, 4, 4, 512, 1); /* ResNet-18's layer 4 at 128x128, a batch of 32 */
+        batched_case(bt, 1, 16, 4, 4, 16, 0);
+        batched_case(bt, 9, 17, 3, 4, 21, 1);    /* channels off the tiles, a 3x4 map: a partial tile for F(2x2) */
+        batched_case(bt, 70, 64, 2, 3, 20, 1);   /* tiles across vector ends */
+        batched_case(bt, 200, 300, 4, 4, 16, 1); /* several chunks */
+        batched_case(bt, 5, 16, 1, 1, 16, 1);    /* a 1x1 map */
+    }
+    forward_wide_case(6, 192, 4, 4, 200);
+    forward_wide_case(3, 200, 3, 3, 176);
     sp_conv2d_desc w5 = {1, 16, 5, 4, 16, 3, 3, 1, 1, 1, 1}, c8 = {1, 8, 4, 4, 16, 3, 3, 1, 1, 1, 1};
-    CHECK("winograd batched: not for maps past 4x4 or under 16 channels, nor with F(2x2) forced",
+    CHECK("winograd batched: only maps of 4x4 and less with 16 or more channels",
           !sp_conv3x3_winograd_batched_ok(&w5) && !sp_conv3x3_winograd_batched_ok(&c8) &&
-              (sp_conv3x3_winograd_set_tile(2), !sp_conv3x3_winograd_batched_ok(&wide4)) &&
-              (sp_conv3x3_winograd_set_tile(0), sp_conv3x3_winograd_batched_ok(&wide4)),
+              sp_conv3x3_winograd_batched_ok(&wide4),
           "taken");
     TEST_MAIN_END;
 }
