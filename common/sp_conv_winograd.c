@@ -192,40 +192,13 @@ static void transform_weight2(float *q, size_t xs, const float *w)
     }
 }
 
-/* F(4x4)'s G (6x3) applied to a, b, c (in double: its 1/6 and 1/24 are not
- * exact in binary, one rounding to float at the end; products with the
- * reciprocals, not divisions, which made packing ResNet-18's 512-channel
- * layers ~5% of an inference run) */
-static void g6(double *out, double a, double b, double c)
-{
-    const double r4 = 0.25, r6 = 1.0 / 6, r12 = 1.0 / 12, r24 = 1.0 / 24;
-    out[0] = a * r4;
-    out[1] = -(a + b + c) * r6;
-    out[2] = -(a - b + c) * r6;
-    out[3] = a * r24 + b * r12 + c * r6;
-    out[4] = a * r24 - b * r12 + c * r6;
-    out[5] = c;
-}
-
-/* the same for F(4x4): xi = 6i + j */
-static void transform_weight4(float *q, size_t xs, const float *w)
-{
-    double gw[6][3], col[6], row[6];
-    for (int j = 0; j < 3; j++) {
-        g6(col, w[j], w[3 + j], w[6 + j]);
-        for (int i = 0; i < 6; i++)
-            gw[i][j] = col[i];
-    }
-    for (size_t i = 0; i < 6; i++) {
-        g6(row, gw[i][0], gw[i][1], gw[i][2]);
-        for (size_t j = 0; j < 6; j++)
-            q[(6 * i + j) * xs] = (float)row[j];
-    }
-}
-
-/* transform_weight4 of 4 kernels at once (w[r]: output mr*b + r), one
- * double lane each: the same operations in the same order, so the same
- * bits; U[xi] of the 4 outputs are 4 consecutive floats (q[xi*xs + r]) */
+/* F(4x4)'s U = G w G^T (G: the rows [1/4 0 0], [-1/6 -1/6 -1/6],
+ * [-1/6 1/6 -1/6], [1/24 1/12 1/6], [1/24 -1/12 1/6], [0 0 1]) of 4
+ * kernels at once (w[r]: output mr*b + r), one double lane each (1/6 and
+ * 1/24 are not exact in binary: one rounding to float at the end;
+ * products with the reciprocals, not divisions, which made packing
+ * ResNet-18's 512-channel layers ~5% of an inference run); U[xi], xi =
+ * 6i + j, of the 4 outputs are 4 consecutive floats (q[xi*xs + r]) */
 __attribute__((target("avx2"))) static void transform_weight4_x4(float *q, size_t xs, const float w[4][9])
 {
     const __m256d r4 = _mm256_set1_pd(0.25), r6 = _mm256_set1_pd(1.0 / 6), r12 = _mm256_set1_pd(1.0 / 12);
@@ -269,23 +242,21 @@ static void pack_tiles(float *pk, const float *weight, const sp_conv2d_desc *d, 
 {
     const size_t C = (size_t)d->c, O = (size_t)d->o, nb = (O + mr - 1) / mr, xs = nb * C * mr;
     const size_t np = (m + 2) * (m + 2);
-    const int x4 = m == 4 && mr % 4 == 0 && __builtin_cpu_supports("avx2");
 #pragma omp parallel for schedule(static) if (nb * C >= 256)
     for (size_t b = 0; b < nb; b++)
         for (size_t c = 0; c < C; c++)
-            for (size_t r = 0; r < mr; r++) {
-                const size_t o = b * mr + r;
-                if (x4 && r % 4 == 0 && o + 4 <= O) { /* 4 whole kernels at once */
+            for (size_t r = 0; r < mr; r += m == 4 ? 4 : 1) {
+                const size_t o = b * mr + r, at = (b * C + c) * mr + r;
+                if (m == 4) { /* 4 kernels at once (mr is 4 or 8), zeros past O */
                     float w[4][9];
                     for (size_t k = 0; k < 4; k++)
                         for (int t = 0; t < 9; t++)
-                            w[k][t] = flipped ? weight[(c * O + o + k) * 9 + (size_t)(8 - t)]
-                                              : weight[((o + k) * C + c) * 9 + (size_t)t];
-                    transform_weight4_x4(pk + (b * C + c) * mr + r, xs, w);
-                    r += 3;
+                            w[k][t] = o + k >= O ? 0.0f
+                                      : flipped  ? weight[(c * O + o + k) * 9 + (size_t)(8 - t)]
+                                                 : weight[((o + k) * C + c) * 9 + (size_t)t];
+                    transform_weight4_x4(pk + at, xs, w);
                     continue;
                 }
-                const size_t at = (b * C + c) * mr + r;
                 if (o >= O) {
                     for (size_t xi = 0; xi < np; xi++)
                         pk[xi * xs + at] = 0.0f;
@@ -294,10 +265,7 @@ static void pack_tiles(float *pk, const float *weight, const sp_conv2d_desc *d, 
                 float w[9];
                 for (int k = 0; k < 9; k++)
                     w[k] = flipped ? weight[(c * O + o) * 9 + (size_t)(8 - k)] : weight[(o * C + c) * 9 + (size_t)k];
-                if (m == 2)
-                    transform_weight2(pk + at, xs, w);
-                else
-                    transform_weight4(pk + at, xs, w);
+                transform_weight2(pk + at, xs, w);
             }
 }
 
@@ -515,6 +483,24 @@ __attribute__((target("avx2"))) static void wpad4(float *q, const float *src, si
         v5 = _mm256_fmadd_ps(four_, d1, _mm256_fmadd_ps(five_, d3, d5));                           \
     } while (0)
 
+/* (B^T d) B of F(4x4): t holds B^T d (t[i][k] down input column k), each
+ * row i then goes through B^T, into out + xi*vs, xi = 6i + j */
+__attribute__((target("avx2,fma"), always_inline)) static inline void bt6_rows(float *out, size_t vs,
+                                                                               __m256 t[6][6])
+{
+    _Pragma("GCC unroll 6") for (size_t i = 0; i < 6; i++)
+    {
+        __m256 w0, w1, w2, w3, w4, w5;
+        BT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], w0, w1, w2, w3, w4, w5);
+        _mm256_storeu_ps(out + (6 * i) * vs, w0);
+        _mm256_storeu_ps(out + (6 * i + 1) * vs, w1);
+        _mm256_storeu_ps(out + (6 * i + 2) * vs, w2);
+        _mm256_storeu_ps(out + (6 * i + 3) * vs, w3);
+        _mm256_storeu_ps(out + (6 * i + 4) * vs, w4);
+        _mm256_storeu_ps(out + (6 * i + 5) * vs, w5);
+    }
+}
+
 /* V[xi][c][u - u0] of F(4x4) for the chunk's tiles, 8 at a time */
 __attribute__((target("avx2,fma"))) static void input_transform4(float *v, const float *q, size_t C, size_t u0,
                                                                   size_t u1, const wgeom *g)
@@ -534,18 +520,7 @@ __attribute__((target("avx2,fma"))) static void input_transform4(float *v, const
                 _Pragma("GCC unroll 6") for (size_t r = 0; r < 6; r++) d[r] = _mm256_loadu_ps(col + ro[r]);
                 BT6(d[0], d[1], d[2], d[3], d[4], d[5], t[0][k], t[1][k], t[2][k], t[3][k], t[4][k], t[5][k]);
             }
-            float *out = vc + u;
-            _Pragma("GCC unroll 6") for (size_t i = 0; i < 6; i++)
-            { /* (B^T d) B: along each row */
-                __m256 w0, w1, w2, w3, w4, w5;
-                BT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], w0, w1, w2, w3, w4, w5);
-                _mm256_storeu_ps(out + (6 * i) * vs, w0);
-                _mm256_storeu_ps(out + (6 * i + 1) * vs, w1);
-                _mm256_storeu_ps(out + (6 * i + 2) * vs, w2);
-                _mm256_storeu_ps(out + (6 * i + 3) * vs, w3);
-                _mm256_storeu_ps(out + (6 * i + 4) * vs, w4);
-                _mm256_storeu_ps(out + (6 * i + 5) * vs, w5);
-            }
+            bt6_rows(vc + u, vs, t);
         }
     }
 }
@@ -879,16 +854,7 @@ __attribute__((target("avx2,fma"))) static void input_batched(float *v, const fl
                 BT6(dd[0], dd[1], dd[2], dd[3], dd[4], dd[5], tt[0][k], tt[1][k], tt[2][k], tt[3][k], tt[4][k],
                     tt[5][k]);
             }
-            for (size_t i = 0; i < 6; i++) { /* (B^T d) B: along each row */
-                __m256 w0, w1, w2, w3, w4, w5;
-                BT6(tt[i][0], tt[i][1], tt[i][2], tt[i][3], tt[i][4], tt[i][5], w0, w1, w2, w3, w4, w5);
-                _mm256_storeu_ps(out + (6 * i) * vs, w0);
-                _mm256_storeu_ps(out + (6 * i + 1) * vs, w1);
-                _mm256_storeu_ps(out + (6 * i + 2) * vs, w2);
-                _mm256_storeu_ps(out + (6 * i + 3) * vs, w3);
-                _mm256_storeu_ps(out + (6 * i + 4) * vs, w4);
-                _mm256_storeu_ps(out + (6 * i + 5) * vs, w5);
-            }
+            bt6_rows(out, vs, tt);
         } else {
             __m256 tt[4][4];
             for (size_t k = 0; k < 4; k++)

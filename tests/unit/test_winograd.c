@@ -287,35 +287,39 @@ static void forward_wide_case(int n, int C, int H, int W, int O)
     FREE_ALL(x, w, y, ws);
 }
 
-/* F(4x4)'s weight transform goes 4 kernels at a time (one double lane
- * each) where 4 outputs of a GEMM block exist, one at a time for the rest:
- * the same bits.  With 5 outputs and output 4's kernels copies of output
- * 0's, output 4 (alone) must get output 0's (4 at once) transformed
- * weights bit for bit; forward (the batched pack, blocks of 4) and flipped
- * (an input gradient's, a 32x32 map: blocks of 4 too). */
+/* F(4x4)'s weight transform goes 4 kernels at a time, one double lane
+ * each (the block's last ones zeros past O): each lane must give its own
+ * kernel's transform.  With 6 outputs and output 5's kernels copies of
+ * output 0's, output 5 (lane 1 of a block with two zero lanes) must get
+ * output 0's (lane 0 of a full block) bit for bit, and the zero lanes
+ * zeros; forward (the batched pack, blocks of 4) and flipped (an input
+ * gradient's, a 32x32 map: blocks of 4 too). */
 static void pack_lanes_case(void)
 {
-    const int C = 19, O = 5;
+    const int C = 19, O = 6;
     sp_conv2d_desc d = {1, C, 4, 4, O, 3, 3, 1, 1, 1, 1}, dflip = {1, C, 32, 32, O, 3, 3, 1, 1, 1, 1};
     float *w = random_floats((size_t)O * C * 9, 1, 0), *wf = random_floats((size_t)O * C * 9, 1, 0);
     for (int c = 0; c < C; c++)
         for (int t = 0; t < 9; t++) {
-            w[((size_t)4 * C + c) * 9 + t] = w[(size_t)c * 9 + t];           /* [O][C]: (4, c) = (0, c) */
-            wf[((size_t)c * O + 4) * 9 + t] = wf[((size_t)c * O + 0) * 9 + t]; /* flipped [C][O] */
+            w[((size_t)5 * C + c) * 9 + t] = w[(size_t)c * 9 + t];           /* [O][C]: (5, c) = (0, c) */
+            wf[((size_t)c * O + 5) * 9 + t] = wf[((size_t)c * O + 0) * 9 + t]; /* flipped [C][O] */
         }
     const size_t xs = 2 * (size_t)C * 4; /* 2 blocks of 4 outputs */
     float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_batched_packed_floats(&d, 4));
     float *pf = sp_malloc(sizeof(float) * sp_conv3x3_winograd_packed_floats(&dflip, 4));
     sp_conv3x3_winograd_batched_pack(pk, w, &d, 0, 4);
     sp_conv3x3_winograd_pack(pf, wf, &dflip, 1, 4);
-    int same = 1, samef = 1;
+    int same = 1, samef = 1, zeros = 1;
     for (size_t xi = 0; xi < 36; xi++)
         for (size_t c = 0; c < (size_t)C; c++) {
-            same &= memcmp(pk + xi * xs + c * 4, pk + xi * xs + ((size_t)C + c) * 4, sizeof(float)) == 0;
-            samef &= memcmp(pf + xi * xs + c * 4, pf + xi * xs + ((size_t)C + c) * 4, sizeof(float)) == 0;
+            const size_t o0 = xi * xs + c * 4, o5 = xi * xs + ((size_t)C + c) * 4 + 1;
+            same &= memcmp(pk + o0, pk + o5, sizeof(float)) == 0;
+            samef &= memcmp(pf + o0, pf + o5, sizeof(float)) == 0;
+            zeros &= pk[o5 + 1] == 0.0f && pk[o5 + 2] == 0.0f && pf[o5 + 1] == 0.0f && pf[o5 + 2] == 0.0f;
         }
-    CHECK("winograd F(4x4) weight transform, 4 kernels at once = one at a time, bit for bit (forward and flipped)",
-          same && samef, "forward %s, flipped %s", same ? "same" : "differs", samef ? "same" : "differs");
+    CHECK("winograd F(4x4) weight transform, 4 kernels at once: each lane its own kernel's, zeros past O",
+          same && samef && zeros, "forward %s, flipped %s, past O %s", same ? "same" : "differs",
+          samef ? "same" : "differs", zeros ? "zeros" : "not zeros");
     FREE_ALL(w, wf, pk, pf);
 }
 
