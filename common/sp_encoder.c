@@ -441,9 +441,12 @@ void sp_encoder_forward(sp_encoder *e, float *y, const float *x, int n, int trai
  * Winograd, sp_conv3x3_forward_ok, as sp_encoder_forward's do; on small
  * maps Winograd takes 8 images at once, sp_conv3x3_group, and a run with
  * such a layer hands its images out 8 at a time.)  The other
- * convolutions (im2col + sgemm: strided, 7x7, 1x1 and the widest 3x3 on
- * maps under 8x8) run over the whole batch as sp_encoder_forward runs them,
- * by the same groups of images, so every value is the same bits. */
+ * convolutions (im2col + sgemm: strided, 7x7, 1x1; the widest 3x3 on maps
+ * of 4x4 and less by Winograd F(4x4) with one tile an image,
+ * sp_conv3x3_batched_ok) run over the whole batch; the im2col ones as
+ * sp_encoder_forward runs them, by the same groups of images, so every
+ * value is the same bits (the F(4x4) ones differ from training's F(2x2) by
+ * rounding, as the per-image layers' F(4x4) do). */
 
 enum { STEP_CONV, STEP_MAXPOOL, STEP_SHORTCUT_A };
 enum { BUF_X = -1 }; /* the input images; 0..3 are the rotating buffers */
