@@ -9,7 +9,7 @@ secs=${1:-30}
 command -v clang >/dev/null || { echo "fuzz: clang is missing (apt-get install clang)"; exit 1; }
 out=build/fuzz
 mkdir -p "$out/corpus"
-SRC="tests/fuzz/fuzz_stream.c common/sp_stream_read.c common/sp_msgscan.c common/sp_map.c common/sp_tensor.c common/sp_error.c"
+SRC="tests/fuzz/fuzz_stream.c common/sp_stream_read.c common/sp_msgscan.c common/sp_map.c common/sp_tensor.c common/sp_error.c common/sp_env.c"
 clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Icommon $(pkg-config --cflags msgpack) \
     $SRC $(pkg-config --libs msgpack) -o "$out/fuzz_stream"
 mk=$(ls build/obj-*/tests/tools/mkbad 2>/dev/null | head -1)
