@@ -38,4 +38,9 @@ void sp_adaptive_avgpool2d_forward(float *y, const float *x, size_t nc, int h, i
 void sp_adaptive_avgpool2d_backward(float *dx, const float *dy, size_t nc, int h, int w, int oh,
                                     int ow);
 
+/* Tests: 1 makes the 3x3 / stride 2 / padding 1 pool with argmax take the
+ * general window loop instead of its row-wise path (the two must agree),
+ * 0 restores. */
+void sp_maxpool2d_force_loop(int on);
+
 #endif

@@ -7,7 +7,9 @@
 #include "sp_test.h"
 #include "sp_pool.h"
 
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,9 +98,57 @@ static void special_planes(void)
           y[ho * wo] == 0.0f && signbit(y[ho * wo]), "got %g (sign %d)", y[ho * wo], signbit(y[ho * wo]) != 0);
 }
 
+/* With argmax, the 3x3/2/1 pool's row-wise path against the general window
+ * loop (sp_maxpool2d_force_loop), maxima and argmax bit for bit, on every
+ * plane size from 1x1 to 9x9 and 64x64; values on a coarse grid (many
+ * ties: the first in scan order must win), NaN, -0.0 beside +0.0, -inf. */
+static void argmax_planes(void)
+{
+    unsigned seed = 5;
+    int bad = 0, checked = 0;
+    for (int h = 1; h <= 65; h++)
+        for (int w = 1; w <= 65; w++) {
+            if ((h > 9 || w > 9) && !(h == 64 && w == 64) && !(h == 65 && w == 63))
+                continue;
+            const int nc = 4;
+            const size_t n = (size_t)nc * h * w, m = (size_t)nc * sp_pool_out(h, 3, 2, 1) * sp_pool_out(w, 3, 2, 1);
+            float *x = malloc(n * sizeof *x), *y0 = malloc(m * sizeof *y0), *y1 = malloc(m * sizeof *y1);
+            int32_t *a0 = malloc(m * sizeof *a0), *a1 = malloc(m * sizeof *a1);
+            for (size_t i = 0; i < n; i++) {
+                const float r = frand(&seed);
+                x[i] = (float)(int)(r * 8.0f) / 4.0f; /* a few values: ties */
+                if (r > 0.45f)
+                    x[i] = NAN;
+                else if (r < -0.47f)
+                    x[i] = -INFINITY;
+                else if (x[i] == 0.0f && r < 0.0f)
+                    x[i] = -0.0f;
+            }
+            for (size_t i = 0; i < (size_t)h * w; i++)
+                x[i] = -INFINITY; /* a plane of -inf: every window keeps its first position */
+            sp_maxpool2d_force_loop(1);
+            sp_maxpool2d_forward(y0, a0, x, nc, h, w, 3, 2, 1);
+            sp_maxpool2d_force_loop(0);
+            sp_maxpool2d_forward(y1, a1, x, nc, h, w, 3, 2, 1);
+            if (!same_bits(y0, y1, m) || memcmp(a0, a1, m * sizeof *a0) != 0) {
+                bad++;
+                printf("# %dx%d differs\n", h, w);
+            }
+            checked++;
+            free(x);
+            free(y0);
+            free(y1);
+            free(a0);
+            free(a1);
+        }
+    CHECK("maxpool 3x3/2/1 with argmax: row-wise path = window loop (maxima and argmax), ties, NaN, -0.0, -inf",
+          bad == 0, "%d of %d sizes differ", bad, checked);
+}
+
 int main(void)
 {
     plain_planes();
     special_planes();
+    argmax_planes();
     TEST_MAIN_END;
 }
