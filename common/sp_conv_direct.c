@@ -606,19 +606,30 @@ int sp_conv3x3_batched_ok(const sp_conv2d_desc *d)
     return simd_ok && winograd && sp_conv3x3_winograd_batched_ok(d);
 }
 
+/* The batched Winograd (maps of 4x4 and less) with weights packed on the
+ * call: its floats (the packed weights, then the scratch), and the run */
+static size_t batched_floats(const sp_conv2d_desc *d, int tile)
+{
+    return sp_conv3x3_winograd_batched_packed_floats(d, tile) + sp_conv3x3_winograd_batched_floats(d, tile);
+}
+
+static void batched_run(float *y, const float *x, const float *weight, int flipped, const float *bias,
+                        const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep, int tile)
+{
+    sp_conv3x3_winograd_batched_pack(ws, weight, d, flipped, tile);
+    sp_conv3x3_winograd_batched_forward(y, x, (size_t)d->n, ws, bias, d,
+                                        ws + sp_conv3x3_winograd_batched_packed_floats(d, tile), ep, tile);
+}
+
 size_t sp_conv3x3_forward_batched_floats(const sp_conv2d_desc *d)
 {
-    if (!sp_conv3x3_batched_ok(d))
-        return 0;
-    return sp_conv3x3_winograd_batched_packed_floats(d, TRAIN_TILE) + sp_conv3x3_winograd_batched_floats(d, TRAIN_TILE);
+    return sp_conv3x3_batched_ok(d) ? batched_floats(d, TRAIN_TILE) : 0;
 }
 
 void sp_conv3x3_forward_batched(float *y, const float *x, const float *weight, const float *bias,
                                 const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep)
 {
-    sp_conv3x3_winograd_batched_pack(ws, weight, d, 0, TRAIN_TILE);
-    sp_conv3x3_winograd_batched_forward(y, x, (size_t)d->n, ws, bias, d,
-                                        ws + sp_conv3x3_winograd_batched_packed_floats(d, TRAIN_TILE), ep, TRAIN_TILE);
+    batched_run(y, x, weight, 0, bias, d, ws, ep, TRAIN_TILE);
 }
 
 size_t sp_conv3x3_packed_floats(const sp_conv2d_desc *d)
@@ -675,24 +686,25 @@ void sp_conv3x3_forward_image(float *y, const float *x, const float *pk, const s
     conv_image(y, NULL, ws, pk, d->c, d->o, d->h, d->w, &g, ws + (size_t)d->c * g.plane, ep, res);
 }
 
-/* sp_conv3x3_forward by Winograd: each image as sp_conv3x3_forward_image
- * computes it, so the per-image inference gives the same bits */
-static void forward_winograd(float *y, const float *x, const float *weight, const float *bias,
-                             const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep, int Tmax)
+/* The convolution d by Winograd with tile, image by image over the threads
+ * (each image as sp_conv3x3_forward_image computes it, so the per-image
+ * inference gives the same bits): weight packed into ws (flipped: d is an
+ * input gradient's, dx_desc), then the threads' scratch, winograd_floats */
+static void forward_winograd(float *y, const float *x, const float *weight, int flipped, const float *bias,
+                             const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep, int tile)
 {
-    float *pk = ws, *base = ws + sp_conv3x3_winograd_packed_floats(d, TRAIN_TILE);
-    sp_conv3x3_winograd_pack(pk, weight, d, 0, TRAIN_TILE);
-    const size_t per = sp_conv3x3_winograd_image_floats(d, TRAIN_TILE), xs = (size_t)d->c * d->h * d->w;
+    float *pk = ws, *base = ws + sp_conv3x3_winograd_packed_floats(d, tile);
+    sp_conv3x3_winograd_pack(pk, weight, d, flipped, tile);
+    const size_t per = sp_conv3x3_winograd_image_floats(d, tile), xs = (size_t)d->c * d->h * d->w;
     const size_t ys = (size_t)d->o * d->h * d->w;
-#pragma omp parallel num_threads(Tmax)
+#pragma omp parallel
     {
         int T = omp_get_num_threads(), t = omp_get_thread_num();
         int n0 = (int)((long long)d->n * t / T), n1 = (int)((long long)d->n * (t + 1) / T);
         for (int n = n0; n < n1; n++)
             sp_conv3x3_winograd_forward_image(y + (size_t)n * ys, x + (size_t)n * xs, pk, bias, d,
                                               base + (size_t)t * per, ep,
-                                              ep && ep->residual ? ep->residual + (size_t)n * ys : NULL,
-                                              TRAIN_TILE);
+                                              ep && ep->residual ? ep->residual + (size_t)n * ys : NULL, tile);
     }
 }
 
@@ -703,7 +715,7 @@ void sp_conv3x3_forward(float *y, const float *x, const float *weight, const flo
         return;
     const int Tmax = omp_get_max_threads();
     if (use_winograd(d)) {
-        forward_winograd(y, x, weight, bias, d, ws, ep, Tmax);
+        forward_winograd(y, x, weight, 0, bias, d, ws, ep, TRAIN_TILE);
         return;
     }
     geom g = geometry(d, Tmax);
@@ -745,7 +757,7 @@ size_t sp_conv3x3_dx_wide_floats(const sp_conv2d_desc *d, int T)
     case 1:
         return winograd_floats(&f, T, DX_TILE);
     case 2:
-        return sp_conv3x3_winograd_batched_packed_floats(&f, 4) + sp_conv3x3_winograd_batched_floats(&f, 4);
+        return batched_floats(&f, 4);
     default:
         return 0;
     }
@@ -756,25 +768,12 @@ int sp_conv3x3_dx_wide(float *dx, const float *dy, const float *weight, const sp
     const int kind = dx_wide_kind(d);
     if (!kind || d->n == 0)
         return kind != 0;
-    const sp_conv2d_desc f = dx_desc(d);
-    const size_t xs = (size_t)d->c * d->h * d->w, ys = (size_t)d->o * d->h * d->w;
-    if (kind == 2) {
-        sp_conv3x3_winograd_batched_pack(ws, weight, &f, 1, 4);
-        sp_conv3x3_winograd_batched_forward(dx, dy, (size_t)d->n, ws, NULL, &f,
-                                            ws + sp_conv3x3_winograd_batched_packed_floats(&f, 4), NULL, 4);
-        return 1;
-    }
-    float *pk = ws, *base = ws + sp_conv3x3_winograd_packed_floats(&f, DX_TILE);
-    sp_conv3x3_winograd_pack(pk, weight, &f, 1, DX_TILE);
-    const size_t per = sp_conv3x3_winograd_image_floats(&f, DX_TILE);
-#pragma omp parallel
-    {
-        int T = omp_get_num_threads(), t = omp_get_thread_num();
-        int n0 = (int)((long long)d->n * t / T), n1 = (int)((long long)d->n * (t + 1) / T);
-        for (int n = n0; n < n1; n++)
-            sp_conv3x3_winograd_forward_image(dx + (size_t)n * xs, dy + (size_t)n * ys, pk, NULL, &f,
-                                              base + (size_t)t * per, NULL, NULL, DX_TILE);
-    }
+    sp_conv2d_desc f = dx_desc(d);
+    f.n = d->n;
+    if (kind == 2)
+        batched_run(dx, dy, weight, 1, NULL, &f, ws, NULL, 4);
+    else
+        forward_winograd(dx, dy, weight, 1, NULL, &f, ws, NULL, DX_TILE);
     return 1;
 }
 

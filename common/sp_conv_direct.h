@@ -46,10 +46,10 @@ void sp_conv3x3_forward_image(float *y, const float *x, const float *pk, const s
 size_t sp_conv3x3_group(const sp_conv2d_desc *d);
 void sp_conv3x3_forward_images(float *y, const float *x, size_t gi, const float *pk, const sp_conv2d_desc *d,
                                float *ws, const sp_conv2d_epilogue *ep, const float *res);
-/* 1 where the inference's batch forward takes Winograd F(4x4) with one
- * tile an image (maps of 4x4 and less, sp_conv3x3_winograd_batched_* in
- * sp_conv_winograd.h): AVX2 + FMA, Winograd not turned off
- * (SP_CONV_WINOGRAD=0, SP_CONV_IM2COL=1) nor F(2x2) forced. */
+/* 1 where a batch forward of d takes the batched Winograd (maps of 4x4 and
+ * less, sp_conv3x3_winograd_batched_* in sp_conv_winograd.h; the
+ * inference's with F(4x4), one tile an image): AVX2 + FMA and Winograd not
+ * turned off (SP_CONV_WINOGRAD=0, SP_CONV_IM2COL=1). */
 int sp_conv3x3_batched_ok(const sp_conv2d_desc *d);
 /* The forward of such a layer by that path with training's tile, F(2x2)
  * (the weights packed on every call into ws, then the scratch:

@@ -67,14 +67,46 @@ typedef struct {
 
 static int tile_choice; /* sp_conv3x3_winograd_set_tile: 0 per layer, or 2 / 4 */
 
+static size_t round_up(size_t x, size_t k)
+{
+    return (x + k - 1) / k * k;
+}
+
+/* The stride between the positions xi of V and M for f floats each: np
+ * streams a power-of-two multiple apart would share one L1 set (the
+ * transforms read or write all of them at once); a whole number of KB
+ * plus one cache line puts them in different sets. */
+static size_t stride_floats(size_t f)
+{
+    return round_up(f, 256) + 16;
+}
+
+/* The GEMM's tile for g->t tiles: 4 outputs x 24 tiles unless 16 (or, among
+ * the first ncand of the three, 8 tiles x 8 outputs, broadcast-bound)
+ * saves 10% of the work; sets nr, mr and tg, the tiles computed. */
+static void gemm_tile(wgeom *g, int ncand)
+{
+    static const size_t nrs[3] = {24, 16, 8}, mrs[3] = {4, 4, 8};
+    size_t best = 0, best_t = round_up(g->t, 24);
+    for (int k = 1; k < ncand; k++) {
+        size_t r = round_up(g->t, nrs[k]);
+        if (r * 10 < best_t * 9) {
+            best_t = r;
+            best = (size_t)k;
+        }
+    }
+    g->nr = nrs[best];
+    g->mr = mrs[best];
+    g->tg = best_t;
+}
+
 void sp_conv3x3_winograd_set_tile(int m)
 {
     tile_choice = m == 2 || m == 4 ? m : 0;
 }
 
 /* the tiles of a map of h x w for output tiles of m x m, and the GEMM's
- * tile: 4 outputs x 24 tiles unless 16 (or 8 tiles x 8 outputs,
- * broadcast-bound) saves 10% of the work */
+ * tile (gemm_tile) */
 static void wtiles(wgeom *g, const sp_conv2d_desc *d, size_t m, size_t G)
 {
     g->m = m;
@@ -89,18 +121,7 @@ static void wtiles(wgeom *g, const sp_conv2d_desc *d, size_t m, size_t G)
     g->t = g->th * g->tw;
     if (G == 1)
         g->P = (g->th + 2) * m; /* every plane row belongs to image 0 */
-    static const size_t nrs[3] = {24, 16, 8}, mrs[3] = {4, 4, 8};
-    size_t best = 0, best_t = (g->t + 23) / 24 * 24;
-    for (int k = 1; k < 3; k++) {
-        size_t r = (g->t + nrs[k] - 1) / nrs[k] * nrs[k];
-        if (r * 10 < best_t * 9) {
-            best_t = r;
-            best = (size_t)k;
-        }
-    }
-    g->nr = nrs[best];
-    g->mr = mrs[best];
-    g->tg = best_t;
+    gemm_tile(g, 3);
 }
 
 static wgeom wgeometry(const sp_conv2d_desc *d, int tile)
@@ -135,7 +156,7 @@ static wgeom wgeometry(const sp_conv2d_desc *d, int tile)
     else
         g.rows = (g.th + 1) * g.tw + SLACK;
     g.orows = g.m == 2 ? g.rows : 4 * g.tg + 32;
-    g.or_ = ((size_t)d->o + g.mr - 1) / g.mr * g.mr;
+    g.or_ = round_up((size_t)d->o, g.mr);
     /* V [np][C][nt] and M [np][or][nt] in ~768 KB of a Zen 4 core's 1 MB
      * L2 (a quarter of that measured the same) */
     g.nt = 196608 / (g.np * ((size_t)d->c + g.or_)) / g.nr * g.nr;
@@ -143,11 +164,8 @@ static wgeom wgeometry(const sp_conv2d_desc *d, int tile)
         g.nt = g.nr;
     if (g.nt > g.tg)
         g.nt = g.tg;
-    /* np streams a power-of-two multiple apart would share one L1 set (the
-     * transforms read or write all of them at once): strides of a whole
-     * number of KB plus one cache line put them in different sets */
-    g.vs = ((size_t)d->c * g.nt + 255) / 256 * 256 + 16;
-    g.ms = (g.or_ * g.nt + 255) / 256 * 256 + 16;
+    g.vs = stride_floats((size_t)d->c * g.nt);
+    g.ms = stride_floats(g.or_ * g.nt);
     return g;
 }
 
@@ -547,6 +565,22 @@ __attribute__((target("avx2,fma"))) static void input_transform4(float *v, const
         y3 = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.0f), e_, b_), m5);                     \
     } while (0)
 
+/* A^T M A of F(4x4) for 8 tiles: M's positions at p + xi*ms, xi = 6i + j;
+ * y[i][j]: output (i, j) */
+__attribute__((target("avx2,fma"), always_inline)) static inline void at6_tile(__m256 y[4][4], const float *p,
+                                                                               size_t ms)
+{
+    __m256 s[4][6]; /* A^T M: s[i][j] down position column j */
+    _Pragma("GCC unroll 6") for (size_t j = 0; j < 6; j++)
+    {
+        __m256 q[6];
+        _Pragma("GCC unroll 6") for (size_t i = 0; i < 6; i++) q[i] = _mm256_loadu_ps(p + (6 * i + j) * ms);
+        AT6(q[0], q[1], q[2], q[3], q[4], q[5], s[0][j], s[1][j], s[2][j], s[3][j]);
+    }
+    _Pragma("GCC unroll 4") for (size_t i = 0; i < 4; i++) /* (A^T M) A */
+        AT6(s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], s[i][5], y[i][0], y[i][1], y[i][2], y[i][3]);
+}
+
 /* output plane o's 4 row phases y[0..3] (rows of 4*TW, tile u's columns at
  * 4u): A^T M A of the chunk's tiles u0 <= u < u1, 8 at a time */
 __attribute__((target("avx2,fma"))) static void output_transform4(float *y, size_t ors, const float *m, size_t o,
@@ -555,18 +589,11 @@ __attribute__((target("avx2,fma"))) static void output_transform4(float *y, size
     const size_t ms = g->ms;
     const float *mo = m + o * g->nt - u0;
     for (size_t u = u0; u < u1; u += 8) {
-        const float *p = mo + u;
-        __m256 s[4][6]; /* A^T M: s[i][j] down position column j */
-        _Pragma("GCC unroll 6") for (size_t j = 0; j < 6; j++)
-        {
-            __m256 q[6];
-            _Pragma("GCC unroll 6") for (size_t i = 0; i < 6; i++) q[i] = _mm256_loadu_ps(p + (6 * i + j) * ms);
-            AT6(q[0], q[1], q[2], q[3], q[4], q[5], s[0][j], s[1][j], s[2][j], s[3][j]);
-        }
+        __m256 yt[4][4];
+        at6_tile(yt, mo + u, ms);
         _Pragma("GCC unroll 4") for (size_t i = 0; i < 4; i++)
-        { /* (A^T M) A, then 4 columns x 8 tiles into 32 floats */
-            __m256 a, b, c, e;
-            AT6(s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], s[i][5], a, b, c, e);
+        { /* 4 columns x 8 tiles into 32 floats */
+            const __m256 a = yt[i][0], b = yt[i][1], c = yt[i][2], e = yt[i][3];
             __m256 ab0 = _mm256_unpacklo_ps(a, b), ab1 = _mm256_unpackhi_ps(a, b);
             __m256 ce0 = _mm256_unpacklo_ps(c, e), ce1 = _mm256_unpackhi_ps(c, e);
             __m256 x0 = _mm256_shuffle_ps(ab0, ce0, 0x44), x1 = _mm256_shuffle_ps(ab0, ce0, 0xee);
@@ -749,36 +776,24 @@ static size_t btile(int tile)
     return tile_choice ? (size_t)tile_choice : tile == 2 ? 2 : 4;
 }
 
-static size_t stride_floats(size_t f)
-{
-    return (f + 255) / 256 * 256 + 16; /* as wgeometry's vs and ms */
-}
-
-static size_t round_up(size_t x, size_t k)
-{
-    return (x + k - 1) / k * k;
-}
-
 /* n images with tile m: th x tw tiles an image (its tile rows and
  * columns), G = images per chunk (as many as keep V of one position of
  * a chunk near 128 KB, at least one), t = tiles of a chunk of G images,
- * the GEMM tile (4 outputs x 24 or 16 tiles, as wtiles chooses) and nt,
- * the chunk's tiles computed */
+ * the GEMM tile and nt, the chunk's tiles computed */
 static wgeom bgeometry(const sp_conv2d_desc *d, size_t n, size_t m)
 {
     wgeom g;
     memset(&g, 0, sizeof g);
     const size_t C = (size_t)d->c;
-    g.m = m, g.np = (m + 2) * (m + 2), g.mr = BATCHED_MR;
+    g.m = m, g.np = (m + 2) * (m + 2);
     g.th = ((size_t)d->h + m - 1) / m, g.tw = ((size_t)d->w + m - 1) / m;
     const size_t tpi = g.th * g.tw, cap = 32768 / C;
     g.G = cap / tpi < 1 ? 1 : cap / tpi;
     if (g.G > n && n > 0)
         g.G = n;
     g.t = g.G * tpi;
-    const size_t t24 = round_up(g.t, 24), t16 = round_up(g.t, 16);
-    g.nr = t16 * 10 < t24 * 9 ? 16 : 24;
-    g.nt = g.tg = g.nr == 16 ? t16 : t24;
+    gemm_tile(&g, 2); /* 4 outputs (BATCHED_MR) x 24 or 16 tiles */
+    g.nt = g.tg;
     g.or_ = round_up((size_t)d->o, g.mr);
     g.vs = stride_floats(C * g.nt);
     g.ms = stride_floats(g.or_ * g.nt);
@@ -893,21 +908,11 @@ __attribute__((target("avx2,fma"))) static void output_batched(float *y, const f
         const float *p = mo + t;
         float out[16][8]; /* out[i*m + j][k]: output (i, j) of tile t + k */
         if (m == 4) {
-            __m256 s[4][6]; /* A^T M: s[i][j] down position column j */
-            for (size_t j = 0; j < 6; j++) {
-                __m256 q[6];
-                for (size_t i = 0; i < 6; i++)
-                    q[i] = _mm256_loadu_ps(p + (6 * i + j) * ms);
-                AT6(q[0], q[1], q[2], q[3], q[4], q[5], s[0][j], s[1][j], s[2][j], s[3][j]);
-            }
-            for (size_t i = 0; i < 4; i++) {
-                __m256 a, b, c, e;
-                AT6(s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], s[i][5], a, b, c, e);
-                _mm256_storeu_ps(out[4 * i], a);
-                _mm256_storeu_ps(out[4 * i + 1], b);
-                _mm256_storeu_ps(out[4 * i + 2], c);
-                _mm256_storeu_ps(out[4 * i + 3], e);
-            }
+            __m256 yt[4][4];
+            at6_tile(yt, p, ms);
+            for (size_t i = 0; i < 4; i++)
+                for (size_t j = 0; j < 4; j++)
+                    _mm256_storeu_ps(out[4 * i + j], yt[i][j]);
         } else {
             __m256 s[2][4];
             for (size_t j = 0; j < 4; j++)

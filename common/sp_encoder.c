@@ -608,8 +608,9 @@ static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
         if (st[k].batched) { /* its scratch is the per-image steps', not in use meanwhile */
             st[k].pk = packed;
             packed += sp_conv3x3_winograd_batched_packed_floats(&st[k].cv->d, 4);
-            if (sp_conv3x3_winograd_batched_floats(&st[k].cv->d, 4) > batched_ws)
-                batched_ws = sp_conv3x3_winograd_batched_floats(&st[k].cv->d, 4);
+            const size_t f = sp_conv3x3_winograd_batched_floats(&st[k].cv->d, 4);
+            if (f > batched_ws)
+                batched_ws = f;
         }
         if (!st[k].per_image)
             continue;

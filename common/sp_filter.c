@@ -57,8 +57,10 @@ void sp_filter_run(const sp_filter *f)
             f->on_batch(&b, idx, f->ctx);
             for (int k = 0; k < ndrop; k++)
                 sp_map_remove(&b, drop[k]);
-            if (!header_out)
-                sp_writer_header(w, &meta), header_out = 1;
+            if (!header_out) {
+                sp_writer_header(w, &meta);
+                header_out = 1;
+            }
             sp_writer_batch(w, &b);
         }
         if (!header_out)

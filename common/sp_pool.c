@@ -26,6 +26,17 @@ static int plane_plain(const float *x, size_t len)
 
 static inline float max2(float a, float b) { return b > a ? b : a; }
 
+/* ev, od: the even and odd floats of row[0..w) */
+static inline void split_even_odd(float *ev, float *od, const float *row, int w)
+{
+#pragma omp simd
+    for (int i = 0; i < (w + 1) / 2; i++)
+        ev[i] = row[2 * i];
+#pragma omp simd
+    for (int i = 0; i < w / 2; i++)
+        od[i] = row[2 * i + 1];
+}
+
 static int maxpool_force_loop; /* sp_maxpool2d_force_loop */
 void sp_maxpool2d_force_loop(int on) { maxpool_force_loop = on; }
 
@@ -37,7 +48,7 @@ void sp_maxpool2d_force_loop(int on) { maxpool_force_loop = on; }
  * floats each. */
 static void maxpool_3s2p1_plane(float *y, const float *x, int h, int w, float *row, float *ev, float *od)
 {
-    const int ho = (h - 1) / 2 + 1, wo = (w - 1) / 2 + 1, ne = (w + 1) / 2, no = w / 2;
+    const int ho = (h - 1) / 2 + 1, wo = (w - 1) / 2 + 1;
     for (int oh = 0; oh < ho; oh++) {
         const int r0 = oh == 0 ? 0 : 2 * oh - 1, r1 = 2 * oh + 2 < h ? 2 * oh + 2 : h;
         memcpy(row, x + (size_t)r0 * w, sizeof(float) * (size_t)w);
@@ -47,12 +58,7 @@ static void maxpool_3s2p1_plane(float *y, const float *x, int h, int w, float *r
             for (int j = 0; j < w; j++)
                 row[j] = max2(row[j], xr[j]);
         }
-#pragma omp simd
-        for (int i = 0; i < ne; i++)
-            ev[i] = row[2 * i];
-#pragma omp simd
-        for (int i = 0; i < no; i++)
-            od[i] = row[2 * i + 1];
+        split_even_odd(ev, od, row, w);
         float *yr = y + (size_t)oh * wo;
         yr[0] = w > 1 ? max2(ev[0], od[0]) : ev[0];
         const int full = (w - 2) / 2; /* outputs j >= 1 whose column 2j + 1 exists */
@@ -72,6 +78,18 @@ static void maxpool_3s2p1_plane(float *y, const float *x, int h, int w, float *r
  * output as the loop below makes, so the same result, NaN and -0.0
  * included, in loops the compiler vectorises (the loop was ~3% of a
  * ResNet-18 training step).  ev, od: w floats each. */
+/* outputs j0 <= j < j1 of a row: candidate v[j] at index idx0 + 2j taken
+ * where it is strictly greater than the output's value so far or a NaN */
+static inline void keep_first_max(float *yr, int32_t *ar, const float *v, int j0, int j1, int32_t idx0)
+{
+#pragma omp simd
+    for (int j = j0; j < j1; j++) {
+        const int take = v[j] > yr[j] || v[j] != v[j];
+        yr[j] = take ? v[j] : yr[j];
+        ar[j] = take ? idx0 + 2 * j : ar[j];
+    }
+}
+
 static void maxpool_3s2p1_plane_argmax(float *y, int32_t *argmax, const float *x, int h, int w, float *ev,
                                        float *od)
 {
@@ -88,33 +106,10 @@ static void maxpool_3s2p1_plane_argmax(float *y, int32_t *argmax, const float *x
         for (int r = r0; r < r1; r++) {
             const float *xr = x + (size_t)r * w;
             const int32_t base = r * w;
-#pragma omp simd
-            for (int i = 0; i < ne; i++)
-                ev[i] = xr[2 * i];
-#pragma omp simd
-            for (int i = 0; i < no; i++)
-                od[i] = xr[2 * i + 1];
-#pragma omp simd
-            for (int j = 1; j < wo; j++) { /* column 2j - 1 */
-                const float v = od[j - 1];
-                const int take = v > yr[j] || v != v;
-                yr[j] = take ? v : yr[j];
-                ar[j] = take ? base + 2 * j - 1 : ar[j];
-            }
-#pragma omp simd
-            for (int j = 0; j < ne; j++) { /* column 2j (ne == wo) */
-                const float v = ev[j];
-                const int take = v > yr[j] || v != v;
-                yr[j] = take ? v : yr[j];
-                ar[j] = take ? base + 2 * j : ar[j];
-            }
-#pragma omp simd
-            for (int j = 0; j < no; j++) { /* column 2j + 1 (no <= wo) */
-                const float v = od[j];
-                const int take = v > yr[j] || v != v;
-                yr[j] = take ? v : yr[j];
-                ar[j] = take ? base + 2 * j + 1 : ar[j];
-            }
+            split_even_odd(ev, od, xr, w);
+            keep_first_max(yr, ar, od - 1, 1, wo, base - 1); /* column 2j - 1 */
+            keep_first_max(yr, ar, ev, 0, ne, base);         /* column 2j (ne == wo) */
+            keep_first_max(yr, ar, od, 0, no, base + 1);     /* column 2j + 1 (no <= wo) */
         }
     }
 }
