@@ -18,9 +18,13 @@ echo "== sp-gen: 1,600 Tetrominoes images (35x35, three pieces each)"
 bin/sp-gen tetrominoes --count 1600 --seed 1 --out "$D/tetrominoes" --force --quiet
 echo "== sp-load --shuffle | sp-train for ${SECONDS_TRAIN} s (the first epoch, 100 iterations, with frozen sprites)"
 # sp-train stops at the time limit: sp-load then gets SIGPIPE (status 141),
-# which is how a producer learns that its reader is done
+# which is how a producer learns that its reader is done.  The stream holds
+# the config's whole schedule (210 epochs), so a longer DEMO_SECONDS reaches
+# epoch 100 (iteration 10,000), where the sprites' learning rate drops 10x
+# and the soft masks snap to the pieces (DEMO_SECONDS=600: ~13,000
+# iterations here); the first epochs are the same stream whatever the count
 set +o pipefail
-bin/sp-load "$D/tetrominoes" --shuffle --seed 1 --epochs 100 --batch ${DEMO_BATCH:-16} --drop-last 2>/dev/null |
+bin/sp-load "$D/tetrominoes" --shuffle --seed 1 --epochs 210 --batch ${DEMO_BATCH:-16} --drop-last 2>/dev/null |
     bin/sp-train --device cpu --config pipelines/configs/tetro-demo.conf --out "$D/model.spm" \
         --time-limit "$SECONDS_TRAIN" --checkpoint-every 100 --log "$D/train.jsonl" \
         --viz "$D/train-viz" --viz-every 100
