@@ -46,3 +46,7 @@ echo "   (the paper, after 394k iterations on 60k images: ARI-FG 0.996, ARI 0.99
 echo "pictures: $D/sprites.png (the 19 sprites over grey, their masks),"
 echo "          $D/decomposition.png (image, reconstruction, true / predicted instances, true / predicted sprites),"
 echo "          $D/train-viz/ (sprites and reconstructions every 100 iterations)"
+if [ "${its:-0}" -lt 10500 ]; then
+    echo "the masks are still soft before epoch 100 (iteration 10,000), where the sprites' learning rate drops;"
+    echo "make demo DEMO_SECONDS=600 trains past it (~10 minutes here) and they snap to the pieces"
+fi
