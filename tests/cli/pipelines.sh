@@ -14,6 +14,8 @@ expect_ok "unknown DATASET" "! $M train DATASET=nope 2>$T/u.err && grep -q 'DATA
 expect_ok "no DATASET" "! $M eval 2>$T/n.err && grep -q 'give DATASET=' $T/n.err"
 expect_ok "CLEVR6 is not here: says where to put it" "! $M data DATASET=clevr6 2>$T/c.err && grep -q 'CLEVR6 is not included' $T/c.err"
 expect_ok "a DATA folder that does not exist" "! $M data DATASET=gtsrb8 DATA=$T/none 2>$T/g.err && grep -q 'does not exist' $T/g.err"
+expect_ok "make demo: a bad DEMO_SECONDS" "! DEMO_SECONDS=5s bash $ROOT/pipelines/demo.sh >/dev/null 2>$T/ds.err && grep -q 'DEMO_SECONDS=5s: not a positive' $T/ds.err"
+expect_ok "make demo: a bad DEMO_ITERS" "! DEMO_ITERS=0 bash $ROOT/pipelines/demo.sh >/dev/null 2>$T/di.err && grep -q 'DEMO_ITERS=0: not a positive' $T/di.err"
 if [ -d "$DATA/weizmann-horse" ]; then
     expect_ok "eval without a model" "! $M eval DATASET=horse DATA=$DATA/weizmann-horse RUN=$T/empty >/dev/null 2>$T/h.err && grep -q 'no model' $T/h.err"
 else
