@@ -35,6 +35,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "sp_conv_direct.h"
 #include "sp_conv_winograd.h"
+#include "sp_cpu.h"
 #include "sp_env.h"
 #include "sp_error.h"
 #include "sp_progress.h"
@@ -523,16 +524,15 @@ static int wide_pays(void)
 static void simd_probe(void)
 {
     static const char *const off_on[] = {"0", "1", NULL}, *const tiles[] = {"0", "1", "2", "4", NULL};
-    __builtin_cpu_init();
     const int im2col = sp_env_choice("SP_CONV_IM2COL", off_on), wide = sp_env_choice("SP_CONV_AVX512", off_on);
     const int wg = sp_env_choice("SP_CONV_WINOGRAD", tiles); /* 0: off; 2 or 4: that tile wherever Winograd is taken */
-    simd_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && im2col != 1;
-    simd_vl = simd_ok && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+    simd_ok = sp_cpu_avx2_fma() && im2col != 1;
+    simd_vl = simd_ok && sp_cpu_avx512vl();
     x16x2 = sp_env_choice("SP_CONV_TILE16X2", off_on) != 0;
     winograd = wg != 0;
     if (wg >= 2)
         sp_conv3x3_winograd_set_tile(wg == 2 ? 2 : 4);
-    simd_wide = simd_ok && __builtin_cpu_supports("avx512f") && wide != 0 && (wide == 1 || wide_pays());
+    simd_wide = simd_ok && sp_cpu_avx512f() && wide != 0 && (wide == 1 || wide_pays());
 }
 
 /* out [nout, H, W] (+ bias, then ep with this image's residual res) from the

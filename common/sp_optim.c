@@ -1,4 +1,5 @@
 #include "sp_optim.h"
+#include "sp_cpu.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -97,7 +98,7 @@ void sp_adam_step_repeated(float *param, float *m, float *v, const float *grad, 
         k.neg_step_size[t] = (float)(-(lr / bc1));
         k.bc2_sqrt[t] = (float)sqrt(bc2);
     }
-    const int fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const int fma = sp_cpu_avx2_fma();
 #pragma omp parallel if (n > SP_ADAM_PARALLEL_MIN)
     {
         const long T = omp_get_num_threads(), id = omp_get_thread_num();

@@ -2,6 +2,7 @@
 #include "sp_select.h"
 
 #include "sp_compose.h"
+#include "sp_cpu.h"
 
 #include <float.h>
 #include <string.h>
@@ -126,7 +127,7 @@ static void slot_prepare(double *work, int l, const int32_t *cur, int b, const f
     double *A = work, *B = work + (size_t)d->C * hw, *Q = work + 2 * (size_t)d->C * hw;
     size_t p = 0;
 #ifdef __x86_64__
-    if (!select_scalar && __builtin_cpu_supports("avx2"))
+    if (!select_scalar && sp_cpu_avx2())
         for (; p + 4 <= hw; p += 4)
             prepare4(A, B, Q, p, l, cur, b, layers, masks, bkgs, occ, d);
 #endif
@@ -226,7 +227,7 @@ static double slot_error(const double *work, int l, int k, const float *layers, 
     const float *x = k >= 0 ? layers + ((size_t)l * K + k) * lstep(d) : NULL;
     double s;
 #ifdef __x86_64__
-    if (!select_scalar && __builtin_cpu_supports("avx2"))
+    if (!select_scalar && sp_cpu_avx2())
         s = slot_error_avx2(A, B, Q, ms, x, img, C, hw);
     else
 #endif

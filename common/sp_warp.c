@@ -12,6 +12,7 @@
  * cheap to do so, so that results agree to a few ulps. */
 #include "sp_warp.h"
 #include "sp_error.h"
+#include "sp_cpu.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -304,7 +305,7 @@ static void gen_row(const plan_t *pl, const gen_t *g, int i, float *gx, float *g
         float y = pl->by[i];
         int j = 0;
 #ifdef __x86_64__
-        if (!warp_scalar && __builtin_cpu_supports("avx2"))
+        if (!warp_scalar && sp_cpu_avx2())
             j = homography_row8(pl, p, y, gx, gy);
 #endif
         for (; j < w; j++) {
@@ -626,7 +627,7 @@ static void row_forward(float *y, const float *x, const float *gx, const float *
     point pt;
     int simd = 0;
 #ifdef __x86_64__
-    simd = !warp_scalar && __builtin_cpu_supports("avx2");
+    simd = !warp_scalar && sp_cpu_avx2();
 #endif
     for (int j = 0; j < w; j++) {
 #ifdef __x86_64__
