@@ -14,9 +14,11 @@ cd "$(dirname "$0")/.."
 D=build/demo
 SECONDS_TRAIN=${DEMO_SECONDS:-270}
 ITERS=${DEMO_ITERS:-}
-case "$SECONDS_TRAIN" in '' | *[!0-9]* | 0) echo "demo: DEMO_SECONDS=$SECONDS_TRAIN: not a positive number of seconds" >&2; exit 2 ;; esac
+# a positive whole number (digits only, not all zeros)
+positive() { case "$1" in '' | *[!0-9]*) return 1 ;; esac; [ -n "${1//0/}" ]; }
+positive "$SECONDS_TRAIN" || { echo "demo: DEMO_SECONDS=$SECONDS_TRAIN: not a positive number of seconds" >&2; exit 2; }
 if [ -n "$ITERS" ]; then
-    case "$ITERS" in *[!0-9]* | 0) echo "demo: DEMO_ITERS=$ITERS: not a positive number of iterations" >&2; exit 2 ;; esac
+    positive "$ITERS" || { echo "demo: DEMO_ITERS=$ITERS: not a positive number of iterations" >&2; exit 2; }
     stop=(--iters "$ITERS") what="$ITERS iterations"
 else
     stop=(--time-limit "$SECONDS_TRAIN") what="$SECONDS_TRAIN s"
