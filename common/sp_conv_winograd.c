@@ -366,16 +366,29 @@ __attribute__((target("avx2"))) static void wpad(float *eo, const float *src, si
         odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a_, b_, 0xdd)), 0xd8)); \
     } while (0)
 
+/* B^T of F(2x2) on four vectors: d0 - d2, d1 + d2, d2 - d1, d1 - d3 */
+#define BT4(d0, d1, d2, d3, v0, v1, v2, v3)                                                        \
+    do {                                                                                           \
+        v0 = _mm256_sub_ps(d0, d2);                                                                \
+        v1 = _mm256_add_ps(d1, d2);                                                                \
+        v2 = _mm256_sub_ps(d2, d1);                                                                \
+        v3 = _mm256_sub_ps(d1, d3);                                                                \
+    } while (0)
+
+/* A^T of F(2x2): m0 + m1 + m2, m1 - m2 - m3 */
+#define AT4(m0, m1, m2, m3, y0, y1)                                                                \
+    do {                                                                                           \
+        y0 = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);                                             \
+        y1 = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);                                             \
+    } while (0)
+
 /* one input row of 8 tiles times B: its 4 columns */
 #define ROW_B(p, t0, t1, t2, t3)                                                                   \
     do {                                                                                           \
         __m256 d0_, d1_, d2_, d3_;                                                                 \
         DEINTERLEAVE(p, d0_, d1_);                                                                 \
         DEINTERLEAVE((p) + 2, d2_, d3_);                                                           \
-        t0 = _mm256_sub_ps(d0_, d2_);                                                              \
-        t1 = _mm256_add_ps(d1_, d2_);                                                              \
-        t2 = _mm256_sub_ps(d2_, d1_);                                                              \
-        t3 = _mm256_sub_ps(d1_, d3_);                                                              \
+        BT4(d0_, d1_, d2_, d3_, t0, t1, t2, t3);                                                   \
     } while (0)
 
 /* V[xi][c][u - u0] for every channel and the chunk's tiles u0 <= u < u1, 8 at a time */
@@ -669,18 +682,16 @@ __attribute__((target("avx2,fma"))) static void output_transform(float *ye, floa
     do {                                                                                           \
         __m256 m0 = _mm256_loadu_ps(p + (size_t)(j)*ms), m1 = _mm256_loadu_ps(p + (size_t)(4 + (j)) * ms); \
         __m256 m2 = _mm256_loadu_ps(p + (size_t)(8 + (j)) * ms), m3 = _mm256_loadu_ps(p + (size_t)(12 + (j)) * ms); \
-        s0 = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);                                             \
-        s1 = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);                                             \
+        AT4(m0, m1, m2, m3, s0, s1);                                                               \
     } while (0)
         COL(0, s00, s10); /* A^T M: rows */
         COL(1, s01, s11);
         COL(2, s02, s12);
         COL(3, s03, s13);
 #undef COL
-        __m256 y00 = _mm256_add_ps(_mm256_add_ps(s00, s01), s02); /* (A^T M) A: columns */
-        __m256 y01 = _mm256_sub_ps(_mm256_sub_ps(s01, s02), s03);
-        __m256 y10 = _mm256_add_ps(_mm256_add_ps(s10, s11), s12);
-        __m256 y11 = _mm256_sub_ps(_mm256_sub_ps(s11, s12), s13);
+        __m256 y00, y01, y10, y11;
+        AT4(s00, s01, s02, s03, y00, y01); /* (A^T M) A: columns */
+        AT4(s10, s11, s12, s13, y10, y11);
         __m256 lo = _mm256_unpacklo_ps(y00, y01), hi = _mm256_unpackhi_ps(y00, y01);
         _mm256_storeu_ps(ye + 2 * u, _mm256_permute2f128_ps(lo, hi, 0x20));
         _mm256_storeu_ps(ye + 2 * u + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
@@ -817,22 +828,6 @@ size_t sp_conv3x3_winograd_batched_floats(const sp_conv2d_desc *d, int tile)
     const size_t nt = round_up(g.t, 48); /* whichever GEMM tile a smaller batch gets */
     return g.np * (stride_floats((size_t)d->c * nt) + stride_floats(g.or_ * nt));
 }
-
-/* B^T of F(2x2) on four vectors: d0 - d2, d1 + d2, d2 - d1, d1 - d3 */
-#define BT4(d0, d1, d2, d3, v0, v1, v2, v3)                                                        \
-    do {                                                                                           \
-        v0 = _mm256_sub_ps(d0, d2);                                                                \
-        v1 = _mm256_add_ps(d1, d2);                                                                \
-        v2 = _mm256_sub_ps(d2, d1);                                                                \
-        v3 = _mm256_sub_ps(d1, d3);                                                                \
-    } while (0)
-
-/* A^T of F(2x2): m0 + m1 + m2, m1 - m2 - m3 */
-#define AT4(m0, m1, m2, m3, y0, y1)                                                                \
-    do {                                                                                           \
-        y0 = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);                                             \
-        y1 = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);                                             \
-    } while (0)
 
 /* tile T of a chunk: its image (from the chunk's first) and tile row and column */
 static inline void btile_at(size_t T, const wgeom *g, size_t *img, size_t *ti, size_t *tj)

@@ -449,6 +449,9 @@ void sp_encoder_forward(sp_encoder *e, float *y, const float *x, int n, int trai
  * rounding, as the per-image layers' F(4x4) do). */
 
 enum { STEP_CONV, STEP_MAXPOOL, STEP_SHORTCUT_A };
+/* the batch steps' Winograd tile: F(4x4), one tile an image (packed once
+ * for every batch; training's forward takes F(2x2)) */
+enum { INFER_BATCHED_TILE = 4 };
 enum { BUF_X = -1 }; /* the input images; 0..3 are the rotating buffers */
 
 typedef struct {
@@ -586,7 +589,7 @@ static void step_batch(sp_encoder *e, const infer_step *st, float *const *bufs, 
     d.n = n;
     if (st->batched) {
         sp_conv3x3_winograd_batched_forward(bufs[st->out], step_in(bufs, x, st, 0), (size_t)n, e->packed + st->pk,
-                                            NULL, &d, e->img_ws, &ep, 4);
+                                            NULL, &d, e->img_ws, &ep, INFER_BATCHED_TILE);
         return;
     }
     sp_conv2d_forward_fused(bufs[st->out], step_in(bufs, x, st, 0), e->params + st->cv->w, &d, e->ws,
@@ -607,8 +610,8 @@ static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
                                    e->buffers + bn->mean, e->buffers + bn->var, (size_t)bn->c, e->eps);
         if (st[k].batched) { /* its scratch is the per-image steps', not in use meanwhile */
             st[k].pk = packed;
-            packed += sp_conv3x3_winograd_batched_packed_floats(&st[k].cv->d, 4);
-            const size_t f = sp_conv3x3_winograd_batched_floats(&st[k].cv->d, 4);
+            packed += sp_conv3x3_winograd_batched_packed_floats(&st[k].cv->d, INFER_BATCHED_TILE);
+            const size_t f = sp_conv3x3_winograd_batched_floats(&st[k].cv->d, INFER_BATCHED_TILE);
             if (f > batched_ws)
                 batched_ws = f;
         }
@@ -634,7 +637,8 @@ static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
             if (st[k].kind == STEP_CONV && st[k].per_image)
                 sp_conv3x3_pack_forward(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d);
             else if (st[k].kind == STEP_CONV && st[k].batched)
-                sp_conv3x3_winograd_batched_pack(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d, 0, 4);
+                sp_conv3x3_winograd_batched_pack(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d, 0,
+                                                 INFER_BATCHED_TILE);
         e->packed_ready = e->weights_fixed;
     }
     const size_t ws_need = per * (size_t)T > batched_ws ? per * (size_t)T : batched_ws;

@@ -70,14 +70,6 @@ static void maxpool_3s2p1_plane(float *y, const float *x, int h, int w, float *r
     }
 }
 
-/* The same pool with argmax (training's path): per output row, the
- * window's candidates in the scalar loop's order (rows top down, then
- * columns 2j-1, 2j, 2j+1) go through all outputs of the row at once, each
- * output keeping the first strictly greater value or a NaN (PyTorch's
- * rule) and its index: the same comparisons in the same order for every
- * output as the loop below makes, so the same result, NaN and -0.0
- * included, in loops the compiler vectorises (the loop was ~3% of a
- * ResNet-18 training step).  ev, od: w floats each. */
 /* outputs j0 <= j < j1 of a row: candidate v[j] at index idx0 + 2j taken
  * where it is strictly greater than the output's value so far or a NaN */
 static inline void keep_first_max(float *yr, int32_t *ar, const float *v, int j0, int j1, int32_t idx0)
@@ -90,6 +82,14 @@ static inline void keep_first_max(float *yr, int32_t *ar, const float *v, int j0
     }
 }
 
+/* The same pool with argmax (training's path): per output row, the
+ * window's candidates in the scalar loop's order (rows top down, then
+ * columns 2j-1, 2j, 2j+1) go through all outputs of the row at once, each
+ * output keeping the first strictly greater value or a NaN (PyTorch's
+ * rule) and its index: the same comparisons in the same order for every
+ * output as the loop below makes, so the same result, NaN and -0.0
+ * included, in loops the compiler vectorises (the loop was ~3% of a
+ * ResNet-18 training step).  ev, od: w floats each. */
 static void maxpool_3s2p1_plane_argmax(float *y, int32_t *argmax, const float *x, int h, int w, float *ev,
                                        float *od)
 {
@@ -118,8 +118,8 @@ void sp_maxpool2d_forward(float *y, int32_t *argmax, const float *x, size_t nc, 
                           int k, int s, int p)
 {
     const int ho = sp_pool_out(h, k, s, p), wo = sp_pool_out(w, k, s, p);
-    const int fast = !argmax && k == 3 && s == 2 && p == 1 && w <= 4096;
-    const int fast_argmax = argmax && k == 3 && s == 2 && p == 1 && w <= 4096 && !maxpool_force_loop;
+    const int stem = k == 3 && s == 2 && p == 1 && w <= 4096; /* the row-wise planes below */
+    const int fast = stem && !argmax, fast_argmax = stem && argmax && !maxpool_force_loop;
 #pragma omp parallel
     {
         float buf[3 * 4096];
