@@ -757,7 +757,7 @@ size_t sp_conv3x3_dx_wide_floats(const sp_conv2d_desc *d, int T)
     case 1:
         return winograd_floats(&f, T, DX_TILE);
     case 2:
-        return batched_floats(&f, 4);
+        return batched_floats(&f, DX_TILE); /* the batched path's own tile: F(4x4) */
     default:
         return 0;
     }
@@ -771,7 +771,7 @@ int sp_conv3x3_dx_wide(float *dx, const float *dy, const float *weight, const sp
     sp_conv2d_desc f = dx_desc(d);
     f.n = d->n;
     if (kind == 2)
-        batched_run(dx, dy, weight, 1, NULL, &f, ws, NULL, 4);
+        batched_run(dx, dy, weight, 1, NULL, &f, ws, NULL, DX_TILE);
     else
         forward_winograd(dx, dy, weight, 1, NULL, &f, ws, NULL, DX_TILE);
     return 1;
