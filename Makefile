@@ -146,9 +146,9 @@ demo: deps
 	@$(MAKE) --no-print-directory -j2 all
 	@bash pipelines/demo.sh
 
-fuzz:
+fuzz: $(LIB)
 	@bash pipelines/deps.sh fuzz
-	@bash tests/fuzz/run.sh $(or $(FUZZ_SECONDS),30)
+	@bash tests/fuzz/run.sh $(or $(FUZZ_SECONDS),30) $(OBJ)/common
 
 clean:
 	rm -rf build $(PROGS)

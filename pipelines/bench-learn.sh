@@ -16,8 +16,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ITERS=${1:-${ITERS:-3000}}
 SEED=${2:-${SEED:-1}}
-case $ITERS$SEED in *[!0-9]*|'') echo "bench-learn: ITERS ($ITERS) and SEED ($SEED) must be whole numbers" >&2; exit 2 ;; esac
-[ "$ITERS" -ge 1 ] || { echo "bench-learn: ITERS must be at least 1" >&2; exit 2; }
+# shellcheck source=pipelines/lib.sh
+. pipelines/lib.sh
+positive "$ITERS" || { echo "bench-learn: ITERS=$ITERS: not a positive number of iterations" >&2; exit 2; }
+whole "$SEED" || { echo "bench-learn: SEED=$SEED: not a whole number" >&2; exit 2; }
 CONF=pipelines/configs/tetro-demo.conf
 B=build/bench/learn
 R=$B/seed$SEED

@@ -1,6 +1,11 @@
 # shellcheck shell=bash
 # Shell functions shared by the pipelines (sourced, not run).
 
+# whole N: N is a whole number (digits only); positive N: and not all
+# zeros.  For the numbers users give the scripts in the environment.
+whole() { case "$1" in '' | *[!0-9]*) return 1 ;; esac; }
+positive() { whole "$1" && [ -n "${1//0/}" ]; }
+
 # load_train_status MESSAGE LOAD_STATUS TRAIN_STATUS: after an
 # `sp-load ... | sp-train ...` run under `set +o pipefail`, called as
 #   load_train_status "what: failed" "${PIPESTATUS[@]}"

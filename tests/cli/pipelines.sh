@@ -16,6 +16,10 @@ expect_ok "CLEVR6 is not here: says where to put it" "! $M data DATASET=clevr6 2
 expect_ok "a DATA folder that does not exist" "! $M data DATASET=gtsrb8 DATA=$T/none 2>$T/g.err && grep -q 'does not exist' $T/g.err"
 expect_ok "make demo: a bad DEMO_SECONDS" "! DEMO_SECONDS=5s bash $ROOT/pipelines/demo.sh >/dev/null 2>$T/ds.err && grep -q 'DEMO_SECONDS=5s: not a positive' $T/ds.err"
 expect_ok "make demo: a bad DEMO_ITERS" "! DEMO_ITERS=0 bash $ROOT/pipelines/demo.sh >/dev/null 2>$T/di.err && grep -q 'DEMO_ITERS=0: not a positive' $T/di.err"
+expect_ok "make demo: a bad DEMO_BATCH" "! DEMO_BATCH=8x bash $ROOT/pipelines/demo.sh >/dev/null 2>$T/db.err && grep -q 'DEMO_BATCH=8x: not a positive' $T/db.err"
+expect_ok "make bench-learn: a bad ITERS" "! bash $ROOT/pipelines/bench-learn.sh 0 1 >/dev/null 2>$T/bl.err && grep -q 'ITERS=0: not a positive' $T/bl.err"
+expect_ok "make bench-learn: a bad SEED" "! bash $ROOT/pipelines/bench-learn.sh 5 -1 >/dev/null 2>$T/bs.err && grep -q 'SEED=-1: not a whole' $T/bs.err"
+expect_ok "make demo: a DEMO_BATCH over the set" "! DEMO_BATCH=1601 bash $ROOT/pipelines/demo.sh >/dev/null 2>$T/dB.err && grep -q 'DEMO_BATCH=1601: more than the 1,600' $T/dB.err"
 if [ -d "$DATA/weizmann-horse" ]; then
     expect_ok "eval without a model" "! $M eval DATASET=horse DATA=$DATA/weizmann-horse RUN=$T/empty >/dev/null 2>$T/h.err && grep -q 'no model' $T/h.err"
 else
