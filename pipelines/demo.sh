@@ -13,12 +13,13 @@
 # earlier demos (the same images per second), with softer masks;
 # DEMO_BATCH=16 DEMO_ITERS=12000 is that recipe (~9 minutes, sharp masks).
 # DEMO_ITERS=N trains N iterations; DEMO_SECONDS=S stops after S seconds
-# instead (whichever comes first when both are given).
+# instead (whichever comes first when both are given); DEMO_DIR=DIR writes
+# there instead of build/demo (relative to the repository).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=pipelines/lib.sh
 . pipelines/lib.sh
-D=build/demo
+D=${DEMO_DIR:-build/demo}
 BATCH=${DEMO_BATCH:-8}
 positive "$BATCH" || { echo "demo: DEMO_BATCH=$BATCH: not a positive number of images" >&2; exit 2; }
 [ "$BATCH" -le 1600 ] || { echo "demo: DEMO_BATCH=$BATCH: more than the 1,600 images" >&2; exit 2; }

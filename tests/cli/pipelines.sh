@@ -17,6 +17,8 @@ expect_ok "a DATA folder that does not exist" "! $M data DATASET=gtsrb8 DATA=$T/
 expect_ok "make demo: a bad DEMO_SECONDS" "! DEMO_SECONDS=5s bash $ROOT/pipelines/demo.sh >/dev/null 2>$T/ds.err && grep -q 'DEMO_SECONDS=5s: not a positive' $T/ds.err"
 expect_ok "make demo: a bad DEMO_ITERS" "! DEMO_ITERS=0 bash $ROOT/pipelines/demo.sh >/dev/null 2>$T/di.err && grep -q 'DEMO_ITERS=0: not a positive' $T/di.err"
 expect_ok "make demo: a bad DEMO_BATCH" "! DEMO_BATCH=8x bash $ROOT/pipelines/demo.sh >/dev/null 2>$T/db.err && grep -q 'DEMO_BATCH=8x: not a positive' $T/db.err"
+expect_ok "make demo end to end: 2 iterations into DEMO_DIR" "DEMO_DIR=$T/demo DEMO_ITERS=2 bash $ROOT/pipelines/demo.sh >$T/demo.out 2>&1 && grep -q 'after 2 iterations: ARI-FG 0\.[0-9]' $T/demo.out && test \$(grep -c loss $T/demo/train.jsonl) -eq 2 && test -s $T/demo/sprites.png && test -s $T/demo/decomposition.png && grep -q 'before iteration 10,000' $T/demo.out"
+expect_ok "make demo: DEMO_SECONDS and DEMO_ITERS, the first reached stops" "DEMO_DIR=$T/demo2 DEMO_SECONDS=1 DEMO_ITERS=1000000 bash $ROOT/pipelines/demo.sh >$T/demo2.out 2>&1 && grep -q '1 s or 1000000 iterations' $T/demo2.out && grep -q 'time-limit 1 s reached' $T/demo2.out"
 expect_ok "make bench-learn: a bad ITERS" "! bash $ROOT/pipelines/bench-learn.sh 0 1 >/dev/null 2>$T/bl.err && grep -q 'ITERS=0: not a positive' $T/bl.err"
 expect_ok "make bench-learn: a bad SEED" "! bash $ROOT/pipelines/bench-learn.sh 5 -1 >/dev/null 2>$T/bs.err && grep -q 'SEED=-1: not a whole' $T/bs.err"
 expect_ok "make demo: a DEMO_BATCH over the set" "! DEMO_BATCH=1601 bash $ROOT/pipelines/demo.sh >/dev/null 2>$T/dB.err && grep -q 'DEMO_BATCH=1601: more than the 1,600' $T/dB.err"
