@@ -1,7 +1,8 @@
 # sprites — DTI-Sprites as a pipeline of Unix filters.
 #   make            build every program into bin/ (objects in build/)
 #   make test       unit + CLI tests, ends with "N passed, M failed"
-#   make demo       generate Tetrominoes, train 270 s, decompose, evaluate, draw (build/demo/)
+#   make demo       generate Tetrominoes, train 11,000 iterations (~5 min), decompose,
+#                   evaluate, draw (build/demo/) [DEMO_ITERS= DEMO_SECONDS= DEMO_BATCH= DEMO_DIR=]
 #   make CUDA=0     CPU-only build even where nvcc exists
 #   make test SANITIZE=1   the same tests under ASan + UBSan
 #   make fuzz FUZZ_SECONDS=60   libFuzzer on the stream reader
