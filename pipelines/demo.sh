@@ -20,24 +20,24 @@ cd "$(dirname "$0")/.."
 # shellcheck source=pipelines/lib.sh
 . pipelines/lib.sh
 D=${DEMO_DIR:-build/demo}
+COUNT=1600 # generated images (the messages say 1,600)
 BATCH=${DEMO_BATCH:-8}
 positive "$BATCH" || { echo "demo: DEMO_BATCH=$BATCH: not a positive number of images" >&2; exit 2; }
-[ "$BATCH" -le 1600 ] || { echo "demo: DEMO_BATCH=$BATCH: more than the 1,600 images" >&2; exit 2; }
-stop=() what=()
+[ "$BATCH" -le $COUNT ] || { echo "demo: DEMO_BATCH=$BATCH: more than the 1,600 images" >&2; exit 2; }
+stop=() what=
 if [ -n "${DEMO_SECONDS:-}" ]; then
     positive "$DEMO_SECONDS" || { echo "demo: DEMO_SECONDS=$DEMO_SECONDS: not a positive number of seconds" >&2; exit 2; }
-    stop+=(--time-limit "$DEMO_SECONDS") what+=("$DEMO_SECONDS s")
+    stop+=(--time-limit "$DEMO_SECONDS") what="$DEMO_SECONDS s"
 fi
 if [ -n "${DEMO_ITERS:-}" ] || [ -z "${DEMO_SECONDS:-}" ]; then
     ITERS=${DEMO_ITERS:-11000}
     positive "$ITERS" || { echo "demo: DEMO_ITERS=$ITERS: not a positive number of iterations" >&2; exit 2; }
-    stop+=(--iters "$ITERS") what+=("$ITERS iterations")
+    stop+=(--iters "$ITERS") what="${what:+$what or }$ITERS iterations"
 fi
 mkdir -p "$D"
 rm -rf "$D/train-viz"
 echo "== sp-gen: 1,600 Tetrominoes images (35x35, three pieces each)"
-bin/sp-gen tetrominoes --count 1600 --seed 1 --out "$D/tetrominoes" --force --quiet
-what="${what[0]}${what[1]:+ or ${what[1]}}"
+bin/sp-gen tetrominoes --count $COUNT --seed 1 --out "$D/tetrominoes" --force --quiet
 echo "== sp-load --shuffle | sp-train: $what in batches of $BATCH (the first 100 with frozen sprites)"
 # sp-train stops at its iteration or time limit: sp-load then gets SIGPIPE
 # (status 141), which is how a producer learns that its reader is done.  The

@@ -1,9 +1,15 @@
 # shellcheck shell=bash
 # Shell functions shared by the pipelines (sourced, not run).
 
-# whole N: N is a whole number (digits only); positive N: and not all
-# zeros.  For the numbers users give the scripts in the environment.
-whole() { case "$1" in '' | *[!0-9]*) return 1 ;; esac; }
+# whole N: N is a whole number (digits only) that shell arithmetic and
+# our programs' 64-bit options hold (18 digits past leading zeros);
+# positive N: and not all zeros.  For the numbers users give the scripts in
+# the environment.
+whole() {
+    case "$1" in '' | *[!0-9]*) return 1 ;; esac
+    local d=${1#"${1%%[!0]*}"}
+    [ ${#d} -le 18 ]
+}
 positive() { whole "$1" && [ -n "${1//0/}" ]; }
 
 # load_train_status MESSAGE LOAD_STATUS TRAIN_STATUS: after an

@@ -33,7 +33,8 @@ for o in $have; do SRC="$SRC common/$(basename "$o" .o).c"; done
 echo "fuzz: $SRC"
 clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Icommon $(pkg-config --cflags msgpack) \
     $SRC $(pkg-config --libs msgpack) -o "$out/fuzz_stream"
-mk=$(ls build/obj-*/tests/tools/mkbad 2>/dev/null | head -1)
+mk=${objs%/common}/tests/tools/mkbad # the same build's
+[ -x "$mk" ] || mk=
 if [ -n "$mk" ]; then
     for k in $("$mk" --list); do "$mk" "$k" >"$out/corpus/$k.sp"; done
 fi
