@@ -6,6 +6,7 @@
 #include "sp_opt.h"
 #include "sp_progress.h"
 #include "sp_stream.h"
+#include "sp_writer_async.h"
 
 #include <msgpack.h>
 #include <omp.h>
@@ -127,8 +128,9 @@ int main(int argc, char **argv)
     sp_load_opts lo = {o.channels, o.height, o.width};
     sp_map meta = {0}, batch = {0};
     fill_meta(&meta, d, &o, rule, count, h, w);
-    sp_writer *wr = sp_writer_open(stdout, "stdout");
-    sp_writer_header(wr, &meta);
+    /* batch k is written while batch k+1 is decoded */
+    sp_async_writer *wr = sp_async_writer_open(stdout, "stdout");
+    sp_async_writer_header(wr, &meta);
     sp_progress prog;
     sp_progress_start(&prog, "images", count * o.epochs);
     int64_t *order = sp_malloc(sizeof(int64_t) * (size_t)count);
@@ -140,15 +142,14 @@ int main(int argc, char **argv)
             if (n < o.batch && o.drop_last)
                 break;
             sp_dataset_load_batch(&batch, d, order + s, n, &lo, h, w);
-            sp_writer_batch(wr, &batch);
-            sp_map_clear(&batch);
+            sp_async_writer_batch(wr, &batch); /* takes the batch's entries */
             done += n;
             sp_progress_update(&prog, done);
         }
     }
-    sp_writer_end(wr);
+    sp_async_writer_end(wr);
     sp_progress_end(&prog, done);
-    sp_writer_close(wr);
+    sp_async_writer_close(wr);
     sp_map_free(&meta);
     sp_map_free(&batch);
     free(order);

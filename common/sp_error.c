@@ -66,8 +66,10 @@ void sp_set_prog(const char *argv0)
 const char *sp_prog(void) { return prog_name; }
 
 static void (*fatal_hook)(const char *msg);
+static _Thread_local void (*thread_fatal_hook)(const char *msg);
 
 void sp_set_fatal_hook(void (*hook)(const char *msg)) { fatal_hook = hook; }
+void sp_set_thread_fatal_hook(void (*hook)(const char *msg)) { thread_fatal_hook = hook; }
 
 void sp_fatal(const char *fmt, ...)
 {
@@ -76,6 +78,10 @@ void sp_fatal(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (thread_fatal_hook) {
+        thread_fatal_hook(msg);
+        abort(); /* a hook must not return */
+    }
     if (fatal_hook) {
         fatal_hook(msg);
         abort(); /* a hook must not return */

@@ -20,6 +20,10 @@ void sp_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2
 /* For fuzzing and in-process tests only: sp_fatal() calls hook(message)
  * instead of exiting; the hook must not return (it longjmps). */
 void sp_set_fatal_hook(void (*hook)(const char *msg));
+/* The same for the calling thread alone, taking precedence there: a helper
+ * thread (sp_writer_async.c) hands its error to the main thread instead of
+ * exiting the process under it. */
+void sp_set_thread_fatal_hook(void (*hook)(const char *msg));
 /* Prints "prog: <formatted>" and goes on. */
 void sp_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

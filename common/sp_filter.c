@@ -1,6 +1,7 @@
 #include "sp_filter.h"
 #include "sp_error.h"
 #include "sp_stream.h"
+#include "sp_writer_async.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,7 @@ static int drop_names(const char *drop, char **copy, char ***names)
 void sp_filter_run(const sp_filter *f)
 {
     sp_reader *r = sp_reader_open(stdin, "stdin");
-    sp_writer *w = sp_writer_open(stdout, "stdout");
+    sp_async_writer *w = sp_async_writer_open(stdout, "stdout"); /* writes batch k while the stage makes k+1 */
     sp_map b = {0};
     int64_t idx;
     char *drop_copy, **drop;
@@ -58,17 +59,17 @@ void sp_filter_run(const sp_filter *f)
             for (int k = 0; k < ndrop; k++)
                 sp_map_remove(&b, drop[k]);
             if (!header_out) {
-                sp_writer_header(w, &meta);
+                sp_async_writer_header(w, &meta);
                 header_out = 1;
             }
-            sp_writer_batch(w, &b);
+            sp_async_writer_batch(w, &b); /* takes b's entries */
         }
         if (!header_out)
-            sp_writer_header(w, &meta);
+            sp_async_writer_header(w, &meta);
         sp_map_free(&meta);
-        sp_writer_end(w);
+        sp_async_writer_end(w);
     }
-    sp_writer_close(w);
+    sp_async_writer_close(w);
     sp_reader_close(r);
     sp_map_free(&b);
     free(drop);

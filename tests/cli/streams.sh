@@ -74,3 +74,20 @@ if [ -d "$DATA/gtsrb8" ]; then
     expect_ok "sp-load into a closed pipe ends quietly" \
         "set -o pipefail; $BIN/sp-load $DATA/gtsrb8 --batch 8 | head -c 1000 >/dev/null; test \${PIPESTATUS[0]} -eq 141 -o \${PIPESTATUS[0]} -eq 0"
 fi
+
+# A full disk: a stage's output is written by its writer thread
+# (sp_writer_async.c), whose error must still come out as the stage's one
+# line and exit status, at the trailer's flush (a small stream) or at a
+# batch (one larger than stdio's buffer).
+$MK good >"$T/good.sp"
+expect_error "a filter stage into a full disk, small stream" "^sp-baseline: stdout: write failed" \
+    "$BIN/sp-baseline background <$T/good.sp >/dev/full"
+if [ -d "$DATA/tetrominoes-real10" ]; then
+    $BIN/sp-load "$DATA/tetrominoes-real10" --batch 2 >"$T/real2.sp"
+    expect_error "a filter stage into a full disk, at a batch" "^sp-baseline: stdout: write failed" \
+        "$BIN/sp-baseline background <$T/real2.sp >/dev/full"
+    expect_error "sp-load into a full disk" "^sp-load: stdout: write failed" \
+        "$BIN/sp-load $DATA/tetrominoes-real10 --batch 2 >/dev/full"
+    expect_ok "a filter stage into a closed pipe ends quietly" \
+        "set -o pipefail; $BIN/sp-baseline background <$T/real2.sp | head -c 1000 >/dev/null; test \${PIPESTATUS[0]} -eq 141 -o \${PIPESTATUS[0]} -eq 0 && test ! -s $T/err"
+fi

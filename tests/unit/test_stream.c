@@ -6,6 +6,7 @@
 #include "sp_error.h"
 #include "sp_msgscan.h"
 #include "sp_stream.h"
+#include "sp_writer_async.h"
 
 #include <msgpack.h>
 #include <setjmp.h>
@@ -305,6 +306,65 @@ static void truncated_payload(void)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* The writer thread's stream against sp_writer's for the same calls: the
+ * same bytes (two concatenated streams, batches of every dtype, a large
+ * tensor that takes many write calls), and each batch handed over is left
+ * empty. */
+static void make_batch(sp_map *b, int k)
+{
+    static const int64_t big[1] = {300000}, small[2] = {3, 5};
+    for (int d = 0; d < SP_NDTYPES; d++) {
+        char name[16];
+        snprintf(name, sizeof name, "t%d", d);
+        sp_map_put_tensor(b, name, ramp((sp_dtype)d, 2, small));
+    }
+    sp_map_put_tensor(b, "big", ramp(SP_F32, 1, big));
+    sp_map_put_int(b, "k", k);
+}
+
+static void async_writer_same_bytes(void)
+{
+    char *want = NULL, *got = NULL;
+    size_t nwant = 0, ngot = 0;
+    sp_map meta = {0}, b = {0};
+    sp_map_put_str(&meta, "producer", "test");
+    FILE *f = open_memstream(&want, &nwant);
+    sp_writer *w = sp_writer_open(f, "memory");
+    for (int s = 0; s < 2; s++) {
+        sp_writer_header(w, s ? NULL : &meta);
+        for (int k = 0; k < 4; k++) {
+            make_batch(&b, k);
+            sp_writer_batch(w, &b);
+            sp_map_clear(&b);
+        }
+        sp_writer_end(w);
+    }
+    sp_writer_close(w);
+    fclose(f);
+    f = open_memstream(&got, &ngot);
+    sp_async_writer *a = sp_async_writer_open(f, "memory");
+    int emptied = 1;
+    for (int s = 0; s < 2; s++) {
+        sp_async_writer_header(a, s ? NULL : &meta);
+        for (int k = 0; k < 4; k++) {
+            make_batch(&b, k);
+            sp_async_writer_batch(a, &b);
+            emptied &= b.n == 0;
+        }
+        sp_async_writer_end(a);
+    }
+    sp_async_writer_close(a);
+    fclose(f);
+    CHECK("writer thread: the same bytes as sp_writer", nwant > 4 * 1200000 && ngot == nwant &&
+                                                              memcmp(got, want, nwant) == 0,
+          "%zu bytes against %zu", ngot, nwant);
+    CHECK("writer thread: a batch handed over is left empty", emptied, "entries left behind");
+    sp_map_free(&meta);
+    sp_map_free(&b);
+    free(want);
+    free(got);
+}
+
 int main(void)
 {
     sp_set_prog("test_stream");
@@ -312,5 +372,6 @@ int main(void)
     scanner_prefixes();
     key_orders_and_small_reads();
     truncated_payload();
+    async_writer_same_bytes();
     TEST_MAIN_END;
 }
