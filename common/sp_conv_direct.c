@@ -521,6 +521,12 @@ static int wide_pays(void)
     return wide < 0.9 * narrow;
 }
 
+int sp_conv3x3_wide(void)
+{
+    pthread_once(&simd_once, simd_probe);
+    return simd_wide && simd_vl;
+}
+
 static void simd_probe(void)
 {
     static const char *const off_on[] = {"0", "1", NULL}, *const tiles[] = {"0", "1", "2", "4", NULL};

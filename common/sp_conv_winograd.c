@@ -647,11 +647,96 @@ WTILE(wtile4x16, 4, 2)
 WTILE(wtile8x8, 8, 1)
 #undef WTILE
 
+/* The same products 16 lanes at a time, where those pay (sp_conv3x3_wide:
+ * Zen 5's full-width AVX-512, not Zen 4's two halves): 8 output rows (two
+ * blocks of 4, or one of 8) x NT tiles, the weights of rows 4..7 at pk1
+ * (rows 0..3 at pk0; one block of 8: pk1 = pk0 + 4, step 8).  Each output
+ * is the same chain of fused multiply-adds over c as in the 8-lane tiles,
+ * so the bits are theirs (tests/unit/test_winograd.c). */
+#define WTILE_WIDE(name, NZ, NY)                                                                   \
+    __attribute__((target("avx512f,avx512vl,fma"))) static void name(                              \
+        float *y, size_t ldy, const float *v, size_t ldv, const float *pk0, const float *pk1, size_t step, size_t cin) \
+    {                                                                                              \
+        __m512 az[8][NZ > 0 ? NZ : 1];                                                             \
+        __m256 ay[8];                                                                              \
+        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)                                        \
+        {                                                                                          \
+            _Pragma("GCC unroll 2") for (int k = 0; k < NZ; k++) az[r][k] = _mm512_setzero_ps();   \
+            ay[r] = _mm256_setzero_ps();                                                           \
+        }                                                                                          \
+        for (size_t c = 0; c < cin; c++, v += ldv, pk0 += step, pk1 += step) {                     \
+            __m512 xz[NZ > 0 ? NZ : 1];                                                            \
+            _Pragma("GCC unroll 2") for (int k = 0; k < NZ; k++) xz[k] = _mm512_loadu_ps(v + 16 * k); \
+            const __m256 xy = NY ? _mm256_loadu_ps(v + 16 * NZ) : _mm256_setzero_ps();             \
+            _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)                                    \
+            {                                                                                      \
+                const __m512 w = _mm512_set1_ps(r < 4 ? pk0[r] : pk1[r - 4]);                      \
+                _Pragma("GCC unroll 2") for (int k = 0; k < NZ; k++) az[r][k] =                    \
+                    _mm512_fmadd_ps(w, xz[k], az[r][k]);                                           \
+                if (NY)                                                                            \
+                    ay[r] = _mm256_fmadd_ps(_mm512_castps512_ps256(w), xy, ay[r]);                 \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)                                        \
+        {                                                                                          \
+            _Pragma("GCC unroll 2") for (int k = 0; k < NZ; k++)                                   \
+                _mm512_storeu_ps(y + (size_t)r * ldy + 16 * (size_t)k, az[r][k]);                 \
+            if (NY)                                                                                \
+                _mm256_storeu_ps(y + (size_t)r * ldy + 16 * (size_t)NZ, ay[r]);                    \
+        }                                                                                          \
+    }
+WTILE_WIDE(wtile8x24_wide, 1, 1)
+WTILE_WIDE(wtile8x32_wide, 2, 0)
+WTILE_WIDE(wtile8x16_wide, 1, 0)
+#undef WTILE_WIDE
+
+/* Blocks b0 <= b < b1 of position xi's GEMM with the 16-lane tiles: two
+ * blocks of 4 outputs at once (a lone last block by the 8-lane tile), or
+ * one of 8 over 16 tiles at once (8 when one is left). */
+static void gemm_wide(float *mx, const float *vx, const float *px, size_t C, size_t n, const wgeom *g, size_t b0,
+                      size_t b1)
+{
+    const size_t nt = g->nt, mr = g->mr;
+    for (size_t b = b0; b < b1;) {
+        const float *w = px + b * C * mr;
+        float *mo = mx + b * mr * nt;
+        if (mr == 8) {
+            size_t t = 0;
+            for (; t + 16 <= n; t += 16)
+                wtile8x16_wide(mo + t, nt, vx + t, nt, w, w + 4, 8, C);
+            for (; t < n; t += 8)
+                wtile8x8(mo + t, nt, vx + t, nt, w, C);
+            b++;
+        } else if (b + 1 < b1) {
+            size_t t = 0;
+            if (g->nr == 24)
+                for (; t < n; t += 24)
+                    wtile8x24_wide(mo + t, nt, vx + t, nt, w, w + C * 4, 4, C);
+            else {
+                for (; t + 32 <= n; t += 32)
+                    wtile8x32_wide(mo + t, nt, vx + t, nt, w, w + C * 4, 4, C);
+                for (; t < n; t += 16)
+                    wtile8x16_wide(mo + t, nt, vx + t, nt, w, w + C * 4, 4, C);
+            }
+            b += 2;
+        } else {
+            for (size_t t = 0; t < n; t += g->nr)
+                (g->nr == 24 ? wtile4x24 : wtile4x16)(mo + t, nt, vx + t, nt, w, C);
+            b++;
+        }
+    }
+}
+
 /* M[xi][o][0..n) of a chunk of n tiles from its V, for the output
  * channels of blocks b0 <= b < b1 (of mr channels each) */
 static void gemm(float *m, const float *v, const float *pk, size_t C, size_t n, const wgeom *g, size_t b0, size_t b1)
 {
     const size_t nb = g->or_ / g->mr, vs = g->vs, ms = g->ms;
+    if (sp_conv3x3_wide()) {
+        for (size_t xi = 0; xi < g->np; xi++)
+            gemm_wide(m + xi * ms, v + xi * vs, pk + xi * nb * C * g->mr, C, n, g, b0, b1);
+        return;
+    }
     for (size_t xi = 0; xi < g->np; xi++)
         for (size_t b = b0; b < b1; b++) {
             const float *w = pk + (xi * nb + b) * C * g->mr;

@@ -45,13 +45,15 @@ static void *run(void *arg)
         if (kind == JOB_QUIT)
             break;
         pthread_mutex_unlock(&a->mu); /* the map is the thread's until the job is done */
-        if (!a->err[0] && setjmp(job_exit) == 0) {
-            if (kind == JOB_HEADER)
-                sp_writer_header(a->w, a->has_meta ? &a->map : NULL);
-            else if (kind == JOB_BATCH)
-                sp_writer_batch(a->w, &a->map);
-            else
-                sp_writer_end(a->w);
+        if (!a->err[0]) {
+            if (setjmp(job_exit) == 0) { /* setjmp alone in the condition, as C requires */
+                if (kind == JOB_HEADER)
+                    sp_writer_header(a->w, a->has_meta ? &a->map : NULL);
+                else if (kind == JOB_BATCH)
+                    sp_writer_batch(a->w, &a->map);
+                else
+                    sp_writer_end(a->w);
+            }
         }
         sp_map_clear(&a->map); /* after an error too: nothing more is written */
         pthread_mutex_lock(&a->mu);

@@ -55,11 +55,9 @@ export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1
 unset OMP_WAIT_POLICY
 
 have_ref=1
-if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-    echo "bench-infer: reference column skipped: needs Debian's python3-torch"
-    have_ref=0
-elif [ ! -f "$REF/bench.py" ]; then
-    echo "bench-infer: reference column skipped: the PyTorch reference ($REF) is not here"
+why=$(ref_missing "$REF")
+if [ -n "$why" ]; then
+    echo "bench-infer: reference column skipped: $why"
     have_ref=0
 fi
 # the reference's dataset modules import torchvision, which Debian's python3 lacks: a stub
@@ -192,12 +190,14 @@ for cfg in $CONFIGS; do
             for p in OMP_WAIT_POLICY=passive "-u OMP_WAIT_POLICY"; do
                 r=$(env $p $h OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PYPATH \
                     /usr/bin/python3 "$REF/bench.py" "$cfg" infer --threads "$THREADS" --min-seconds "$REF_SECONDS" \
-                    --warmup 2 2>/dev/null | sed -n 's/.*"imgs_per_s": \([0-9.]*\).*/\1/p')
+                    --warmup 2 2>/dev/null | sed -n 's/.*"imgs_per_s": \([0-9.]*\).*/\1/p') || r=
                 if [ -n "$r" ]; then ref=$(calc "($r > $ref) ? $r : $ref"); fi
             done
         done < <(ref_heap_envs)
-        [ "$ref" = 0 ] && ref=
-        [ -n "$ref" ] || ref=-
+        if [ "$ref" = 0 ]; then
+            echo "bench-infer: $cfg: the reference gave no figure (run $REF/bench.py $cfg infer to see why)" >&2
+            ref=-
+        fi
     fi
     ips_pipe=$(calc "$n / $t_pipe")
     ips_chain=$(calc "$n / $t_chain")

@@ -25,8 +25,9 @@ B=build/bench/train
 mkdir -p "$B"
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1
 have_ref=1
-if ! /usr/bin/python3 -c 'import torch' 2>/dev/null || [ ! -f "$REF/bench.py" ]; then
-    echo "bench-train: reference column skipped (needs Debian's python3-torch and $REF)"
+why=$(ref_missing "$REF")
+if [ -n "$why" ]; then
+    echo "bench-train: reference column skipped: $why"
     have_ref=0
 fi
 PYPATH=
@@ -67,10 +68,13 @@ for cfg in $CONFIGS; do
         while read -r h; do
             r=$(env $h OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PYPATH /usr/bin/python3 "$REF/bench.py" \
                 "$cfg" train --threads "$THREADS" --min-seconds "$REF_SECONDS" --warmup 2 2>/dev/null |
-                sed -n 's/.*"iters_per_s": \([0-9.e+-]*\).*/\1/p')
+                sed -n 's/.*"iters_per_s": \([0-9.e+-]*\).*/\1/p') || r=
             if [ -n "$r" ]; then ref=$(calc "($r > $ref) ? $r : $ref"); fi
         done < <(ref_heap_envs)
-        [ "$ref" != 0 ] || ref=-
+        if [ "$ref" = 0 ]; then
+            echo "bench-train: $cfg: the reference gave no figure (run $REF/bench.py $cfg train to see why)" >&2
+            ref=-
+        fi
     fi
     ratio=-
     if [ "$ref" != - ]; then

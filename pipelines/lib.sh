@@ -41,3 +41,13 @@ ref_heap_envs() {
     fi
 }
 
+# ref_missing REF: why the PyTorch reference at REF cannot run here, or
+# nothing when it can (its bench.py and the reference's model code import
+# torch, yaml, scipy and sklearn into Debian's python3).
+ref_missing() {
+    if [ ! -f "$1/bench.py" ]; then
+        echo "the PyTorch reference ($1) is not here"
+    elif ! /usr/bin/python3 -c 'import torch, yaml, scipy, sklearn' 2>/dev/null; then
+        echo "needs Debian's python3-torch python3-yaml python3-scipy python3-sklearn"
+    fi
+}

@@ -39,6 +39,20 @@ expect_ok "tetro images and model" "$BIN/sp-gen tetrominoes --count 12 --seed 3 
 op_suite SP_CONV_TILE16X2=0
 expect_ok "sp-predict: the same bytes with and without the pair tile" "SP_CONV_TILE16X2=0 $BIN/sp-predict --model $T/m.spm --features <$T/in.sp >$T/t1.sp && $BIN/sp-predict --model $T/m.spm --features <$T/in.sp >$T/t2.sp && cmp $T/t1.sp $T/t2.sp"
 expect_ok "sp-predict: the same bytes with the AVX-512 and the AVX2 tiles" "SP_CONV_AVX512=0 $BIN/sp-predict --model $T/m.spm --features <$T/in.sp >$T/avx2.sp && SP_CONV_AVX512=1 $BIN/sp-predict --model $T/m.spm --features <$T/in.sp >$T/avx512.sp && cmp $T/avx2.sp $T/avx512.sp"
+# The Winograd GEMM's 16-lane tiles (two blocks of 4 output channels, or
+# one of 8 over 16 tiles, at once) must give the 8-lane tiles' bits on every
+# shape of test_winograd (odd block counts, each GEMM tile width, chunks,
+# groups, the batched forward): its digest of all forward outputs, both ways.
+digest_with() { env "$1" timeout 600 "$ROOT/$OBJ/tests/test_winograd" 2>&1 | sed -n 's/^# forward outputs. FNV-1a \([0-9a-f]*\).*/\1/p'; }
+d0=$(digest_with SP_CONV_AVX512=0)
+d1=$(digest_with SP_CONV_AVX512=1)
+if ! grep -qw avx512f /proc/cpuinfo || ! grep -qw avx512vl /proc/cpuinfo; then
+    ok "winograd: 16-lane GEMM tiles # skipped: this CPU has no AVX-512F and VL"
+elif [ -n "$d0" ] && [ "$d0" = "$d1" ]; then
+    ok "winograd: the 16-lane GEMM tiles give the 8-lane tiles' bits on every test_winograd shape ($d0)"
+else
+    fail "winograd: 16-lane against 8-lane GEMM tiles" "digests '$d0' and '$d1'"
+fi
 # make bench's per-layer table (tests/tools/convbench): 11 layer rows, each
 # with Winograd's outputs within 1e-5 (F(2x2)) and 5e-5 (F(4x4), measured
 # up to 8e-6) of the layer's largest output from the direct tiles
