@@ -10,6 +10,8 @@
 
 enum job_kind { JOB_NONE, JOB_HEADER, JOB_BATCH, JOB_END, JOB_QUIT };
 
+#define ERR_LEN 2048 /* sp_fatal's longest message */
+
 struct sp_async_writer {
     sp_writer *w;
     pthread_t thread;
@@ -19,7 +21,7 @@ struct sp_async_writer {
     enum job_kind kind;
     int has_meta;
     sp_map map;
-    char err[2048]; /* the thread's fatal error, raised by the stage's thread */
+    char err[ERR_LEN]; /* the thread's fatal error, raised by the stage's thread */
 };
 
 /* The writer thread's sp_fatal: keep the message, leave the job. */
@@ -28,7 +30,7 @@ static _Thread_local char *job_err;
 
 static void on_fatal(const char *msg)
 {
-    snprintf(job_err, 2048, "%s", msg);
+    snprintf(job_err, ERR_LEN, "%s", msg);
     longjmp(job_exit, 1);
 }
 
