@@ -690,9 +690,22 @@ WTILE_WIDE(wtile8x32_wide, 2, 0)
 WTILE_WIDE(wtile8x16_wide, 1, 0)
 #undef WTILE_WIDE
 
-/* Blocks b0 <= b < b1 of position xi's GEMM with the 16-lane tiles: two
- * blocks of 4 outputs at once (a lone last block by the 8-lane tile), or
- * one of 8 over 16 tiles at once (8 when one is left). */
+/* One block of mr output channels over tiles [0, n) with the 8-lane tiles. */
+static void gemm_block(float *mo, const float *vx, const float *w, size_t C, size_t n, const wgeom *g)
+{
+    for (size_t t = 0; t < n; t += g->nr) {
+        if (g->nr == 24)
+            wtile4x24(mo + t, g->nt, vx + t, g->nt, w, C);
+        else if (g->nr == 16)
+            wtile4x16(mo + t, g->nt, vx + t, g->nt, w, C);
+        else
+            wtile8x8(mo + t, g->nt, vx + t, g->nt, w, C);
+    }
+}
+
+/* Blocks b0 <= b < b1 of one position's GEMM with the 16-lane tiles: two
+ * blocks of 4 outputs at once, or one of 8 over 16 tiles at once; a lone
+ * last block of 4, or 8 tiles left, by the 8-lane tiles. */
 static void gemm_wide(float *mx, const float *vx, const float *px, size_t C, size_t n, const wgeom *g, size_t b0,
                       size_t b1)
 {
@@ -700,15 +713,12 @@ static void gemm_wide(float *mx, const float *vx, const float *px, size_t C, siz
     for (size_t b = b0; b < b1;) {
         const float *w = px + b * C * mr;
         float *mo = mx + b * mr * nt;
+        size_t t = 0;
         if (mr == 8) {
-            size_t t = 0;
             for (; t + 16 <= n; t += 16)
                 wtile8x16_wide(mo + t, nt, vx + t, nt, w, w + 4, 8, C);
-            for (; t < n; t += 8)
-                wtile8x8(mo + t, nt, vx + t, nt, w, C);
             b++;
         } else if (b + 1 < b1) {
-            size_t t = 0;
             if (g->nr == 24)
                 for (; t < n; t += 24)
                     wtile8x24_wide(mo + t, nt, vx + t, nt, w, w + C * 4, 4, C);
@@ -719,11 +729,10 @@ static void gemm_wide(float *mx, const float *vx, const float *px, size_t C, siz
                     wtile8x16_wide(mo + t, nt, vx + t, nt, w, w + C * 4, 4, C);
             }
             b += 2;
-        } else {
-            for (size_t t = 0; t < n; t += g->nr)
-                (g->nr == 24 ? wtile4x24 : wtile4x16)(mo + t, nt, vx + t, nt, w, C);
+        } else
             b++;
-        }
+        if (t < n)
+            gemm_block(mo + t, vx + t, w, C, n - t, g);
     }
 }
 
@@ -731,26 +740,17 @@ static void gemm_wide(float *mx, const float *vx, const float *px, size_t C, siz
  * channels of blocks b0 <= b < b1 (of mr channels each) */
 static void gemm(float *m, const float *v, const float *pk, size_t C, size_t n, const wgeom *g, size_t b0, size_t b1)
 {
-    const size_t nb = g->or_ / g->mr, vs = g->vs, ms = g->ms;
-    if (sp_conv3x3_wide()) {
-        for (size_t xi = 0; xi < g->np; xi++)
-            gemm_wide(m + xi * ms, v + xi * vs, pk + xi * nb * C * g->mr, C, n, g, b0, b1);
-        return;
+    const size_t nb = g->or_ / g->mr;
+    const int wide = sp_conv3x3_wide();
+    for (size_t xi = 0; xi < g->np; xi++) {
+        float *mx = m + xi * g->ms;
+        const float *vx = v + xi * g->vs, *px = pk + xi * nb * C * g->mr;
+        if (wide)
+            gemm_wide(mx, vx, px, C, n, g, b0, b1);
+        else
+            for (size_t b = b0; b < b1; b++)
+                gemm_block(mx + b * g->mr * g->nt, vx, px + b * C * g->mr, C, n, g);
     }
-    for (size_t xi = 0; xi < g->np; xi++)
-        for (size_t b = b0; b < b1; b++) {
-            const float *w = pk + (xi * nb + b) * C * g->mr;
-            float *mo = m + xi * ms + b * g->mr * g->nt;
-            const float *vx = v + xi * vs;
-            for (size_t t = 0; t < n; t += g->nr) {
-                if (g->nr == 24)
-                    wtile4x24(mo + t, g->nt, vx + t, g->nt, w, C);
-                else if (g->nr == 16)
-                    wtile4x16(mo + t, g->nt, vx + t, g->nt, w, C);
-                else
-                    wtile8x8(mo + t, g->nt, vx + t, g->nt, w, C);
-            }
-        }
 }
 
 /* output plane o's even rows ye and odd rows yo (2*TW wide): A^T M A of

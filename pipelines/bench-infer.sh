@@ -182,23 +182,9 @@ for cfg in $CONFIGS; do
     t_eval=$(best "bin/sp-eval <$S/c.sp")
     rm -f "$S/p.sp" "$S/s.sp" "$S/c.sp" "$S/in.sp"
     ref=-
-    if [ $have_ref = 1 ]; then
-        # the reference suffers from spinning as much as ours (under load, 5x
-        # slower with the default policy): the faster of the two policies
-        ref=0
-        while read -r h; do
-            for p in OMP_WAIT_POLICY=passive "-u OMP_WAIT_POLICY"; do
-                r=$(env $p $h OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PYPATH \
-                    /usr/bin/python3 "$REF/bench.py" "$cfg" infer --threads "$THREADS" --min-seconds "$REF_SECONDS" \
-                    --warmup 2 2>/dev/null | sed -n 's/.*"imgs_per_s": \([0-9.]*\).*/\1/p') || r=
-                if [ -n "$r" ]; then ref=$(calc "($r > $ref) ? $r : $ref"); fi
-            done
-        done < <(ref_heap_envs)
-        if [ "$ref" = 0 ]; then
-            echo "bench-infer: $cfg: the reference gave no figure (run $REF/bench.py $cfg infer to see why)" >&2
-            ref=-
-        fi
-    fi
+    # the reference suffers from spinning as much as ours (under load, 5x
+    # slower with the default policy): the faster of the two policies
+    [ $have_ref = 0 ] || ref=$(ref_best bench-infer "$cfg" infer imgs_per_s OMP_WAIT_POLICY=passive "-u OMP_WAIT_POLICY")
     ips_pipe=$(calc "$n / $t_pipe")
     ips_chain=$(calc "$n / $t_chain")
     over=$(calc "100 * ($t_pipe / $t_chain - 1)")

@@ -25,10 +25,8 @@ B=build/bench/learn
 R=$B/seed$SEED
 mkdir -p "$R"
 export OMP_NUM_THREADS=${THREADS:-$(nproc)} OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1
-if ! /usr/bin/python3 -c 'import torch, msgpack, scipy, yaml, sklearn' 2>/dev/null; then
-    echo "bench-learn: needs Debian's python3-torch python3-msgpack python3-scipy python3-yaml python3-sklearn" >&2
-    exit 1
-fi
+why=$(ref_missing "${SP_REFERENCE:-../shared/reference-bench}" msgpack)
+[ -z "$why" ] || { echo "bench-learn: $why" >&2; exit 1; }
 [ -d "$B/tetrominoes" ] || bin/sp-gen tetrominoes --count 1600 --seed 1 --out "$B/tetrominoes" --quiet
 epochs=$((ITERS / 100 + 1))
 batches() { bin/sp-load "$B/tetrominoes" --shuffle --seed 1 --epochs "$epochs" --batch 16 --drop-last 2>/dev/null; }

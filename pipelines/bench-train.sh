@@ -63,19 +63,7 @@ for cfg in $CONFIGS; do
     tn=$(tail -n1 "$B/$cfg.jsonl" | sed -n 's/.*"it_per_s": \([0-9.e+-]*\).*/\1/p')
     ours=$(calc "$iters / (($iters + 1) / $tn - 1 / $t1)")
     ref=-
-    if [ $have_ref = 1 ]; then
-        ref=0
-        while read -r h; do
-            r=$(env $h OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PYPATH /usr/bin/python3 "$REF/bench.py" \
-                "$cfg" train --threads "$THREADS" --min-seconds "$REF_SECONDS" --warmup 2 2>/dev/null |
-                sed -n 's/.*"iters_per_s": \([0-9.e+-]*\).*/\1/p') || r=
-            if [ -n "$r" ]; then ref=$(calc "($r > $ref) ? $r : $ref"); fi
-        done < <(ref_heap_envs)
-        if [ "$ref" = 0 ]; then
-            echo "bench-train: $cfg: the reference gave no figure (run $REF/bench.py $cfg train to see why)" >&2
-            ref=-
-        fi
-    fi
+    [ $have_ref = 0 ] || ref=$(ref_best bench-train "$cfg" train iters_per_s "")
     ratio=-
     if [ "$ref" != - ]; then
         ratio=$(printf '%.2fx' "$(calc "$ours / $ref")")

@@ -41,13 +41,42 @@ ref_heap_envs() {
     fi
 }
 
-# ref_missing REF: why the PyTorch reference at REF cannot run here, or
-# nothing when it can (its bench.py and the reference's model code import
-# torch, yaml, scipy and sklearn into Debian's python3).
+# ref_missing REF [MODULE...]: why the PyTorch reference at REF cannot run
+# here, or nothing when it can (its bench.py and the reference's model code
+# import torch, yaml, scipy and sklearn into Debian's python3; a caller's
+# own script may need more MODULEs, python3-MODULE each).
 ref_missing() {
-    if [ ! -f "$1/bench.py" ]; then
-        echo "the PyTorch reference ($1) is not here"
-    elif ! /usr/bin/python3 -c 'import torch, yaml, scipy, sklearn' 2>/dev/null; then
-        echo "needs Debian's python3-torch python3-yaml python3-scipy python3-sklearn"
+    local ref=$1 mods m
+    shift
+    mods=$(echo torch yaml scipy sklearn "$@")
+    if [ ! -f "$ref/bench.py" ]; then
+        echo "the PyTorch reference ($ref) is not here"
+    elif ! /usr/bin/python3 -c "import ${mods// /, }" 2>/dev/null; then
+        echo "needs Debian's$(for m in $mods; do printf ' python3-%s' "$m"; done)"
     fi
 }
+
+# ref_best PROG CFG MODE KEY POLICY...: the PyTorch reference's fastest KEY
+# figure of `$REF/bench.py CFG MODE` (THREADS, REF_SECONDS and PYPATH as
+# the caller set them) over each setting of ref_heap_envs times each POLICY
+# (env(1) arguments, split on spaces; "" for none); "-" and a line on
+# stderr naming PROG when no run gave one.
+ref_best() {
+    local prog=$1 cfg=$2 mode=$3 key=$4 best=0 h p r
+    shift 4
+    while read -r h; do
+        for p in "$@"; do
+            # shellcheck disable=SC2086 # $p and $h are env(1) arguments
+            r=$(env $p $h OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PYPATH /usr/bin/python3 \
+                "$REF/bench.py" "$cfg" "$mode" --threads "$THREADS" --min-seconds "$REF_SECONDS" --warmup 2 2>/dev/null |
+                sed -n "s/.*\"$key\": \([0-9.e+-]*\).*/\1/p") || r=
+            [ -z "$r" ] || best=$(awk "BEGIN {print ($r > $best) ? $r : $best}")
+        done
+    done < <(ref_heap_envs)
+    if [ "$best" = 0 ]; then
+        echo "$prog: $cfg: the reference gave no figure (run $REF/bench.py $cfg $mode to see why)" >&2
+        best=-
+    fi
+    echo "$best"
+}
+
