@@ -15,13 +15,20 @@
  *
  * 3x3 stride-1 padding-1 convolutions with small weights (all but two or
  * three of a ResNet's) go instead to the direct AVX2 kernels of
- * sp_conv_direct.c, about twice as fast on these shapes. */
+ * sp_conv_direct.c, about twice as fast on these shapes.  The forward's
+ * GEMM itself is our register tiles' (sp_gemm_tiles.c) where the CPU has
+ * AVX2 and FMA and the output channels are a multiple of 8: 16 lanes where
+ * the other convolution kernels take them, whatever core type OpenBLAS
+ * was given; the backward's GEMMs stay sgemm's. */
 #define _POSIX_C_SOURCE 200809L
 #include "sp_conv.h"
 #include "sp_conv_direct.h"
+#include "sp_gemm_tiles.h"
+#include "sp_cpu.h"
 #include "sp_error.h"
 
 #include <cblas.h>
+#include <immintrin.h>
 #include <omp.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -48,6 +55,7 @@ const char *sp_conv2d_check(const sp_conv2d_desc *d)
 typedef struct {
     size_t P, K, g; /* positions per image, rows of col, images per GEMM */
     size_t col, tmp, dw, per_thread; /* floats per thread */
+    size_t pk;                       /* the weights packed for sp_gemm_tiles (shared), 0: sgemm */
     int T;
 } plan;
 
@@ -57,7 +65,8 @@ static plan make_plan(const sp_conv2d_desc *d, int T)
     p.T = T;
     p.P = (size_t)sp_conv2d_ho(d) * (size_t)sp_conv2d_wo(d);
     p.K = (size_t)d->c * (size_t)d->kh * (size_t)d->kw;
-    /* Images per GEMM: from the batch alone, never from the thread count.
+    /* Images per GEMM: from the batch alone, never from the thread count
+     * (the gemm tiles' sums do not depend on it; sgemm's do).
      * OpenBLAS's sgemm can give a column other last bits depending on the
      * matrix's width (on an AVX-512 EPYC, 7,043 of 36,992 outputs differ
      * between one GEMM over 4 images and four over 1), so groups that
@@ -78,6 +87,7 @@ static plan make_plan(const sp_conv2d_desc *d, int T)
     p.tmp = g > 1 ? (size_t)d->o * g * p.P : 0;
     p.dw = (size_t)d->o * p.K;
     p.per_thread = p.col + p.tmp;
+    p.pk = sp_conv_gemm_tiles_ok(d) ? (size_t)d->o * p.K : 0;
     return p;
 }
 
@@ -102,7 +112,7 @@ static sp_conv2d_desc flip_desc(const sp_conv2d_desc *d)
 static size_t fwd_need(const sp_conv2d_desc *d, int T)
 {
     plan p = make_plan(d, T);
-    return (size_t)T * p.per_thread;
+    return (size_t)T * p.per_thread + p.pk;
 }
 
 size_t sp_conv2d_workspace(const sp_conv2d_desc *d)
@@ -113,7 +123,7 @@ size_t sp_conv2d_workspace(const sp_conv2d_desc *d)
     plan p = make_plan(d, T);
     /* a forward by Winograd alone (sp_conv3x3_forward_ok), a backward by im2col */
     size_t wino = sp_conv3x3_forward_ok(d) ? sp_conv3x3_workspace(d, T) : 0;
-    size_t fwd = (size_t)T * p.per_thread;
+    size_t fwd = fwd_need(d, T);
     size_t dw = (size_t)T * (p.per_thread + p.dw);
     size_t dx;
     if (flip_ok(d)) {
@@ -131,10 +141,27 @@ size_t sp_conv2d_workspace(const sp_conv2d_desc *d)
     return need > wino ? need : wino;
 }
 
+/* dst[i] = src[2i], i < n, 8 at a time (a stride-2 layer's im2col rows:
+ * the scalar loop was 7% of a horse inference).  Reads src[0 .. 2n-2]
+ * only: the vectors stop where their 16th float would pass it. */
+__attribute__((target("avx2"))) static void gather_even(float *dst, const float *src, int n)
+{
+    int i = 0;
+    for (; i + 9 <= n; i += 8) {
+        const __m256 a = _mm256_loadu_ps(src + 2 * i), b = _mm256_loadu_ps(src + 2 * i + 8);
+        /* per 128-bit half: a0 a2 b0 b2 | a4 a6 b4 b6, then the halves' pairs in order */
+        const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+        _mm256_storeu_ps(dst + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0))));
+    }
+    for (; i < n; i++)
+        dst[i] = src[2 * i];
+}
+
 /* Rows (c, ki, kj) of the column matrix for one image x [C,H,W], written at
  * col with row stride ldc; zero where the window leaves the image. */
 static void im2col(float *col, size_t ldc, const float *x, const sp_conv2d_desc *d)
 {
+    const int avx2 = sp_cpu_avx2();
     const int H = d->h, W = d->w, Ho = sp_conv2d_ho(d), Wo = sp_conv2d_wo(d);
     for (int c = 0; c < d->c; c++)
         for (int ki = 0; ki < d->kh; ki++)
@@ -159,6 +186,8 @@ static void im2col(float *col, size_t ldc, const float *x, const sp_conv2d_desc 
                         dst[ow] = 0.0f;
                     if (d->sw == 1)
                         memcpy(dst + lo, src + lo, sizeof(float) * (size_t)(hi - lo));
+                    else if (d->sw == 2 && avx2)
+                        gather_even(dst + lo, src + 2 * lo, hi - lo);
                     else
                         for (int ow = lo; ow < hi; ow++)
                             dst[ow] = src[ow * d->sw];
@@ -209,8 +238,21 @@ static void gather_cols(float *col, const float *x, int n, size_t gn, size_t K, 
     }
 }
 
-/* Images [n0, n1) of the forward, by groups of p->g. */
-static void forward_range(float *y, const float *x, const float *weight, const float *bias,
+/* y [O, N] = weight [O, K] . b [K, N]: by our tiles from the weights
+ * packed at pk, or by sgemm (pk NULL) */
+static void gemm_forward(float *y, const float *weight, const float *pk, const float *b, size_t O, size_t N,
+                         size_t K)
+{
+    if (pk)
+        sp_gemm_tiles(y, N, pk, b, N, O, N, K, sp_conv3x3_wide());
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)N, (int)K, 1.0f, weight, (int)K, b,
+                    (int)N, 0.0f, y, (int)N);
+}
+
+/* Images [n0, n1) of the forward, by groups of p->g (pk: the packed
+ * weights, or NULL). */
+static void forward_range(float *y, const float *x, const float *weight, const float *pk, const float *bias,
                           const sp_conv2d_desc *d, const plan *p, float *ws, int n0, int n1,
                           const sp_conv2d_epilogue *ep)
 {
@@ -225,8 +267,7 @@ static void forward_range(float *y, const float *x, const float *weight, const f
                 b = col;
             }
             float *yn = y + (size_t)n * O * P;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)P, (int)K, 1.0f,
-                        weight, (int)K, b, (int)P, 0.0f, yn, (int)P);
+            gemm_forward(yn, weight, pk, b, O, P, K);
             if (bias || ep)
                 for (size_t o = 0; o < O; o++)
                     sp_conv_out_row(yn + o * P, yn + o * P, P, bias ? bias[o] : 0.0f, ep, o,
@@ -235,8 +276,7 @@ static void forward_range(float *y, const float *x, const float *weight, const f
         }
         size_t ld = gn * P;
         gather_cols(col, x, n, gn, K, P, d);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)ld, (int)K, 1.0f,
-                    weight, (int)K, col, (int)ld, 0.0f, tmp, (int)ld);
+        gemm_forward(tmp, weight, pk, col, O, ld, K);
         for (size_t i = 0; i < gn; i++)
             for (size_t o = 0; o < O; o++) {
                 size_t at = ((size_t)(n + (int)i) * O + o) * P;
@@ -253,6 +293,11 @@ static void forward_ws(float *y, const float *x, const float *weight, const floa
     if (d->n == 0)
         return;
     plan p = make_plan(d, omp_get_max_threads());
+    /* the weights packed once for every thread's tiles, after the threads'
+     * column matrices */
+    float *pk = p.pk ? ws + (size_t)p.T * p.per_thread : NULL;
+    if (pk)
+        sp_gemm_tiles_pack(pk, weight, (size_t)d->o, p.K);
 #pragma omp parallel num_threads(p.T)
     {
         /* whole groups per thread: every GEMM is the same whatever T */
@@ -263,7 +308,7 @@ static void forward_ws(float *y, const float *x, const float *weight, const floa
         if (n1 > d->n)
             n1 = d->n;
         if (n0 < n1)
-            forward_range(y, x, weight, bias, d, &p, ws + (size_t)t * p.per_thread, n0, n1, ep);
+            forward_range(y, x, weight, pk, bias, d, &p, ws + (size_t)t * p.per_thread, n0, n1, ep);
     }
 }
 

@@ -36,6 +36,7 @@
 #include "sp_conv_direct.h"
 #include "sp_conv_winograd.h"
 #include "sp_cpu.h"
+#include "sp_gemm_tiles.h"
 #include "sp_env.h"
 #include "sp_error.h"
 #include "sp_progress.h"
@@ -77,6 +78,12 @@ int sp_conv3x3_shape_ok(const sp_conv2d_desc *d)
 {
     pthread_once(&simd_once, simd_probe);
     return simd_ok && d->kh == 3 && d->kw == 3 && d->sh == 1 && d->sw == 1 && d->ph == 1 && d->pw == 1;
+}
+
+int sp_conv_gemm_tiles_ok(const sp_conv2d_desc *d)
+{
+    pthread_once(&simd_once, simd_probe);
+    return simd_ok && d->o % SP_GEMM_TILES_MR == 0;
 }
 
 int sp_conv3x3_direct_ok(const sp_conv2d_desc *d)

@@ -17,6 +17,10 @@ int sp_conv3x3_direct_ok(const sp_conv2d_desc *d);
  * SP_CONV_IM2COL is not set): what the direct tiles and Winograd need, the
  * weights' size aside. */
 int sp_conv3x3_shape_ok(const sp_conv2d_desc *d);
+/* 1 when the forward's im2col GEMM goes through our tiles
+ * (sp_gemm_tiles.c) rather than sgemm: AVX2 and FMA (and SP_CONV_IM2COL
+ * not set) and output channels a multiple of 8. */
+int sp_conv_gemm_tiles_ok(const sp_conv2d_desc *d);
 /* The 16-lane tiles pay on this CPU (AVX-512 F and VL, its probe's timing
  * or SP_CONV_AVX512=1; SP_CONV_AVX512=0: never): the direct tiles' and the
  * Winograd GEMM's choice between 8 and 16 lanes. */

@@ -1,0 +1,143 @@
+/* The im2col forward's GEMM, c = A . b, by register tiles of our own.
+ *
+ * Why: the layers that are not 3x3 stride 1 (a ResNet's 7x7 stem, its
+ * stride-2 and 1x1 convolutions: 17% of ResNet-18's multiply-adds at
+ * 128x128) went through OpenBLAS's sgemm, whose kernel is the one for the
+ * core type OpenBLAS detects or is told (OPENBLAS_CORETYPE): 8 lanes where
+ * the CPU runs 16 at full width (a Zen 5 told "Haswell" spent 28% of a
+ * horse inference there).  These tiles take the width our other
+ * convolution kernels take (sp_conv3x3_wide).
+ *
+ * Every output is the same chain of fused multiply-adds over k in order
+ * from zero, whatever the tile: a tile only decides which outputs are
+ * computed side by side.  So the 8-lane and 16-lane builds, and a plain
+ * fmaf loop, give the same bits, and the choice between them (a timing,
+ * sp_conv3x3_wide) never changes a result.
+ *
+ * Blocking: columns in panels whose K rows fit the core's L2 (~256 KB),
+ * each panel against every 8-row block of A in turn, so that b is read
+ * from memory once and A once a panel (A is at most C*k*k*O floats: 4.7 MB
+ * for ResNet-18's last stride-2 layer, whose columns are few). */
+#include "sp_gemm_tiles.h"
+
+#include <immintrin.h>
+
+#define MR SP_GEMM_TILES_MR
+#define PANEL_FLOATS 65536 /* b's floats in one column panel (256 KB) */
+
+void sp_gemm_tiles_pack(float *pk, const float *a, size_t M, size_t K)
+{
+    for (size_t blk = 0; blk < M / MR; blk++)
+        for (size_t k = 0; k < K; k++)
+            for (size_t r = 0; r < MR; r++)
+                pk[(blk * K + k) * MR + r] = a[(blk * MR + r) * K + k];
+}
+
+/* 8 rows x 32 columns, 16 lanes: 16 accumulators */
+__attribute__((target("avx512f,avx512vl,fma"))) static void tile8x32(float *c, size_t ldc, const float *pk,
+                                                                   const float *b, size_t ldb, size_t K)
+{
+    __m512 acc[MR][2];
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (size_t k = 0; k < K; k++, b += ldb, pk += MR) {
+        const __m512 x0 = _mm512_loadu_ps(b), x1 = _mm512_loadu_ps(b + 16);
+        _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++)
+        {
+            const __m512 w = _mm512_set1_ps(pk[r]);
+            acc[r][0] = _mm512_fmadd_ps(w, x0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(w, x1, acc[r][1]);
+        }
+    }
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++)
+    {
+        _mm512_storeu_ps(c + (size_t)r * ldc, acc[r][0]);
+        _mm512_storeu_ps(c + (size_t)r * ldc + 16, acc[r][1]);
+    }
+}
+
+/* 8 rows x the first n <= 16 columns, 16 lanes: masked loads and stores
+ * (the lanes past n read nothing and are not written) */
+__attribute__((target("avx512f,avx512vl,fma"))) static void tile8x16(float *c, size_t ldc, const float *pk,
+                                                                   const float *b, size_t ldb, size_t K,
+                                                                   size_t n)
+{
+    const __mmask16 m = (__mmask16)((1u << n) - 1u);
+    __m512 acc[MR];
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_ps();
+    for (size_t k = 0; k < K; k++, b += ldb, pk += MR) {
+        const __m512 x = _mm512_maskz_loadu_ps(m, b);
+        _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) acc[r] =
+            _mm512_fmadd_ps(_mm512_set1_ps(pk[r]), x, acc[r]);
+    }
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) _mm512_mask_storeu_ps(c + (size_t)r * ldc, m, acc[r]);
+}
+
+/* 4 rows (weights at pk, a row step of 8) x 24 columns, 8 lanes: 12
+ * accumulators of AVX2's 16 registers */
+__attribute__((target("avx2,fma"))) static void tile4x24(float *c, size_t ldc, const float *pk, const float *b,
+                                                         size_t ldb, size_t K)
+{
+    __m256 acc[4][3];
+    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = acc[r][2] = _mm256_setzero_ps();
+    for (size_t k = 0; k < K; k++, b += ldb, pk += MR) {
+        const __m256 x0 = _mm256_loadu_ps(b), x1 = _mm256_loadu_ps(b + 8), x2 = _mm256_loadu_ps(b + 16);
+        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)
+        {
+            const __m256 w = _mm256_broadcast_ss(pk + r);
+            acc[r][0] = _mm256_fmadd_ps(w, x0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(w, x1, acc[r][1]);
+            acc[r][2] = _mm256_fmadd_ps(w, x2, acc[r][2]);
+        }
+    }
+    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) for (int v = 0; v < 3; v++)
+        _mm256_storeu_ps(c + (size_t)r * ldc + 8 * (size_t)v, acc[r][v]);
+}
+
+/* 8 rows x the first n <= 8 columns, 8 lanes: AVX2's masked loads and
+ * stores */
+__attribute__((target("avx2,fma"))) static void tile8x8(float *c, size_t ldc, const float *pk, const float *b,
+                                                        size_t ldb, size_t K, size_t n)
+{
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 acc[MR];
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) acc[r] = _mm256_setzero_ps();
+    for (size_t k = 0; k < K; k++, b += ldb, pk += MR) {
+        const __m256 x = _mm256_maskload_ps(b, m);
+        _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) acc[r] =
+            _mm256_fmadd_ps(_mm256_broadcast_ss(pk + r), x, acc[r]);
+    }
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) _mm256_maskstore_ps(c + (size_t)r * ldc, m, acc[r]);
+}
+
+/* one 8-row block of c over columns [j0, j1) */
+static void block_row(float *c, size_t ldc, const float *pk, const float *b, size_t ldb, size_t K, size_t j0,
+                      size_t j1, int wide)
+{
+    size_t j = j0;
+    if (wide) {
+        for (; j + 32 <= j1; j += 32)
+            tile8x32(c + j, ldc, pk, b + j, ldb, K);
+        for (; j < j1; j += 16)
+            tile8x16(c + j, ldc, pk, b + j, ldb, K, j1 - j < 16 ? j1 - j : 16);
+        return;
+    }
+    for (; j + 24 <= j1; j += 24) {
+        tile4x24(c + j, ldc, pk, b + j, ldb, K);
+        tile4x24(c + 4 * ldc + j, ldc, pk + 4, b + j, ldb, K);
+    }
+    for (; j < j1; j += 8)
+        tile8x8(c + j, ldc, pk, b + j, ldb, K, j1 - j < 8 ? j1 - j : 8);
+}
+
+void sp_gemm_tiles(float *c, size_t ldc, const float *pk, const float *b, size_t ldb, size_t M, size_t N,
+                   size_t K, int wide)
+{
+    size_t nc = K ? PANEL_FLOATS / K / 96 * 96 : N; /* a multiple of both widths' tiles */
+    if (nc < 96)
+        nc = 96;
+    for (size_t j0 = 0; j0 < N; j0 += nc) {
+        const size_t j1 = N - j0 < nc ? N : j0 + nc;
+        for (size_t blk = 0; blk < M / MR; blk++)
+            block_row(c + blk * MR * ldc, ldc, pk + blk * K * MR, b, ldb, K, j0, j1, wide);
+    }
+}

@@ -1,0 +1,24 @@
+/* Internal to sp_conv.c: the im2col forward's GEMM by our own vector tiles
+ * instead of sgemm, where the CPU has AVX2 and FMA.  See sp_gemm_tiles.c. */
+#ifndef SP_GEMM_TILES_H
+#define SP_GEMM_TILES_H
+
+#include <stddef.h>
+
+/* Rows per packed block of A: M must be a multiple of it. */
+#define SP_GEMM_TILES_MR 8
+
+/* pk [M/8][K][8] = a [M, K] (row-major) in blocks of 8 rows, k-major: the
+ * tiles' broadcast order.  M * K floats. */
+void sp_gemm_tiles_pack(float *pk, const float *a, size_t M, size_t K);
+
+/* c [M, N] (row stride ldc) = A . b, A [M, K] packed by sp_gemm_tiles_pack,
+ * b [K, N] (row stride ldb); M a multiple of 8, any N and K.  Each output is
+ * the one chain of fused multiply-adds over k = 0, 1, ..., K-1 from zero,
+ * whatever the tile, the lane width (wide: 16 lanes, AVX-512 F and VL;
+ * else 8, AVX2 and FMA) or the blocking, so both widths give the same bits,
+ * those of a scalar fmaf loop (tests/unit/test_gemm_tiles.c). */
+void sp_gemm_tiles(float *c, size_t ldc, const float *pk, const float *b, size_t ldb, size_t M, size_t N,
+                   size_t K, int wide);
+
+#endif

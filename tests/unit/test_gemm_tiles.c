@@ -1,0 +1,168 @@
+/* The im2col forward's own GEMM tiles (common/sp_gemm_tiles.c) and the
+ * convolutions that use them.
+ *
+ * 1. sp_gemm_tiles against a scalar loop written here, acc = fmaf(a, b, acc)
+ *    over k from zero: the tiles promise exactly that chain for every
+ *    output, so the bits must be equal, with 8 lanes and (where the CPU has
+ *    AVX-512 F and VL) 16, on widths that leave every kind of tail (1..100
+ *    columns), K from 0 to past a column panel's rows, row strides wider
+ *    than the rows, and 8 to 24 rows.  A wrong index or a dropped tail
+ *    column changes the value; a reordered sum changes the last bits.
+ * 2. sp_conv2d_forward of the layers that take them (7x7 stride 2 as a
+ *    ResNet stem, 3x3 stride 2, 1x1 stride 2; output channels a multiple of
+ *    8; output rows wide enough for the stride-2 im2col's 8-float gather)
+ *    against a convolution summed in double here, within 1e-5 of the sum of
+ *    |w| |x| per output.  Both widths are run again by tests/cli/conv_paths.sh
+ *    (SP_CONV_AVX512=0 / 1) and sgemm alone by SP_CONV_IM2COL=1. */
+#include "sp_conv.h"
+#include "sp_conv_direct.h"
+#include "sp_cpu.h"
+#include "sp_error.h"
+#include "sp_gemm_tiles.h"
+#include "sp_test.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint32_t lcg_state = 777;
+static float frand(void)
+{
+    lcg_state = lcg_state * 1664525u + 1013904223u;
+    return (float)(lcg_state >> 8) / 16777216.0f - 0.5f;
+}
+
+/* every (M, N, K, ldb - N, ldc - N) of the table, with the given width;
+ * returns the number of outputs whose bits differ from the scalar chain */
+static size_t gemm_mismatches(int wide, size_t M, size_t N, size_t K, size_t padb, size_t padc, size_t *first)
+{
+    const size_t ldb = N + padb, ldc = N + padc;
+    float *a = sp_malloc(sizeof(float) * (M * K + 1)), *b = sp_malloc(sizeof(float) * (K * ldb + 1));
+    float *pk = sp_malloc(sizeof(float) * (M * K + 1)), *c = sp_malloc(sizeof(float) * M * ldc);
+    for (size_t i = 0; i < M * K; i++)
+        a[i] = frand();
+    for (size_t i = 0; i < K * ldb; i++)
+        b[i] = frand();
+    const float sentinel = 12345.0f;
+    for (size_t i = 0; i < M * ldc; i++)
+        c[i] = sentinel;
+    sp_gemm_tiles_pack(pk, a, M, K);
+    sp_gemm_tiles(c, ldc, pk, b, ldb, M, N, K, wide);
+    size_t bad = 0;
+    *first = (size_t)-1;
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < ldc; j++) {
+            float want = sentinel; /* past column N: untouched */
+            if (j < N) {
+                want = 0.0f;
+                for (size_t k = 0; k < K; k++)
+                    want = fmaf(a[i * K + k], b[k * ldb + j], want);
+            }
+            if (memcmp(&want, &c[i * ldc + j], sizeof want) != 0) {
+                if (!bad)
+                    *first = i * ldc + j;
+                bad++;
+            }
+        }
+    FREE_ALL(a, b, pk, c);
+    return bad;
+}
+
+static void gemm_cases(int wide)
+{
+    static const size_t Ms[] = {8, 16, 24}, Ks[] = {0, 1, 7, 147, 700};
+    char name[200];
+    size_t cases = 0, bad_cases = 0;
+    for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
+        for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
+            for (size_t N = 1; N <= 100; N += (N < 40 ? 1 : 7)) {
+                size_t first;
+                size_t bad = gemm_mismatches(wide, Ms[mi], N, Ks[ki], N % 3, N % 5, &first);
+                cases++;
+                if (bad) {
+                    bad_cases++;
+                    snprintf(name, sizeof name, "gemm tiles (%d lanes) M %zu N %zu K %zu: the scalar fmaf chain's bits",
+                             wide ? 16 : 8, Ms[mi], N, Ks[ki]);
+                    CHECK(name, 0, "%zu outputs differ, the first at %zu", bad, first);
+                }
+            }
+    /* a panel boundary: K small enough for several column panels of N */
+    size_t first;
+    size_t bad = gemm_mismatches(wide, 16, 1000, 3, 1, 0, &first);
+    snprintf(name, sizeof name,
+             "gemm tiles (%d lanes): %zu shapes (M 8-24, N 1-100, K 0-700, padded strides) and N 1000 over column "
+             "panels give the scalar fmaf chain's bits, columns past N untouched",
+             wide ? 16 : 8, cases);
+    CHECK(name, bad_cases == 0 && bad == 0, "%zu of the shapes differ; N 1000: %zu outputs", bad_cases, bad);
+}
+
+/* y of one convolution summed in double, and sum |w| |x| per output */
+static void conv_double(double *y, double *mag, const float *x, const float *w, const sp_conv2d_desc *d)
+{
+    const int Ho = sp_conv2d_ho(d), Wo = sp_conv2d_wo(d);
+    for (int n = 0; n < d->n; n++)
+        for (int o = 0; o < d->o; o++)
+            for (int i = 0; i < Ho; i++)
+                for (int j = 0; j < Wo; j++) {
+                    double s = 0, m = 0;
+                    for (int c = 0; c < d->c; c++)
+                        for (int ki = 0; ki < d->kh; ki++)
+                            for (int kj = 0; kj < d->kw; kj++) {
+                                int ih = i * d->sh - d->ph + ki, iw = j * d->sw - d->pw + kj;
+                                if (ih < 0 || ih >= d->h || iw < 0 || iw >= d->w)
+                                    continue;
+                                double xv = x[(((size_t)n * d->c + c) * d->h + ih) * d->w + iw];
+                                double wv = w[(((size_t)o * d->c + c) * d->kh + ki) * d->kw + kj];
+                                s += xv * wv;
+                                m += fabs(xv * wv);
+                            }
+                    size_t at = (((size_t)n * d->o + o) * Ho + i) * Wo + j;
+                    y[at] = s;
+                    mag[at] = m;
+                }
+}
+
+static void conv_case(const char *what, sp_conv2d_desc d)
+{
+    const size_t nx = (size_t)d.n * d.c * d.h * d.w, nw = (size_t)d.o * d.c * d.kh * d.kw;
+    const size_t ny = (size_t)d.n * d.o * sp_conv2d_ho(&d) * sp_conv2d_wo(&d);
+    float *x = sp_malloc(sizeof(float) * nx), *w = sp_malloc(sizeof(float) * nw), *y = sp_malloc(sizeof(float) * ny);
+    double *yd = sp_malloc(sizeof(double) * ny), *mag = sp_malloc(sizeof(double) * ny);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = frand();
+    for (size_t i = 0; i < nw; i++)
+        w[i] = frand();
+    sp_conv2d_forward(y, x, w, NULL, &d, NULL, 0);
+    conv_double(yd, mag, x, w, &d);
+    double worst = 0;
+    for (size_t i = 0; i < ny; i++) {
+        double e = fabs(y[i] - yd[i]) / (mag[i] > 0 ? mag[i] : 1);
+        if (e > worst)
+            worst = e;
+    }
+    char name[200];
+    snprintf(name, sizeof name, "conv forward by im2col and %s, %s: within 1e-5 of sums in double",
+             sp_conv_gemm_tiles_ok(&d) ? "the gemm tiles" : "sgemm", what);
+    CHECK(name, worst < 1e-5, "worst error %.3g of the magnitudes", worst);
+    FREE_ALL(x, w, y, yd, mag);
+}
+
+int main(void)
+{
+    if (!sp_cpu_avx2_fma()) {
+        printf("ok gemm tiles # skipped: this CPU has no AVX2 and FMA\n");
+        TEST_MAIN_END;
+    }
+    gemm_cases(0);
+    if (sp_cpu_avx512vl())
+        gemm_cases(1);
+    else
+        printf("ok gemm tiles (16 lanes) # skipped: this CPU has no AVX-512 F and VL\n");
+    /* n, c, h, w, o, kh, kw, sh, sw, ph, pw */
+    conv_case("a 7x7 stride-2 stem, 3 -> 16 channels, 45x38 (23x19 out)", (sp_conv2d_desc){2, 3, 45, 38, 16, 7, 7, 2, 2, 3, 3});
+    conv_case("3x3 stride 2, 8 -> 24 channels, 40x41, 5 images", (sp_conv2d_desc){5, 8, 40, 41, 24, 3, 3, 2, 2, 1, 1});
+    conv_case("1x1 stride 2, 16 -> 32 channels, 36x36", (sp_conv2d_desc){3, 16, 36, 36, 32, 1, 1, 2, 2, 0, 0});
+    conv_case("5x5 stride 1 pad 2, 4 -> 8 channels, 20x20", (sp_conv2d_desc){2, 4, 20, 20, 8, 5, 5, 1, 1, 2, 2});
+    TEST_MAIN_END;
+}
