@@ -56,6 +56,7 @@ typedef struct {
     size_t P, K, g; /* positions per image, rows of col, images per GEMM */
     size_t col, tmp, dw, per_thread; /* floats per thread */
     size_t pk;                       /* the weights packed for sp_gemm_tiles (shared), 0: sgemm */
+    size_t bp;                       /* per thread: sp_gemm_tiles's panels of the column matrix */
     int T;
 } plan;
 
@@ -86,8 +87,9 @@ static plan make_plan(const sp_conv2d_desc *d, int T)
     p.col = p.K * g * p.P;
     p.tmp = g > 1 ? (size_t)d->o * g * p.P : 0;
     p.dw = (size_t)d->o * p.K;
-    p.per_thread = p.col + p.tmp;
     p.pk = sp_conv_gemm_tiles_ok(d) ? (size_t)d->o * p.K : 0;
+    p.bp = p.pk ? sp_gemm_tiles_ws_floats(p.K) : 0;
+    p.per_thread = p.col + p.tmp + p.bp;
     return p;
 }
 
@@ -239,12 +241,12 @@ static void gather_cols(float *col, const float *x, int n, size_t gn, size_t K, 
 }
 
 /* y [O, N] = weight [O, K] . b [K, N]: by our tiles from the weights
- * packed at pk, or by sgemm (pk NULL) */
+ * packed at pk (bp: their panels' workspace), or by sgemm (pk NULL) */
 static void gemm_forward(float *y, const float *weight, const float *pk, const float *b, size_t O, size_t N,
-                         size_t K)
+                         size_t K, float *bp)
 {
     if (pk)
-        sp_gemm_tiles(y, N, pk, b, N, O, N, K, sp_conv3x3_wide());
+        sp_gemm_tiles(y, N, pk, b, N, O, N, K, sp_conv3x3_wide(), bp);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)N, (int)K, 1.0f, weight, (int)K, b,
                     (int)N, 0.0f, y, (int)N);
@@ -257,7 +259,7 @@ static void forward_range(float *y, const float *x, const float *weight, const f
                           const sp_conv2d_epilogue *ep)
 {
     const size_t P = p->P, K = p->K, O = (size_t)d->o, xs = (size_t)d->c * d->h * d->w;
-    float *col = ws, *tmp = ws + p->col;
+    float *col = ws, *tmp = ws + p->col, *bp = tmp + p->tmp;
     for (int n = n0; n < n1; n += (int)p->g) {
         size_t gn = (size_t)(n1 - n) < p->g ? (size_t)(n1 - n) : p->g;
         if (gn == 1) {
@@ -267,7 +269,7 @@ static void forward_range(float *y, const float *x, const float *weight, const f
                 b = col;
             }
             float *yn = y + (size_t)n * O * P;
-            gemm_forward(yn, weight, pk, b, O, P, K);
+            gemm_forward(yn, weight, pk, b, O, P, K, bp);
             if (bias || ep)
                 for (size_t o = 0; o < O; o++)
                     sp_conv_out_row(yn + o * P, yn + o * P, P, bias ? bias[o] : 0.0f, ep, o,
@@ -276,7 +278,7 @@ static void forward_range(float *y, const float *x, const float *weight, const f
         }
         size_t ld = gn * P;
         gather_cols(col, x, n, gn, K, P, d);
-        gemm_forward(tmp, weight, pk, col, O, ld, K);
+        gemm_forward(tmp, weight, pk, col, O, ld, K, bp);
         for (size_t i = 0; i < gn; i++)
             for (size_t o = 0; o < O; o++) {
                 size_t at = ((size_t)(n + (int)i) * O + o) * P;

@@ -14,13 +14,20 @@
  * fmaf loop, give the same bits, and the choice between them (a timing,
  * sp_conv3x3_wide) never changes a result.
  *
- * Blocking: columns in panels whose K rows fit the core's L2 (~256 KB),
- * each panel against every 8-row block of A in turn, so that b is read
- * from memory once and A once a panel (A is at most C*k*k*O floats: 4.7 MB
- * for ResNet-18's last stride-2 layer, whose columns are few). */
+ * Blocking: b's columns in panels of one tile's width (32 or 24), as many
+ * as fit ~256 KB in a group, every 8-row block of A over the group's panels
+ * in turn, so that A is read once a group (A is at most C*k*k*O floats:
+ * 4.7 MB for ResNet-18's last stride-2 layer, whose columns are few).  A
+ * panel is read in place unless its rows, a whole image's positions apart,
+ * fall in few L1 sets (a ResNet stem's 16 KB apart: the tiles ran at 133
+ * GFLOP/s a core there, 86 on that last layer); then the group's panels
+ * are first copied into K contiguous rows each (153 and 173 GFLOP/s, of
+ * ~200).  A copy where the rows spread over the sets only cost time (5%
+ * of a gtsrb8 inference). */
 #include "sp_gemm_tiles.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 #define MR SP_GEMM_TILES_MR
 #define PANEL_FLOATS 65536 /* b's floats in one column panel (256 KB) */
@@ -109,35 +116,85 @@ __attribute__((target("avx2,fma"))) static void tile8x8(float *c, size_t ldc, co
     _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) _mm256_maskstore_ps(c + (size_t)r * ldc, m, acc[r]);
 }
 
-/* one 8-row block of c over columns [j0, j1) */
-static void block_row(float *c, size_t ldc, const float *pk, const float *b, size_t ldb, size_t K, size_t j0,
-                      size_t j1, int wide)
+/* columns [j, j + w) of b's K rows into bp, w a row */
+static void pack_panel(float *bp, const float *b, size_t ldb, size_t K, size_t j, size_t w)
 {
-    size_t j = j0;
-    if (wide) {
-        for (; j + 32 <= j1; j += 32)
-            tile8x32(c + j, ldc, pk, b + j, ldb, K);
-        for (; j < j1; j += 16)
-            tile8x16(c + j, ldc, pk, b + j, ldb, K, j1 - j < 16 ? j1 - j : 16);
+    for (size_t k = 0; k < K; k++)
+        memcpy(bp + k * w, b + k * ldb + j, sizeof(float) * w);
+}
+
+/* one 8-row block of c over a panel of w <= pw columns at bp, rows ldp
+ * apart */
+static void block_panel(float *c, size_t ldc, const float *pk, const float *bp, size_t ldp, size_t K, size_t w,
+                        size_t pw, int wide)
+{
+    if (w == pw) {
+        if (wide)
+            tile8x32(c, ldc, pk, bp, ldp, K);
+        else {
+            tile4x24(c, ldc, pk, bp, ldp, K);
+            tile4x24(c + 4 * ldc, ldc, pk + 4, bp, ldp, K);
+        }
         return;
     }
-    for (; j + 24 <= j1; j += 24) {
-        tile4x24(c + j, ldc, pk, b + j, ldb, K);
-        tile4x24(c + 4 * ldc + j, ldc, pk + 4, b + j, ldb, K);
+    for (size_t i = 0; i < w; i += wide ? 16 : 8) {
+        const size_t n = w - i < (wide ? 16u : 8u) ? w - i : (wide ? 16u : 8u);
+        if (wide)
+            tile8x16(c + i, ldc, pk, bp + i, ldp, K, n);
+        else
+            tile8x8(c + i, ldc, pk, bp + i, ldp, K, n);
     }
-    for (; j < j1; j += 8)
-        tile8x8(c + j, ldc, pk, b + j, ldb, K, j1 - j < 8 ? j1 - j : 8);
+}
+
+/* Whether a panel read in place, its K rows ldb floats apart, stays in L1:
+ * the rows fall in a few of its 64 sets (of 12 lines, 48 KB) when ldb is
+ * near a multiple of 1 KB, and a tile keeps 2 lines of each row. */
+static int in_place_fits(size_t ldb, size_t K)
+{
+    unsigned long long seen = 0;
+    for (size_t k = 0; k < K && k < 64; k++)
+        seen |= 1ull << ((k * ldb * sizeof(float) / 64) % 64);
+    return (size_t)__builtin_popcountll(seen) * 12 >= 2 * K;
+}
+
+/* columns per panel: 32 with 16 lanes, 24 with 8 */
+static size_t panel_width(int wide)
+{
+    return wide ? 32 : 24;
+}
+
+/* columns per group of panels: as many panels as fit PANEL_FLOATS, one at least */
+static size_t group_columns(size_t K, size_t pw)
+{
+    size_t nc = K ? PANEL_FLOATS / K / pw * pw : pw;
+    return nc < pw ? pw : nc;
+}
+
+size_t sp_gemm_tiles_ws_floats(size_t K)
+{
+    const size_t a = group_columns(K, panel_width(0)) * K, b = group_columns(K, panel_width(1)) * K;
+    return a > b ? a : b;
 }
 
 void sp_gemm_tiles(float *c, size_t ldc, const float *pk, const float *b, size_t ldb, size_t M, size_t N,
-                   size_t K, int wide)
+                   size_t K, int wide, float *ws)
 {
-    size_t nc = K ? PANEL_FLOATS / K / 96 * 96 : N; /* a multiple of both widths' tiles */
-    if (nc < 96)
-        nc = 96;
+    const size_t pw = panel_width(wide), nc = group_columns(K, pw);
+    const int in_place = in_place_fits(ldb, K);
     for (size_t j0 = 0; j0 < N; j0 += nc) {
         const size_t j1 = N - j0 < nc ? N : j0 + nc;
+        if (!in_place) /* the group's panels, each K rows of its width */
+            for (size_t j = j0; j < j1; j += pw)
+                pack_panel(ws + (j - j0) * K, b, ldb, K, j, j1 - j < pw ? j1 - j : pw);
         for (size_t blk = 0; blk < M / MR; blk++)
-            block_row(c + blk * MR * ldc, ldc, pk + blk * K * MR, b, ldb, K, j0, j1, wide);
+            for (size_t j = j0; j < j1; j += pw) {
+                const size_t w = j1 - j < pw ? j1 - j : pw;
+                float *cb = c + blk * MR * ldc + j;
+                const float *pb = pk + blk * K * MR;
+                if (in_place)
+                    block_panel(cb, ldc, pb, b + j, ldb, K, w, pw, wide);
+                else
+                    block_panel(cb, ldc, pb, ws + (j - j0) * K, w, K, w, pw, wide);
+            }
     }
 }

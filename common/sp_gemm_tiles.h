@@ -17,8 +17,12 @@ void sp_gemm_tiles_pack(float *pk, const float *a, size_t M, size_t K);
  * the one chain of fused multiply-adds over k = 0, 1, ..., K-1 from zero,
  * whatever the tile, the lane width (wide: 16 lanes, AVX-512 F and VL;
  * else 8, AVX2 and FMA) or the blocking, so both widths give the same bits,
- * those of a scalar fmaf loop (tests/unit/test_gemm_tiles.c). */
+ * those of a scalar fmaf loop (tests/unit/test_gemm_tiles.c).  ws: a
+ * workspace of sp_gemm_tiles_ws_floats(K) floats of the caller's thread. */
 void sp_gemm_tiles(float *c, size_t ldc, const float *pk, const float *b, size_t ldb, size_t M, size_t N,
-                   size_t K, int wide);
+                   size_t K, int wide, float *ws);
+/* Floats of the workspace ws of sp_gemm_tiles for K (b's columns packed
+ * in panels: at most ~256 KB, or one panel of K rows). */
+size_t sp_gemm_tiles_ws_floats(size_t K);
 
 #endif

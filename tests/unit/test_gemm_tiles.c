@@ -5,8 +5,9 @@
  *    over k from zero: the tiles promise exactly that chain for every
  *    output, so the bits must be equal, with 8 lanes and (where the CPU has
  *    AVX-512 F and VL) 16, on widths that leave every kind of tail (1..100
- *    columns), K from 0 to past a column panel's rows, row strides wider
- *    than the rows, and 8 to 24 rows.  A wrong index or a dropped tail
+ *    columns), K from 0 to past a group of panels' 256 KB, row strides
+ *    wider than the rows, and 8 to 24 rows (K <= 147 reads b in place,
+ *    K >= 700 copies its panels first).  A wrong index or a dropped tail
  *    column changes the value; a reordered sum changes the last bits.
  * 2. sp_conv2d_forward of the layers that take them (7x7 stride 2 as a
  *    ResNet stem, 3x3 stride 2, 1x1 stride 2; output channels a multiple of
@@ -48,7 +49,9 @@ static size_t gemm_mismatches(int wide, size_t M, size_t N, size_t K, size_t pad
     for (size_t i = 0; i < M * ldc; i++)
         c[i] = sentinel;
     sp_gemm_tiles_pack(pk, a, M, K);
-    sp_gemm_tiles(c, ldc, pk, b, ldb, M, N, K, wide);
+    float *ws = sp_malloc(sizeof(float) * (sp_gemm_tiles_ws_floats(K) + 1));
+    sp_gemm_tiles(c, ldc, pk, b, ldb, M, N, K, wide, ws);
+    free(ws);
     size_t bad = 0;
     *first = (size_t)-1;
     for (size_t i = 0; i < M; i++)
@@ -87,14 +90,16 @@ static void gemm_cases(int wide)
                     CHECK(name, 0, "%zu outputs differ, the first at %zu", bad, first);
                 }
             }
-    /* a panel boundary: K small enough for several column panels of N */
+    /* K = 700: groups of 2-3 panels (above 64 or 72 columns, a second
+     * group); K = 2100: one panel a group (its K rows pass the group's
+     * 256 KB) */
     size_t first;
-    size_t bad = gemm_mismatches(wide, 16, 1000, 3, 1, 0, &first);
+    size_t bad = gemm_mismatches(wide, 16, 77, 2100, 1, 0, &first);
     snprintf(name, sizeof name,
-             "gemm tiles (%d lanes): %zu shapes (M 8-24, N 1-100, K 0-700, padded strides) and N 1000 over column "
-             "panels give the scalar fmaf chain's bits, columns past N untouched",
+             "gemm tiles (%d lanes): %zu shapes (M 8-24, N 1-100, K 0-700, padded strides) and K 2100 give the "
+             "scalar fmaf chain's bits, columns past N untouched",
              wide ? 16 : 8, cases);
-    CHECK(name, bad_cases == 0 && bad == 0, "%zu of the shapes differ; N 1000: %zu outputs", bad_cases, bad);
+    CHECK(name, bad_cases == 0 && bad == 0, "%zu of the shapes differ; K 2100: %zu outputs", bad_cases, bad);
 }
 
 /* y of one convolution summed in double, and sum |w| |x| per output */
