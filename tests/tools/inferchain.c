@@ -46,6 +46,7 @@ static void put(int *first, const char *k, double v)
 int main(int argc, char **argv)
 {
     sp_main_start_alone(argv); /* runs alone: spins briefly between parallel loops */
+    sp_stream_tune_malloc(); /* as every stage's reader and writer do: freed batches reused, not unmapped */
     const char *model_path = NULL, *size = NULL, *split = "train", *rule = "auto";
     int batch = 32, from_features = 0;
     int64_t limit = -1;
