@@ -803,6 +803,47 @@ __attribute__((target("avx2"))) static void epilogue(float *y, const float *yeo,
             }
 }
 
+/* sp_conv_out_row 16 lanes at a time, the last ones masked: the same
+ * operations in the same order (no multiply-add is fused: -std=c11
+ * contracts none; max(v, 0) is v > 0 ? v : 0, NaN and -0 included), so
+ * the same bits.  Maps of 7 to 28 columns (the mini-ResNets') left most of
+ * a row to the 8-lane loop's scalar tail. */
+__attribute__((target("avx512f,avx512vl"))) static void out_row16(float *dst, const float *src, size_t len,
+                                                                  float bias, const sp_conv2d_epilogue *ep,
+                                                                  size_t o, const float *res)
+{
+    const __m512 b = _mm512_set1_ps(bias), zero = _mm512_setzero_ps();
+    const __m512 sc = _mm512_set1_ps(ep ? ep->scale[o] : 1.0f), sh = _mm512_set1_ps(ep ? ep->shift[o] : 0.0f);
+    for (size_t j = 0; j < len; j += 16) {
+        const __mmask16 m = len - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - j)) - 1u);
+        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, src + j), b);
+        if (ep) {
+            v = _mm512_add_ps(_mm512_mul_ps(v, sc), sh);
+            if (res)
+                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + j));
+            if (ep->relu)
+                v = _mm512_max_ps(v, zero);
+        }
+        _mm512_mask_storeu_ps(dst + j, m, v);
+    }
+}
+
+/* epilogue with out_row16 */
+__attribute__((target("avx512f,avx512vl"))) static void epilogue16(float *y, const float *yeo, const float *bias,
+                                                                   const sp_conv2d_desc *d,
+                                                                   const sp_conv2d_epilogue *ep, const float *res,
+                                                                   size_t gi, const wgeom *g)
+{
+    const size_t hw = (size_t)d->h * (size_t)d->w, m = g->m, rw = m * g->tw, ys = (size_t)d->o * hw;
+    for (size_t b = 0; b < gi; b++)
+        for (size_t o = 0; o < (size_t)d->o; o++)
+            for (size_t r = 0; r < (size_t)d->h; r++) {
+                const size_t at = b * ys + o * hw + r * (size_t)d->w, gr = b * g->P + r;
+                const float *src = yeo + (m * o + gr % m) * g->orows + (gr / m) * rw;
+                out_row16(y + at, src, (size_t)d->w, bias ? bias[o] : 0.0f, ep, o, res ? res + at : NULL);
+            }
+}
+
 void sp_conv3x3_winograd_forward_images(float *y, const float *x, size_t gi, const float *pk, const float *bias,
                                         const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep,
                                         const float *res, int tile)
@@ -829,7 +870,10 @@ void sp_conv3x3_winograd_forward_images(float *y, const float *x, size_t gi, con
             else
                 output_transform4(yeo + 4 * o * g.orows, g.orows, m, o, u0, u1, &g);
     }
-    epilogue(y, yeo, bias, d, ep, res, gi, &g);
+    if (sp_conv3x3_wide()) /* the 16-lane tiles' choice, so that conv_paths.sh compares both */
+        epilogue16(y, yeo, bias, d, ep, res, gi, &g);
+    else
+        epilogue(y, yeo, bias, d, ep, res, gi, &g);
 }
 
 void sp_conv3x3_winograd_forward_image(float *y, const float *x, const float *pk, const float *bias,
