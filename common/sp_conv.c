@@ -296,12 +296,19 @@ static void forward_ws(float *y, const float *x, const float *weight, const floa
         return;
     plan p = make_plan(d, omp_get_max_threads());
     /* the weights packed once for every thread's tiles, after the threads'
-     * column matrices */
+     * column matrices: the threads share the 8-row blocks (4.7 MB for
+     * ResNet-18's last stride-2 layer), then wait for all of them */
     float *pk = p.pk ? ws + (size_t)p.T * p.per_thread : NULL;
-    if (pk)
-        sp_gemm_tiles_pack(pk, weight, (size_t)d->o, p.K);
+    const long long nblk = (long long)(d->o / SP_GEMM_TILES_MR);
 #pragma omp parallel num_threads(p.T)
     {
+        if (pk) {
+#pragma omp for schedule(static)
+            for (long long b = 0; b < nblk; b++) {
+                const size_t at = (size_t)b * SP_GEMM_TILES_MR * p.K;
+                sp_gemm_tiles_pack(pk + at, weight + at, SP_GEMM_TILES_MR, p.K);
+            }
+        }
         /* whole groups per thread: every GEMM is the same whatever T */
         int T = omp_get_num_threads(), t = omp_get_thread_num();
         long long G = ((long long)d->n + (long long)p.g - 1) / (long long)p.g;

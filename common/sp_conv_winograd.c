@@ -787,22 +787,6 @@ __attribute__((target("avx2,fma"))) static void output_transform(float *ye, floa
     }
 }
 
-/* y [O,H,W] from the output planes' row phases: bias, then ep with
- * res, by sp_conv_out_row (AVX2 without FMA: the bits of the plain build) */
-__attribute__((target("avx2"))) static void epilogue(float *y, const float *yeo, const float *bias,
-                                                      const sp_conv2d_desc *d, const sp_conv2d_epilogue *ep,
-                                                      const float *res, size_t gi, const wgeom *g)
-{
-    const size_t hw = (size_t)d->h * (size_t)d->w, m = g->m, rw = m * g->tw, ys = (size_t)d->o * hw;
-    for (size_t b = 0; b < gi; b++)
-        for (size_t o = 0; o < (size_t)d->o; o++)
-            for (size_t r = 0; r < (size_t)d->h; r++) {
-                const size_t at = b * ys + o * hw + r * (size_t)d->w, gr = b * g->P + r; /* the stack's row */
-                const float *src = yeo + (m * o + gr % m) * g->orows + (gr / m) * rw;
-                sp_conv_out_row(y + at, src, (size_t)d->w, bias ? bias[o] : 0.0f, ep, o, res ? res + at : NULL);
-            }
-}
-
 /* sp_conv_out_row 16 lanes at a time, the last ones masked: the same
  * operations in the same order (no multiply-add is fused: -std=c11
  * contracts none; max(v, 0) is v > 0 ? v : 0, NaN and -0 included), so
@@ -828,19 +812,25 @@ __attribute__((target("avx512f,avx512vl"))) static void out_row16(float *dst, co
     }
 }
 
-/* epilogue with out_row16 */
-__attribute__((target("avx512f,avx512vl"))) static void epilogue16(float *y, const float *yeo, const float *bias,
-                                                                   const sp_conv2d_desc *d,
-                                                                   const sp_conv2d_epilogue *ep, const float *res,
-                                                                   size_t gi, const wgeom *g)
+/* y [O,H,W] from the output planes' row phases: bias, then ep with res,
+ * row by row by sp_conv_out_row (AVX2 without FMA: the bits of the plain
+ * build) or, wide (the 16-lane tiles' choice, so that conv_paths.sh
+ * compares both), by out_row16: the same bits */
+__attribute__((target("avx2"))) static void epilogue(float *y, const float *yeo, const float *bias,
+                                                      const sp_conv2d_desc *d, const sp_conv2d_epilogue *ep,
+                                                      const float *res, size_t gi, const wgeom *g, int wide)
 {
     const size_t hw = (size_t)d->h * (size_t)d->w, m = g->m, rw = m * g->tw, ys = (size_t)d->o * hw;
     for (size_t b = 0; b < gi; b++)
         for (size_t o = 0; o < (size_t)d->o; o++)
             for (size_t r = 0; r < (size_t)d->h; r++) {
-                const size_t at = b * ys + o * hw + r * (size_t)d->w, gr = b * g->P + r;
+                const size_t at = b * ys + o * hw + r * (size_t)d->w, gr = b * g->P + r; /* the stack's row */
                 const float *src = yeo + (m * o + gr % m) * g->orows + (gr / m) * rw;
-                out_row16(y + at, src, (size_t)d->w, bias ? bias[o] : 0.0f, ep, o, res ? res + at : NULL);
+                const float bo = bias ? bias[o] : 0.0f, *ro = res ? res + at : NULL;
+                if (wide)
+                    out_row16(y + at, src, (size_t)d->w, bo, ep, o, ro);
+                else
+                    sp_conv_out_row(y + at, src, (size_t)d->w, bo, ep, o, ro);
             }
 }
 
@@ -870,10 +860,7 @@ void sp_conv3x3_winograd_forward_images(float *y, const float *x, size_t gi, con
             else
                 output_transform4(yeo + 4 * o * g.orows, g.orows, m, o, u0, u1, &g);
     }
-    if (sp_conv3x3_wide()) /* the 16-lane tiles' choice, so that conv_paths.sh compares both */
-        epilogue16(y, yeo, bias, d, ep, res, gi, &g);
-    else
-        epilogue(y, yeo, bias, d, ep, res, gi, &g);
+    epilogue(y, yeo, bias, d, ep, res, gi, &g, sp_conv3x3_wide());
 }
 
 void sp_conv3x3_winograd_forward_image(float *y, const float *x, const float *pk, const float *bias,
