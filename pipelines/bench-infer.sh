@@ -62,7 +62,7 @@ if [ -n "$why" ]; then
 fi
 # the reference's dataset modules import torchvision, which Debian's python3 lacks: a stub
 PYPATH=
-/usr/bin/python3 -c 'import torchvision' 2>/dev/null || PYPATH=$PWD/tests/bench/stubs
+"$PY" -c 'import torchvision' 2>/dev/null || PYPATH=$PWD/tests/bench/stubs
 
 calc() { awk "BEGIN {print $*}"; }
 # best_each CMD...: the fastest wall time of each command over REPS runs of

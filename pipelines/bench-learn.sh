@@ -38,7 +38,7 @@ batches | bin/sp-train --device cpu --config "$CONF" --seed "$SEED" --out "$R/ou
     --checkpoint-every 1000 --progress-every 1000 2>"$R/ours.log"
 t_ours=$((SECONDS - s))
 s=$SECONDS
-batches | /usr/bin/python3 tests/bench/ref_learn.py "$R/init.spm" "$ITERS" "$R" --seed "$SEED" 2>"$R/ref.log"
+batches | "$PY" tests/bench/ref_learn.py "$R/init.spm" "$ITERS" "$R" --seed "$SEED" 2>"$R/ref.log"
 t_ref=$((SECONDS - s))
 set -o pipefail
 

@@ -10,7 +10,9 @@ THREADS=${THREADS:-$(nproc)}
 echo "3x3 stride-1 forward, one image on one thread (tests/tools/convbench, $(date -u '+%Y-%m-%d %H:%M UTC')):"
 "$OBJ/tests/tools/convbench"
 echo
-if ! /usr/bin/python3 -c 'import torch, numpy, msgpack' 2>/dev/null; then
+# shellcheck source=pipelines/lib.sh
+. pipelines/lib.sh
+if ! "$PY" -c 'import torch, numpy, msgpack' 2>/dev/null; then
     echo "bench-ops: skipped: needs Debian's python3-torch python3-numpy python3-msgpack (apt-get install -y python3-torch python3-msgpack)"
     exit 0
 fi
@@ -22,7 +24,5 @@ fi
 # ../shared/REFERENCE-NOTES.md).  Both sides with the heap our programs
 # restart with (common/sp_start.h; PyTorch gains from it too): the last of
 # pipelines/lib.sh's ref_heap_envs.
-# shellcheck source=pipelines/lib.sh
-. pipelines/lib.sh
 # shellcheck disable=SC2046
-env $(ref_heap_envs | tail -n 1) OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 tests/bench/ops_bench.py "$OBJ" "$THREADS"
+env $(ref_heap_envs | tail -n 1) OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 "$PY" tests/bench/ops_bench.py "$OBJ" "$THREADS"

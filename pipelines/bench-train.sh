@@ -31,7 +31,7 @@ if [ -n "$why" ]; then
     have_ref=0
 fi
 PYPATH=
-/usr/bin/python3 -c 'import torchvision' 2>/dev/null || PYPATH=$PWD/tests/bench/stubs
+"$PY" -c 'import torchvision' 2>/dev/null || PYPATH=$PWD/tests/bench/stubs
 calc() { awk "BEGIN {print $*}"; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "| config | batch | ours it/s | reference it/s | ours / reference |"

@@ -26,6 +26,11 @@ load_train_status() {
     fi
 }
 
+# The Python that runs the PyTorch reference and the bench scripts: Debian's
+# python3 (python3-torch), or SP_PYTHON (a machine whose torch lives in a
+# virtual environment, such as the GPU machine's).
+PY=${SP_PYTHON:-/usr/bin/python3}
+
 # ref_heap_envs: the env(1) settings under which the benches run the PyTorch
 # reference, one per line (assignments only, so that they can follow a
 # "-u NAME" on env's command line; an empty GLIBC_TUNABLES sets nothing);
@@ -51,7 +56,7 @@ ref_missing() {
     mods=$(echo torch yaml scipy sklearn "$@")
     if [ ! -f "$ref/bench.py" ]; then
         echo "the PyTorch reference ($ref) is not here"
-    elif ! /usr/bin/python3 -c "import ${mods// /, }" 2>/dev/null; then
+    elif ! "$PY" -c "import ${mods// /, }" 2>/dev/null; then
         echo "needs Debian's$(for m in $mods; do printf ' python3-%s' "$m"; done)"
     fi
 }
@@ -67,7 +72,7 @@ ref_best() {
     while read -r h; do
         for p in "$@"; do
             # shellcheck disable=SC2086 # $p and $h are env(1) arguments
-            r=$(env $p $h OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PYPATH /usr/bin/python3 \
+            r=$(env $p $h OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PYPATH "$PY" \
                 "$REF/bench.py" "$cfg" "$mode" --threads "$THREADS" --min-seconds "$REF_SECONDS" --warmup 2 2>/dev/null |
                 sed -n "s/.*\"$key\": \([0-9.e+-]*\).*/\1/p") || r=
             [ -z "$r" ] || best=$(awk "BEGIN {print ($r > $best) ? $r : $best}")

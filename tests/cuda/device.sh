@@ -14,12 +14,16 @@
 # sonames (libcudnn.so.9): the linker's -lcudnn needs a libcudnn.so, so the
 # script links against symlinks in a folder of its own.
 # SP_DEVICE_STEPS="build test-cuda cli repeat memcheck racecheck initcheck
-# synccheck suite": which steps (all by default; repeat goes with test-cuda).
+# synccheck suite bench": which steps (all by default; repeat goes with
+# test-cuda).  bench: make bench's inference part on that machine's CPU cores
+# against the PyTorch reference there (its python3 has torch): carry a copy
+# of ../shared/reference-bench as build/refbench and the data as
+# build/shared-data (SP_BENCH_CONFIGS, default "tetro dsprites horse").
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 OUT=${OUT:-build/device}
 mkdir -p "$OUT"
-STEPS=${SP_DEVICE_STEPS:-build test-cuda cli repeat memcheck racecheck initcheck synccheck suite}
+STEPS=${SP_DEVICE_STEPS:-build test-cuda cli repeat memcheck racecheck initcheck synccheck suite bench}
 step() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
 t0=$(date +%s)
 stamp() { echo "== $* ($(($(date +%s) - t0)) s)"; }
@@ -112,5 +116,17 @@ if step suite; then
     echo "rc $?"
     grep -E '^FAIL|^    ' "$OUT/suite.log" | head -n 40
     tail -n 1 "$OUT/suite.log"
+fi
+if step bench; then
+    # The PyTorch reference beside ours on this machine's CPU: its python3
+    # (torch, yaml, scipy, sklearn, torchvision from pip) runs bench.py.
+    stamp "bench-infer on the CPU (${SP_BENCH_CONFIGS:-tetro dsprites horse})"
+    # shellcheck disable=SC2086 # the configs are words
+    SP_PYTHON=$(command -v python3) SP_DATA=build/shared-data SP_REFERENCE=build/refbench \
+        REPS=${REPS:-2} REF_SECONDS=${REF_SECONDS:-2} LONG=${LONG:-0} \
+        timeout "${SP_BENCH_TIMEOUT:-240}" bash pipelines/bench-infer.sh build/obj-cuda \
+        ${SP_BENCH_CONFIGS:-tetro dsprites horse} >"$OUT/bench-infer.log" 2>&1
+    echo "rc $?"
+    tail -n 40 "$OUT/bench-infer.log"
 fi
 stamp "done"
