@@ -619,6 +619,18 @@ int sp_conv3x3_batched_ok(const sp_conv2d_desc *d)
     return simd_ok && winograd && sp_conv3x3_winograd_batched_ok(d);
 }
 
+int sp_conv3x3_batched_pays(const sp_conv2d_desc *d, int tile)
+{
+    /* F(4x4) both ways, so that every output keeps its bits (F(2x2)
+     * forced: the per-image path, as training's forward); whole images'
+     * tiles gathered one by one (input_batched) cost more a tile than the
+     * per-image path's vector transforms: the margin */
+    return tile == 4 && d->h <= 8 && d->w <= 8 && sp_conv3x3_forward_ok(d) && use_winograd(d) && d->c >= 16 &&
+           d->o >= 16 && sp_conv3x3_winograd_tile(d, SP_WINOGRAD_GROUPED) == 4 &&
+           10 * sp_conv3x3_winograd_batched_products(d, tile) <
+               7 * sp_conv3x3_winograd_image_products(d, SP_WINOGRAD_GROUPED);
+}
+
 /* The batched Winograd (maps of 4x4 and less) with weights packed on the
  * call: its floats (the packed weights, then the scratch), and the run */
 static size_t batched_floats(const sp_conv2d_desc *d, int tile)

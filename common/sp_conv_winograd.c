@@ -903,6 +903,18 @@ static size_t btile(int tile)
     return tile_choice ? (size_t)tile_choice : tile == 2 ? 2 : 4;
 }
 
+size_t sp_conv3x3_winograd_image_products(const sp_conv2d_desc *d, int tile)
+{
+    const wgeom g = wgeometry(d, tile);
+    return g.np * g.tg / g.G;
+}
+
+size_t sp_conv3x3_winograd_batched_products(const sp_conv2d_desc *d, int tile)
+{
+    const size_t m = btile(tile);
+    return (m + 2) * (m + 2) * (((size_t)d->h + m - 1) / m) * (((size_t)d->w + m - 1) / m);
+}
+
 /* n images with tile m: th x tw tiles an image (its tile rows and
  * columns), G = images per chunk (as many as keep V of one position of
  * a chunk near 128 KB, at least one), t = tiles of a chunk of G images,

@@ -31,6 +31,11 @@ int sp_conv3x3_winograd_tile(const sp_conv2d_desc *d, int tile);
  * whole group.  Training never asks for it. */
 #define SP_WINOGRAD_GROUPED (-1)
 size_t sp_conv3x3_winograd_group(const sp_conv2d_desc *d, int tile);
+/* The multiplies an image and a channel pair costs: the per-image path's
+ * with tile (its padding tiles and the GEMM's rounding counted), and the
+ * batched one's (below) with F(tile x tile), whole images' tiles only. */
+size_t sp_conv3x3_winograd_image_products(const sp_conv2d_desc *d, int tile);
+size_t sp_conv3x3_winograd_batched_products(const sp_conv2d_desc *d, int tile);
 /* Forces tile m (2 or 4) on every call, whatever its tile argument (0:
  * stop forcing); SP_CONV_WINOGRAD=2 or 4 sets it at the library's start;
  * tests and convbench call it before packing. */

@@ -443,7 +443,9 @@ void sp_encoder_forward(sp_encoder *e, float *y, const float *x, int n, int trai
  * such a layer hands its images out 8 at a time.)  The other
  * convolutions (im2col + sgemm: strided, 7x7, 1x1; the widest 3x3 on maps
  * of 4x4 and less by Winograd F(4x4) with one tile an image,
- * sp_conv3x3_batched_ok) run over the whole batch; the im2col ones as
+ * sp_conv3x3_batched_ok, and the 3x3 ones on 8x8 maps with 4 tiles an
+ * image where stacking images would cost 9, sp_conv3x3_batched_pays: the
+ * same bits) run over the whole batch; the im2col ones as
  * sp_encoder_forward runs them, by the same groups of images, so every
  * value is the same bits (the F(4x4) ones differ from training's F(2x2) by
  * rounding, as the per-image layers' F(4x4) do). */
@@ -464,15 +466,17 @@ typedef struct {
     int per_image;  /* a direct or Winograd convolution, the pool or the shortcut */
     size_t pk;      /* per-image convolution: its packed weights in e->packed */
     int group;      /* per-image convolution: images it takes at once (sp_conv3x3_group) */
-    int batched;    /* a batch step by Winograd F(4x4), one tile an image (sp_conv3x3_batched_ok; F(2x2) forced: 2x2 tiles) */
+    int batched;    /* a batch step by Winograd F(4x4), whole images' tiles (sp_conv3x3_batched_ok or _pays; F(2x2) forced: 2x2 tiles a 4x4 map) */
 } infer_step;
 
 static infer_step conv_step(const sp_enc_conv *cv, const sp_enc_bn *bn, int in, int out, int res, int relu)
 {
     const sp_conv2d_desc *d = &cv->d;
+    const int per_image = sp_conv3x3_forward_ok(d);
     infer_step st = {STEP_CONV, in, out, res, relu, cv, bn, d->c, d->h, d->w, d->o,
-                     sp_conv2d_ho(d), sp_conv2d_wo(d), 0, sp_conv3x3_forward_ok(d), 0, 1, 0};
-    st.batched = !st.per_image && sp_conv3x3_batched_ok(d);
+                     sp_conv2d_ho(d), sp_conv2d_wo(d), 0, per_image, 0, 1, 0};
+    st.batched = per_image ? sp_conv3x3_batched_pays(d, INFER_BATCHED_TILE) : sp_conv3x3_batched_ok(d);
+    st.per_image = per_image && !st.batched;
     return st;
 }
 

@@ -249,7 +249,7 @@ static void batched_case(int bt, int n, int C, int H, int W, int O, int with_ep)
     char name[200];
     snprintf(name, sizeof name, "winograd F(%dx%d) batched: %d images %dx%dx%d -> %d%s, 3 threads: within %g of the exact sum",
              bt, bt, n, C, H, W, O, with_ep ? ", bias + batch norm + residual + relu" : "", bound);
-    if (!sp_conv3x3_winograd_batched_ok(&d)) {
+    if (!sp_conv3x3_winograd_batched_ok(&d) && !sp_conv3x3_batched_pays(&d, bt)) {
         CHECK(name, 0, "not taken");
         return;
     }
@@ -274,6 +274,42 @@ static void batched_case(int bt, int n, int C, int H, int W, int O, int with_ep)
     }
     CHECK(name, worst <= bound, "relative error %.3g", worst);
     FREE_ALL(x, w, bias, scale, shift, res, y, pk, ws);
+}
+
+/* An 8x8 map, where the inference takes the batched F(4x4) instead of the
+ * per-image path's stacked images (sp_conv3x3_batched_pays): the same bits
+ * as that path gives each image, so that the encoder's inference keeps
+ * them whichever it takes */
+static void batched_bits_case(int n, int C, int H, int W, int O)
+{
+    sp_conv2d_desc d = {n, C, H, W, O, 3, 3, 1, 1, 1, 1};
+    const size_t xs = (size_t)C * H * W, ys = (size_t)O * H * W;
+    float *x = random_floats(xs * n, 1, 0), *w = random_floats((size_t)O * C * 9, 0.3f, 0);
+    float *scale = random_floats(O, 1, 0.5f), *shift = random_floats(O, 0.2f, 0), *res = random_floats(ys * n, 1, 0);
+    float *yb = malloc(sizeof(float) * ys * n), *yi = malloc(sizeof(float) * ys * n);
+    sp_conv2d_epilogue ep = {scale, shift, res, 1};
+    float *pb = sp_malloc(sizeof(float) * sp_conv3x3_winograd_batched_packed_floats(&d, 4));
+    float *wb = sp_malloc(sizeof(float) * sp_conv3x3_winograd_batched_floats(&d, 4));
+    sp_conv3x3_winograd_batched_pack(pb, w, &d, 0, 4);
+    omp_set_num_threads(2);
+    sp_conv3x3_winograd_batched_forward(yb, x, (size_t)n, pb, NULL, &d, wb, &ep, 4);
+    float *pi = sp_malloc(sizeof(float) * sp_conv3x3_winograd_packed_floats(&d, SP_WINOGRAD_GROUPED));
+    float *wi = sp_malloc(sizeof(float) * sp_conv3x3_winograd_image_floats(&d, SP_WINOGRAD_GROUPED));
+    sp_conv3x3_winograd_pack(pi, w, &d, 0, SP_WINOGRAD_GROUPED);
+    const size_t G = sp_conv3x3_winograd_group(&d, SP_WINOGRAD_GROUPED);
+    sp_conv2d_epilogue epi = {scale, shift, NULL, 1};
+    for (size_t i = 0; i < (size_t)n; i += G) {
+        const size_t gi = (size_t)n - i < G ? (size_t)n - i : G;
+        sp_conv3x3_winograd_forward_images(yi + i * ys, x + i * xs, gi, pi, NULL, &d, wi, &epi, res + i * ys,
+                                           SP_WINOGRAD_GROUPED);
+    }
+    char name[200];
+    snprintf(name, sizeof name,
+             "winograd batched F(4x4) on %d images %dx%dx%d -> %d: the per-image path's bits (%zu images stacked, F(%d))",
+             n, C, H, W, O, G, sp_conv3x3_winograd_tile(&d, SP_WINOGRAD_GROUPED));
+    CHECK(name, sp_conv3x3_batched_pays(&d, 4) && memcmp(yb, yi, sizeof(float) * ys * n) == 0, "%s",
+          sp_conv3x3_batched_pays(&d, 4) ? "bits differ" : "not taken");
+    FREE_ALL(x, w, scale, shift, res, yb, yi, pb, wb, pi, wi);
 }
 
 /* Training's forward of a layer too wide for the direct tiles on a 4x4
@@ -403,6 +439,16 @@ int main(void)
         batched_case(bt, 200, 300, 4, 4, 16, 1); /* several chunks */
         batched_case(bt, 5, 16, 1, 1, 16, 1);    /* a 1x1 map */
     }
+    batched_case(4, 5, 192, 8, 8, 200, 1); /* an 8x8 map (sp_conv3x3_batched_pays), channels off the tiles */
+    batched_bits_case(11, 64, 8, 8, 72);   /* two stacks of 8 and a partial one */
+    batched_bits_case(4, 256, 8, 8, 256);  /* ResNet-18's layer 3 at 128x128 */
+    sp_conv2d_desc l3 = {32, 256, 8, 8, 256, 3, 3, 1, 1, 1, 1}, t9 = {32, 64, 9, 9, 64, 3, 3, 1, 1, 1, 1};
+    sp_conv2d_desc g7 = {128, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1}, d16 = {32, 64, 16, 16, 64, 3, 3, 1, 1, 1, 1};
+    CHECK("the inference's batched F(4x4) on 8x8 maps (4 tiles an image against 9 stacked), not on 9x9, 7x7 (as "
+          "few stacked), 16x16 or 4x4 maps (their own paths)",
+          sp_conv3x3_batched_pays(&l3, 4) && !sp_conv3x3_batched_pays(&t9, 4) && !sp_conv3x3_batched_pays(&g7, 4) &&
+              !sp_conv3x3_batched_pays(&d16, 4) && !sp_conv3x3_batched_pays(&wide4, 4),
+          "chosen elsewhere");
     forward_wide_case(6, 192, 4, 4, 200);
     forward_wide_case(3, 200, 3, 3, 176);
     sp_conv2d_desc w5 = {1, 16, 5, 4, 16, 3, 3, 1, 1, 1, 1}, c8 = {1, 8, 4, 4, 16, 3, 3, 1, 1, 1, 1};
