@@ -625,8 +625,8 @@ int sp_conv3x3_batched_pays(const sp_conv2d_desc *d, int tile)
      * forced: the per-image path, as training's forward); whole images'
      * tiles gathered one by one (input_batched) cost more a tile than the
      * per-image path's vector transforms: the margin */
-    return tile == 4 && d->h <= 8 && d->w <= 8 && sp_conv3x3_forward_ok(d) && use_winograd(d) && d->c >= 16 &&
-           d->o >= 16 && sp_conv3x3_winograd_tile(d, SP_WINOGRAD_GROUPED) == 4 &&
+    return tile == 4 && d->h <= 8 && d->w <= 8 && use_winograd(d) && /* the per-image path's Winograd (16+ channels) */
+           sp_conv3x3_winograd_tile(d, SP_WINOGRAD_GROUPED) == 4 &&
            10 * sp_conv3x3_winograd_batched_products(d, tile) <
                7 * sp_conv3x3_winograd_image_products(d, SP_WINOGRAD_GROUPED);
 }

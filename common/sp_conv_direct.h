@@ -59,11 +59,12 @@ void sp_conv3x3_forward_images(float *y, const float *x, size_t gi, const float 
  * inference's with F(4x4), one tile an image): AVX2 + FMA and Winograd not
  * turned off (SP_CONV_WINOGRAD=0, SP_CONV_IM2COL=1). */
 int sp_conv3x3_batched_ok(const sp_conv2d_desc *d);
-/* 1 where a layer of sp_conv3x3_forward_ok on a map of 8x8 or less costs
- * 30% fewer multiplies by the batched Winograd than by the per-image path,
- * F(4x4) both (tile 4, and no F(2x2) forced: the same bits), whose stacked images each add a padding row and
- * column of tiles (ResNet-18's layer 3 on 128x128 images: 8x8 maps, 4
- * tiles of 4x4 an image against 9): the inference takes it there. */
+/* 1 where a layer that the per-image path runs by Winograd, on a map of
+ * 8x8 or less, costs 30% fewer multiplies by the batched Winograd than by
+ * that path, whose stacked images each add a padding row and column of
+ * tiles (ResNet-18's layer 3 on 128x128 images: 8x8 maps, 4 tiles of 4x4
+ * an image against 9); F(4x4) both ways (tile 4, no F(2x2) forced), so
+ * the same bits.  The inference takes the batched path there. */
 int sp_conv3x3_batched_pays(const sp_conv2d_desc *d, int tile);
 /* The forward of such a layer by that path with training's tile, F(2x2)
  * (the weights packed on every call into ws, then the scratch:
