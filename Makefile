@@ -15,7 +15,10 @@ SHELL := /bin/bash
 
 PKGS := libpng msgpack zlib openblas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# OpenBLAS is not linked: common/sp_blas.c opens it at its first sgemm
+# (most stages never call one, and loading it costs every start ~9 ms)
+PKG_LIBS := $(shell pkg-config --libs $(filter-out openblas,$(PKGS)) 2>/dev/null)
+BLAS_MODE := dlopen
 # DEPS_DIR=build/deps: headers and static libraries of msgpack-c, libpng,
 # zlib and OpenBLAS copied by pipelines/cuda-carry.sh, for a machine that
 # lacks the packages (the GPU machine); used instead of pkg-config.
@@ -23,6 +26,7 @@ DEPS_DIR ?=
 ifneq ($(strip $(DEPS_DIR)),)
 PKG_CFLAGS := -I$(DEPS_DIR)/include
 PKG_LIBS := -L$(DEPS_DIR)/lib -lpng16 -lmsgpackc -lz -lopenblas -lpthread
+BLAS_MODE := linked
 endif
 
 # nvcc: PATH first, then the toolkit's standard location.
@@ -83,6 +87,10 @@ ifeq ($(STATIC_DEPS),1)
 STATIC_LIBS := -Wl,-Bstatic -lpng16 -lmsgpackc -lz -lopenblas -Wl,-Bdynamic -lpthread
 LDLIBS := $(filter-out -lpng16 -lmsgpackc -lz -lopenblas,$(PKG_LIBS)) $(STATIC_LIBS) \
           $(filter-out $(PKG_LIBS),$(LDLIBS))
+BLAS_MODE := linked
+endif
+ifeq ($(BLAS_MODE),linked)
+CFLAGS += -DSP_BLAS_LINKED=1
 endif
 
 LIB_SRC := $(sort $(wildcard common/*.c))
@@ -104,6 +112,11 @@ TOOLS := $(TOOL_SRC:tests/tools/%.c=$(OBJ)/tests/tools/%)
 # built them so that switching (SANITIZE=1, CUDA=0) relinks them.
 STAMP := build/variant
 $(shell mkdir -p build; test "`cat $(STAMP) 2>/dev/null`" = "$(VARIANT)" || echo $(VARIANT) > $(STAMP))
+# and whether OpenBLAS is linked or opened (sp_blas.o differs, and the
+# programs' link line)
+BLAS_STAMP := build/blas-mode
+$(shell test "`cat $(BLAS_STAMP) 2>/dev/null`" = "$(BLAS_MODE)" || echo $(BLAS_MODE) > $(BLAS_STAMP))
+$(OBJ)/common/sp_blas.o: $(BLAS_STAMP)
 
 .SECONDARY:
 .PHONY: all test test-unit test-cli demo deps fuzz clean bench bench-learn test-cuda
@@ -121,14 +134,14 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-bin/sp-%: $(OBJ)/bin/sp-%.o $(LIB) $(STAMP)
+bin/sp-%: $(OBJ)/bin/sp-%.o $(LIB) $(STAMP) $(BLAS_STAMP)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-$(OBJ)/tests/%: $(OBJ)/tests/unit/%.o $(LIB)
+$(OBJ)/tests/%: $(OBJ)/tests/unit/%.o $(LIB) $(BLAS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-$(OBJ)/tests/tools/%: $(OBJ)/tests/tools/%.o $(LIB)
+$(OBJ)/tests/tools/%: $(OBJ)/tests/tools/%.o $(LIB) $(BLAS_STAMP)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 deps:

@@ -22,24 +22,20 @@
  * was given; the backward's GEMMs stay sgemm's. */
 #define _POSIX_C_SOURCE 200809L
 #include "sp_conv.h"
+#include "sp_blas.h"
 #include "sp_conv_direct.h"
 #include "sp_gemm_tiles.h"
 #include "sp_cpu.h"
 #include "sp_error.h"
 
-#include <cblas.h>
 #include <immintrin.h>
 #include <omp.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define GROUP_COLS 2048           /* columns wanted in one GEMM */
 #define COL_CAP ((size_t)1 << 21) /* floats: at most 8 MB of column matrix per thread */
 
-static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-static void blas_one(void) { openblas_set_num_threads(1); }
-void sp_blas_single_thread(void) { pthread_once(&blas_once, blas_one); }
 
 const char *sp_conv2d_check(const sp_conv2d_desc *d)
 {
@@ -248,7 +244,7 @@ static void gemm_forward(float *y, const float *weight, const float *pk, const f
     if (pk)
         sp_gemm_tiles(y, N, pk, b, N, O, N, K, sp_conv3x3_wide(), bp);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)N, (int)K, 1.0f, weight, (int)K, b,
+        sp_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)N, (int)K, 1.0f, weight, (int)K, b,
                     (int)N, 0.0f, y, (int)N);
 }
 
@@ -291,7 +287,6 @@ static void forward_range(float *y, const float *x, const float *weight, const f
 static void forward_ws(float *y, const float *x, const float *weight, const float *bias,
                        const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep)
 {
-    sp_blas_single_thread();
     if (d->n == 0)
         return;
     plan p = make_plan(d, omp_get_max_threads());
@@ -366,7 +361,6 @@ static const float *gather_dy(float *tmp, const float *dy, int n, size_t gn, siz
 void sp_conv2d_backward(float *dx, float *dweight, float *dbias, const float *dy, const float *x,
                         const float *weight, const sp_conv2d_desc *d, float *ws, size_t ws_len)
 {
-    sp_blas_single_thread();
     const size_t O = (size_t)d->o, K = (size_t)d->c * d->kh * d->kw;
     const size_t P = (size_t)sp_conv2d_ho(d) * sp_conv2d_wo(d);
     const size_t xs = (size_t)d->c * d->h * d->w;
@@ -421,7 +415,7 @@ void sp_conv2d_backward(float *dx, float *dweight, float *dbias, const float *dy
                     b = col;
                 }
                 const float *a = gather_dy(tmp, dy, n, gn, O, P);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)O, (int)K, (int)ld, 1.0f, a,
+                sp_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)O, (int)K, (int)ld, 1.0f, a,
                             (int)ld, b, (int)ld, n == n0 ? 0.0f : 1.0f, dw, (int)K);
             }
         }
@@ -458,7 +452,7 @@ void sp_conv2d_backward(float *dx, float *dweight, float *dbias, const float *dy
                 for (int n = n0; n < n1; n += (int)p.g) {
                     size_t gn = (size_t)(n1 - n) < p.g ? (size_t)(n1 - n) : p.g, ld = gn * P;
                     const float *a = gather_dy(tmp, dy, n, gn, O, P);
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)ld, (int)O, 1.0f,
+                    sp_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)ld, (int)O, 1.0f,
                                 weight, (int)K, a, (int)ld, 0.0f, dcol, (int)ld);
                     for (size_t i = 0; i < gn; i++)
                         col2im(dx + (size_t)(n + (int)i) * xs, dcol + i * P, ld, d);

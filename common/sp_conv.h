@@ -9,9 +9,8 @@
  *
  * Threads.  Debian's default OpenBLAS is the pthread build; its own threads
  * would fight with ours and make the summation order depend on timing, so
- * every entry point here first calls openblas_set_num_threads(1) (once per
- * process, see sp_blas_single_thread(); this is process-wide: any other
- * sgemm caller gets one thread too) and parallelises itself with OpenMP
+ * its sgemm runs on one thread (sp_blas.h; process-wide: any other sgemm
+ * caller gets one thread too) and this code parallelises itself with OpenMP
  * (OMP_NUM_THREADS) over images.  The forward cuts the batch into groups of
  * images that depend on the batch alone and gives each thread whole groups,
  * so its GEMMs, and its bytes, are the same whatever the thread count.  The
@@ -71,8 +70,5 @@ void sp_conv2d_forward_fused(float *y, const float *x, const float *weight, cons
  * may be NULL when not wanted.  All are overwritten (not accumulated). */
 void sp_conv2d_backward(float *dx, float *dweight, float *dbias, const float *dy, const float *x,
                         const float *weight, const sp_conv2d_desc *d, float *ws, size_t ws_len);
-
-/* Sets OpenBLAS to one thread, once per process (thread-safe). */
-void sp_blas_single_thread(void);
 
 #endif

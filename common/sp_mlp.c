@@ -1,51 +1,30 @@
 /* Linear layers and MLP heads (see sp_mlp.h). */
 #include "sp_mlp.h"
 #include "sp_activation.h"
+#include "sp_blas.h"
 #include "sp_error.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* OpenBLAS runs single-threaded under our own OpenMP threads. */
-static void blas_once(void)
-{
-    static int done;
-    int d;
-#pragma omp atomic read
-    d = done;
-    if (d)
-        return;
-#pragma omp critical(sp_blas_init)
-    {
-        if (!done) {
-            openblas_set_num_threads(1);
-#pragma omp atomic write
-            done = 1;
-        }
-    }
-}
 
 void sp_linear_forward(float *y, const float *x, const float *w, const float *b, size_t n,
                        int in, int out)
 {
     if (n == 0 || out == 0)
         return;
-    blas_once();
     for (size_t i = 0; i < n; i++)
         for (int o = 0; o < out; o++)
             y[i * out + o] = b ? b[o] : 0.0f;
     if (in == 0)
         return;
     /* y [n,out] += x [n,in] @ w^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, out, in, 1.0f, x, in, w, in, 1.0f,
+    sp_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, out, in, 1.0f, x, in, w, in, 1.0f,
                 y, out);
 }
 
 void sp_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                         const float *w, size_t n, int in, int out)
 {
-    blas_once();
     if (db) {
         for (int o = 0; o < out; o++) {
             double s = 0;
@@ -58,14 +37,14 @@ void sp_linear_backward(float *dx, float *dw, float *db, const float *dy, const 
         if (n == 0 || in == 0 || out == 0)
             memset(dw, 0, sizeof(float) * (size_t)in * out);
         else /* dw [out,in] = dy^T [out,n] @ x [n,in] */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, (int)n, 1.0f, dy, out, x,
+            sp_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, (int)n, 1.0f, dy, out, x,
                         in, 0.0f, dw, in);
     }
     if (dx) {
         if (n == 0 || in == 0 || out == 0)
             memset(dx, 0, sizeof(float) * n * in);
         else /* dx [n,in] = dy [n,out] @ w [out,in] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, in, out, 1.0f, dy, out,
+            sp_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, in, out, 1.0f, dy, out,
                         w, in, 0.0f, dx, in);
     }
 }

@@ -6,9 +6,9 @@
  * default) is Linear(in, 128) -> identity norm -> ReLU -> Linear(128, 128)
  * -> ReLU -> Linear(128, out); n_layers = 0 is a single Linear.
  *
- * Matrix products go to OpenBLAS's cblas_sgemm, which these functions keep
- * single-threaded (openblas_set_num_threads(1)): the heads are small, and
- * the callers parallelise over heads or images themselves.  Results are
+ * Matrix products go to OpenBLAS's sgemm on one thread (sp_blas.h): the
+ * heads are small, and the callers parallelise over heads or images
+ * themselves.  Results are
  * deterministic (one thread, fixed order).  Backward functions overwrite
  * their outputs; any output pointer may be NULL when not wanted. */
 #ifndef SP_MLP_H

@@ -37,6 +37,13 @@ static void start(char **argv, int alone)
     /* set: after our own restart, or the user's SP_REEXEC=0 */
     if (getenv("SP_REEXEC"))
         return;
+    /* every sgemm of ours runs on one thread (sp_blas.h): with the
+     * variable OpenBLAS starts no thread pool when it is loaded (an idle
+     * pool thread spins in sched_yield: ~18% of sp-select --model's samples
+     * on horse).  It is loaded at its first use, after this: no restart
+     * for it. */
+    if (!getenv("OPENBLAS_NUM_THREADS"))
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
     /* under valgrind the new image would run without it */
     const char *pre = getenv("LD_PRELOAD");
     if (pre && strstr(pre, "vgpreload"))
@@ -49,11 +56,7 @@ static void start(char **argv, int alone)
     const char *wait_var = alone ? "GOMP_SPINCOUNT" : "OMP_WAIT_POLICY";
     const char *wait_val = alone ? SP_ALONE_SPINCOUNT : "passive";
     int want_wait = !getenv("OMP_WAIT_POLICY") && !getenv(wait_var);
-    /* every GEMM of ours asks OpenBLAS for one thread (sp_conv.h, sp_mlp.c):
-     * without the variable its pool starts anyway, and the idle thread
-     * spins in sched_yield (~18% of sp-select --model's samples on horse) */
-    int want_blas1 = !getenv("OPENBLAS_NUM_THREADS");
-    if (!want_huge && !want_wait && !want_blas1)
+    if (!want_huge && !want_wait)
         return;
     char *old = tun ? strdup(tun) : NULL;
     if (tun && !old)
@@ -71,8 +74,6 @@ static void start(char **argv, int alone)
     }
     if (want_wait)
         setenv(wait_var, wait_val, 1);
-    if (want_blas1)
-        setenv("OPENBLAS_NUM_THREADS", "1", 1);
     setenv("SP_REEXEC", "done", 1);
     fflush(NULL);
     execv("/proc/self/exe", argv);
@@ -84,8 +85,6 @@ static void start(char **argv, int alone)
     free(old);
     if (want_wait)
         unsetenv(wait_var);
-    if (want_blas1)
-        unsetenv("OPENBLAS_NUM_THREADS");
     unsetenv("SP_REEXEC");
 #endif
 }

@@ -3,7 +3,7 @@
  * It names the program for messages (sp_set_prog) and restarts the program
  * once (execv of /proc/self/exe: same argv, same pid, nothing read or
  * written yet) with two settings added to its environment that the C
- * library and OpenMP read only when a process starts:
+ * library and OpenMP read only when a process starts,
  *   GLIBC_TUNABLES += glibc.malloc.hugetlb=1  when the kernel gives
  *       transparent huge pages only to memory that asks for them (its
  *       "madvise" mode): glibc then asks for them for its heap.  In the VM
@@ -19,17 +19,20 @@
  *       before it sleeps, so back-to-back parallel loops skip a wake-up
  *       each (the chain with the fused selection 3-4% faster, tetro
  *       training a few % faster; a pipe of heavy stages is slower so).
- *   OPENBLAS_NUM_THREADS=1  our GEMMs ask OpenBLAS for one thread anyway
- *       (OpenMP parallelises around them); without the variable its thread
- *       pool starts and the idle thread spins in sched_yield: pipes 3-8%
- *       faster without it.
+ * and, without a restart (OpenBLAS is loaded after this, at the first
+ * sgemm, sp_blas.h):
+ *   OPENBLAS_NUM_THREADS=1  our sgemm calls run on one thread anyway
+ *       (OpenMP parallelises around them); without the variable OpenBLAS
+ *       starts its thread pool when loaded and the idle thread spins in
+ *       sched_yield: pipes 3-8% faster without it.
  * A setting the user made is kept (any OMP_WAIT_POLICY, for the alone
  * form any GOMP_SPINCOUNT, OPENBLAS_NUM_THREADS, a glibc.malloc.hugetlb of
- * their own); with all of
- * them kept there is no restart.
+ * their own); with the first two kept there is no restart.
  * SP_REEXEC (any value, e.g. 0) skips all of it, and the restarted process
  * has SP_REEXEC=done; under valgrind there is no restart (the new image
- * would run without it).  The restart costs one exec, ~4-8 ms. */
+ * would run without it).  The restart costs one exec, ~4-8 ms (before
+ * OpenBLAS was loaded at first use, ~9 ms more: it was linked, and loaded
+ * at both starts). */
 #ifndef SP_START_H
 #define SP_START_H
 

@@ -17,7 +17,7 @@ done
 cp -L "$ml/libmsgpackc.a" "$ml/libpng16.a" "$ml/libz.a" "$dir/lib/"
 # OpenBLAS's archive is 58 MB, over what a device call may carry (64 MiB):
 # keep only what the two functions we call pull in (27 MB, one object).
-ld -r -u cblas_sgemm -u openblas_set_num_threads -o "$dir/lib/openblas-used.o" "$ob/libopenblas.a"
+ld -r -u cblas_sgemm -u openblas_set_num_threads -u openblas_get_num_threads -o "$dir/lib/openblas-used.o" "$ob/libopenblas.a"
 strip --strip-debug "$dir/lib/openblas-used.o"
 rm -f "$dir/lib/libopenblas.a"
 ar rcs "$dir/lib/libopenblas.a" "$dir/lib/openblas-used.o"

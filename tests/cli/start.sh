@@ -1,9 +1,11 @@
-# sp_main_start (common/sp_start.h): a program restarts itself once with
-# OMP_WAIT_POLICY=passive (sp_main_start_alone: GOMP_SPINCOUNT=20000 instead),
-# OPENBLAS_NUM_THREADS=1 and, where the kernel gives transparent huge
+# sp_main_start (common/sp_start.h): a program puts OPENBLAS_NUM_THREADS=1 in
+# its environment (OpenBLAS is opened at the first sgemm, common/sp_blas.h,
+# and runs on one thread) and restarts itself once with
+# OMP_WAIT_POLICY=passive (sp_main_start_alone: GOMP_SPINCOUNT=20000 instead)
+# and, where the kernel gives transparent huge
 # pages only on request, glibc's heap asking for them
 # (GLIBC_TUNABLES=glibc.malloc.hugetlb=1); the user's own settings are kept
-# (both kept: no restart), SP_REEXEC=0 turns it off.  Checked through
+# (wait and heap settings kept: no restart), SP_REEXEC=0 turns it off.  Checked through
 # tests/tools/startenv (the start every program makes, then its environment
 # and how much of 64 MiB of fresh heap landed on huge pages) and on a real
 # program (/proc/PID/environ of a running sp-info: its latest exec).
@@ -17,12 +19,14 @@ tun_expect="GLIBC_TUNABLES=(unset)"
 [ $thp = 1 ] && tun_expect="GLIBC_TUNABLES=glibc.malloc.hugetlb=1"
 
 out=$($clean $SE 64)
-expect_eq "restarted with OMP_WAIT_POLICY=passive, OPENBLAS_NUM_THREADS=1, heap tunable as the THP mode asks" \
-    "$tun_expect OMP_WAIT_POLICY=passive GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=1 SP_REEXEC=done" "$(grep -v anon_huge <<<"$out" | paste -sd ' ')"
+expect_eq "restarted with OMP_WAIT_POLICY=passive, OPENBLAS_NUM_THREADS=1, heap tunable as the THP mode asks; no OpenBLAS yet" \
+    "$tun_expect OMP_WAIT_POLICY=passive GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=1 SP_REEXEC=done blas_loaded=0" "$(grep -v anon_huge <<<"$out" | paste -sd ' ')"
+expect_eq "OpenBLAS opened when asked for, on one thread" "blas_threads=1" "$($clean $SE --blas | grep blas_threads)"
+expect_eq "the user's OPENBLAS_NUM_THREADS=2 kept, sgemm on one thread all the same" "blas_threads=1" "$($clean OPENBLAS_NUM_THREADS=2 $SE --blas | grep blas_threads)"
 # a program that runs alone (sp-train): a short spin instead of passive
 alone=$($clean $SE --alone | paste -sd ' ')
 expect_eq "alone: restarted with GOMP_SPINCOUNT=20000, no wait policy" \
-    "$tun_expect OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=20000 OPENBLAS_NUM_THREADS=1 SP_REEXEC=done" "$alone"
+    "$tun_expect OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=20000 OPENBLAS_NUM_THREADS=1 SP_REEXEC=done blas_loaded=0" "$alone"
 alone=$($clean GOMP_SPINCOUNT=5 $SE --alone | paste -sd ' ')
 expect_ok "alone: the user's GOMP_SPINCOUNT kept ($alone)" "grep -q 'OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=5 ' <<<'$alone'"
 huge=$(sed -n 's/^anon_huge_kb=//p' <<<"$out")
@@ -36,7 +40,7 @@ fi
 
 out=$($clean SP_REEXEC=0 $SE 64)
 expect_eq "SP_REEXEC=0: no restart, nothing added" \
-    "GLIBC_TUNABLES=(unset) OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=(unset) SP_REEXEC=0" "$(grep -v anon_huge <<<"$out" | paste -sd ' ')"
+    "GLIBC_TUNABLES=(unset) OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=(unset) SP_REEXEC=0 blas_loaded=0" "$(grep -v anon_huge <<<"$out" | paste -sd ' ')"
 huge=$(sed -n 's/^anon_huge_kb=//p' <<<"$out")
 if [ $thp = 1 ] && [ "${SANITIZE:-0}" != 1 ]; then
     expect_ok "SP_REEXEC=0: the heap on 4 KiB pages ($huge kB on huge ones)" "[ '${huge:-1}' -lt 4096 ]"
@@ -49,9 +53,9 @@ if [ $thp = 1 ]; then
     expect_ok "the user's tunables kept, ours appended ($out)" \
         "grep -q 'GLIBC_TUNABLES=glibc.malloc.tcache_count=7:glibc.malloc.hugetlb=1 ' <<<'$out'"
 fi
-out=$($clean GLIBC_TUNABLES=glibc.malloc.hugetlb=0 OMP_WAIT_POLICY=active OPENBLAS_NUM_THREADS=2 $SE | paste -sd ' ')
-expect_eq "every setting the user's: kept, no restart" \
-    "GLIBC_TUNABLES=glibc.malloc.hugetlb=0 OMP_WAIT_POLICY=active GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=2 SP_REEXEC=(unset)" "$out"
+out=$($clean GLIBC_TUNABLES=glibc.malloc.hugetlb=0 OMP_WAIT_POLICY=active $SE | paste -sd ' ')
+expect_eq "the user's wait and heap settings: kept, no restart (OPENBLAS_NUM_THREADS added without one)" \
+    "GLIBC_TUNABLES=glibc.malloc.hugetlb=0 OMP_WAIT_POLICY=active GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=1 SP_REEXEC=(unset) blas_loaded=0" "$out"
 
 if command -v valgrind >/dev/null && [ "${SANITIZE:-0}" != 1 ]; then
     out=$($clean valgrind -q --tool=none $SE 2>&1 | paste -sd ' ')
@@ -68,8 +72,12 @@ for _ in $(seq 40); do
     sleep 0.05
 done
 expect_ok "sp-info restarted itself, same pid" "grep -qz '^SP_REEXEC=done\$' /proc/$pid/environ && grep -qz '^OMP_WAIT_POLICY=passive\$' /proc/$pid/environ && grep -qz '^OPENBLAS_NUM_THREADS=1\$' /proc/$pid/environ"
+expect_ok "sp-info: no OpenBLAS in the process" "[ -r /proc/$pid/maps ] && ! grep -q openblas /proc/$pid/maps"
 exec 3>&-
 wait "$pid" 2>/dev/null
+if [ "${SANITIZE:-0}" != 1 ] && command -v ldd >/dev/null; then
+    expect_ok "no program is linked to libopenblas (opened at the first sgemm)" "! ldd $BIN/sp-predict $BIN/sp-train $BIN/sp-select | grep -q libopenblas"
+fi
 
 # after the restart a filter still reads all of its stdin and writes the
 # same bytes as one that never restarts
