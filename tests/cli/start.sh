@@ -12,6 +12,9 @@
 source "$(dirname "$0")/lib.sh"
 SE=$TOOLS/startenv
 clean="env -u GLIBC_TUNABLES -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u OPENBLAS_NUM_THREADS -u SP_REEXEC"
+# built with OpenBLAS linked (make STATIC_DEPS=1, DEPS_DIR=...): in every program from the start
+blas0=0
+[ "$(cat "$ROOT/build/blas-mode" 2>/dev/null)" = linked ] && blas0=1
 thp=0
 grep -q '\[madvise\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null && thp=1
 # "always" gives huge pages anyway, "never" not at all: no tunable then
@@ -20,13 +23,13 @@ tun_expect="GLIBC_TUNABLES=(unset)"
 
 out=$($clean $SE 64)
 expect_eq "restarted with OMP_WAIT_POLICY=passive, OPENBLAS_NUM_THREADS=1, heap tunable as the THP mode asks; no OpenBLAS yet" \
-    "$tun_expect OMP_WAIT_POLICY=passive GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=1 SP_REEXEC=done blas_loaded=0" "$(grep -v anon_huge <<<"$out" | paste -sd ' ')"
+    "$tun_expect OMP_WAIT_POLICY=passive GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=1 SP_REEXEC=done blas_loaded=$blas0" "$(grep -v anon_huge <<<"$out" | paste -sd ' ')"
 expect_eq "OpenBLAS opened when asked for, on one thread" "blas_threads=1" "$($clean $SE --blas | grep blas_threads)"
 expect_eq "the user's OPENBLAS_NUM_THREADS=2 kept, sgemm on one thread all the same" "blas_threads=1" "$($clean OPENBLAS_NUM_THREADS=2 $SE --blas | grep blas_threads)"
 # a program that runs alone (sp-train): a short spin instead of passive
 alone=$($clean $SE --alone | paste -sd ' ')
 expect_eq "alone: restarted with GOMP_SPINCOUNT=20000, no wait policy" \
-    "$tun_expect OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=20000 OPENBLAS_NUM_THREADS=1 SP_REEXEC=done blas_loaded=0" "$alone"
+    "$tun_expect OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=20000 OPENBLAS_NUM_THREADS=1 SP_REEXEC=done blas_loaded=$blas0" "$alone"
 alone=$($clean GOMP_SPINCOUNT=5 $SE --alone | paste -sd ' ')
 expect_ok "alone: the user's GOMP_SPINCOUNT kept ($alone)" "grep -q 'OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=5 ' <<<'$alone'"
 huge=$(sed -n 's/^anon_huge_kb=//p' <<<"$out")
@@ -40,7 +43,7 @@ fi
 
 out=$($clean SP_REEXEC=0 $SE 64)
 expect_eq "SP_REEXEC=0: no restart, nothing added" \
-    "GLIBC_TUNABLES=(unset) OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=(unset) SP_REEXEC=0 blas_loaded=0" "$(grep -v anon_huge <<<"$out" | paste -sd ' ')"
+    "GLIBC_TUNABLES=(unset) OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=(unset) SP_REEXEC=0 blas_loaded=$blas0" "$(grep -v anon_huge <<<"$out" | paste -sd ' ')"
 huge=$(sed -n 's/^anon_huge_kb=//p' <<<"$out")
 if [ $thp = 1 ] && [ "${SANITIZE:-0}" != 1 ]; then
     expect_ok "SP_REEXEC=0: the heap on 4 KiB pages ($huge kB on huge ones)" "[ '${huge:-1}' -lt 4096 ]"
@@ -55,7 +58,7 @@ if [ $thp = 1 ]; then
 fi
 out=$($clean GLIBC_TUNABLES=glibc.malloc.hugetlb=0 OMP_WAIT_POLICY=active $SE | paste -sd ' ')
 expect_eq "the user's wait and heap settings: kept, no restart (OPENBLAS_NUM_THREADS added without one)" \
-    "GLIBC_TUNABLES=glibc.malloc.hugetlb=0 OMP_WAIT_POLICY=active GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=1 SP_REEXEC=(unset) blas_loaded=0" "$out"
+    "GLIBC_TUNABLES=glibc.malloc.hugetlb=0 OMP_WAIT_POLICY=active GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=1 SP_REEXEC=(unset) blas_loaded=$blas0" "$out"
 
 if command -v valgrind >/dev/null && [ "${SANITIZE:-0}" != 1 ]; then
     out=$($clean valgrind -q --tool=none $SE 2>&1 | paste -sd ' ')
