@@ -141,12 +141,15 @@ size_t sp_conv2d_workspace(const sp_conv2d_desc *d)
 
 /* dst[i] = src[2i], i < n, 8 at a time (a stride-2 layer's im2col rows:
  * the scalar loop was 7% of a horse inference).  Reads src[0 .. 2n-2]
- * only: the vectors stop where their 16th float would pass it. */
+ * only: the last 8 take their 16th float masked off (a stem's rows are 64
+ * long: otherwise their last 8 went by the scalar loop). */
 __attribute__((target("avx2"))) static void gather_even(float *dst, const float *src, int n)
 {
     int i = 0;
-    for (; i + 9 <= n; i += 8) {
-        const __m256 a = _mm256_loadu_ps(src + 2 * i), b = _mm256_loadu_ps(src + 2 * i + 8);
+    const __m256i first7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
+    for (; i + 8 <= n; i += 8) {
+        const __m256 a = _mm256_loadu_ps(src + 2 * i);
+        const __m256 b = i + 9 <= n ? _mm256_loadu_ps(src + 2 * i + 8) : _mm256_maskload_ps(src + 2 * i + 8, first7);
         /* per 128-bit half: a0 a2 b0 b2 | a4 a6 b4 b6, then the halves' pairs in order */
         const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
         _mm256_storeu_ps(dst + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0))));

@@ -13,7 +13,9 @@
  *    ResNet stem, 3x3 stride 2, 1x1 stride 2; output channels a multiple of
  *    8; output rows wide enough for the stride-2 im2col's 8-float gather)
  *    against a convolution summed in double here, within 1e-5 of the sum of
- *    |w| |x| per output.  Both widths are run again by tests/cli/conv_paths.sh
+ *    |w| |x| per output, and where the tiles take it, bit for bit against
+ *    the fmaf chain over (c, ki, kj) (a value of the column matrix in the
+ *    wrong place, or a dropped one, changes the sum).  Both widths are run again by tests/cli/conv_paths.sh
  *    (SP_CONV_AVX512=0 / 1) and sgemm alone by SP_CONV_IM2COL=1. */
 #include "sp_conv.h"
 #include "sp_conv_direct.h"
@@ -150,6 +152,33 @@ static void conv_case(const char *what, sp_conv2d_desc d)
     snprintf(name, sizeof name, "conv forward by im2col and %s, %s: within 1e-5 of sums in double",
              sp_conv_gemm_tiles_ok(&d) ? "the gemm tiles" : "sgemm", what);
     CHECK(name, worst < 1e-5, "worst error %.3g of the magnitudes", worst);
+    if (sp_conv_gemm_tiles_ok(&d)) {
+        /* the tiles' promise through the column matrix: each output the
+         * fmaf chain over (c, ki, kj) in order from zero, a padded input
+         * counted as 0 */
+        const int Ho = sp_conv2d_ho(&d), Wo = sp_conv2d_wo(&d);
+        size_t bad = 0, first = 0;
+        for (int n = 0; n < d.n; n++)
+            for (int o = 0; o < d.o; o++)
+                for (int i = 0; i < Ho; i++)
+                    for (int j = 0; j < Wo; j++) {
+                        float acc = 0.0f;
+                        for (int c = 0; c < d.c; c++)
+                            for (int ki = 0; ki < d.kh; ki++)
+                                for (int kj = 0; kj < d.kw; kj++) {
+                                    const int ih = i * d.sh - d.ph + ki, iw = j * d.sw - d.pw + kj;
+                                    const float xv = ih < 0 || ih >= d.h || iw < 0 || iw >= d.w
+                                                         ? 0.0f
+                                                         : x[(((size_t)n * d.c + c) * d.h + ih) * d.w + iw];
+                                    acc = fmaf(w[(((size_t)o * d.c + c) * d.kh + ki) * d.kw + kj], xv, acc);
+                                }
+                        const size_t at = (((size_t)n * d.o + o) * Ho + i) * Wo + j;
+                        if (memcmp(&acc, &y[at], sizeof acc) && !bad++)
+                            first = at;
+                    }
+        snprintf(name, sizeof name, "conv forward by the gemm tiles, %s: the fmaf chain's bits", what);
+        CHECK(name, bad == 0, "%zu outputs differ, the first at %zu", bad, first);
+    }
     FREE_ALL(x, w, y, yd, mag);
 }
 
@@ -169,5 +198,10 @@ int main(void)
     conv_case("3x3 stride 2, 8 -> 24 channels, 40x41, 5 images", (sp_conv2d_desc){5, 8, 40, 41, 24, 3, 3, 2, 2, 1, 1});
     conv_case("1x1 stride 2, 16 -> 32 channels, 36x36", (sp_conv2d_desc){3, 16, 36, 36, 32, 1, 1, 2, 2, 0, 0});
     conv_case("5x5 stride 1 pad 2, 4 -> 8 channels, 20x20", (sp_conv2d_desc){2, 4, 20, 20, 8, 5, 5, 1, 1, 2, 2});
+    /* a horse-sized stem (64-column rows: the stride-2 gather's last 8 of
+     * a row masked), then 3x3 stride 2 on maps small enough that a GEMM
+     * takes several images */
+    conv_case("a 7x7 stride-2 stem, 3 -> 16 channels, 128x128", (sp_conv2d_desc){1, 3, 128, 128, 16, 7, 7, 2, 2, 3, 3});
+    conv_case("3x3 stride 2, 16 -> 8 channels, 9x7, 7 images", (sp_conv2d_desc){7, 16, 9, 7, 8, 3, 3, 2, 2, 1, 1});
     TEST_MAIN_END;
 }
