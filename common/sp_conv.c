@@ -36,7 +36,6 @@
 #define GROUP_COLS 2048           /* columns wanted in one GEMM */
 #define COL_CAP ((size_t)1 << 21) /* floats: at most 8 MB of column matrix per thread */
 
-
 const char *sp_conv2d_check(const sp_conv2d_desc *d)
 {
     if (d->n < 0 || d->c < 1 || d->h < 1 || d->w < 1 || d->o < 1 || d->kh < 1 || d->kw < 1)
@@ -248,7 +247,7 @@ static void gemm_forward(float *y, const float *weight, const float *pk, const f
         sp_gemm_tiles(y, N, pk, b, N, O, N, K, sp_conv3x3_wide(), bp);
     else
         sp_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)N, (int)K, 1.0f, weight, (int)K, b,
-                    (int)N, 0.0f, y, (int)N);
+                 (int)N, 0.0f, y, (int)N);
 }
 
 /* Images [n0, n1) of the forward, by groups of p->g (pk: the packed
@@ -419,7 +418,7 @@ void sp_conv2d_backward(float *dx, float *dweight, float *dbias, const float *dy
                 }
                 const float *a = gather_dy(tmp, dy, n, gn, O, P);
                 sp_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)O, (int)K, (int)ld, 1.0f, a,
-                            (int)ld, b, (int)ld, n == n0 ? 0.0f : 1.0f, dw, (int)K);
+                         (int)ld, b, (int)ld, n == n0 ? 0.0f : 1.0f, dw, (int)K);
             }
         }
         /* the per-thread partial sums, added in thread order */
@@ -456,7 +455,7 @@ void sp_conv2d_backward(float *dx, float *dweight, float *dbias, const float *dy
                     size_t gn = (size_t)(n1 - n) < p.g ? (size_t)(n1 - n) : p.g, ld = gn * P;
                     const float *a = gather_dy(tmp, dy, n, gn, O, P);
                     sp_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)ld, (int)O, 1.0f,
-                                weight, (int)K, a, (int)ld, 0.0f, dcol, (int)ld);
+                             weight, (int)K, a, (int)ld, 0.0f, dcol, (int)ld);
                     for (size_t i = 0; i < gn; i++)
                         col2im(dx + (size_t)(n + (int)i) * xs, dcol + i * P, ld, d);
                 }

@@ -19,7 +19,7 @@ void sp_linear_forward(float *y, const float *x, const float *w, const float *b,
         return;
     /* y [n,out] += x [n,in] @ w^T */
     sp_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, out, in, 1.0f, x, in, w, in, 1.0f,
-                y, out);
+             y, out);
 }
 
 void sp_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
@@ -38,14 +38,14 @@ void sp_linear_backward(float *dx, float *dw, float *db, const float *dy, const 
             memset(dw, 0, sizeof(float) * (size_t)in * out);
         else /* dw [out,in] = dy^T [out,n] @ x [n,in] */
             sp_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, (int)n, 1.0f, dy, out, x,
-                        in, 0.0f, dw, in);
+                     in, 0.0f, dw, in);
     }
     if (dx) {
         if (n == 0 || in == 0 || out == 0)
             memset(dx, 0, sizeof(float) * n * in);
         else /* dx [n,in] = dy [n,out] @ w [out,in] */
             sp_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, in, out, 1.0f, dy, out,
-                        w, in, 0.0f, dx, in);
+                     w, in, 0.0f, dx, in);
     }
 }
 

@@ -8,9 +8,9 @@
  *
  * Matrix products go to OpenBLAS's sgemm on one thread (sp_blas.h): the
  * heads are small, and the callers parallelise over heads or images
- * themselves.  Results are
- * deterministic (one thread, fixed order).  Backward functions overwrite
- * their outputs; any output pointer may be NULL when not wanted. */
+ * themselves.  Results are deterministic (one thread, fixed order).
+ * Backward functions overwrite their outputs; any output pointer may be
+ * NULL when not wanted. */
 #ifndef SP_MLP_H
 #define SP_MLP_H
 
