@@ -109,14 +109,13 @@ TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(OBJ)/tests/tools/%)
 
 # Programs in bin/ are shared by every variant: a stamp records which one
-# built them so that switching (SANITIZE=1, CUDA=0) relinks them.
+# built them, and whether OpenBLAS is linked or opened (sp_blas.o differs,
+# and the link line), so that switching (SANITIZE=1, CUDA=0, STATIC_DEPS=1)
+# rebuilds what differs.
 STAMP := build/variant
-$(shell mkdir -p build; test "`cat $(STAMP) 2>/dev/null`" = "$(VARIANT)" || echo $(VARIANT) > $(STAMP))
-# and whether OpenBLAS is linked or opened (sp_blas.o differs, and the
-# programs' link line)
-BLAS_STAMP := build/blas-mode
-$(shell test "`cat $(BLAS_STAMP) 2>/dev/null`" = "$(BLAS_MODE)" || echo $(BLAS_MODE) > $(BLAS_STAMP))
-$(OBJ)/common/sp_blas.o: $(BLAS_STAMP)
+STAMP_TEXT := $(VARIANT) blas-$(BLAS_MODE)
+$(shell mkdir -p build; test "`cat $(STAMP) 2>/dev/null`" = "$(STAMP_TEXT)" || echo $(STAMP_TEXT) > $(STAMP))
+$(OBJ)/common/sp_blas.o: $(STAMP)
 
 .SECONDARY:
 .PHONY: all test test-unit test-cli demo deps fuzz clean bench bench-learn test-cuda
@@ -134,14 +133,14 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-bin/sp-%: $(OBJ)/bin/sp-%.o $(LIB) $(STAMP) $(BLAS_STAMP)
+bin/sp-%: $(OBJ)/bin/sp-%.o $(LIB) $(STAMP)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-$(OBJ)/tests/%: $(OBJ)/tests/unit/%.o $(LIB) $(BLAS_STAMP)
+$(OBJ)/tests/%: $(OBJ)/tests/unit/%.o $(LIB) $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-$(OBJ)/tests/tools/%: $(OBJ)/tests/tools/%.o $(LIB) $(BLAS_STAMP)
+$(OBJ)/tests/tools/%: $(OBJ)/tests/tools/%.o $(LIB) $(STAMP)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 deps:

@@ -20,7 +20,6 @@ static __typeof__(openblas_get_num_threads) *get_threads_fn;
 #endif
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static volatile int loaded;
 
 #ifndef SP_BLAS_LINKED
 /* dlsym's object pointer as a function pointer (the POSIX idiom) */
@@ -46,7 +45,6 @@ static void load(void)
     resolve(lib, "openblas_get_num_threads", &get_threads_fn);
 #endif
     set_threads_fn(1);
-    loaded = 1;
 }
 
 void sp_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n, int k,
@@ -67,6 +65,6 @@ int sp_blas_loaded(void)
 #ifdef SP_BLAS_LINKED
     return 1;
 #else
-    return loaded;
+    return sgemm_fn != NULL; /* set by load, once */
 #endif
 }

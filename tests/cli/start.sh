@@ -14,7 +14,7 @@ SE=$TOOLS/startenv
 clean="env -u GLIBC_TUNABLES -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u OPENBLAS_NUM_THREADS -u SP_REEXEC"
 # built with OpenBLAS linked (make STATIC_DEPS=1, DEPS_DIR=...): in every program from the start
 blas0=0
-[ "$(cat "$ROOT/build/blas-mode" 2>/dev/null)" = linked ] && blas0=1
+grep -q 'blas-linked' "$ROOT/build/variant" 2>/dev/null && blas0=1
 thp=0
 grep -q '\[madvise\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null && thp=1
 # "always" gives huge pages anyway, "never" not at all: no tunable then
