@@ -55,6 +55,16 @@ typedef struct {
     int T;
 } plan;
 
+/* images per GEMM before the batch's own limit: GROUP_COLS columns within
+ * COL_CAP floats of column matrix (0 or 1: one image a GEMM) */
+static size_t group_cap(size_t P, size_t K)
+{
+    size_t g = GROUP_COLS / P;
+    if (g * K * P > COL_CAP)
+        g = COL_CAP / (K * P);
+    return g;
+}
+
 static plan make_plan(const sp_conv2d_desc *d, int T)
 {
     plan p;
@@ -71,9 +81,7 @@ static plan make_plan(const sp_conv2d_desc *d, int T)
      * results on 2 cores (where the reference parity tests' tolerances were
      * set) are unchanged; more threads share the groups GROUP_COLS makes. */
     size_t nper = d->n > 0 ? ((size_t)d->n + 1) / 2 : 1;
-    size_t g = GROUP_COLS / p.P;
-    if (g * p.K * p.P > COL_CAP)
-        g = COL_CAP / (p.K * p.P);
+    size_t g = group_cap(p.P, p.K);
     if (g > nper)
         g = nper;
     if (g < 1)
@@ -250,6 +258,25 @@ static void gemm_forward(float *y, const float *weight, const float *pk, const f
                  (int)N, 0.0f, y, (int)N);
 }
 
+/* One image's forward, one GEMM: y [O, P] from x [C, H, W] (col: its
+ * column matrix's room, bp: the tiles' panels), bias, then ep with res,
+ * this image's residual */
+static void forward_one(float *y, const float *x, const float *weight, const float *pk, const float *bias,
+                        const sp_conv2d_desc *d, size_t P, size_t K, float *col, float *bp,
+                        const sp_conv2d_epilogue *ep, const float *res)
+{
+    const size_t O = (size_t)d->o;
+    const float *b = x;
+    if (!pointwise(d)) {
+        im2col(col, P, b, d);
+        b = col;
+    }
+    gemm_forward(y, weight, pk, b, O, P, K, bp);
+    if (bias || ep)
+        for (size_t o = 0; o < O; o++)
+            sp_conv_out_row(y + o * P, y + o * P, P, bias ? bias[o] : 0.0f, ep, o, res ? res + o * P : NULL);
+}
+
 /* Images [n0, n1) of the forward, by groups of p->g (pk: the packed
  * weights, or NULL). */
 static void forward_range(float *y, const float *x, const float *weight, const float *pk, const float *bias,
@@ -261,17 +288,8 @@ static void forward_range(float *y, const float *x, const float *weight, const f
     for (int n = n0; n < n1; n += (int)p->g) {
         size_t gn = (size_t)(n1 - n) < p->g ? (size_t)(n1 - n) : p->g;
         if (gn == 1) {
-            const float *b = x + (size_t)n * xs;
-            if (!pointwise(d)) {
-                im2col(col, P, b, d);
-                b = col;
-            }
-            float *yn = y + (size_t)n * O * P;
-            gemm_forward(yn, weight, pk, b, O, P, K, bp);
-            if (bias || ep)
-                for (size_t o = 0; o < O; o++)
-                    sp_conv_out_row(yn + o * P, yn + o * P, P, bias ? bias[o] : 0.0f, ep, o,
-                                    ep && ep->residual ? ep->residual + (size_t)n * O * P + o * P : NULL);
+            forward_one(y + (size_t)n * O * P, x + (size_t)n * xs, weight, pk, bias, d, P, K, col, bp, ep,
+                        ep && ep->residual ? ep->residual + (size_t)n * O * P : NULL);
             continue;
         }
         size_t ld = gn * P;
@@ -316,6 +334,36 @@ static void forward_ws(float *y, const float *x, const float *weight, const floa
         if (n0 < n1)
             forward_range(y, x, weight, pk, bias, d, &p, ws + (size_t)t * p.per_thread, n0, n1, ep);
     }
+}
+
+int sp_conv2d_image_ok(const sp_conv2d_desc *d)
+{
+    const size_t P = (size_t)sp_conv2d_ho(d) * (size_t)sp_conv2d_wo(d), K = (size_t)d->c * d->kh * d->kw;
+    return !sp_conv3x3_forward_ok(d) && !sp_conv3x3_batched_ok(d) && sp_conv_gemm_tiles_ok(d) &&
+           group_cap(P, K) <= 1;
+}
+
+size_t sp_conv2d_image_packed_floats(const sp_conv2d_desc *d)
+{
+    return (size_t)d->o * (size_t)d->c * d->kh * d->kw;
+}
+
+void sp_conv2d_image_pack(float *pk, const float *weight, const sp_conv2d_desc *d)
+{
+    sp_gemm_tiles_pack(pk, weight, (size_t)d->o, (size_t)d->c * d->kh * d->kw);
+}
+
+size_t sp_conv2d_image_floats(const sp_conv2d_desc *d)
+{
+    const size_t P = (size_t)sp_conv2d_ho(d) * (size_t)sp_conv2d_wo(d), K = (size_t)d->c * d->kh * d->kw;
+    return (pointwise(d) ? 0 : K * P) + sp_gemm_tiles_ws_floats(K);
+}
+
+void sp_conv2d_forward_image(float *y, const float *x, const float *pk, const sp_conv2d_desc *d, float *ws,
+                             const sp_conv2d_epilogue *ep, const float *res)
+{
+    const size_t P = (size_t)sp_conv2d_ho(d) * (size_t)sp_conv2d_wo(d), K = (size_t)d->c * d->kh * d->kw;
+    forward_one(y, x, NULL, pk, NULL, d, P, K, ws, ws + (pointwise(d) ? 0 : K * P), ep, res);
 }
 
 static void forward_any(float *y, const float *x, const float *weight, const float *bias,

@@ -431,7 +431,9 @@ void sp_encoder_forward(sp_encoder *e, float *y, const float *x, int n, int trai
  * (eval factors), residual add and ReLU to each output while it is in cache.
  *
  * Most steps run image by image: the direct 3x3 convolutions, the max pool,
- * the option-A shortcut.  Consecutive such steps make one parallel loop in
+ * the option-A shortcut, an im2col convolution with one image a GEMM
+ * whatever the batch (sp_conv2d_image_ok: ResNet-18's stem at 128x128,
+ * whose output then goes to the pool through the thread's own buffer).  Consecutive such steps make one parallel loop in
  * which each thread takes the next image (dynamic) and carries it through
  * all of them: one synchronisation per run of steps instead of one per
  * layer, and an image's activations stay in this core's cache from layer to
@@ -454,7 +456,12 @@ enum { STEP_CONV, STEP_MAXPOOL, STEP_SHORTCUT_A };
 /* the batch steps' Winograd tile: F(4x4), one tile an image (packed once
  * for every batch; training's forward takes F(2x2)) */
 enum { INFER_BATCHED_TILE = 4 };
-enum { BUF_X = -1 }; /* the input images; 0..3 are the rotating buffers */
+/* the input images; 0..3 are the rotating buffers; BUF_LOCAL: the running
+ * thread's own, for a stem taken image by image (sp_conv2d_image_ok) whose
+ * output the max pool reads at once: ResNet-18's stem output at 128x128 is
+ * 1 MB an image, 4x the pool's, and went through memory (and, for 32
+ * images, 33.5 MB of fresh pages in every process) */
+enum { BUF_X = -1, BUF_LOCAL = -2 };
 
 typedef struct {
     int kind, in, out, res, relu; /* res -1: none */
@@ -467,6 +474,7 @@ typedef struct {
     size_t pk;      /* per-image convolution: its packed weights in e->packed */
     int group;      /* per-image convolution: images it takes at once (sp_conv3x3_group) */
     int batched;    /* a batch step by Winograd F(4x4), whole images' tiles (sp_conv3x3_batched_ok or _pays; F(2x2) forced: 2x2 tiles a 4x4 map) */
+    int im2col;     /* per-image convolution by im2col and the GEMM tiles, one image a GEMM (sp_conv2d_image_ok) */
 } infer_step;
 
 static infer_step conv_step(const sp_enc_conv *cv, const sp_enc_bn *bn, int in, int out, int res, int relu)
@@ -474,9 +482,11 @@ static infer_step conv_step(const sp_enc_conv *cv, const sp_enc_bn *bn, int in, 
     const sp_conv2d_desc *d = &cv->d;
     const int per_image = sp_conv3x3_forward_ok(d);
     infer_step st = {STEP_CONV, in, out, res, relu, cv, bn, d->c, d->h, d->w, d->o,
-                     sp_conv2d_ho(d), sp_conv2d_wo(d), 0, per_image, 0, 1, 0};
+                     sp_conv2d_ho(d), sp_conv2d_wo(d), 0, per_image, 0, 1, 0, 0};
     st.batched = per_image ? sp_conv3x3_batched_pays(d, INFER_BATCHED_TILE) : sp_conv3x3_batched_ok(d);
     st.per_image = per_image && !st.batched;
+    st.im2col = !per_image && !st.batched && sp_conv2d_image_ok(d);
+    st.per_image |= st.im2col;
     return st;
 }
 
@@ -486,12 +496,17 @@ static int infer_steps(const sp_encoder *e, infer_step *st)
     int ns = 0, P = 0, Q = 1, R = 2, S = 3;
     st[ns++] = conv_step(&e->stem, &e->stem_bn, BUF_X, P, -1, 1);
     if (e->maxpool) {
-        infer_step mp = {STEP_MAXPOOL, P, Q, -1, 0, NULL, NULL, e->stem_bn.c, e->stem_h, e->stem_w,
-                         e->stem_bn.c, e->mp_h, e->mp_w, 0, 1, 0, 1, 0};
+        const int local = st[0].per_image; /* the stem's output in each thread's own buffer */
+        if (local)
+            st[0].out = BUF_LOCAL;
+        infer_step mp = {STEP_MAXPOOL, local ? BUF_LOCAL : P, local ? P : Q, -1, 0, NULL, NULL, e->stem_bn.c,
+                         e->stem_h, e->stem_w, e->stem_bn.c, e->mp_h, e->mp_w, 0, 1, 0, 1, 0, 0};
         st[ns++] = mp;
-        int t = P;
-        P = Q;
-        Q = t;
+        if (!local) {
+            int t = P;
+            P = Q;
+            Q = t;
+        }
     }
     for (int i = 0; i < e->nblocks; i++) {
         const sp_enc_block *b = &e->blocks[i];
@@ -499,7 +514,7 @@ static int infer_steps(const sp_encoder *e, infer_step *st)
         st[ns++] = conv_step(&b->conv1, &b->bn1, P, Q, -1, 1);
         if (b->shortcut == SP_SHORTCUT_A) {
             infer_step sa = {STEP_SHORTCUT_A, P, S, -1, 0, NULL, NULL, b->cin, b->hin, b->win,
-                             b->cout, b->hout, b->wout, (b->cout - b->cin) / 2, 1, 0, 1, 0};
+                             b->cout, b->hout, b->wout, (b->cout - b->cin) / 2, 1, 0, 1, 0, 0};
             st[ns++] = sa;
             res = S;
         } else if (b->shortcut == SP_SHORTCUT_CONV) {
@@ -514,9 +529,27 @@ static int infer_steps(const sp_encoder *e, infer_step *st)
     return ns;
 }
 
-static const float *step_in(float *const *bufs, const float *x, const infer_step *st, int i)
+/* A per-image step's thread: its scratch, its own buffer (BUF_LOCAL) and
+ * the first image of its group (the own buffer holds the group's images) */
+typedef struct {
+    float *ws, *local;
+    int i0;
+} step_thread;
+
+static const float *step_in(float *const *bufs, const float *x, const infer_step *st, int i, const step_thread *th)
 {
-    return (st->in == BUF_X ? x : bufs[st->in]) + (size_t)i * st->c * st->h * st->w;
+    const size_t is = (size_t)st->c * st->h * st->w;
+    if (st->in == BUF_LOCAL)
+        return th->local + (size_t)(i - th->i0) * is;
+    return (st->in == BUF_X ? x : bufs[st->in]) + (size_t)i * is;
+}
+
+static float *step_out(float *const *bufs, const infer_step *st, int i, const step_thread *th)
+{
+    const size_t os = (size_t)st->oc * st->oh * st->ow;
+    if (st->out == BUF_LOCAL)
+        return th->local + (size_t)(i - th->i0) * os;
+    return bufs[st->out] + (size_t)i * os;
 }
 
 static sp_conv2d_epilogue step_epilogue(const sp_encoder *e, const infer_step *st, float *const *bufs)
@@ -527,26 +560,28 @@ static sp_conv2d_epilogue step_epilogue(const sp_encoder *e, const infer_step *s
 }
 
 /* convolution step st on images i .. i + gi - 1 at once (gi up to its
- * group, sp_conv3x3_group), on this thread */
+ * group, sp_conv3x3_group; 1 for im2col), on this thread */
 static void step_images(const sp_encoder *e, const infer_step *st, float *const *bufs, const float *x, int i,
-                        int gi, float *ws)
+                        int gi, const step_thread *th)
 {
-    const float *in = step_in(bufs, x, st, i);
+    const float *in = step_in(bufs, x, st, i, th);
     const size_t os = (size_t)st->oc * st->oh * st->ow;
-    float *out = bufs[st->out] + (size_t)i * os;
+    float *out = step_out(bufs, st, i, th);
     sp_conv2d_epilogue ep = step_epilogue(e, st, bufs);
     const float *res = ep.residual ? ep.residual + (size_t)i * os : NULL;
     ep.residual = NULL; /* these images' residual goes as res */
-    sp_conv3x3_forward_images(out, in, (size_t)gi, e->packed + st->pk, &st->cv->d, ws, &ep, res);
+    if (st->im2col)
+        sp_conv2d_forward_image(out, in, e->packed + st->pk, &st->cv->d, th->ws, &ep, res);
+    else
+        sp_conv3x3_forward_images(out, in, (size_t)gi, e->packed + st->pk, &st->cv->d, th->ws, &ep, res);
 }
 
-/* step st on image i alone, on this thread; ws: its sp_conv3x3_image_floats */
+/* step st on image i alone, on this thread; th->ws: its scratch */
 static void step_image(const sp_encoder *e, const infer_step *st, float *const *bufs, const float *x, int i,
-                       float *ws)
+                       const step_thread *th)
 {
-    const float *in = step_in(bufs, x, st, i);
-    const size_t os = (size_t)st->oc * st->oh * st->ow;
-    float *out = bufs[st->out] + (size_t)i * os;
+    const float *in = step_in(bufs, x, st, i, th);
+    float *out = step_out(bufs, st, i, th);
     if (st->kind == STEP_MAXPOOL) {
         /* no argmax: nothing goes backward from here, and without it the
          * pool takes its vectorised path (sp_pool.c) */
@@ -554,7 +589,7 @@ static void step_image(const sp_encoder *e, const infer_step *st, float *const *
     } else if (st->kind == STEP_SHORTCUT_A) {
         sp_shortcut_a_forward(out, in, 1, st->c, st->h, st->w, st->pad);
     } else {
-        step_images(e, st, bufs, x, i, 1, ws);
+        step_images(e, st, bufs, x, i, 1, th);
     }
 }
 
@@ -592,11 +627,11 @@ static void step_batch(sp_encoder *e, const infer_step *st, float *const *bufs, 
     sp_conv2d_desc d = st->cv->d;
     d.n = n;
     if (st->batched) {
-        sp_conv3x3_winograd_batched_forward(bufs[st->out], step_in(bufs, x, st, 0), (size_t)n, e->packed + st->pk,
+        sp_conv3x3_winograd_batched_forward(bufs[st->out], step_in(bufs, x, st, 0, NULL), (size_t)n, e->packed + st->pk,
                                             NULL, &d, e->img_ws, &ep, INFER_BATCHED_TILE);
         return;
     }
-    sp_conv2d_forward_fused(bufs[st->out], step_in(bufs, x, st, 0), e->params + st->cv->w, &d, e->ws,
+    sp_conv2d_forward_fused(bufs[st->out], step_in(bufs, x, st, 0, NULL), e->params + st->cv->w, &d, e->ws,
                             e->ws_len, &ep);
 }
 
@@ -604,8 +639,11 @@ static void step_batch(sp_encoder *e, const infer_step *st, float *const *bufs, 
  * weights and the threads' scratch, for these steps and this thread count. */
 static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
 {
-    size_t packed = 0, per = 0, batched_ws = 0;
+    size_t packed = 0, per = 0, batched_ws = 0, local_per_image = 0;
+    int gmax = 1;
     for (int k = 0; k < ns; k++) {
+        if (st[k].out == BUF_LOCAL)
+            local_per_image = (size_t)st[k].oc * st[k].oh * st[k].ow;
         if (st[k].kind != STEP_CONV)
             continue;
         const sp_enc_bn *bn = st[k].bn;
@@ -621,13 +659,19 @@ static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
         }
         if (!st[k].per_image)
             continue;
+        const sp_conv2d_desc *d = &st[k].cv->d;
         st[k].pk = packed;
-        st[k].group = (int)sp_conv3x3_group(&st[k].cv->d);
-        packed += sp_conv3x3_packed_floats(&st[k].cv->d);
-        size_t f = sp_conv3x3_image_floats(&st[k].cv->d);
+        st[k].group = st[k].im2col ? 1 : (int)sp_conv3x3_group(d);
+        packed += st[k].im2col ? sp_conv2d_image_packed_floats(d) : sp_conv3x3_packed_floats(d);
+        size_t f = st[k].im2col ? sp_conv2d_image_floats(d) : sp_conv3x3_image_floats(d);
         if (f > per)
             per = f;
+        if (st[k].group > gmax)
+            gmax = st[k].group;
     }
+    /* each thread's slice: its own buffer (the images of a group), then its scratch */
+    const size_t local = local_per_image * (size_t)gmax;
+    per += local;
     if (packed > e->packed_len) {
         free(e->packed);
         e->packed = sp_malloc(sizeof(float) * packed);
@@ -638,7 +682,9 @@ static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
         /* layers in parallel: Winograd's packing is ~1 ms a batch for tetro */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(T)
         for (int k = 0; k < ns; k++)
-            if (st[k].kind == STEP_CONV && st[k].per_image)
+            if (st[k].kind == STEP_CONV && st[k].im2col)
+                sp_conv2d_image_pack(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d);
+            else if (st[k].kind == STEP_CONV && st[k].per_image)
                 sp_conv3x3_pack_forward(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d);
             else if (st[k].kind == STEP_CONV && st[k].batched)
                 sp_conv3x3_winograd_batched_pack(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d, 0,
@@ -652,6 +698,7 @@ static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
         e->img_ws = sp_malloc(sizeof(float) * e->img_ws_len);
     }
     e->img_ws_per = per;
+    e->img_ws_local = local;
 }
 
 void sp_encoder_infer(sp_encoder *e, float *y, const float *x, int n)
@@ -684,17 +731,19 @@ void sp_encoder_infer(sp_encoder *e, float *y, const float *x, int n)
         const int ng = (n + G - 1) / G;
 #pragma omp parallel num_threads(T)
         {
-            float *ws = e->img_ws + (size_t)omp_get_thread_num() * e->img_ws_per;
+            float *slice = e->img_ws + (size_t)omp_get_thread_num() * e->img_ws_per;
+            step_thread th = {slice + e->img_ws_local, slice, 0};
 #pragma omp for schedule(dynamic, 1)
             for (int q = 0; q < ng; q++) {
                 const int i0 = (e->infer_reverse ? ng - 1 - q : q) * G, gi = n - i0 < G ? n - i0 : G;
+                th.i0 = i0;
                 for (int j = k; j < k1; j++) {
                     if (st[j].group > 1) {
-                        step_images(e, &st[j], bufs, x, i0, gi, ws);
+                        step_images(e, &st[j], bufs, x, i0, gi, &th);
                         continue;
                     }
                     for (int a = 0; a < gi; a++)
-                        step_image(e, &st[j], bufs, x, e->infer_reverse ? i0 + gi - 1 - a : i0 + a, ws);
+                        step_image(e, &st[j], bufs, x, e->infer_reverse ? i0 + gi - 1 - a : i0 + a, &th);
                 }
             }
         }

@@ -98,9 +98,10 @@ typedef struct {
     float *ws;        /* convolution workspace */
     /* sp_encoder_infer's: every batch norm's eval scale and shift (laid out
      * as stats), the per-image convolutions' packed weights, the threads'
-     * scratch (img_ws_per floats each) */
+     * slices (img_ws_per floats each: img_ws_local of their own buffer, then
+     * scratch) */
     float *affine, *packed, *img_ws;
-    size_t packed_len, img_ws_len, img_ws_per;
+    size_t packed_len, img_ws_len, img_ws_per, img_ws_local;
     int infer_reverse; /* tests: sp_encoder_infer takes images last first (an adversarial order) */
     /* set by an owner whose weights never change again (an inference
      * predictor): sp_encoder_infer packs them once, not every batch */

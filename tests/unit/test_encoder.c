@@ -12,6 +12,7 @@
  * inference takes F(4x4) on some layers (sp_conv_winograd.h), and its
  * features then match forward's within 1e-4 of their largest value (a
  * wrong layer would be off by far more). */
+#include "sp_conv.h"
 #include "sp_conv_winograd.h"
 #include "sp_encoder.h"
 #include "sp_error.h"
@@ -151,6 +152,23 @@ static void threads_case(const char *arch, int width, int c, int h, int w, int n
     sp_encoder_free(e);
 }
 
+/* At 128x128, ResNet-18's stem has 4,096 output positions: one image a
+ * GEMM whatever the batch, so sp_encoder_infer runs it image by image
+ * (sp_conv2d_image_ok) and hands each output to the max pool in the
+ * thread's own buffer; the cases at that size cover that path only if it
+ * is taken. */
+static void stem_by_image_case(void)
+{
+    sp_encoder *e = sp_encoder_new("resnet18", 16, 3, 128, 128, 0, 0);
+    CHECK("encoder resnet18 3x128x128: the stem is taken image by image", sp_conv2d_image_ok(&e->stem.d),
+          "sp_conv2d_image_ok is 0");
+    sp_encoder *small = sp_encoder_new("resnet18", 16, 3, 40, 40, 0, 0);
+    CHECK("encoder resnet18 3x40x40: the stem is not (several images a GEMM)", !sp_conv2d_image_ok(&small->stem.d),
+          "sp_conv2d_image_ok is 1");
+    sp_encoder_free(small);
+    sp_encoder_free(e);
+}
+
 /* The packed weights: an encoder whose weights may change (training's)
  * packs them at every sp_encoder_infer, so a changed weight shows at once;
  * one marked weights_fixed (a predictor's) packs once and gives forward's
@@ -200,6 +218,8 @@ int main(void)
     run_case("resnet18", 0, 3, 128, 128, 1, one, 1); /* horse's: layer 3 (256 channels, 8x8) by Winograd */
     threads_case("resnet20", 0, 3, 35, 35, 16); /* two stride-2 blocks: buffers change size */
     threads_case("resnet18", 16, 3, 40, 40, 8); /* max pool, downsample convolutions */
+    stem_by_image_case();
+    threads_case("resnet18", 16, 3, 128, 128, 8); /* the stem image by image, its output in each thread's buffer */
     sp_conv3x3_winograd_set_tile(0);
     tile_forced = 0;
     run_case("resnet20", 0, 3, 35, 35, 0, grow, 1);  /* F(4x4) at 16 channels 35x35 */
