@@ -11,7 +11,8 @@
 #   ref    images/s of the PyTorch reference's inference step on the same
 #          cores in the same run (../shared/reference-bench/bench.py infer)
 # and where the time goes: the chain's own split (load, predict, select,
-# compose, eval) against each stage run alone on a pre-recorded stream.
+# compose, eval) against each stage run alone on a pre-recorded stream; the
+# peak memory of each stage alone, of the chain and of the reference.
 # Each of ours is the fastest of REPS runs (another job on the machine only
 # ever makes a run slower).  Usage: bench-infer.sh OBJDIR [CONFIG...]
 # Each process of a pipe also has fixed costs (start, model load, the first
@@ -91,6 +92,18 @@ best_each() {
 }
 # best CMD: best_each of one command
 best() { best_each "$1"; }
+# mb X: X (MiB) as a whole number, or "-"
+mb() { [ "$1" = - ] && echo - || printf '%.0f' "$1"; }
+# peak CMD: the peak resident memory (MiB) of bash -c CMD, a single program
+# with its redirections (GNU time's %M: the largest of the process and its
+# children), "-" without /usr/bin/time
+peak() {
+    if [ -x /usr/bin/time ] && /usr/bin/time -f %M -o "$S/rss" bash -c "$1" >/dev/null 2>&1; then
+        mb "$(calc "$(tail -1 "$S/rss") / 1024")"
+    else
+        echo -
+    fi
+}
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "ours: OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1, fastest of $REPS runs with OMP_WAIT_POLICY=passive and $REPS with the default (the --features pipe and the chain's two forms interleaved run by run)"
@@ -98,6 +111,8 @@ echo "reference: bench.py CONFIG infer --threads $THREADS --min-seconds $REF_SEC
 table=$S/table
 breakdown=$S/breakdown
 steady=$S/steady
+memory=$S/memory
+: >"$memory"
 : >"$table"
 : >"$breakdown"
 : >"$steady"
@@ -180,11 +195,22 @@ for cfg in $CONFIGS; do
     t_sel=$(best "bin/sp-select --gather <$S/p.sp")
     t_comp=$(best "bin/sp-compose $drop <$S/s.sp")
     t_eval=$(best "bin/sp-eval <$S/c.sp")
-    rm -f "$S/p.sp" "$S/s.sp" "$S/c.sp" "$S/in.sp"
+    # peak memory of each stage alone on the same streams (the --features
+    # pipe's two middle stages on its own), and of the chain in its faster form
+    bin/sp-predict --model "$model" --features <"$S/in.sp" >"$S/f.sp"
+    m_load=$(peak "bin/sp-load $src $load") m_pred=$(peak "bin/sp-predict --model $model <$S/in.sp")
+    m_predf=$(peak "bin/sp-predict --model $model --features <$S/in.sp")
+    m_self=$(peak "bin/sp-select --model $model --gather <$S/f.sp") m_sel=$(peak "bin/sp-select --gather <$S/p.sp")
+    m_comp=$(peak "bin/sp-compose $drop <$S/s.sp") m_eval=$(peak "bin/sp-eval <$S/c.sp") m_chain=$(peak "$chain")
+    rm -f "$S/p.sp" "$S/s.sp" "$S/c.sp" "$S/in.sp" "$S/f.sp"
     ref=-
     # the reference suffers from spinning as much as ours (under load, 5x
     # slower with the default policy): the faster of the two policies
-    [ $have_ref = 0 ] || ref=$(ref_best bench-infer "$cfg" infer imgs_per_s OMP_WAIT_POLICY=passive "-u OMP_WAIT_POLICY")
+    : >"$S/ref_rss"
+    [ $have_ref = 0 ] || ref=$(REF_RSS_FILE=$S/ref_rss ref_best bench-infer "$cfg" infer imgs_per_s OMP_WAIT_POLICY=passive "-u OMP_WAIT_POLICY")
+    m_ref=$(cat "$S/ref_rss")
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$cfg" "$m_load" "$m_pred" "$m_predf" "$m_sel" \
+        "$m_self" "$m_comp" "$m_eval" "$m_chain" "$(mb "${m_ref:--}")" >>"$memory"
     ips_pipe=$(calc "$n / $t_pipe")
     ips_chain=$(calc "$n / $t_chain")
     over=$(calc "100 * ($t_pipe / $t_chain - 1)")
@@ -239,6 +265,12 @@ echo
 echo "| config | whole | load | predict | select | compose | eval | candidates |"
 echo "|---|---|---|---|---|---|---|---|"
 cat "$breakdown"
+echo
+echo "Peak memory, MiB (resident, the largest of each program): each stage alone on the streams above; sp-predict --features and sp-select --model M --gather, the --features pipe's middle stages; the chain in its faster form; the reference's inference process (bench.py's peak_rss_MiB: Python, torch and its model included) in its fastest run"
+echo
+echo "| config | sp-load | sp-predict | sp-predict --features | sp-select --gather | sp-select --model M --gather | sp-compose | sp-eval | chain | reference |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+cat "$memory"
 if [ -s "$steady" ]; then
     echo
     echo "Short and long streams, sp-load | sp-predict --features | sp-select --model M --gather | sp-compose | sp-eval against the chain (images: pipe s / chain s, overhead); marginal: the overhead of the extra images alone (the fixed costs of the pipe's processes cancel); chain steady: the chain's images/s on the extra images alone (its start-up cancels, as the reference's figure leaves out its own start-up and warm-up; the chain still loads and decodes the images and scores them, which the reference's step does not), and that over the reference's"

@@ -65,17 +65,23 @@ ref_missing() {
 # figure of `$REF/bench.py CFG MODE` (THREADS, REF_SECONDS and PYPATH as
 # the caller set them) over each setting of ref_heap_envs times each POLICY
 # (env(1) arguments, split on spaces; "" for none); "-" and a line on
-# stderr naming PROG when no run gave one.
+# stderr naming PROG when no run gave one.  With REF_RSS_FILE set, the
+# fastest run's peak memory (bench.py's peak_rss_MiB) is written there.
 ref_best() {
-    local prog=$1 cfg=$2 mode=$3 key=$4 best=0 h p r
+    local prog=$1 cfg=$2 mode=$3 key=$4 best=0 h p r out
     shift 4
     while read -r h; do
         for p in "$@"; do
             # shellcheck disable=SC2086 # $p and $h are env(1) arguments
-            r=$(env $p $h OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PYPATH "$PY" \
-                "$REF/bench.py" "$cfg" "$mode" --threads "$THREADS" --min-seconds "$REF_SECONDS" --warmup 2 2>/dev/null |
-                sed -n "s/.*\"$key\": \([0-9.e+-]*\).*/\1/p") || r=
-            [ -z "$r" ] || best=$(awk "BEGIN {print ($r > $best) ? $r : $best}")
+            out=$(env $p $h OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PYPATH "$PY" \
+                "$REF/bench.py" "$cfg" "$mode" --threads "$THREADS" --min-seconds "$REF_SECONDS" --warmup 2 2>/dev/null) ||
+                out=
+            r=$(echo "$out" | sed -n "s/.*\"$key\": \([0-9.e+-]*\).*/\1/p")
+            [ -z "$r" ] || [ "$(awk "BEGIN {print ($r > $best) ? 1 : 0}")" = 0 ] || {
+                best=$r
+                # the best run's peak memory, for a caller that asks (REF_RSS_FILE)
+                [ -z "${REF_RSS_FILE:-}" ] || echo "$out" | sed -n 's/.*"peak_rss_MiB": \([0-9.e+-]*\).*/\1/p' >"$REF_RSS_FILE"
+            }
         done
     done < <(ref_heap_envs)
     if [ "$best" = 0 ]; then
