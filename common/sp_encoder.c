@@ -635,70 +635,158 @@ static void step_batch(sp_encoder *e, const infer_step *st, float *const *bufs, 
                             e->ws_len, &ep);
 }
 
-/* Every batch norm's eval factors, the per-image convolutions' packed
- * weights and the threads' scratch, for these steps and this thread count. */
-static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
+/* Where the steps' packed weights go and what their threads need: each
+ * packed step's offset in e->packed (st[k].pk) and its group of images;
+ * the packs' floats, a per-image thread's slice (its own buffer, local,
+ * then scratch) and the batch steps' Winograd scratch. */
+typedef struct {
+    size_t packed, per, local, batched_ws;
+} infer_layout;
+
+static infer_layout layout_steps(infer_step *st, int ns)
 {
-    size_t packed = 0, per = 0, batched_ws = 0, local_per_image = 0;
+    infer_layout l = {0, 0, 0, 0};
+    size_t local_per_image = 0;
     int gmax = 1;
     for (int k = 0; k < ns; k++) {
         if (st[k].out == BUF_LOCAL)
             local_per_image = (size_t)st[k].oc * st[k].oh * st[k].ow;
         if (st[k].kind != STEP_CONV)
             continue;
-        const sp_enc_bn *bn = st[k].bn;
-        float *aff = e->affine + bn->stats;
-        sp_batchnorm2d_eval_affine(aff, aff + bn->c, e->params + bn->gamma, e->params + bn->beta,
-                                   e->buffers + bn->mean, e->buffers + bn->var, (size_t)bn->c, e->eps);
+        const sp_conv2d_desc *d = &st[k].cv->d;
         if (st[k].batched) { /* its scratch is the per-image steps', not in use meanwhile */
-            st[k].pk = packed;
-            packed += sp_conv3x3_winograd_batched_packed_floats(&st[k].cv->d, INFER_BATCHED_TILE);
-            const size_t f = sp_conv3x3_winograd_batched_floats(&st[k].cv->d, INFER_BATCHED_TILE);
-            if (f > batched_ws)
-                batched_ws = f;
+            st[k].pk = l.packed;
+            l.packed += sp_conv3x3_winograd_batched_packed_floats(d, INFER_BATCHED_TILE);
+            const size_t f = sp_conv3x3_winograd_batched_floats(d, INFER_BATCHED_TILE);
+            if (f > l.batched_ws)
+                l.batched_ws = f;
         }
         if (!st[k].per_image)
             continue;
-        const sp_conv2d_desc *d = &st[k].cv->d;
-        st[k].pk = packed;
+        st[k].pk = l.packed;
         st[k].group = st[k].im2col ? 1 : (int)sp_conv3x3_group(d);
-        packed += st[k].im2col ? sp_conv2d_image_packed_floats(d) : sp_conv3x3_packed_floats(d);
+        l.packed += st[k].im2col ? sp_conv2d_image_packed_floats(d) : sp_conv3x3_packed_floats(d);
         size_t f = st[k].im2col ? sp_conv2d_image_floats(d) : sp_conv3x3_image_floats(d);
-        if (f > per)
-            per = f;
+        if (f > l.per)
+            l.per = f;
         if (st[k].group > gmax)
             gmax = st[k].group;
     }
     /* each thread's slice: its own buffer (the images of a group), then its scratch */
-    const size_t local = local_per_image * (size_t)gmax;
-    per += local;
-    if (packed > e->packed_len) {
+    l.local = local_per_image * (size_t)gmax;
+    l.per += l.local;
+    return l;
+}
+
+/* whether step st reads its weights only packed (from e->packed) */
+static int step_packed(const infer_step *st)
+{
+    return st->kind == STEP_CONV && (st->per_image || st->batched);
+}
+
+/* step st's weights w packed into e->packed at its place */
+static void pack_step(sp_encoder *e, const infer_step *st, const float *w)
+{
+    const sp_conv2d_desc *d = &st->cv->d;
+    if (st->im2col)
+        sp_conv2d_image_pack(e->packed + st->pk, w, d);
+    else if (st->per_image)
+        sp_conv3x3_pack_forward(e->packed + st->pk, w, d);
+    else
+        sp_conv3x3_winograd_batched_pack(e->packed + st->pk, w, d, 0, INFER_BATCHED_TILE);
+}
+
+/* room for the packs of layout l (a new arena is not packed yet) */
+static void ensure_packed(sp_encoder *e, const infer_layout *l)
+{
+    if (l->packed > e->packed_len) {
         free(e->packed);
-        e->packed = sp_malloc(sizeof(float) * packed);
-        e->packed_len = packed;
+        e->packed = sp_malloc(sizeof(float) * l->packed);
+        e->packed_len = l->packed;
         e->packed_ready = 0;
+        e->packs_given = 0;
     }
+}
+
+/* Every batch norm's eval factors, the per-image convolutions' packed
+ * weights and the threads' scratch, for these steps and this thread count. */
+static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
+{
+    const infer_layout l = layout_steps(st, ns);
+    for (int k = 0; k < ns; k++) {
+        if (st[k].kind != STEP_CONV)
+            continue;
+        const sp_enc_bn *bn = st[k].bn;
+        float *aff = e->affine + bn->stats;
+        sp_batchnorm2d_eval_affine(aff, aff + bn->c, e->params + bn->gamma, e->params + bn->beta,
+                                   e->buffers + bn->mean, e->buffers + bn->var, (size_t)bn->c, e->eps);
+    }
+    ensure_packed(e, &l);
     if (!e->packed_ready) {
         /* layers in parallel: Winograd's packing is ~1 ms a batch for tetro */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(T)
         for (int k = 0; k < ns; k++)
-            if (st[k].kind == STEP_CONV && st[k].im2col)
-                sp_conv2d_image_pack(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d);
-            else if (st[k].kind == STEP_CONV && st[k].per_image)
-                sp_conv3x3_pack_forward(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d);
-            else if (st[k].kind == STEP_CONV && st[k].batched)
-                sp_conv3x3_winograd_batched_pack(e->packed + st[k].pk, e->params + st[k].cv->w, &st[k].cv->d, 0,
-                                                 INFER_BATCHED_TILE);
+            if (step_packed(&st[k]))
+                pack_step(e, &st[k], e->params + st[k].cv->w);
         e->packed_ready = e->weights_fixed;
     }
-    const size_t ws_need = per * (size_t)T > batched_ws ? per * (size_t)T : batched_ws;
+    const size_t ws_need = l.per * (size_t)T > l.batched_ws ? l.per * (size_t)T : l.batched_ws;
     if (ws_need > e->img_ws_len) {
         free(e->img_ws);
         e->img_ws_len = ws_need;
         e->img_ws = sp_malloc(sizeof(float) * e->img_ws_len);
     }
-    e->img_ws_per = per;
-    e->img_ws_local = local;
+    e->img_ws_per = l.per;
+    e->img_ws_local = l.local;
+}
+
+/* The steps (malloc'd, *ns of them) laid out, and the packed step whose
+ * weight is t (-1: none). */
+static infer_step *laid_out_steps(const sp_encoder *e, int *ns, infer_layout *l, const sp_enc_tensor *t, int *k)
+{
+    infer_step *st = sp_malloc(sizeof(infer_step) * (2 + 3 * (size_t)e->nblocks));
+    *ns = infer_steps(e, st);
+    *l = layout_steps(st, *ns);
+    *k = -1;
+    for (int j = 0; j < *ns && t; j++)
+        if (step_packed(&st[j]) && !t->is_buffer && st[j].cv->w == t->offset)
+            *k = j;
+    return st;
+}
+
+int sp_encoder_infer_packs(const sp_encoder *e, const sp_enc_tensor *t)
+{
+    int ns, k;
+    infer_layout l;
+    free(laid_out_steps(e, &ns, &l, t, &k));
+    return k >= 0;
+}
+
+void sp_encoder_infer_pack(sp_encoder *e, const sp_enc_tensor *t, const float *values)
+{
+    int ns, k;
+    infer_layout l;
+    infer_step *st = laid_out_steps(e, &ns, &l, t, &k);
+    if (k < 0)
+        sp_fatal("internal error: encoder tensor %s is not one sp_encoder_infer packs", t->name);
+    ensure_packed(e, &l);
+    pack_step(e, &st[k], values);
+    e->packs_given++;
+    free(st);
+}
+
+void sp_encoder_infer_packs_done(sp_encoder *e)
+{
+    int ns, k, want = 0;
+    infer_layout l;
+    infer_step *st = laid_out_steps(e, &ns, &l, NULL, &k);
+    for (int j = 0; j < ns; j++)
+        want += step_packed(&st[j]);
+    free(st);
+    if (e->packs_given != want || e->packed_len < l.packed)
+        sp_fatal("internal error: %d of the encoder's %d packed weights given", e->packs_given, want);
+    e->weights_fixed = 1;
+    e->packed_ready = 1;
 }
 
 void sp_encoder_infer(sp_encoder *e, float *y, const float *x, int n)

@@ -106,6 +106,7 @@ typedef struct {
     /* set by an owner whose weights never change again (an inference
      * predictor): sp_encoder_infer packs them once, not every batch */
     int weights_fixed, packed_ready;
+    int packs_given; /* packs made by sp_encoder_infer_pack since e->packed was allocated */
     size_t ws_len;
 } sp_encoder;
 
@@ -117,6 +118,20 @@ typedef struct {
 sp_encoder *sp_encoder_new(const char *arch, int width, int in_c, int h, int w, int pool_h,
                            int pool_w);
 void sp_encoder_free(sp_encoder *e);
+
+/* The weights sp_encoder_infer reads only packed (its per-image and
+ * batched convolutions': ResNet-18 at 128x128, 38 of its 45 MB), packed
+ * straight from their values, which then need not be in params at all: for
+ * an owner whose weights never change (an inference predictor, reading
+ * them from a file).  sp_encoder_infer_packs: t is one of them;
+ * sp_encoder_infer_pack: packs t's values now (values: t's size, any
+ * memory); sp_encoder_infer_packs_done, once each of them was given: the
+ * packs are final (weights_fixed), sp_encoder_infer never packs from
+ * params again (fatal, an internal error, if one is missing).  Every other
+ * tensor goes into params as usual. */
+int sp_encoder_infer_packs(const sp_encoder *e, const sp_enc_tensor *t);
+void sp_encoder_infer_pack(sp_encoder *e, const sp_enc_tensor *t, const float *values);
+void sp_encoder_infer_packs_done(sp_encoder *e);
 
 /* The reference's initial state, drawn from rng in tensor order: conv
  * weights Kaiming-normal (mini-ResNets: fan_in, gain sqrt(2), as

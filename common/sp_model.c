@@ -545,7 +545,7 @@ static void key_copy(char *buf, size_t len, const msgpack_object *k, const char 
 /* One tensor entry against the tensor the config implies. */
 static void read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o, const char *name, void *dst);
 static sp_model *unpack(const char *buf, size_t len, const char *name, const char *skip, sp_model_dest_fn dest,
-                        void *ctx);
+                        sp_model_done_fn done, void *ctx);
 
 void sp_model_read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o, const char *name)
 {
@@ -605,11 +605,11 @@ static void read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o
 
 sp_model *sp_model_unpack(const char *buf, size_t len, const char *name)
 {
-    return unpack(buf, len, name, NULL, NULL, NULL);
+    return unpack(buf, len, name, NULL, NULL, NULL, NULL);
 }
 
 static sp_model *unpack(const char *buf, size_t len, const char *name, const char *skip, sp_model_dest_fn dest,
-                        void *ctx)
+                        sp_model_done_fn done, void *ctx)
 {
     /* Scan first: a corrupt header could otherwise make the unpacker
      * allocate without limit (sp_msgscan.h). */
@@ -698,9 +698,12 @@ static sp_model *unpack(const char *buf, size_t len, const char *name, const cha
         seen[j] = 1;
         sp_tensor *t = m->tensors[j].t;
         void *dst = t->data;
-        if (skip && strncmp(tname, skip, strlen(skip)) == 0)
+        const int given = skip && strncmp(tname, skip, strlen(skip)) == 0;
+        if (given)
             dst = dest ? dest(ctx, m, tname, t->nbytes / sizeof(float)) : NULL;
         read_tensor(t, tname, &kv->val, name, dst);
+        if (given && dst && done)
+            done(ctx, tname, dst, t->nbytes / sizeof(float));
     }
     for (int j = 0; j < m->ntensors; j++)
         if (!seen[j])
@@ -731,15 +734,16 @@ static sp_model *unpack(const char *buf, size_t len, const char *name, const cha
 
 sp_model *sp_model_read(const char *path)
 {
-    return sp_model_read_into(path, NULL, NULL, NULL);
+    return sp_model_read_into(path, NULL, NULL, NULL, NULL);
 }
 
 sp_model *sp_model_read_part(const char *path, const char *skip)
 {
-    return sp_model_read_into(path, skip, NULL, NULL);
+    return sp_model_read_into(path, skip, NULL, NULL, NULL);
 }
 
-sp_model *sp_model_read_into(const char *path, const char *skip, sp_model_dest_fn dest, void *ctx)
+sp_model *sp_model_read_into(const char *path, const char *skip, sp_model_dest_fn dest, sp_model_done_fn done,
+                             void *ctx)
 {
     if (skip && strlen(skip) >= sizeof ((sp_model *)0)->skipped)
         sp_fatal("%s: internal: skipped prefix '%s' too long", path, skip);
@@ -758,7 +762,7 @@ sp_model *sp_model_read_into(const char *path, const char *skip, sp_model_dest_f
         void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | (skip && !dest ? 0 : MAP_POPULATE), fileno(f), 0);
         if (map != MAP_FAILED) {
             fclose(f);
-            sp_model *m = unpack(map, len, path, skip, dest, ctx);
+            sp_model *m = unpack(map, len, path, skip, dest, done, ctx);
             munmap(map, len);
             return m;
         }
@@ -775,7 +779,7 @@ sp_model *sp_model_read_into(const char *path, const char *skip, sp_model_dest_f
     if (ferror(f))
         sp_fatal("%s: read error: %s", path, strerror(errno));
     fclose(f);
-    sp_model *m = unpack(buf, n, path, skip, dest, ctx);
+    sp_model *m = unpack(buf, n, path, skip, dest, done, ctx);
     free(buf);
     return m;
 }

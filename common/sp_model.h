@@ -168,11 +168,16 @@ sp_model *sp_model_read_part(const char *path, const char *skip);
 /* sp_model_read_part, except that the skipped tensors' values go where
  * dest says instead (checked as any, finite): dest(ctx, m, name, count)
  * returns room for count floats (NULL: leave them unread); m is the model
- * being read, its config and shapes already set.  For a stage that keeps
- * those values elsewhere (sp-predict's encoder arena): they are copied once,
- * straight from the mapped file, not first into the model's tensors. */
+ * being read, its config and shapes already set.  Then done (NULL: none)
+ * gets them, there and checked, before the next tensor's dest: a caller
+ * may hand the same room out again.  For a stage that keeps those values
+ * elsewhere (sp-predict's encoder arena, or only its packed form): they are
+ * copied once, straight from the mapped file, not first into the model's
+ * tensors. */
 typedef float *(*sp_model_dest_fn)(void *ctx, const sp_model *m, const char *name, size_t count);
-sp_model *sp_model_read_into(const char *path, const char *skip, sp_model_dest_fn dest, void *ctx);
+typedef void (*sp_model_done_fn)(void *ctx, const char *name, const float *values, size_t count);
+sp_model *sp_model_read_into(const char *path, const char *skip, sp_model_dest_fn dest, sp_model_done_fn done,
+                             void *ctx);
 /* Same from bytes (name in messages). */
 sp_model *sp_model_unpack(const char *buf, size_t len, const char *name);
 

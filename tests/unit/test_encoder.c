@@ -20,6 +20,7 @@
 #include "sp_test.h"
 
 #include <math.h>
+#include <setjmp.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -152,6 +153,78 @@ static void threads_case(const char *arch, int width, int c, int h, int w, int n
     sp_encoder_free(e);
 }
 
+/* Weights given packed (sp_encoder_infer_pack), as a predictor reading a
+ * model file gives them: an encoder whose params hold only the other
+ * tensors (the packed ones stay zero: never read) computes forward's bits
+ * from a full one's weights; packs_done with one missing is fatal. */
+static jmp_buf fatal_jmp;
+static char fatal_msg[256];
+static void on_fatal(const char *msg)
+{
+    snprintf(fatal_msg, sizeof fatal_msg, "%s", msg);
+    longjmp(fatal_jmp, 1);
+}
+
+static void given_packs_case(const char *arch, int width, int c, int h, int w, int n)
+{
+    char name[200];
+    sp_rng rng;
+    sp_encoder *full = random_encoder(&rng, 80, arch, width, c, h, w, 1);
+    sp_encoder *e = sp_encoder_new(arch, width, c, h, w, 1, 1);
+    int packed = 0, zero = 1;
+    for (int i = 0; i < e->ntensors; i++) {
+        const sp_enc_tensor *t = &e->tensors[i];
+        const float *v = sp_encoder_data(full, &full->tensors[i]);
+        if (sp_encoder_infer_packs(e, t)) {
+            float *copy = malloc(sizeof(float) * t->size); /* any memory: freed before the next */
+            memcpy(copy, v, sizeof(float) * t->size);
+            sp_encoder_infer_pack(e, t, copy);
+            free(copy);
+            packed++;
+        } else {
+            memcpy(sp_encoder_data(e, t), v, sizeof(float) * t->size);
+        }
+    }
+    sp_encoder_infer_packs_done(e);
+    const size_t nx = (size_t)n * c * h * w, ny = (size_t)n * e->features;
+    float *x = malloc(sizeof(float) * nx), *y0 = malloc(sizeof(float) * ny), *y1 = malloc(sizeof(float) * ny);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = sp_rng_uniform(&rng);
+    sp_encoder_forward(full, y0, x, n, 0);
+    memset(y1, 0xff, sizeof(float) * ny);
+    sp_encoder_infer(e, y1, x, n);
+    for (int i = 0; i < e->ntensors; i++)
+        if (sp_encoder_infer_packs(e, &e->tensors[i]))
+            for (size_t j = 0; j < e->tensors[i].size; j++)
+                zero &= sp_encoder_data(e, &e->tensors[i])[j] == 0.0f;
+    snprintf(name, sizeof name, "encoder %s width %d %dx%dx%d: %d weights given packed, the rest in params: infer = "
+             "forward(eval) of the full encoder, bit for bit", arch, width, c, h, w, packed);
+    CHECK(name, packed > 0 && zero && memcmp(y0, y1, sizeof(float) * ny) == 0, "%d packed, params zero %d, %s",
+          packed, zero, memcmp(y0, y1, sizeof(float) * ny) ? "other bytes" : "same bytes");
+    /* one weight not given: fatal at packs_done */
+    sp_encoder *part = sp_encoder_new(arch, width, c, h, w, 1, 1);
+    int skipped = 0;
+    for (int i = 0; i < part->ntensors; i++)
+        if (sp_encoder_infer_packs(part, &part->tensors[i]) && !skipped++)
+            continue;
+        else if (sp_encoder_infer_packs(part, &part->tensors[i]))
+            sp_encoder_infer_pack(part, &part->tensors[i], sp_encoder_data(full, &full->tensors[i]));
+    fatal_msg[0] = 0;
+    sp_set_fatal_hook(on_fatal);
+    if (setjmp(fatal_jmp) == 0)
+        sp_encoder_infer_packs_done(part);
+    sp_set_fatal_hook(NULL);
+    snprintf(name, sizeof name, "encoder %s: one of the %d packed weights not given: packs_done is fatal", arch,
+             packed);
+    CHECK(name, strstr(fatal_msg, "packed weights given") != NULL, "got '%s'", fatal_msg);
+    sp_encoder_free(part);
+    free(x);
+    free(y0);
+    free(y1);
+    sp_encoder_free(e);
+    sp_encoder_free(full);
+}
+
 /* At 128x128, ResNet-18's stem has 4,096 output positions: one image a
  * GEMM whatever the batch, so sp_encoder_infer runs it image by image
  * (sp_conv2d_image_ok) and hands each output to the max pool in the
@@ -219,6 +292,8 @@ int main(void)
     threads_case("resnet20", 0, 3, 35, 35, 16); /* two stride-2 blocks: buffers change size */
     threads_case("resnet18", 16, 3, 40, 40, 8); /* max pool, downsample convolutions */
     stem_by_image_case();
+    given_packs_case("resnet20", 0, 3, 35, 35, 3);   /* per-image Winograd and direct tiles */
+    given_packs_case("resnet18", 16, 3, 128, 128, 2); /* the stem by im2col, batched Winograd */
     threads_case("resnet18", 16, 3, 128, 128, 8); /* the stem image by image, its output in each thread's buffer */
     sp_conv3x3_winograd_set_tile(0);
     tile_forced = 0;

@@ -20,7 +20,7 @@
 /* sp_model_read_into's destination for the tests: a copy of each tensor. */
 typedef struct {
     const sp_model *m;
-    int calls, same;
+    int calls, same, done_ok, dones; /* done_ok: every done came for the last dest's room, with the file's values */
     char names[256][SP_MODEL_NAME_MAX];
     float *got[256];
     size_t counts[256];
@@ -37,11 +37,22 @@ static float *into_dest(void *ctx, const sp_model *m, const char *name, size_t c
     return st->got[st->calls++] = calloc(count + 1, sizeof(float));
 }
 
+/* done: the values are there and checked, in the room the last dest gave */
+static void into_done(void *ctx, const char *name, const float *values, size_t count)
+{
+    into_state *st = ctx;
+    const int i = st->calls - 1;
+    st->done_ok &= i >= 0 && values == st->got[i] && count == st->counts[i] && !strcmp(name, st->names[i]) &&
+                   memcmp(values, sp_model_find(st->m, name)->data, count * sizeof(float)) == 0;
+    st->dones++;
+}
+
 static void into_init(into_state *st, const sp_model *m)
 {
     memset(st, 0, sizeof *st);
     st->m = m;
     st->same = 1;
+    st->done_ok = 1;
 }
 
 static void into_free(into_state *st)
@@ -337,7 +348,7 @@ static void test_init(void)
      * exactly the file's, and the model's copies stay zero */
     static into_state st;
     into_init(&st, m);
-    r = sp_model_read_into(path, "encoder.", into_dest, &st);
+    r = sp_model_read_into(path, "encoder.", into_dest, into_done, &st);
     int into_zero = 1;
     for (int i = 0; i < r->ntensors; i++)
         if (!strncmp(r->tensors[i].name, "encoder.", 8))
@@ -347,6 +358,9 @@ static void test_init(void)
         st.same &= memcmp(st.got[i], sp_model_find(m, st.names[i])->data, st.counts[i] * sizeof(float)) == 0;
     CHECK("model_read_into", st.calls == enc_seen && st.same && into_zero && !strcmp(r->skipped, "encoder."),
           "%d of %d encoder tensors given, equal %d, model's zero %d", st.calls, enc_seen, st.same, into_zero);
+    CHECK("model_read_into_done", st.dones == enc_seen && st.done_ok,
+          "%d done calls for %d tensors, each for the last dest's room with the file's values: %d", st.dones,
+          enc_seen, st.done_ok);
     into_free(&st);
     sp_model_free(r);
     /* a non-finite value in a tensor read that way is the same error */
@@ -361,7 +375,7 @@ static void test_init(void)
     into_init(&st, m);
     fatal_msg[0] = 0;
     if (setjmp(fatal_jmp) == 0)
-        sp_model_free(sp_model_read_into(path, "encoder.", into_dest, &st));
+        sp_model_free(sp_model_read_into(path, "encoder.", into_dest, into_done, &st));
     CHECK("model_read_into_not_finite", strstr(fatal_msg, "': element 1 is not finite") != NULL, "got '%s'",
           fatal_msg);
     into_free(&st);
