@@ -433,7 +433,8 @@ void sp_encoder_forward(sp_encoder *e, float *y, const float *x, int n, int trai
  * Most steps run image by image: the direct 3x3 convolutions, the max pool,
  * the option-A shortcut, an im2col convolution with one image a GEMM
  * whatever the batch (sp_conv2d_image_ok: ResNet-18's stem at 128x128,
- * whose output then goes to the pool through the thread's own buffer).  Consecutive such steps make one parallel loop in
+ * whose output then goes to the pool through the thread's own buffer).
+ * Consecutive such steps make one parallel loop in
  * which each thread takes the next image (dynamic) and carries it through
  * all of them: one synchronisation per run of steps instead of one per
  * layer, and an image's activations stay in this core's cache from layer to
