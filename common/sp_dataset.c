@@ -120,6 +120,45 @@ static strlist list_dir(const char *dir, int want_dirs, int64_t *non_png)
     return l;
 }
 
+static int cmp_bytes(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The regular files of dir (symbolic links followed), in byte order for
+ * has_name: one pass over the directory instead of a stat per image (a
+ * Tetrominoes set of 4,096 images with masks and semantic masks: 8,192
+ * stats, 60 ms of sp-load's 70 before its first image in this VM). */
+static strlist list_files(const char *dir)
+{
+    strlist l = {0};
+    DIR *d = opendir(dir);
+    if (!d)
+        sp_fatal("%s: cannot open directory: %s", dir, strerror(errno));
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d))) {
+        if (e->d_type == DT_REG) {
+            strlist_push(&l, e->d_name);
+            continue;
+        }
+        if (e->d_type != DT_LNK && e->d_type != DT_UNKNOWN) /* a directory, a device, ... */
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (is_file(path))
+            strlist_push(&l, e->d_name);
+    }
+    closedir(d);
+    if (l.n)
+        qsort(l.v, (size_t)l.n, sizeof(char *), cmp_bytes);
+    return l;
+}
+
+static int has_name(const strlist *l, const char *name)
+{
+    return l->n && bsearch(&name, l->v, (size_t)l->n, sizeof(char *), cmp_bytes) != NULL;
+}
+
 static char *join(const char *a, const char *b)
 {
     size_t n = strlen(a) + strlen(b) + 2;
@@ -155,23 +194,30 @@ static sp_dataset *open_dti(const char *dir)
     d->n = l.n;
     d->image_paths = sp_malloc(sizeof(char *) * (size_t)l.n);
     int with_masks = is_dir(masks), with_sems = is_dir(sems);
-    if (with_masks)
+    strlist mask_files = {0}, sem_files = {0};
+    if (with_masks) {
         d->mask_paths = sp_malloc(sizeof(char *) * (size_t)l.n);
-    if (with_sems)
+        mask_files = list_files(masks);
+    }
+    if (with_sems) {
         d->sem_paths = sp_malloc(sizeof(char *) * (size_t)l.n);
+        sem_files = list_files(sems);
+    }
     for (int64_t i = 0; i < l.n; i++) {
         d->image_paths[i] = join(images, l.v[i]);
         if (with_masks) {
             d->mask_paths[i] = join(masks, l.v[i]);
-            if (!is_file(d->mask_paths[i]))
+            if (!has_name(&mask_files, l.v[i]))
                 sp_fatal("%s: missing (images/%s has no mask)", d->mask_paths[i], l.v[i]);
         }
         if (with_sems) {
             d->sem_paths[i] = join(sems, l.v[i]);
-            if (!is_file(d->sem_paths[i]))
+            if (!has_name(&sem_files, l.v[i]))
                 sp_fatal("%s: missing (images/%s has no semantic mask)", d->sem_paths[i], l.v[i]);
         }
     }
+    strlist_free(&mask_files);
+    strlist_free(&sem_files);
     strlist_free(&l);
     free(images);
     free(masks);

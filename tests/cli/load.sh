@@ -78,6 +78,14 @@ fi
 # --- bad input: one line, non-zero exit
 cp -r "$T/dti" "$T/nomask" && rm "$T/nomask/masks/2.png"
 expect_error "missing mask names the file" "^sp-load: .*nomask/masks/2.png: missing" "$L $T/nomask"
+# the masks folder is listed once (not a stat per image): a directory of
+# the mask's name is no mask, a link to one is
+mkdir "$T/nomask/masks/2.png"
+expect_error "a directory named as the mask is no mask" "^sp-load: .*nomask/masks/2.png: missing \(images/2.png has no mask\)" "$L $T/nomask"
+cp -r "$T/dti" "$T/linkmask" && rm "$T/linkmask/masks/1.png" && ln -s "$T/dti/masks/1.png" "$T/linkmask/masks/1.png"
+expect_eq "a mask that is a link to one" "$($L $T/dti | $INFO --dump mask | md5sum)" "$($L $T/linkmask | $INFO --dump mask | md5sum)"
+cp -r "$T/dti" "$T/nosem" && mkdir "$T/nosem/sem_masks" && cp "$T/dti/masks/"*.png "$T/nosem/sem_masks/" && rm "$T/nosem/sem_masks/10.png"
+expect_error "missing semantic mask names the file" "^sp-load: .*nosem/sem_masks/10.png: missing \(images/10.png has no semantic mask\)" "$L $T/nosem"
 cp -r "$T/dti" "$T/corrupt" && head -c 60 "$G/rgb.png" >"$T/corrupt/images/1.png"
 expect_error "corrupt PNG names the file" "^sp-load: .*corrupt/images/1.png: corrupt PNG" "$L $T/corrupt"
 cp -r "$T/dti" "$T/notpng" && echo hello >"$T/notpng/images/2.png"
