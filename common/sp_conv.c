@@ -304,8 +304,10 @@ static void forward_range(float *y, const float *x, const float *weight, const f
     }
 }
 
+/* given: the weights packed for the tiles already (sp_conv2d_tiles_pack),
+ * or NULL */
 static void forward_ws(float *y, const float *x, const float *weight, const float *bias,
-                       const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep)
+                       const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep, const float *given)
 {
     if (d->n == 0)
         return;
@@ -313,7 +315,8 @@ static void forward_ws(float *y, const float *x, const float *weight, const floa
     /* the weights packed once for every thread's tiles, after the threads'
      * column matrices: the threads share the 8-row blocks (4.7 MB for
      * ResNet-18's last stride-2 layer), then wait for all of them */
-    float *pk = p.pk ? ws + (size_t)p.T * p.per_thread : NULL;
+    float *pk = p.pk && !given ? ws + (size_t)p.T * p.per_thread : NULL;
+    const float *use = given ? given : pk;
     const long long nblk = (long long)(d->o / SP_GEMM_TILES_MR);
 #pragma omp parallel num_threads(p.T)
     {
@@ -332,25 +335,42 @@ static void forward_ws(float *y, const float *x, const float *weight, const floa
         if (n1 > d->n)
             n1 = d->n;
         if (n0 < n1)
-            forward_range(y, x, weight, pk, bias, d, &p, ws + (size_t)t * p.per_thread, n0, n1, ep);
+            forward_range(y, x, weight, use, bias, d, &p, ws + (size_t)t * p.per_thread, n0, n1, ep);
     }
 }
 
 int sp_conv2d_image_ok(const sp_conv2d_desc *d)
 {
     const size_t P = (size_t)sp_conv2d_ho(d) * (size_t)sp_conv2d_wo(d), K = (size_t)d->c * d->kh * d->kw;
-    return !sp_conv3x3_forward_ok(d) && !sp_conv3x3_batched_ok(d) && sp_conv_gemm_tiles_ok(d) &&
-           group_cap(P, K) <= 1;
+    return sp_conv2d_packed_ok(d) && group_cap(P, K) <= 1;
 }
 
-size_t sp_conv2d_image_packed_floats(const sp_conv2d_desc *d)
+size_t sp_conv2d_tiles_packed_floats(const sp_conv2d_desc *d)
 {
     return (size_t)d->o * (size_t)d->c * d->kh * d->kw;
 }
 
-void sp_conv2d_image_pack(float *pk, const float *weight, const sp_conv2d_desc *d)
+void sp_conv2d_tiles_pack(float *pk, const float *weight, const sp_conv2d_desc *d)
 {
     sp_gemm_tiles_pack(pk, weight, (size_t)d->o, (size_t)d->c * d->kh * d->kw);
+}
+
+int sp_conv2d_packed_ok(const sp_conv2d_desc *d)
+{
+    return !sp_conv3x3_forward_ok(d) && !sp_conv3x3_batched_ok(d) && sp_conv_gemm_tiles_ok(d);
+}
+
+void sp_conv2d_forward_packed(float *y, const float *x, const float *pk, const sp_conv2d_desc *d, float *ws,
+                              size_t ws_len, const sp_conv2d_epilogue *ep)
+{
+    const int T = omp_get_max_threads();
+    const plan p = make_plan(d, T);
+    const size_t need = (size_t)T * p.per_thread;
+    float *own = NULL;
+    if (!ws || ws_len < need)
+        ws = own = sp_malloc(sizeof(float) * (need ? need : 1));
+    forward_ws(y, x, NULL, NULL, d, ws, ep, pk);
+    free(own);
 }
 
 size_t sp_conv2d_image_floats(const sp_conv2d_desc *d)
@@ -380,7 +400,7 @@ static void forward_any(float *y, const float *x, const float *weight, const flo
     else if (batched)
         sp_conv3x3_forward_batched(y, x, weight, bias, d, ws, ep);
     else
-        forward_ws(y, x, weight, bias, d, ws, ep);
+        forward_ws(y, x, weight, bias, d, ws, ep, NULL);
     free(own);
 }
 
@@ -492,7 +512,7 @@ void sp_conv2d_backward(float *dx, float *dweight, float *dbias, const float *dy
                             wf[(((size_t)c * O + o) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)] =
                                 weight[(((o * C) + (size_t)c) * kh + i) * kw + j];
             sp_conv2d_desc f = flip_desc(d);
-            forward_ws(dx, dy, wf, NULL, &f, ws + O * K, NULL);
+            forward_ws(dx, dy, wf, NULL, &f, ws + O * K, NULL, NULL);
         } else {
 #pragma omp parallel num_threads(p.T)
             {

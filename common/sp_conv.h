@@ -66,20 +66,29 @@ typedef struct {
 void sp_conv2d_forward_fused(float *y, const float *x, const float *weight, const sp_conv2d_desc *d,
                              float *ws, size_t ws_len, const sp_conv2d_epilogue *ep);
 
-/* One image at a time, as a batch forward by im2col and the GEMM tiles
- * computes it when its output is large enough for one image a GEMM
- * whatever the batch (ResNet-18's stem at 128x128: 4,096 positions), so
- * with the same bits: sp_encoder_infer runs such a layer image by image,
- * each image's output going straight on to the next layer while in cache.
- * sp_conv2d_image_ok: d takes that path (neither the direct nor Winograd
- * 3x3 kernels, the tiles usable, one image a GEMM); the weights packed
- * once by sp_conv2d_image_pack (sp_conv2d_image_packed_floats floats); y
- * [O,Ho,Wo] from x [C,H,W] with ws of sp_conv2d_image_floats floats (the
- * caller's thread's), then ep on every output with res, this image's
- * residual (ep->residual is not read; NULL: none). */
+/* An im2col convolution by the GEMM tiles with its weights packed once
+ * (inference, whose weights do not change), with the bits of
+ * sp_conv2d_forward_fused, which packs them at every call.
+ * sp_conv2d_packed_ok: d takes the tiles (neither the direct nor the
+ * Winograd 3x3 kernels, the tiles usable); sp_conv2d_tiles_pack packs the
+ * weights (sp_conv2d_tiles_packed_floats floats); sp_conv2d_forward_packed
+ * is then sp_conv2d_forward_fused's batch forward from them.
+ *
+ * One image at a time, when the output is large enough for one image a
+ * GEMM whatever the batch (sp_conv2d_image_ok; ResNet-18's stem at
+ * 128x128: 4,096 positions), so with the batch forward's bits:
+ * sp_encoder_infer runs such a layer image by image, each image's output
+ * going straight on to the next layer while in cache.
+ * sp_conv2d_forward_image: y [O,Ho,Wo] from x [C,H,W] with ws of
+ * sp_conv2d_image_floats floats (the caller's thread's), then ep on every
+ * output with res, this image's residual (ep->residual is not read; NULL:
+ * none). */
+int sp_conv2d_packed_ok(const sp_conv2d_desc *d);
+size_t sp_conv2d_tiles_packed_floats(const sp_conv2d_desc *d);
+void sp_conv2d_tiles_pack(float *pk, const float *weight, const sp_conv2d_desc *d);
+void sp_conv2d_forward_packed(float *y, const float *x, const float *pk, const sp_conv2d_desc *d, float *ws,
+                              size_t ws_len, const sp_conv2d_epilogue *ep);
 int sp_conv2d_image_ok(const sp_conv2d_desc *d);
-size_t sp_conv2d_image_packed_floats(const sp_conv2d_desc *d);
-void sp_conv2d_image_pack(float *pk, const float *weight, const sp_conv2d_desc *d);
 size_t sp_conv2d_image_floats(const sp_conv2d_desc *d);
 void sp_conv2d_forward_image(float *y, const float *x, const float *pk, const sp_conv2d_desc *d, float *ws,
                              const sp_conv2d_epilogue *ep, const float *res);

@@ -475,7 +475,7 @@ typedef struct {
     size_t pk;      /* per-image convolution: its packed weights in e->packed */
     int group;      /* per-image convolution: images it takes at once (sp_conv3x3_group) */
     int batched;    /* a batch step by Winograd F(4x4), whole images' tiles (sp_conv3x3_batched_ok or _pays; F(2x2) forced: 2x2 tiles a 4x4 map) */
-    int im2col;     /* per-image convolution by im2col and the GEMM tiles, one image a GEMM (sp_conv2d_image_ok) */
+    int im2col;     /* by im2col and the GEMM tiles, its weights packed once (sp_conv2d_packed_ok); per image when one image a GEMM (sp_conv2d_image_ok) */
 } infer_step;
 
 static infer_step conv_step(const sp_enc_conv *cv, const sp_enc_bn *bn, int in, int out, int res, int relu)
@@ -486,8 +486,8 @@ static infer_step conv_step(const sp_enc_conv *cv, const sp_enc_bn *bn, int in, 
                      sp_conv2d_ho(d), sp_conv2d_wo(d), 0, per_image, 0, 1, 0, 0};
     st.batched = per_image ? sp_conv3x3_batched_pays(d, INFER_BATCHED_TILE) : sp_conv3x3_batched_ok(d);
     st.per_image = per_image && !st.batched;
-    st.im2col = !per_image && !st.batched && sp_conv2d_image_ok(d);
-    st.per_image |= st.im2col;
+    st.im2col = !per_image && !st.batched && sp_conv2d_packed_ok(d);
+    st.per_image |= st.im2col && sp_conv2d_image_ok(d);
     return st;
 }
 
@@ -632,6 +632,11 @@ static void step_batch(sp_encoder *e, const infer_step *st, float *const *bufs, 
                                             NULL, &d, e->img_ws, &ep, INFER_BATCHED_TILE);
         return;
     }
+    if (st->im2col) {
+        sp_conv2d_forward_packed(bufs[st->out], step_in(bufs, x, st, 0, NULL), e->packed + st->pk, &d, e->ws,
+                                 e->ws_len, &ep);
+        return;
+    }
     sp_conv2d_forward_fused(bufs[st->out], step_in(bufs, x, st, 0, NULL), e->params + st->cv->w, &d, e->ws,
                             e->ws_len, &ep);
 }
@@ -662,11 +667,15 @@ static infer_layout layout_steps(infer_step *st, int ns)
             if (f > l.batched_ws)
                 l.batched_ws = f;
         }
+        if (st[k].im2col && !st[k].per_image) {
+            st[k].pk = l.packed;
+            l.packed += sp_conv2d_tiles_packed_floats(d);
+        }
         if (!st[k].per_image)
             continue;
         st[k].pk = l.packed;
         st[k].group = st[k].im2col ? 1 : (int)sp_conv3x3_group(d);
-        l.packed += st[k].im2col ? sp_conv2d_image_packed_floats(d) : sp_conv3x3_packed_floats(d);
+        l.packed += st[k].im2col ? sp_conv2d_tiles_packed_floats(d) : sp_conv3x3_packed_floats(d);
         size_t f = st[k].im2col ? sp_conv2d_image_floats(d) : sp_conv3x3_image_floats(d);
         if (f > l.per)
             l.per = f;
@@ -682,7 +691,7 @@ static infer_layout layout_steps(infer_step *st, int ns)
 /* whether step st reads its weights only packed (from e->packed) */
 static int step_packed(const infer_step *st)
 {
-    return st->kind == STEP_CONV && (st->per_image || st->batched);
+    return st->kind == STEP_CONV && (st->per_image || st->batched || st->im2col);
 }
 
 /* step st's weights w packed into e->packed at its place */
@@ -690,7 +699,7 @@ static void pack_step(sp_encoder *e, const infer_step *st, const float *w)
 {
     const sp_conv2d_desc *d = &st->cv->d;
     if (st->im2col)
-        sp_conv2d_image_pack(e->packed + st->pk, w, d);
+        sp_conv2d_tiles_pack(e->packed + st->pk, w, d);
     else if (st->per_image)
         sp_conv3x3_pack_forward(e->packed + st->pk, w, d);
     else
