@@ -119,8 +119,9 @@ sp_encoder *sp_encoder_new(const char *arch, int width, int in_c, int h, int w, 
                            int pool_w);
 void sp_encoder_free(sp_encoder *e);
 
-/* The weights sp_encoder_infer reads only packed (its per-image and
- * batched convolutions': ResNet-18 at 128x128, 38 of its 45 MB), packed
+/* The weights sp_encoder_infer reads only packed (every convolution's
+ * where the CPU has the tiles: all of ResNet-18's 45 MB but the batch
+ * norms'), packed
  * straight from their values, which then need not be in params at all: for
  * an owner whose weights never change (an inference predictor, reading
  * them from a file).  sp_encoder_infer_packs: t is one of them;

@@ -35,7 +35,7 @@ sp_predictor *sp_predictor_new(const sp_model *m, const char *where);
  * (sp_model_read_into), not first into the model's tensors, which stay zero
  * (a ResNet-18's 45 MB copied and paged in once, not twice); those that
  * inference reads only packed go through one reused staging buffer into
- * their packs as they are read (38 of those 45 MB never copied).  *model
+ * their packs as they are read (all but the batch norms' 77 KB).  *model
  * receives the model (free it after the predictor); fatal as sp_model_read
  * on a bad file. */
 sp_predictor *sp_predictor_open(const char *path, sp_model **model);
