@@ -55,6 +55,18 @@ typedef struct {
     int T;
 } plan;
 
+/* an output map's positions (a GEMM's columns an image), and the column
+ * matrix's rows C*kh*kw */
+static size_t positions(const sp_conv2d_desc *d)
+{
+    return (size_t)sp_conv2d_ho(d) * (size_t)sp_conv2d_wo(d);
+}
+
+static size_t col_rows(const sp_conv2d_desc *d)
+{
+    return (size_t)d->c * (size_t)d->kh * (size_t)d->kw;
+}
+
 /* images per GEMM before the batch's own limit: GROUP_COLS columns within
  * COL_CAP floats of column matrix (0 or 1: one image a GEMM) */
 static size_t group_cap(size_t P, size_t K)
@@ -69,8 +81,8 @@ static plan make_plan(const sp_conv2d_desc *d, int T)
 {
     plan p;
     p.T = T;
-    p.P = (size_t)sp_conv2d_ho(d) * (size_t)sp_conv2d_wo(d);
-    p.K = (size_t)d->c * (size_t)d->kh * (size_t)d->kw;
+    p.P = positions(d);
+    p.K = col_rows(d);
     /* Images per GEMM: from the batch alone, never from the thread count
      * (the gemm tiles' sums do not depend on it; sgemm's do).
      * OpenBLAS's sgemm can give a column other last bits depending on the
@@ -341,18 +353,18 @@ static void forward_ws(float *y, const float *x, const float *weight, const floa
 
 int sp_conv2d_image_ok(const sp_conv2d_desc *d)
 {
-    const size_t P = (size_t)sp_conv2d_ho(d) * (size_t)sp_conv2d_wo(d), K = (size_t)d->c * d->kh * d->kw;
+    const size_t P = positions(d), K = col_rows(d);
     return sp_conv2d_packed_ok(d) && group_cap(P, K) <= 1;
 }
 
 size_t sp_conv2d_tiles_packed_floats(const sp_conv2d_desc *d)
 {
-    return (size_t)d->o * (size_t)d->c * d->kh * d->kw;
+    return (size_t)d->o * col_rows(d);
 }
 
 void sp_conv2d_tiles_pack(float *pk, const float *weight, const sp_conv2d_desc *d)
 {
-    sp_gemm_tiles_pack(pk, weight, (size_t)d->o, (size_t)d->c * d->kh * d->kw);
+    sp_gemm_tiles_pack(pk, weight, (size_t)d->o, col_rows(d));
 }
 
 int sp_conv2d_packed_ok(const sp_conv2d_desc *d)
@@ -375,14 +387,14 @@ void sp_conv2d_forward_packed(float *y, const float *x, const float *pk, const s
 
 size_t sp_conv2d_image_floats(const sp_conv2d_desc *d)
 {
-    const size_t P = (size_t)sp_conv2d_ho(d) * (size_t)sp_conv2d_wo(d), K = (size_t)d->c * d->kh * d->kw;
+    const size_t P = positions(d), K = col_rows(d);
     return (pointwise(d) ? 0 : K * P) + sp_gemm_tiles_ws_floats(K);
 }
 
 void sp_conv2d_forward_image(float *y, const float *x, const float *pk, const sp_conv2d_desc *d, float *ws,
                              const sp_conv2d_epilogue *ep, const float *res)
 {
-    const size_t P = (size_t)sp_conv2d_ho(d) * (size_t)sp_conv2d_wo(d), K = (size_t)d->c * d->kh * d->kw;
+    const size_t P = positions(d), K = col_rows(d);
     forward_one(y, x, NULL, pk, NULL, d, P, K, ws, ws + (pointwise(d) ? 0 : K * P), ep, res);
 }
 
@@ -431,7 +443,7 @@ static const float *gather_dy(float *tmp, const float *dy, int n, size_t gn, siz
 void sp_conv2d_backward(float *dx, float *dweight, float *dbias, const float *dy, const float *x,
                         const float *weight, const sp_conv2d_desc *d, float *ws, size_t ws_len)
 {
-    const size_t O = (size_t)d->o, K = (size_t)d->c * d->kh * d->kw;
+    const size_t O = (size_t)d->o, K = col_rows(d);
     const size_t P = (size_t)sp_conv2d_ho(d) * sp_conv2d_wo(d);
     const size_t xs = (size_t)d->c * d->h * d->w;
     size_t need = sp_conv2d_workspace(d);

@@ -720,9 +720,8 @@ static void ensure_packed(sp_encoder *e, const infer_layout *l)
 
 /* Every batch norm's eval factors, the per-image convolutions' packed
  * weights and the threads' scratch, for these steps and this thread count. */
-static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
+static void infer_prepare(sp_encoder *e, const infer_step *st, int ns, const infer_layout *l, int T)
 {
-    const infer_layout l = layout_steps(st, ns);
     for (int k = 0; k < ns; k++) {
         if (st[k].kind != STEP_CONV)
             continue;
@@ -731,7 +730,7 @@ static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
         sp_batchnorm2d_eval_affine(aff, aff + bn->c, e->params + bn->gamma, e->params + bn->beta,
                                    e->buffers + bn->mean, e->buffers + bn->var, (size_t)bn->c, e->eps);
     }
-    ensure_packed(e, &l);
+    ensure_packed(e, l);
     if (!e->packed_ready) {
         /* layers in parallel: Winograd's packing is ~1 ms a batch for tetro */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(T)
@@ -740,14 +739,14 @@ static void infer_prepare(sp_encoder *e, infer_step *st, int ns, int T)
                 pack_step(e, &st[k], e->params + st[k].cv->w);
         e->packed_ready = e->weights_fixed;
     }
-    const size_t ws_need = l.per * (size_t)T > l.batched_ws ? l.per * (size_t)T : l.batched_ws;
+    const size_t ws_need = l->per * (size_t)T > l->batched_ws ? l->per * (size_t)T : l->batched_ws;
     if (ws_need > e->img_ws_len) {
         free(e->img_ws);
         e->img_ws_len = ws_need;
         e->img_ws = sp_malloc(sizeof(float) * e->img_ws_len);
     }
-    e->img_ws_per = l.per;
-    e->img_ws_local = l.local;
+    e->img_ws_per = l->per;
+    e->img_ws_local = l->local;
 }
 
 /* The steps (malloc'd, *ns of them) laid out, and the packed step whose
@@ -809,9 +808,11 @@ void sp_encoder_infer(sp_encoder *e, float *y, const float *x, int n)
     e->cached = 0;
     const size_t big = e->max_act * (size_t)e->cap;
     float *const bufs[4] = {e->scratch, e->scratch + big, e->scratch + 2 * big, e->scratch + 3 * big};
-    infer_step *st = sp_malloc(sizeof(infer_step) * (2 + 3 * (size_t)e->nblocks));
-    const int ns = infer_steps(e, st), T = omp_get_max_threads();
-    infer_prepare(e, st, ns, T);
+    int ns, none;
+    infer_layout lay;
+    infer_step *st = laid_out_steps(e, &ns, &lay, NULL, &none);
+    const int T = omp_get_max_threads();
+    infer_prepare(e, st, ns, &lay, T);
     for (int k = 0; k < ns;) {
         if (!st[k].per_image) {
             step_batch(e, &st[k], bufs, x, n);
