@@ -323,9 +323,23 @@ void sp_predict_betas_free(sp_predict_betas *b)
     free(b);
 }
 
+/* Images per task of cands_run for cn images of nh heads: CHUNK, or fewer
+ * where that leaves under MIN_TASKS tasks.  Horse (one sprite, one
+ * background) in sp-select --model's groups of 8 images was two tasks of
+ * 8, one thread's: its candidates ran on one core.  From the images and
+ * heads alone, never the thread count (the bits do not depend on it
+ * anyway: the transformers are per image). */
+#define MIN_TASKS 8
+static int chunk_images(int cn, int nh)
+{
+    long long c = (long long)cn * nh / MIN_TASKS;
+    return c < 1 ? 1 : c > CHUNK ? CHUNK : (int)c;
+}
+
 /* sp_predict_cands and sp_predict_cands_by_head: the layers and masks into
  * layers, masks (packed) or, when out is not NULL, the heads' outputs in
- * place in out [L,K',cn,C+1,H,W]. */
+ * place in out [L,K',cn,C+1,H,W]; the backgrounds into bkgs [cn,M,C,H,W]
+ * (M > 0 and bkgs not NULL). */
 static void cands_run(sp_predictor *p, const sp_predict_betas *be, int i0, int cn, float *layers, float *masks,
                       float *bkgs, float *out)
 {
@@ -336,20 +350,41 @@ static void cands_run(sp_predictor *p, const sp_predict_betas *be, int i0, int c
         return;
     float **bs = be->bs, **bl = bs + L * K, **bb = bl + L;
 
-    /* (layer, sprite, chunk of images) tasks, each writing its own slices
-     * of the outputs: the result does not depend on the schedule, and the
-     * warps are per image, so chunks (and ranges) give the whole batch's
-     * bits. */
-    const int nch = (cn + CHUNK - 1) / CHUNK;
+    /* (layer, sprite, chunk of images) tasks, then (background, chunk)
+     * ones, in one loop, each writing its own slices of the outputs: the
+     * result does not depend on the schedule, and the warps are per image,
+     * so chunks (and ranges) give the whole batch's bits. */
+    const int nb = M > 0 && bkgs ? M : 0, ch = chunk_images(cn, L * K + nb);
+    const int nch = (cn + ch - 1) / ch, nsprite = L * K * nch;
     const size_t sc = (size_t)(C + 1) * hw, tc = (size_t)(C + 1) * shw, lc = (size_t)(C + 1) * HW;
+    const size_t bc = (size_t)C * HW;
 #pragma omp parallel
     {
-        float *in = sp_malloc(sizeof(float) * CHUNK * sc), *ts = sp_malloc(sizeof(float) * CHUNK * tc);
-        float *lo = m->has_layer_tsf && !out ? sp_malloc(sizeof(float) * CHUNK * lc) : NULL;
+        /* each thread's temporaries, made at its first task of a kind */
+        float *in = NULL, *ts = NULL, *lo = NULL, *bin = NULL, *bo = NULL;
 #pragma omp for schedule(dynamic, 1)
-        for (int task = 0; task < L * K * nch; task++) {
-            const int lk = task / nch, l = lk / K, k = lk % K, j0 = task % nch * CHUNK, a = i0 + j0;
-            const int tn = cn - j0 < CHUNK ? cn - j0 : CHUNK;
+        for (int task = 0; task < nsprite + nb * nch; task++) {
+            if (task >= nsprite) { /* a background's chunk */
+                const int bt = task - nsprite, b = bt / nch, j0 = bt % nch * ch, tn = cn - j0 < ch ? cn - j0 : ch;
+                if (!bin) {
+                    bin = sp_malloc(sizeof(float) * (size_t)ch * bc);
+                    bo = sp_malloc(sizeof(float) * (size_t)ch * bc);
+                }
+                for (int i = 0; i < tn; i++)
+                    memcpy(bin + (size_t)i * bc, p->bkgs + (size_t)b * bc, sizeof(float) * bc);
+                const float *res = tsf_chunk(bo, &p->bkg_tsf, beta_rows(bb[b], i0 + j0, p->bkg_tsf.P), bin, tn, C,
+                                             m->H, m->W);
+                for (int i = 0; i < tn; i++)
+                    memcpy(bkgs + ((size_t)(j0 + i) * M + b) * bc, res + (size_t)i * bc, sizeof(float) * bc);
+                continue;
+            }
+            const int lk = task / nch, l = lk / K, k = lk % K, j0 = task % nch * ch, a = i0 + j0;
+            const int tn = cn - j0 < ch ? cn - j0 : ch;
+            if (!in) {
+                in = sp_malloc(sizeof(float) * (size_t)ch * sc);
+                ts = sp_malloc(sizeof(float) * (size_t)ch * tc);
+                lo = m->has_layer_tsf && !out ? sp_malloc(sizeof(float) * (size_t)ch * lc) : NULL;
+            }
             for (int i = 0; i < tn; i++) /* the sprite, once per image (the transformers take a batch) */
                 memcpy(in + (size_t)i * sc, p->sprites + (size_t)k * sc, sizeof(float) * sc);
             /* the last transformer writes straight into out when there is one */
@@ -371,29 +406,11 @@ static void cands_run(sp_predictor *p, const sp_predict_betas *be, int i0, int c
                 memcpy(masks + o * HW, res + (size_t)i * lc + (size_t)C * HW, sizeof(float) * HW);
             }
         }
+        free(bo);
+        free(bin);
         free(lo);
         free(ts);
         free(in);
-    }
-
-    if (M > 0 && bkgs) {
-        const size_t bc = (size_t)C * HW;
-#pragma omp parallel
-        {
-            float *in = sp_malloc(sizeof(float) * CHUNK * bc), *bo = sp_malloc(sizeof(float) * CHUNK * bc);
-#pragma omp for schedule(dynamic, 1)
-            for (int task = 0; task < M * nch; task++) {
-                const int b = task / nch, j0 = task % nch * CHUNK, tn = cn - j0 < CHUNK ? cn - j0 : CHUNK;
-                for (int i = 0; i < tn; i++)
-                    memcpy(in + (size_t)i * bc, p->bkgs + (size_t)b * bc, sizeof(float) * bc);
-                const float *out = tsf_chunk(bo, &p->bkg_tsf, beta_rows(bb[b], i0 + j0, p->bkg_tsf.P), in, tn, C,
-                                             m->H, m->W);
-                for (int i = 0; i < tn; i++)
-                    memcpy(bkgs + ((size_t)(j0 + i) * M + b) * bc, out + (size_t)i * bc, sizeof(float) * bc);
-            }
-            free(bo);
-            free(in);
-        }
     }
 }
 

@@ -106,6 +106,40 @@ static void run_case(const char *cas)
     snprintf(name, sizeof name, "predict_%s_deterministic", cas);
     CHECK(name, !memcmp(again, layers, sizeof(float) * nl) && !memcmp(again_m, masks, sizeof(float) * nm),
           "two runs differ");
+    /* the candidates of the batch repeated 8 times: made in one call (tasks
+     * of up to 8 images, sp_predict.c's chunk_images), then in groups of 3
+     * and image by image from the same parameters: the same bits.  (Not
+     * against the 3 images' candidates above: the encoder's and the
+     * regressors' GEMMs may round a column by the batch's width.) */
+    {
+        const int R = 8, n2 = R * n, F = sp_predictor_features(p);
+        const size_t xs = (size_t)m->C * HW, li = (size_t)L * K * m->C * HW, mi = (size_t)L * K * HW,
+                     bi = (size_t)M * m->C * HW;
+        float *x2 = sp_malloc(sizeof(float) * n2 * xs), *feat = sp_malloc(sizeof(float) * (size_t)n2 * F);
+        for (int i = 0; i < n2; i++)
+            memcpy(x2 + i * xs, sp_f32(img) + (size_t)(i % n) * xs, sizeof(float) * xs);
+        sp_predict_features(p, feat, x2, n2);
+        sp_predict_betas *be = sp_predict_betas_new(p, feat, n2, M > 0);
+        float *l1 = sp_malloc(sizeof(float) * n2 * li), *m1 = sp_malloc(sizeof(float) * n2 * mi);
+        float *b1 = sp_malloc(sizeof(float) * (n2 * bi + 1));
+        float *l2 = sp_malloc(sizeof(float) * n2 * li), *m2 = sp_malloc(sizeof(float) * n2 * mi);
+        float *b2 = sp_malloc(sizeof(float) * (n2 * bi + 1));
+        sp_predict_cands(p, be, 0, n2, l1, m1, M ? b1 : NULL);
+        int same = 1;
+        for (int g = 3; g >= 1; g -= 2) {
+            memset(l2, 0xff, sizeof(float) * n2 * li);
+            memset(m2, 0xff, sizeof(float) * n2 * mi);
+            memset(b2, 0xff, sizeof(float) * n2 * bi);
+            for (int i = 0; i < n2; i += g)
+                sp_predict_cands(p, be, i, n2 - i < g ? n2 - i : g, l2 + i * li, m2 + i * mi, M ? b2 + i * bi : NULL);
+            same &= !memcmp(l2, l1, sizeof(float) * n2 * li) && !memcmp(m2, m1, sizeof(float) * n2 * mi) &&
+                    (!M || !memcmp(b2, b1, sizeof(float) * n2 * bi));
+        }
+        snprintf(name, sizeof name, "predict_%s_candidates_of_%d_images_whole_by_3_by_1_same_bits", cas, n2);
+        CHECK(name, same, "candidates made in groups differ from the batch's");
+        sp_predict_betas_free(be);
+        FREE_ALL(x2, feat, l1, m1, b1, l2, m2, b2);
+    }
     /* sp_predictor_open: the encoder's weights straight from the file into
      * its arena, the model's own copies left unread: the same bits */
     snprintf(path, sizeof path, "tests/golden/predict/%s.spm", cas);
