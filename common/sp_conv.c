@@ -30,6 +30,7 @@
 
 #include <immintrin.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -270,6 +271,86 @@ static void gemm_forward(float *y, const float *weight, const float *pk, const f
                  (int)N, 0.0f, y, (int)N);
 }
 
+/* A stride-2 convolution whose output rows are whole blocks of 32 (a
+ * ResNet stem: 7x7 on 128x128 images, 64 outputs a row) by an implicit
+ * GEMM with the 16-lane tiles: the input split into its even and odd
+ * columns, each plane padded with zeros, so that a block of 32 outputs
+ * reads window value (c, ki, kj) as 32 consecutive floats of one plane
+ * row; the im2col matrix (49 values an input value: 2.4 MB an image for
+ * that stem) and its copy into the tiles' panels are never made.  Each
+ * output is the tiles' same chain of multiply-adds over (c, ki, kj), so the
+ * same bits.  The planes' layout: */
+typedef struct {
+    size_t rh, rw; /* a plane's rows (input rows -ph .. 2(Ho-1) - ph + kh - 1) and row length */
+    int pl;        /* zero columns left of a row's first value */
+} phases;
+
+/* a window column's plane (its input columns' parity) and its shift in plane columns */
+static int phase_of(const sp_conv2d_desc *d, int kj) { return ((kj - d->pw) % 2 + 2) % 2; }
+static int shift_of(const sp_conv2d_desc *d, int kj) { return (kj - d->pw - phase_of(d, kj)) / 2; }
+
+static phases phase_layout(const sp_conv2d_desc *d)
+{
+    phases f;
+    const int Ho = sp_conv2d_ho(d), Wo = sp_conv2d_wo(d);
+    int qmin = 0, qmax = 0;
+    for (int kj = 0; kj < d->kw; kj++) {
+        const int q = shift_of(d, kj);
+        qmin = q < qmin ? q : qmin;
+        qmax = q > qmax ? q : qmax;
+    }
+    f.pl = -qmin;
+    f.rh = (size_t)(2 * (Ho - 1) + d->kh);
+    f.rw = ((size_t)(f.pl + Wo + qmax) + 15) / 16 * 16;
+    const size_t valid = (size_t)(d->w + 1) / 2; /* a plane's values a row, at most */
+    if (f.rw < (size_t)f.pl + valid)
+        f.rw = ((size_t)f.pl + valid + 15) / 16 * 16;
+    return f;
+}
+
+static int implicit_ok(const sp_conv2d_desc *d, size_t P, size_t K)
+{
+    if (d->sh != 2 || d->sw != 2 || sp_conv2d_wo(d) % 32 != 0 || !sp_conv3x3_wide())
+        return 0;
+    const phases f = phase_layout(d);
+    return (size_t)d->c * 2 * f.rh * f.rw <= K * P; /* in the column matrix's room */
+}
+
+/* y [O, P] = the convolution of one image x by the packed weights pk,
+ * planes: implicit_ok's room */
+static void forward_implicit(float *y, const float *x, const float *pk, const sp_conv2d_desc *d, size_t P,
+                             size_t K, float *planes)
+{
+    const phases f = phase_layout(d);
+    const int H = d->h, W = d->w, Wo = sp_conv2d_wo(d);
+    for (int c = 0; c < d->c; c++)
+        for (size_t r = 0; r < f.rh; r++) {
+            const int ih = (int)r - d->ph;
+            float *ev = planes + ((size_t)(2 * c) * f.rh + r) * f.rw, *od = ev + f.rh * f.rw;
+            memset(ev, 0, sizeof(float) * f.rw);
+            memset(od, 0, sizeof(float) * f.rw);
+            if (ih < 0 || ih >= H)
+                continue;
+            const float *xr = x + ((size_t)c * H + (size_t)ih) * W;
+            for (int m = 0; 2 * m < W; m++)
+                ev[f.pl + m] = xr[2 * m];
+            for (int m = 0; 2 * m + 1 < W; m++)
+                od[f.pl + m] = xr[2 * m + 1];
+        }
+    int32_t *off = sp_malloc(sizeof(int32_t) * K);
+    size_t *col_at = sp_malloc(sizeof(size_t) * (P / 32));
+    for (int c = 0, k = 0; c < d->c; c++)
+        for (int ki = 0; ki < d->kh; ki++)
+            for (int kj = 0; kj < d->kw; kj++, k++)
+                off[k] = (int32_t)(((size_t)(2 * c + phase_of(d, kj)) * f.rh + (size_t)ki) * f.rw +
+                                   (size_t)(f.pl + shift_of(d, kj)));
+    for (size_t q = 0; q < P / 32; q++) /* block q: output row oh, columns ow0 .. ow0 + 31 */
+        col_at[q] = (2 * (32 * q / (size_t)Wo)) * f.rw + 32 * q % (size_t)Wo;
+    sp_gemm_tiles_rows(y, P, pk, planes, col_at, off, (size_t)d->o, P, K);
+    free(col_at);
+    free(off);
+}
+
 /* One image's forward, one GEMM: y [O, P] from x [C, H, W] (col: its
  * column matrix's room, bp: the tiles' panels), bias, then ep with res,
  * this image's residual */
@@ -279,11 +360,15 @@ static void forward_one(float *y, const float *x, const float *weight, const flo
 {
     const size_t O = (size_t)d->o;
     const float *b = x;
-    if (!pointwise(d)) {
-        im2col(col, P, b, d);
-        b = col;
+    if (pk && implicit_ok(d, P, K)) {
+        forward_implicit(y, x, pk, d, P, K, col);
+    } else {
+        if (!pointwise(d)) {
+            im2col(col, P, b, d);
+            b = col;
+        }
+        gemm_forward(y, weight, pk, b, O, P, K, bp);
     }
-    gemm_forward(y, weight, pk, b, O, P, K, bp);
     if (bias || ep)
         for (size_t o = 0; o < O; o++)
             sp_conv_out_row(y + o * P, y + o * P, P, bias ? bias[o] : 0.0f, ep, o, res ? res + o * P : NULL);

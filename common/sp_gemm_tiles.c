@@ -27,6 +27,7 @@
 #include "sp_gemm_tiles.h"
 
 #include <immintrin.h>
+#include <stdint.h>
 #include <string.h>
 
 #define MR SP_GEMM_TILES_MR
@@ -197,4 +198,39 @@ void sp_gemm_tiles(float *c, size_t ldc, const float *pk, const float *b, size_t
                     block_panel(cb, ldc, pb, ws + (j - j0) * K, w, K, w, pw, wide);
             }
     }
+}
+
+/* tile8x32 with b's row k at b + off[k]: the same chain of multiply-adds
+ * for every output */
+__attribute__((target("avx512f,avx512vl,fma"))) static void tile8x32_rows(float *c, size_t ldc, const float *pk,
+                                                                        const float *b, const int32_t *off,
+                                                                        size_t K)
+{
+    __m512 acc[MR][2];
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (size_t k = 0; k < K; k++, pk += MR) {
+        const float *bk = b + off[k];
+        const __m512 x0 = _mm512_loadu_ps(bk), x1 = _mm512_loadu_ps(bk + 16);
+        _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++)
+        {
+            const __m512 w = _mm512_set1_ps(pk[r]);
+            acc[r][0] = _mm512_fmadd_ps(w, x0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(w, x1, acc[r][1]);
+        }
+    }
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++)
+    {
+        _mm512_storeu_ps(c + (size_t)r * ldc, acc[r][0]);
+        _mm512_storeu_ps(c + (size_t)r * ldc + 16, acc[r][1]);
+    }
+}
+
+void sp_gemm_tiles_rows(float *c, size_t ldc, const float *pk, const float *b, const size_t *col_at,
+                        const int32_t *off, size_t M, size_t N, size_t K)
+{
+    /* a block of 32 columns at a time through every 8-row block of A: its
+     * K rows of b (K x 128 bytes, spread over the caller's rows) stay in L1 */
+    for (size_t j = 0; j < N; j += 32)
+        for (size_t blk = 0; blk < M / MR; blk++)
+            tile8x32_rows(c + blk * MR * ldc + j, ldc, pk + blk * K * MR, b + col_at[j / 32], off, K);
 }

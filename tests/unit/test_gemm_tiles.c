@@ -16,7 +16,10 @@
  *    |w| |x| per output, and where the tiles take it, bit for bit against
  *    the fmaf chain over (c, ki, kj) (a value of the column matrix in the
  *    wrong place, or a dropped one, changes the sum).  Both widths are run again by tests/cli/conv_paths.sh
- *    (SP_CONV_AVX512=0 / 1) and sgemm alone by SP_CONV_IM2COL=1. */
+ *    (SP_CONV_AVX512=0 / 1) and sgemm alone by SP_CONV_IM2COL=1.  Stride-2
+ *    layers whose output rows are whole blocks of 32 skip im2col with 16
+ *    lanes (the input's even and odd columns read in place): the same
+ *    chain, so the same check. */
 #include "sp_conv.h"
 #include "sp_conv_direct.h"
 #include "sp_cpu.h"
@@ -203,5 +206,10 @@ int main(void)
      * takes several images */
     conv_case("a 7x7 stride-2 stem, 3 -> 16 channels, 128x128", (sp_conv2d_desc){1, 3, 128, 128, 16, 7, 7, 2, 2, 3, 3});
     conv_case("3x3 stride 2, 16 -> 8 channels, 9x7, 7 images", (sp_conv2d_desc){7, 16, 9, 7, 8, 3, 3, 2, 2, 1, 1});
+    /* output rows of whole blocks of 32, read in place from the input's
+     * even and odd columns (sp_conv.c's implicit GEMM, 16 lanes): an odd
+     * input width, a 5x5 window, a 3x3 one, several images */
+    conv_case("5x5 stride 2 pad 2, 4 -> 8 channels, 64x63 (32x32 out), 3 images", (sp_conv2d_desc){3, 4, 64, 63, 8, 5, 5, 2, 2, 2, 2});
+    conv_case("3x3 stride 2 pad 1, 8 -> 16 channels, 20x128 (10x64 out), 2 images", (sp_conv2d_desc){2, 8, 20, 128, 16, 3, 3, 2, 2, 1, 1});
     TEST_MAIN_END;
 }
