@@ -301,16 +301,20 @@ static phases phase_layout(const sp_conv2d_desc *d)
     }
     f.pl = -qmin;
     f.rh = (size_t)(2 * (Ho - 1) + d->kh);
-    f.rw = ((size_t)(f.pl + Wo + qmax) + 15) / 16 * 16;
+    f.rw = ((size_t)(f.pl + Wo + qmax) + 7) / 8 * 8;
     const size_t valid = (size_t)(d->w + 1) / 2; /* a plane's values a row, at most */
     if (f.rw < (size_t)f.pl + valid)
-        f.rw = ((size_t)f.pl + valid + 15) / 16 * 16;
+        f.rw = ((size_t)f.pl + valid + 7) / 8 * 8;
     return f;
 }
 
+/* output rows of whole blocks of 32, or pairs of rows of 16 (ResNet-18's
+ * layer 2 at 128x128: its stride-2 3x3 and 1x1 convolutions) */
 static int implicit_ok(const sp_conv2d_desc *d, size_t P, size_t K)
 {
-    if (d->sh != 2 || d->sw != 2 || sp_conv2d_wo(d) % 32 != 0 || !sp_conv3x3_wide())
+    const int Wo = sp_conv2d_wo(d);
+    if (d->sh != 2 || d->sw != 2 || !(Wo % 32 == 0 || (Wo == 16 && sp_conv2d_ho(d) % 2 == 0)) ||
+        !sp_conv3x3_wide())
         return 0;
     const phases f = phase_layout(d);
     return (size_t)d->c * 2 * f.rh * f.rw <= K * P; /* in the column matrix's room */
@@ -344,9 +348,10 @@ static void forward_implicit(float *y, const float *x, const float *pk, const sp
             for (int kj = 0; kj < d->kw; kj++, k++)
                 off[k] = (int32_t)(((size_t)(2 * c + phase_of(d, kj)) * f.rh + (size_t)ki) * f.rw +
                                    (size_t)(f.pl + shift_of(d, kj)));
-    for (size_t q = 0; q < P / 32; q++) /* block q: output row oh, columns ow0 .. ow0 + 31 */
+    /* block q: output row oh, its columns ow0 .. ow0 + 31, or (16 a row) rows oh and oh + 1 */
+    for (size_t q = 0; q < P / 32; q++)
         col_at[q] = (2 * (32 * q / (size_t)Wo)) * f.rw + 32 * q % (size_t)Wo;
-    sp_gemm_tiles_rows(y, P, pk, planes, col_at, off, (size_t)d->o, P, K);
+    sp_gemm_tiles_rows(y, P, pk, planes, col_at, off, Wo == 16 ? 2 * f.rw : 16, (size_t)d->o, P, K);
     free(col_at);
     free(off);
 }
@@ -384,9 +389,10 @@ static void forward_range(float *y, const float *x, const float *weight, const f
     float *col = ws, *tmp = ws + p->col, *bp = tmp + p->tmp;
     for (int n = n0; n < n1; n += (int)p->g) {
         size_t gn = (size_t)(n1 - n) < p->g ? (size_t)(n1 - n) : p->g;
-        if (gn == 1) {
-            forward_one(y + (size_t)n * O * P, x + (size_t)n * xs, weight, pk, bias, d, P, K, col, bp, ep,
-                        ep && ep->residual ? ep->residual + (size_t)n * O * P : NULL);
+        if (gn == 1 || (pk && implicit_ok(d, P, K))) { /* the implicit GEMM takes one image at a time */
+            for (int i = n; i < n + (int)gn; i++)
+                forward_one(y + (size_t)i * O * P, x + (size_t)i * xs, weight, pk, bias, d, P, K, col, bp, ep,
+                            ep && ep->residual ? ep->residual + (size_t)i * O * P : NULL);
             continue;
         }
         size_t ld = gn * P;
