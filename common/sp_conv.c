@@ -308,12 +308,13 @@ static phases phase_layout(const sp_conv2d_desc *d)
     return f;
 }
 
-/* output rows of whole blocks of 32, or pairs of rows of 16 (ResNet-18's
- * layer 2 at 128x128: its stride-2 3x3 and 1x1 convolutions) */
+/* output rows of whole blocks of 32, or 2 rows of 16 or 4 rows of 8 a
+ * block (ResNet-18's layers 2 and 3 at 128x128: their stride-2 3x3 and 1x1
+ * convolutions) */
 static int implicit_ok(const sp_conv2d_desc *d, size_t P, size_t K)
 {
-    const int Wo = sp_conv2d_wo(d);
-    if (d->sh != 2 || d->sw != 2 || !(Wo % 32 == 0 || (Wo == 16 && sp_conv2d_ho(d) % 2 == 0)) ||
+    const int Wo = sp_conv2d_wo(d), Ho = sp_conv2d_ho(d);
+    if (d->sh != 2 || d->sw != 2 || !(Wo % 32 == 0 || (Wo == 16 && Ho % 2 == 0) || (Wo == 8 && Ho % 4 == 0)) ||
         !sp_conv3x3_wide())
         return 0;
     const phases f = phase_layout(d);
@@ -348,10 +349,11 @@ static void forward_implicit(float *y, const float *x, const float *pk, const sp
             for (int kj = 0; kj < d->kw; kj++, k++)
                 off[k] = (int32_t)(((size_t)(2 * c + phase_of(d, kj)) * f.rh + (size_t)ki) * f.rw +
                                    (size_t)(f.pl + shift_of(d, kj)));
-    /* block q: output row oh, its columns ow0 .. ow0 + 31, or (16 a row) rows oh and oh + 1 */
+    /* block q: output row oh, its columns ow0 .. ow0 + 31, or rows oh .. oh + 32 / Wo - 1
+     * (their input rows 2 plane rows apart) */
     for (size_t q = 0; q < P / 32; q++)
         col_at[q] = (2 * (32 * q / (size_t)Wo)) * f.rw + 32 * q % (size_t)Wo;
-    sp_gemm_tiles_rows(y, P, pk, planes, col_at, off, Wo == 16 ? 2 * f.rw : 16, (size_t)d->o, P, K);
+    sp_gemm_tiles_rows(y, P, pk, planes, col_at, off, Wo < 32 ? (size_t)Wo : 32, 2 * f.rw, (size_t)d->o, P, K);
     free(col_at);
     free(off);
 }

@@ -200,17 +200,28 @@ void sp_gemm_tiles(float *c, size_t ldc, const float *pk, const float *b, size_t
     }
 }
 
-/* tile8x32 with b's row k at b + off[k] (its second 16 columns at
- * + half): the same chain of multiply-adds for every output */
+/* tile8x32 with b's row k at b + off[k]: 32 floats there (seg 32), 16
+ * there and 16 at + step (seg 16), or 8 at each of + 0, step, 2 step, 3
+ * step (seg 8); the same chain of multiply-adds for every output */
 __attribute__((target("avx512f,avx512vl,fma"))) static void tile8x32_rows(float *c, size_t ldc, const float *pk,
                                                                         const float *b, const int32_t *off,
-                                                                        size_t half, size_t K)
+                                                                        size_t seg, size_t step, size_t K)
 {
     __m512 acc[MR][2];
     _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (size_t k = 0; k < K; k++, pk += MR) {
         const float *bk = b + off[k];
-        const __m512 x0 = _mm512_loadu_ps(bk), x1 = _mm512_loadu_ps(bk + half);
+        __m512 x0, x1;
+        if (seg == 8) { /* two 8-float rows a vector */
+            x0 = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(bk))),
+                                                     _mm256_castps_pd(_mm256_loadu_ps(bk + step)), 1));
+            x1 = _mm512_castpd_ps(
+                _mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(bk + 2 * step))),
+                                   _mm256_castps_pd(_mm256_loadu_ps(bk + 3 * step)), 1));
+        } else {
+            x0 = _mm512_loadu_ps(bk);
+            x1 = _mm512_loadu_ps(bk + (seg == 16 ? step : 16));
+        }
         _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++)
         {
             const __m512 w = _mm512_set1_ps(pk[r]);
@@ -226,12 +237,12 @@ __attribute__((target("avx512f,avx512vl,fma"))) static void tile8x32_rows(float 
 }
 
 void sp_gemm_tiles_rows(float *c, size_t ldc, const float *pk, const float *b, const size_t *col_at,
-                        const int32_t *off, size_t half, size_t M, size_t N, size_t K)
+                        const int32_t *off, size_t seg, size_t step, size_t M, size_t N, size_t K)
 {
     /* a block of 32 columns at a time through every 8-row block of A: its
      * K rows of b (K x 128 bytes, spread over the caller's rows) stay in
      * the cache */
     for (size_t j = 0; j < N; j += 32)
         for (size_t blk = 0; blk < M / MR; blk++)
-            tile8x32_rows(c + blk * MR * ldc + j, ldc, pk + blk * K * MR, b + col_at[j / 32], off, half, K);
+            tile8x32_rows(c + blk * MR * ldc + j, ldc, pk + blk * K * MR, b + col_at[j / 32], off, seg, step, K);
 }

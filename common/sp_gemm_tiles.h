@@ -27,11 +27,11 @@ void sp_gemm_tiles(float *c, size_t ldc, const float *pk, const float *b, size_t
 size_t sp_gemm_tiles_ws_floats(size_t K);
 
 /* c [M, N] = A . B with 16 lanes (sp_conv3x3_wide) where B is not stored:
- * columns [32q, 32q + 16) of its row k are the 16 floats at
- * b + col_at[q] + off[k], columns [32q + 16, 32q + 32) those half floats
- * further (an implicit GEMM: a convolution reading its input in place).
- * N a multiple of 32.  The same bits as sp_gemm_tiles on the same B. */
+ * columns [32q, 32q + 32) of its row k start at b + col_at[q] + off[k],
+ * in runs of seg floats step apart (seg 32: one run; 16: two; 8: four),
+ * an implicit GEMM: a convolution reading its input in place.  N a
+ * multiple of 32.  The same bits as sp_gemm_tiles on the same B. */
 void sp_gemm_tiles_rows(float *c, size_t ldc, const float *pk, const float *b, const size_t *col_at,
-                        const int32_t *off, size_t half, size_t M, size_t N, size_t K);
+                        const int32_t *off, size_t seg, size_t step, size_t M, size_t N, size_t K);
 
 #endif
