@@ -41,26 +41,40 @@ void sp_gemm_tiles_pack(float *pk, const float *a, size_t M, size_t K)
                 pk[(blk * K + k) * MR + r] = a[(blk * MR + r) * K + k];
 }
 
-/* 8 rows x 32 columns, 16 lanes: 16 accumulators */
-__attribute__((target("avx512f,avx512vl,fma"))) static void tile8x32(float *c, size_t ldc, const float *pk,
-                                                                   const float *b, size_t ldb, size_t K)
+/* The 8 x 32 tile's steps (16 lanes, 16 accumulators): one k's
+ * multiply-adds, its 8 weights at pk, b's 32 values in x0, x1; the
+ * outputs' stores. */
+__attribute__((target("avx512f,avx512vl,fma"), always_inline)) static inline void fma8x32(__m512 acc[MR][2],
+                                                                                        const float *pk,
+                                                                                        __m512 x0, __m512 x1)
 {
-    __m512 acc[MR][2];
-    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    for (size_t k = 0; k < K; k++, b += ldb, pk += MR) {
-        const __m512 x0 = _mm512_loadu_ps(b), x1 = _mm512_loadu_ps(b + 16);
-        _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++)
-        {
-            const __m512 w = _mm512_set1_ps(pk[r]);
-            acc[r][0] = _mm512_fmadd_ps(w, x0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(w, x1, acc[r][1]);
-        }
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++)
+    {
+        const __m512 w = _mm512_set1_ps(pk[r]);
+        acc[r][0] = _mm512_fmadd_ps(w, x0, acc[r][0]);
+        acc[r][1] = _mm512_fmadd_ps(w, x1, acc[r][1]);
     }
+}
+
+__attribute__((target("avx512f,avx512vl,fma"), always_inline)) static inline void store8x32(float *c, size_t ldc,
+                                                                                          __m512 acc[MR][2])
+{
     _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++)
     {
         _mm512_storeu_ps(c + (size_t)r * ldc, acc[r][0]);
         _mm512_storeu_ps(c + (size_t)r * ldc + 16, acc[r][1]);
     }
+}
+
+/* 8 rows x 32 columns, 16 lanes */
+__attribute__((target("avx512f,avx512vl,fma"))) static void tile8x32(float *c, size_t ldc, const float *pk,
+                                                                   const float *b, size_t ldb, size_t K)
+{
+    __m512 acc[MR][2];
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (size_t k = 0; k < K; k++, b += ldb, pk += MR)
+        fma8x32(acc, pk, _mm512_loadu_ps(b), _mm512_loadu_ps(b + 16));
+    store8x32(c, ldc, acc);
 }
 
 /* 8 rows x the first n <= 16 columns, 16 lanes: masked loads and stores
@@ -222,18 +236,9 @@ __attribute__((target("avx512f,avx512vl,fma"))) static void tile8x32_rows(float 
             x0 = _mm512_loadu_ps(bk);
             x1 = _mm512_loadu_ps(bk + (seg == 16 ? step : 16));
         }
-        _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++)
-        {
-            const __m512 w = _mm512_set1_ps(pk[r]);
-            acc[r][0] = _mm512_fmadd_ps(w, x0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(w, x1, acc[r][1]);
-        }
+        fma8x32(acc, pk, x0, x1);
     }
-    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++)
-    {
-        _mm512_storeu_ps(c + (size_t)r * ldc, acc[r][0]);
-        _mm512_storeu_ps(c + (size_t)r * ldc + 16, acc[r][1]);
-    }
+    store8x32(c, ldc, acc);
 }
 
 void sp_gemm_tiles_rows(float *c, size_t ldc, const float *pk, const float *b, const size_t *col_at,
