@@ -271,15 +271,16 @@ static void gemm_forward(float *y, const float *weight, const float *pk, const f
                  (int)N, 0.0f, y, (int)N);
 }
 
-/* A stride-2 convolution whose output rows are whole blocks of 32 (a
- * ResNet stem: 7x7 on 128x128 images, 64 outputs a row) by an implicit
- * GEMM with the 16-lane tiles: the input split into its even and odd
- * columns, each plane padded with zeros, so that a block of 32 outputs
- * reads window value (c, ki, kj) as 32 consecutive floats of one plane
- * row; the im2col matrix (49 values an input value: 2.4 MB an image for
- * that stem) and its copy into the tiles' panels are never made.  Each
- * output is the tiles' same chain of multiply-adds over (c, ki, kj), so the
- * same bits.  The planes' layout: */
+/* A stride-2 convolution whose output rows fill blocks of 32 outputs (a
+ * ResNet stem: 7x7 on 128x128 images, 64 outputs a row; 2 rows of 16 or 4
+ * of 8 a block) by an implicit GEMM with the 16-lane tiles: the input split
+ * into its even and odd columns, each plane padded with zeros, so that a
+ * block reads window value (c, ki, kj) as 32 consecutive floats of one
+ * plane row, or runs of 16 or 8 two plane rows apart; the im2col matrix
+ * (49 values an input value: 2.4 MB an image for that stem) and its copy
+ * into the tiles' panels are never made.  Each output is the tiles' same
+ * chain of multiply-adds over (c, ki, kj), so the same bits.  The planes'
+ * layout: */
 typedef struct {
     size_t rh, rw; /* a plane's rows (input rows -ph .. 2(Ho-1) - ph + kh - 1) and row length */
     int pl;        /* zero columns left of a row's first value */
@@ -309,8 +310,9 @@ static phases phase_layout(const sp_conv2d_desc *d)
 }
 
 /* output rows of whole blocks of 32, or 2 rows of 16 or 4 rows of 8 a
- * block (ResNet-18's layers 2 and 3 at 128x128: their stride-2 3x3 and 1x1
- * convolutions) */
+ * block (ResNet-18's stem and layers 2 and 3's stride-2 3x3 convolutions
+ * at 128x128), and the planes within the column matrix's room (not a 1x1
+ * stride-2 one's: its matrix is a quarter of its input, it stays im2col) */
 static int implicit_ok(const sp_conv2d_desc *d, size_t P, size_t K)
 {
     const int Wo = sp_conv2d_wo(d), Ho = sp_conv2d_ho(d);

@@ -17,7 +17,7 @@
  *    the fmaf chain over (c, ki, kj) (a value of the column matrix in the
  *    wrong place, or a dropped one, changes the sum).  Both widths are run again by tests/cli/conv_paths.sh
  *    (SP_CONV_AVX512=0 / 1) and sgemm alone by SP_CONV_IM2COL=1.  Stride-2
- *    layers whose output rows are whole blocks of 32 (or 2 of 16, 4 of 8) skip im2col with 16
+ *    3x3 (or larger) layers whose output rows are whole blocks of 32 (or 2 of 16, 4 of 8) skip im2col with 16
  *    lanes (the input's even and odd columns read in place): the same
  *    chain, so the same check. */
 #include "sp_conv.h"
@@ -211,10 +211,12 @@ int main(void)
      * input width, a 5x5 window, a 3x3 one, several images */
     conv_case("5x5 stride 2 pad 2, 4 -> 8 channels, 64x63 (32x32 out), 3 images", (sp_conv2d_desc){3, 4, 64, 63, 8, 5, 5, 2, 2, 2, 2});
     conv_case("3x3 stride 2 pad 1, 8 -> 16 channels, 20x128 (10x64 out), 2 images", (sp_conv2d_desc){2, 8, 20, 128, 16, 3, 3, 2, 2, 1, 1});
-    /* pairs of 16-output rows, groups of 3 images taken one by one */
+    /* pairs of 16-output rows, groups of 3 images taken one by one; a 1x1
+     * stride-2 layer of the same shape (im2col: its planes would not fit
+     * its column matrix's room) */
     conv_case("3x3 stride 2 pad 1, 16 -> 24 channels, 32x31 (16x16 out), 5 images", (sp_conv2d_desc){5, 16, 32, 31, 24, 3, 3, 2, 2, 1, 1});
     conv_case("1x1 stride 2, 12 -> 16 channels, 32x32 (16x16 out), 4 images", (sp_conv2d_desc){4, 12, 32, 32, 16, 1, 1, 2, 2, 0, 0});
-    /* four rows of 8 a block */
+    /* four rows of 8 a block; a 1x1 again (im2col) */
     conv_case("3x3 stride 2 pad 1, 20 -> 8 channels, 15x16 (8x8 out), 6 images", (sp_conv2d_desc){6, 20, 15, 16, 8, 3, 3, 2, 2, 1, 1});
     conv_case("1x1 stride 2, 16 -> 32 channels, 16x16 (8x8 out), 3 images", (sp_conv2d_desc){3, 16, 16, 16, 32, 1, 1, 2, 2, 0, 0});
     TEST_MAIN_END;
