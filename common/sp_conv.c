@@ -54,6 +54,7 @@ typedef struct {
     size_t pk;                       /* the weights packed for sp_gemm_tiles (shared), 0: sgemm */
     size_t bp;                       /* per thread: sp_gemm_tiles's panels of the column matrix */
     int T;
+    int implicit; /* the forward image by image by the implicit GEMM (implicit_ok) */
 } plan;
 
 /* an output map's positions (a GEMM's columns an image), and the column
@@ -66,6 +67,67 @@ static size_t positions(const sp_conv2d_desc *d)
 static size_t col_rows(const sp_conv2d_desc *d)
 {
     return (size_t)d->c * (size_t)d->kh * (size_t)d->kw;
+}
+
+/* A stride-2 convolution whose output rows fill blocks of 32 outputs (a
+ * ResNet stem: 7x7 on 128x128 images, 64 outputs a row; 2 rows of 16 or 4
+ * of 8 a block) by an implicit GEMM with the 16-lane tiles: the input split
+ * into its even and odd columns, each plane padded with zeros, so that a
+ * block reads window value (c, ki, kj) as 32 consecutive floats of one
+ * plane row, or runs of 16 or 8 two plane rows apart; the im2col matrix
+ * (49 values an input value: 2.4 MB an image for that stem) and its copy
+ * into the tiles' panels are never made.  Each output is the tiles' same
+ * chain of multiply-adds over (c, ki, kj), so the same bits.  The planes'
+ * layout: */
+typedef struct {
+    size_t rh, rw; /* a plane's rows (input rows -ph .. 2(Ho-1) - ph + kh - 1) and row length */
+    int pl;        /* zero columns left of a row's first value */
+} phases;
+
+/* a window column's plane (its input columns' parity) and its shift in plane columns */
+static int phase_of(const sp_conv2d_desc *d, int kj) { return ((kj - d->pw) % 2 + 2) % 2; }
+static int shift_of(const sp_conv2d_desc *d, int kj) { return (kj - d->pw - phase_of(d, kj)) / 2; }
+
+static phases phase_layout(const sp_conv2d_desc *d)
+{
+    phases f;
+    const int Ho = sp_conv2d_ho(d), Wo = sp_conv2d_wo(d);
+    int qmin = 0, qmax = 0;
+    for (int kj = 0; kj < d->kw; kj++) {
+        const int q = shift_of(d, kj);
+        qmin = q < qmin ? q : qmin;
+        qmax = q > qmax ? q : qmax;
+    }
+    f.pl = -qmin;
+    f.rh = (size_t)(2 * (Ho - 1) + d->kh);
+    f.rw = ((size_t)(f.pl + Wo + qmax) + 7) / 8 * 8;
+    const size_t valid = (size_t)(d->w + 1) / 2; /* a plane's values a row, at most */
+    if (f.rw < (size_t)f.pl + valid)
+        f.rw = ((size_t)f.pl + valid + 7) / 8 * 8;
+    return f;
+}
+
+/* the planes' floats: an even and an odd one per input channel */
+static size_t phase_floats(const sp_conv2d_desc *d, const phases *f)
+{
+    return (size_t)d->c * 2 * f->rh * f->rw;
+}
+
+/* output rows of whole blocks of 32, or 2 rows of 16 or 4 rows of 8 a
+ * block (ResNet-18's stem and layers 2 and 3's stride-2 3x3 convolutions
+ * at 128x128), and the planes within the column matrix's room (not a 1x1
+ * stride-2 one's: its matrix is a quarter of its input, it stays im2col) */
+static int implicit_ok(const sp_conv2d_desc *d, size_t P, size_t K)
+{
+    const int Wo = sp_conv2d_wo(d), Ho = sp_conv2d_ho(d);
+    if (d->sh != 2 || d->sw != 2 || !(Wo % 32 == 0 || (Wo == 16 && Ho % 2 == 0) || (Wo == 8 && Ho % 4 == 0)) ||
+        !sp_conv3x3_wide())
+        return 0;
+    const phases f = phase_layout(d);
+    /* the planes and the tables of sp_gemm_tiles_rows in the column
+     * matrix's room, their offsets 32-bit */
+    const size_t need = phase_floats(d, &f) + K + P / 32;
+    return need <= K * P && need < ((size_t)1 << 31);
 }
 
 /* images per GEMM before the batch's own limit: GROUP_COLS columns within
@@ -106,6 +168,7 @@ static plan make_plan(const sp_conv2d_desc *d, int T)
     p.pk = sp_conv_gemm_tiles_ok(d) ? (size_t)d->o * p.K : 0;
     p.bp = p.pk ? sp_gemm_tiles_ws_floats(p.K) : 0;
     p.per_thread = p.col + p.tmp + p.bp;
+    p.implicit = p.pk && implicit_ok(d, p.P, p.K);
     return p;
 }
 
@@ -271,65 +334,16 @@ static void gemm_forward(float *y, const float *weight, const float *pk, const f
                  (int)N, 0.0f, y, (int)N);
 }
 
-/* A stride-2 convolution whose output rows fill blocks of 32 outputs (a
- * ResNet stem: 7x7 on 128x128 images, 64 outputs a row; 2 rows of 16 or 4
- * of 8 a block) by an implicit GEMM with the 16-lane tiles: the input split
- * into its even and odd columns, each plane padded with zeros, so that a
- * block reads window value (c, ki, kj) as 32 consecutive floats of one
- * plane row, or runs of 16 or 8 two plane rows apart; the im2col matrix
- * (49 values an input value: 2.4 MB an image for that stem) and its copy
- * into the tiles' panels are never made.  Each output is the tiles' same
- * chain of multiply-adds over (c, ki, kj), so the same bits.  The planes'
- * layout: */
-typedef struct {
-    size_t rh, rw; /* a plane's rows (input rows -ph .. 2(Ho-1) - ph + kh - 1) and row length */
-    int pl;        /* zero columns left of a row's first value */
-} phases;
-
-/* a window column's plane (its input columns' parity) and its shift in plane columns */
-static int phase_of(const sp_conv2d_desc *d, int kj) { return ((kj - d->pw) % 2 + 2) % 2; }
-static int shift_of(const sp_conv2d_desc *d, int kj) { return (kj - d->pw - phase_of(d, kj)) / 2; }
-
-static phases phase_layout(const sp_conv2d_desc *d)
-{
-    phases f;
-    const int Ho = sp_conv2d_ho(d), Wo = sp_conv2d_wo(d);
-    int qmin = 0, qmax = 0;
-    for (int kj = 0; kj < d->kw; kj++) {
-        const int q = shift_of(d, kj);
-        qmin = q < qmin ? q : qmin;
-        qmax = q > qmax ? q : qmax;
-    }
-    f.pl = -qmin;
-    f.rh = (size_t)(2 * (Ho - 1) + d->kh);
-    f.rw = ((size_t)(f.pl + Wo + qmax) + 7) / 8 * 8;
-    const size_t valid = (size_t)(d->w + 1) / 2; /* a plane's values a row, at most */
-    if (f.rw < (size_t)f.pl + valid)
-        f.rw = ((size_t)f.pl + valid + 7) / 8 * 8;
-    return f;
-}
-
-/* output rows of whole blocks of 32, or 2 rows of 16 or 4 rows of 8 a
- * block (ResNet-18's stem and layers 2 and 3's stride-2 3x3 convolutions
- * at 128x128), and the planes within the column matrix's room (not a 1x1
- * stride-2 one's: its matrix is a quarter of its input, it stays im2col) */
-static int implicit_ok(const sp_conv2d_desc *d, size_t P, size_t K)
-{
-    const int Wo = sp_conv2d_wo(d), Ho = sp_conv2d_ho(d);
-    if (d->sh != 2 || d->sw != 2 || !(Wo % 32 == 0 || (Wo == 16 && Ho % 2 == 0) || (Wo == 8 && Ho % 4 == 0)) ||
-        !sp_conv3x3_wide())
-        return 0;
-    const phases f = phase_layout(d);
-    return (size_t)d->c * 2 * f.rh * f.rw <= K * P; /* in the column matrix's room */
-}
-
 /* y [O, P] = the convolution of one image x by the packed weights pk,
- * planes: implicit_ok's room */
+ * planes: implicit_ok's room (the column matrix's) */
 static void forward_implicit(float *y, const float *x, const float *pk, const sp_conv2d_desc *d, size_t P,
                              size_t K, float *planes)
 {
     const phases f = phase_layout(d);
     const int H = d->h, W = d->w, Wo = sp_conv2d_wo(d);
+    /* after the planes, the window values' offsets and the blocks' (the
+     * room is malloc'd memory, so it may hold int32 now, floats later) */
+    int32_t *off = (int32_t *)(void *)(planes + phase_floats(d, &f)), *col_at = off + K;
     for (int c = 0; c < d->c; c++)
         for (size_t r = 0; r < f.rh; r++) {
             const int ih = (int)r - d->ph;
@@ -344,8 +358,6 @@ static void forward_implicit(float *y, const float *x, const float *pk, const sp
             for (int m = 0; 2 * m + 1 < W; m++)
                 od[f.pl + m] = xr[2 * m + 1];
         }
-    int32_t *off = sp_malloc(sizeof(int32_t) * K);
-    size_t *col_at = sp_malloc(sizeof(size_t) * (P / 32));
     for (int c = 0, k = 0; c < d->c; c++)
         for (int ki = 0; ki < d->kh; ki++)
             for (int kj = 0; kj < d->kw; kj++, k++)
@@ -354,22 +366,20 @@ static void forward_implicit(float *y, const float *x, const float *pk, const sp
     /* block q: output row oh, its columns ow0 .. ow0 + 31, or rows oh .. oh + 32 / Wo - 1
      * (their input rows 2 plane rows apart) */
     for (size_t q = 0; q < P / 32; q++)
-        col_at[q] = (2 * (32 * q / (size_t)Wo)) * f.rw + 32 * q % (size_t)Wo;
+        col_at[q] = (int32_t)((2 * (32 * q / (size_t)Wo)) * f.rw + 32 * q % (size_t)Wo);
     sp_gemm_tiles_rows(y, P, pk, planes, col_at, off, Wo < 32 ? (size_t)Wo : 32, 2 * f.rw, (size_t)d->o, P, K);
-    free(col_at);
-    free(off);
 }
 
 /* One image's forward, one GEMM: y [O, P] from x [C, H, W] (col: its
  * column matrix's room, bp: the tiles' panels), bias, then ep with res,
  * this image's residual */
 static void forward_one(float *y, const float *x, const float *weight, const float *pk, const float *bias,
-                        const sp_conv2d_desc *d, size_t P, size_t K, float *col, float *bp,
+                        const sp_conv2d_desc *d, size_t P, size_t K, int implicit, float *col, float *bp,
                         const sp_conv2d_epilogue *ep, const float *res)
 {
     const size_t O = (size_t)d->o;
     const float *b = x;
-    if (pk && implicit_ok(d, P, K)) {
+    if (implicit) {
         forward_implicit(y, x, pk, d, P, K, col);
     } else {
         if (!pointwise(d)) {
@@ -393,10 +403,10 @@ static void forward_range(float *y, const float *x, const float *weight, const f
     float *col = ws, *tmp = ws + p->col, *bp = tmp + p->tmp;
     for (int n = n0; n < n1; n += (int)p->g) {
         size_t gn = (size_t)(n1 - n) < p->g ? (size_t)(n1 - n) : p->g;
-        if (gn == 1 || (pk && implicit_ok(d, P, K))) { /* the implicit GEMM takes one image at a time */
+        if (gn == 1 || p->implicit) { /* the implicit GEMM takes one image at a time */
             for (int i = n; i < n + (int)gn; i++)
-                forward_one(y + (size_t)i * O * P, x + (size_t)i * xs, weight, pk, bias, d, P, K, col, bp, ep,
-                            ep && ep->residual ? ep->residual + (size_t)i * O * P : NULL);
+                forward_one(y + (size_t)i * O * P, x + (size_t)i * xs, weight, pk, bias, d, P, K, p->implicit, col,
+                            bp, ep, ep && ep->residual ? ep->residual + (size_t)i * O * P : NULL);
             continue;
         }
         size_t ld = gn * P;
@@ -490,7 +500,7 @@ void sp_conv2d_forward_image(float *y, const float *x, const float *pk, const sp
                              const sp_conv2d_epilogue *ep, const float *res)
 {
     const size_t P = positions(d), K = col_rows(d);
-    forward_one(y, x, NULL, pk, NULL, d, P, K, ws, ws + (pointwise(d) ? 0 : K * P), ep, res);
+    forward_one(y, x, NULL, pk, NULL, d, P, K, implicit_ok(d, P, K), ws, ws + (pointwise(d) ? 0 : K * P), ep, res);
 }
 
 static void forward_any(float *y, const float *x, const float *weight, const float *bias,

@@ -241,7 +241,7 @@ __attribute__((target("avx512f,avx512vl,fma"))) static void tile8x32_rows(float 
     store8x32(c, ldc, acc);
 }
 
-void sp_gemm_tiles_rows(float *c, size_t ldc, const float *pk, const float *b, const size_t *col_at,
+void sp_gemm_tiles_rows(float *c, size_t ldc, const float *pk, const float *b, const int32_t *col_at,
                         const int32_t *off, size_t seg, size_t step, size_t M, size_t N, size_t K)
 {
     /* a block of 32 columns at a time through every 8-row block of A: its

@@ -31,7 +31,7 @@ size_t sp_gemm_tiles_ws_floats(size_t K);
  * in runs of seg floats step apart (seg 32: one run; 16: two; 8: four),
  * an implicit GEMM: a convolution reading its input in place.  N a
  * multiple of 32.  The same bits as sp_gemm_tiles on the same B. */
-void sp_gemm_tiles_rows(float *c, size_t ldc, const float *pk, const float *b, const size_t *col_at,
+void sp_gemm_tiles_rows(float *c, size_t ldc, const float *pk, const float *b, const int32_t *col_at,
                         const int32_t *off, size_t seg, size_t step, size_t M, size_t N, size_t K);
 
 #endif

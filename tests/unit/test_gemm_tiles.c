@@ -197,27 +197,34 @@ int main(void)
     else
         printf("ok gemm tiles (16 lanes) # skipped: this CPU has no AVX-512 F and VL\n");
     /* n, c, h, w, o, kh, kw, sh, sw, ph, pw */
-    conv_case("a 7x7 stride-2 stem, 3 -> 16 channels, 45x38 (23x19 out)", (sp_conv2d_desc){2, 3, 45, 38, 16, 7, 7, 2, 2, 3, 3});
-    conv_case("3x3 stride 2, 8 -> 24 channels, 40x41, 5 images", (sp_conv2d_desc){5, 8, 40, 41, 24, 3, 3, 2, 2, 1, 1});
-    conv_case("1x1 stride 2, 16 -> 32 channels, 36x36", (sp_conv2d_desc){3, 16, 36, 36, 32, 1, 1, 2, 2, 0, 0});
-    conv_case("5x5 stride 1 pad 2, 4 -> 8 channels, 20x20", (sp_conv2d_desc){2, 4, 20, 20, 8, 5, 5, 1, 1, 2, 2});
-    /* a horse-sized stem (64-column rows: the stride-2 gather's last 8 of
-     * a row masked), then 3x3 stride 2 on maps small enough that a GEMM
-     * takes several images */
-    conv_case("a 7x7 stride-2 stem, 3 -> 16 channels, 128x128", (sp_conv2d_desc){1, 3, 128, 128, 16, 7, 7, 2, 2, 3, 3});
-    conv_case("3x3 stride 2, 16 -> 8 channels, 9x7, 7 images", (sp_conv2d_desc){7, 16, 9, 7, 8, 3, 3, 2, 2, 1, 1});
-    /* output rows of whole blocks of 32, read in place from the input's
-     * even and odd columns (sp_conv.c's implicit GEMM, 16 lanes): an odd
-     * input width, a 5x5 window, a 3x3 one, several images */
-    conv_case("5x5 stride 2 pad 2, 4 -> 8 channels, 64x63 (32x32 out), 3 images", (sp_conv2d_desc){3, 4, 64, 63, 8, 5, 5, 2, 2, 2, 2});
-    conv_case("3x3 stride 2 pad 1, 8 -> 16 channels, 20x128 (10x64 out), 2 images", (sp_conv2d_desc){2, 8, 20, 128, 16, 3, 3, 2, 2, 1, 1});
-    /* pairs of 16-output rows, groups of 3 images taken one by one; a 1x1
-     * stride-2 layer of the same shape (im2col: its planes would not fit
-     * its column matrix's room) */
-    conv_case("3x3 stride 2 pad 1, 16 -> 24 channels, 32x31 (16x16 out), 5 images", (sp_conv2d_desc){5, 16, 32, 31, 24, 3, 3, 2, 2, 1, 1});
-    conv_case("1x1 stride 2, 12 -> 16 channels, 32x32 (16x16 out), 4 images", (sp_conv2d_desc){4, 12, 32, 32, 16, 1, 1, 2, 2, 0, 0});
-    /* four rows of 8 a block; a 1x1 again (im2col) */
-    conv_case("3x3 stride 2 pad 1, 20 -> 8 channels, 15x16 (8x8 out), 6 images", (sp_conv2d_desc){6, 20, 15, 16, 8, 3, 3, 2, 2, 1, 1});
-    conv_case("1x1 stride 2, 16 -> 32 channels, 16x16 (8x8 out), 3 images", (sp_conv2d_desc){3, 16, 16, 16, 32, 1, 1, 2, 2, 0, 0});
+    static const struct {
+        const char *what;
+        sp_conv2d_desc d;
+    } convs[] = {
+        {"a 7x7 stride-2 stem, 3 -> 16 channels, 45x38 (23x19 out)", {2, 3, 45, 38, 16, 7, 7, 2, 2, 3, 3}},
+        {"3x3 stride 2, 8 -> 24 channels, 40x41, 5 images", {5, 8, 40, 41, 24, 3, 3, 2, 2, 1, 1}},
+        {"1x1 stride 2, 16 -> 32 channels, 36x36", {3, 16, 36, 36, 32, 1, 1, 2, 2, 0, 0}},
+        {"5x5 stride 1 pad 2, 4 -> 8 channels, 20x20", {2, 4, 20, 20, 8, 5, 5, 1, 1, 2, 2}},
+        /* a horse-sized stem (64-column rows: the stride-2 gather's last 8
+         * of a row masked), then 3x3 stride 2 on maps small enough that a
+         * GEMM takes several images */
+        {"a 7x7 stride-2 stem, 3 -> 16 channels, 128x128", {1, 3, 128, 128, 16, 7, 7, 2, 2, 3, 3}},
+        {"3x3 stride 2, 16 -> 8 channels, 9x7, 7 images", {7, 16, 9, 7, 8, 3, 3, 2, 2, 1, 1}},
+        /* output rows of whole blocks of 32, read in place from the input's
+         * even and odd columns (sp_conv.c's implicit GEMM, 16 lanes): an
+         * odd input width, a 5x5 window, a 3x3 one, several images */
+        {"5x5 stride 2 pad 2, 4 -> 8 channels, 64x63 (32x32 out), 3 images", {3, 4, 64, 63, 8, 5, 5, 2, 2, 2, 2}},
+        {"3x3 stride 2 pad 1, 8 -> 16 channels, 20x128 (10x64 out), 2 images", {2, 8, 20, 128, 16, 3, 3, 2, 2, 1, 1}},
+        /* pairs of 16-output rows, groups of 3 images taken one by one; a
+         * 1x1 stride-2 layer of the same shape (im2col: its planes would
+         * not fit its column matrix's room) */
+        {"3x3 stride 2 pad 1, 16 -> 24 channels, 32x31 (16x16 out), 5 images", {5, 16, 32, 31, 24, 3, 3, 2, 2, 1, 1}},
+        {"1x1 stride 2, 12 -> 16 channels, 32x32 (16x16 out), 4 images", {4, 12, 32, 32, 16, 1, 1, 2, 2, 0, 0}},
+        /* four rows of 8 a block; a 1x1 again (im2col) */
+        {"3x3 stride 2 pad 1, 20 -> 8 channels, 15x16 (8x8 out), 6 images", {6, 20, 15, 16, 8, 3, 3, 2, 2, 1, 1}},
+        {"1x1 stride 2, 16 -> 32 channels, 16x16 (8x8 out), 3 images", {3, 16, 16, 16, 32, 1, 1, 2, 2, 0, 0}},
+    };
+    for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++)
+        conv_case(convs[i].what, convs[i].d);
     TEST_MAIN_END;
 }
