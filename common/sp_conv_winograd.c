@@ -509,6 +509,56 @@ __attribute__((target("avx2"))) static void wpad4(float *q, const float *src, si
 }
 #undef SPLIT4
 
+/* wpad4 16 lanes at a time (sp_conv3x3_wide), the same floats in the same
+ * places: a block of 32 padded columns is two masked loads (the row from
+ * one float before the block, so padded column k0 + i is lane i; lanes
+ * outside the image row read as zeros, without touching memory) and two
+ * permutes, each two phases' 8 floats.  The AVX2 form's masked loads
+ * (vmaskmovps) and shuffles were a tenth of GTSRB-8's inference; its maps
+ * of 7 to 28 columns never fill a block of 32, so every row took them. */
+__attribute__((target("avx512f"), always_inline)) static inline __m256 high8(__m512 v)
+{
+    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
+
+__attribute__((target("avx512f,avx512vl"))) static void wpad4_wide(float *q, const float *src, size_t C, int h,
+                                                                    int w, size_t gi, const wgeom *g)
+{
+    const size_t tw = g->tw, rs = g->rows, rw = ROW4(tw), W = (size_t)w;
+    const size_t is = C * (size_t)h * W; /* one image */
+    const __m512i p01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+    const __m512i p23 = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+    for (size_t c = 0; c < C; c++) {
+        float *qc = q + 16 * c * rs;
+        /* padded row p is row r of image img, counted along (no divisions) */
+        for (size_t p = 0, img = 0, r = 0; p < 4 * (g->th + 1); p++, r = r + 1 == g->P ? (img++, 0) : r + 1) {
+            float *dst = qc + (p % 4) * 4 * rs + (p / 4) * tw;
+            if (img >= gi || r == 0 || r > (size_t)h) {
+                for (size_t k = 0; k < 4; k++)
+                    zero_on(dst + k * rs, tw);
+                continue;
+            }
+            const float *sr = src + img * is + c * (size_t)h * W + (r - 1) * W;
+            for (size_t k0 = 0; k0 < rw; k0 += 32) { /* padded columns k0 .. k0 + 31: lanes 1 - k0 .. W - k0 */
+                uint64_t in = W + 1 > k0 ? W + 1 - k0 : 0;
+                in = in >= 32 ? 0xffffffffu : (1u << in) - 1u;
+                if (k0 == 0)
+                    in &= ~(uint64_t)1;
+                const float *at = sr + k0 - 1;
+                const __m512 lo = _mm512_maskz_loadu_ps((__mmask16)in, at);
+                const __m512 hi = _mm512_maskz_loadu_ps((__mmask16)(in >> 16), at + 16);
+                const __m512 a = _mm512_permutex2var_ps(lo, p01, hi), b = _mm512_permutex2var_ps(lo, p23, hi);
+                _mm256_storeu_ps(dst + k0 / 4, _mm512_castps512_ps256(a));
+                _mm256_storeu_ps(dst + rs + k0 / 4, high8(a));
+                _mm256_storeu_ps(dst + 2 * rs + k0 / 4, _mm512_castps512_ps256(b));
+                _mm256_storeu_ps(dst + 3 * rs + k0 / 4, high8(b));
+            }
+        }
+        for (size_t k = 0; k < 16; k++)
+            zero_on(qc + k * rs + (g->th + 1) * tw, g->tg + 8 - g->t);
+    }
+}
+
 /* B^T of F(4x4) on six vectors: 4d0 - 5d2 + d4, -4d1 - 4d2 + d3 + d4,
  * 4d1 - 4d2 - d3 + d4, -2d1 - d2 + 2d3 + d4, 2d1 - d2 - 2d3 + d4,
  * 4d1 - 5d3 + d5 */
@@ -789,50 +839,72 @@ __attribute__((target("avx2,fma"))) static void output_transform(float *ye, floa
     }
 }
 
-/* sp_conv_out_row 16 lanes at a time, the last ones masked: the same
+/* epilogue's rows 16 lanes at a time, the last ones masked: sp_conv_out_row's
  * operations in the same order (no multiply-add is fused: -std=c11
  * contracts none; max(v, 0) is v > 0 ? v : 0, NaN and -0 included), so
  * the same bits.  Maps of 7 to 28 columns (the mini-ResNets') left most of
- * a row to the 8-lane loop's scalar tail. */
-__attribute__((target("avx512f,avx512vl"))) static void out_row16(float *dst, const float *src, size_t len,
-                                                                  float bias, const sp_conv2d_epilogue *ep,
-                                                                  size_t o, const float *res)
+ * a row to the 8-lane loop's scalar tail; an output plane's constants are
+ * set once and its rows' places counted along (a call, two divisions and
+ * the constants' loads a row were a third of the time on 28 columns). */
+__attribute__((target("avx512f,avx512vl"))) static void epilogue16(float *y, const float *yeo, const float *bias,
+                                                                    const sp_conv2d_desc *d,
+                                                                    const sp_conv2d_epilogue *ep, const float *res,
+                                                                    size_t gi, const wgeom *g)
 {
-    const __m512 b = _mm512_set1_ps(bias), zero = _mm512_setzero_ps();
-    const __m512 sc = _mm512_set1_ps(ep ? ep->scale[o] : 1.0f), sh = _mm512_set1_ps(ep ? ep->shift[o] : 0.0f);
-    for (size_t j = 0; j < len; j += 16) {
-        const __mmask16 m = len - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - j)) - 1u);
-        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, src + j), b);
-        if (ep) {
-            v = _mm512_add_ps(_mm512_mul_ps(v, sc), sh);
-            if (res)
-                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + j));
-            if (ep->relu)
-                v = _mm512_max_ps(v, zero);
+    const size_t W = (size_t)d->w, hw = (size_t)d->h * W, m = g->m, rw = m * g->tw, ys = (size_t)d->o * hw;
+    const __m512 zero = _mm512_setzero_ps();
+    const __mmask16 tail = W % 16 ? (__mmask16)((1u << (W % 16)) - 1u) : (__mmask16)0xffff;
+    const size_t nv = (W + 15) / 16;
+    for (size_t b = 0; b < gi; b++)
+        for (size_t o = 0; o < (size_t)d->o; o++) {
+            const __m512 bo = _mm512_set1_ps(bias ? bias[o] : 0.0f);
+            const __m512 sc = _mm512_set1_ps(ep ? ep->scale[o] : 1.0f), sh = _mm512_set1_ps(ep ? ep->shift[o] : 0.0f);
+            const int relu = ep && ep->relu;
+            float *yo = y + b * ys + o * hw;
+            const float *ro = res ? res + b * ys + o * hw : NULL;
+            size_t gr = b * g->P, ph = gr % m, q = gr / m; /* the stack's row: phase ph, place q */
+            for (size_t r = 0; r < (size_t)d->h; r++, yo += W, ro = ro ? ro + W : NULL) {
+                const float *src = yeo + (m * o + ph) * g->orows + q * rw;
+                for (size_t k = 0; k < nv; k++) {
+                    const __mmask16 mk = k + 1 < nv ? (__mmask16)0xffff : tail;
+                    __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, src + 16 * k), bo);
+                    if (ep) {
+                        v = _mm512_add_ps(_mm512_mul_ps(v, sc), sh);
+                        if (ro)
+                            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, ro + 16 * k));
+                        if (relu)
+                            v = _mm512_max_ps(v, zero);
+                    }
+                    _mm512_mask_storeu_ps(yo + 16 * k, mk, v);
+                }
+                if (++ph == m) {
+                    ph = 0;
+                    q++;
+                }
+            }
         }
-        _mm512_mask_storeu_ps(dst + j, m, v);
-    }
 }
 
 /* y [O,H,W] from the output planes' row phases: bias, then ep with res,
  * row by row by sp_conv_out_row (AVX2 without FMA: the bits of the plain
  * build) or, wide (the 16-lane tiles' choice, so that conv_paths.sh
- * compares both), by out_row16: the same bits */
+ * compares both), by epilogue16: the same bits */
 __attribute__((target("avx2"))) static void epilogue(float *y, const float *yeo, const float *bias,
                                                       const sp_conv2d_desc *d, const sp_conv2d_epilogue *ep,
                                                       const float *res, size_t gi, const wgeom *g, int wide)
 {
     const size_t hw = (size_t)d->h * (size_t)d->w, m = g->m, rw = m * g->tw, ys = (size_t)d->o * hw;
+    if (wide) {
+        epilogue16(y, yeo, bias, d, ep, res, gi, g);
+        return;
+    }
     for (size_t b = 0; b < gi; b++)
         for (size_t o = 0; o < (size_t)d->o; o++)
             for (size_t r = 0; r < (size_t)d->h; r++) {
                 const size_t at = b * ys + o * hw + r * (size_t)d->w, gr = b * g->P + r; /* the stack's row */
                 const float *src = yeo + (m * o + gr % m) * g->orows + (gr / m) * rw;
                 const float bo = bias ? bias[o] : 0.0f, *ro = res ? res + at : NULL;
-                if (wide)
-                    out_row16(y + at, src, (size_t)d->w, bo, ep, o, ro);
-                else
-                    sp_conv_out_row(y + at, src, (size_t)d->w, bo, ep, o, ro);
+                sp_conv_out_row(y + at, src, (size_t)d->w, bo, ep, o, ro);
             }
 }
 
@@ -847,6 +919,8 @@ void sp_conv3x3_winograd_forward_images(float *y, const float *x, size_t gi, con
     float *eo = ws, *yeo = eo + nin * C * g.rows, *v = yeo + g.m * O * g.orows, *m = v + g.np * g.vs;
     if (g.m == 2)
         wpad(eo, x, C, d->h, d->w, &g);
+    else if (sp_conv3x3_wide())
+        wpad4_wide(eo, x, C, d->h, d->w, gi, &g);
     else
         wpad4(eo, x, C, d->h, d->w, gi, &g);
     for (size_t u0 = 0; u0 < g.tg; u0 += g.nt) {

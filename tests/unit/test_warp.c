@@ -2,7 +2,9 @@
  * AVX2 and point by point must give the same bits, for grids whose rows mix
  * points inside the input, on its edges and outside it, both paddings, row
  * lengths around the vector width, for the fused position transform, and
- * for the projective transform's grid (its rows 8 points at a time).
+ * for the projective and thin-plate-spline transforms' grids (their rows 8
+ * points at a time; the spline's with 16 control points, and 9: a sum
+ * whose length is not a multiple of 4).
  * (Their values against PyTorch are test_ops' golden files.) */
 #include "sp_test.h"
 #include "sp_warp.h"
@@ -35,10 +37,21 @@ static int same_both_ways(void (*f)(float *, const float *, const float *, const
     return same;
 }
 
+/* the spline with 4x4 and 3x3 control points, as same_both_ways takes it */
+static void tps4(float *y, const float *x, const float *beta, const sp_warp_shape *s)
+{
+    sp_tsf_tps_forward(y, x, beta, 4, s);
+}
+
+static void tps3(float *y, const float *x, const float *beta, const sp_warp_shape *s)
+{
+    sp_tsf_tps_forward(y, x, beta, 3, s);
+}
+
 int main(void)
 {
     const int widths[] = {1, 7, 8, 9, 16, 24, 35, 64};
-    int grid_ok = 1, pos_ok = 1, proj_ok = 1;
+    int grid_ok = 1, pos_ok = 1, proj_ok = 1, tps_ok = 1;
     for (int pad = 0; pad < 2; pad++)
         for (size_t t = 0; t < sizeof widths / sizeof *widths; t++) {
             sp_warp_shape s = {4, 4, 11, 13, 5, widths[t], pad ? SP_PAD_BORDER : SP_PAD_ZEROS};
@@ -76,6 +89,11 @@ int main(void)
                 hom[k] = (frand() * 2 - 1) * (k < 9 ? 0.1f : k < 18 ? 0.5f : 0.3f);
             hom[2 * SP_TSF_PROJECTIVE_P + 6] = 1.5f; /* image 2: w = 1.5x + ... + 1 is 0 inside */
             proj_ok &= same_both_ways(sp_tsf_projective_forward, x, hom, &s);
+            /* control points moved by up to 0.3 */
+            float tps[4 * 2 * 16];
+            for (int k = 0; k < 4 * 2 * 16; k++)
+                tps[k] = (frand() * 2 - 1) * 0.3f;
+            tps_ok &= same_both_ways(tps4, x, tps, &s) && same_both_ways(tps3, x, tps, &s);
             free(x);
             free(grid);
         }
@@ -83,5 +101,8 @@ int main(void)
           grid_ok, "they differ");
     CHECK("position transform: the same bits both ways", pos_ok, "they differ");
     CHECK("projective transform: the same bits both ways (its grid rows 8 points at a time)", proj_ok, "they differ");
+    CHECK("thin-plate-spline transform: the same bits both ways (its grid rows 8 points at a time; 16 and 9 "
+          "control points)",
+          tps_ok, "they differ");
     TEST_MAIN_END;
 }
