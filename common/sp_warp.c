@@ -153,35 +153,61 @@ static float *tps_build(int h, int w, int g)
     return A;
 }
 
-/* Built matrices are kept for the life of the process (a model uses one or
- * two sizes); past the cache size the caller gets its own copy to free. */
+/* A by rows, each transposed: At [h, N, w] (tps_row8's loads) */
+static float *tps_transposed(const float *A, int h, int w, int N)
+{
+    float *At = sp_malloc(sizeof(float) * (size_t)h * w * N);
+    for (size_t i = 0; i < (size_t)h; i++)
+        for (size_t k = 0; k < (size_t)N; k++)
+            for (size_t j = 0; j < (size_t)w; j++)
+                At[(i * N + k) * w + j] = A[(i * w + j) * N + k];
+    return At;
+}
+
+/* Built matrices (A and its transposed rows) are kept for the life of the
+ * process (a model uses one or two sizes); past the cache size the caller
+ * gets its own copies to free. */
 #define TPS_CACHE 32
 static struct {
     int h, w, g;
-    float *A;
+    float *A, *At;
 } tps_cache[TPS_CACHE];
 static int tps_cached;
 
-const float *sp_tps_matrix(int h, int w, int g, float **owned)
+static void tps_matrices(int h, int w, int g, const float **A, const float **At, float **ownA, float **ownAt)
 {
-    const float *A = NULL;
-    *owned = NULL;
+    *A = *At = NULL;
+    *ownA = *ownAt = NULL;
 #pragma omp critical(sp_tps_cache)
     {
-        for (int i = 0; i < tps_cached && !A; i++)
-            if (tps_cache[i].h == h && tps_cache[i].w == w && tps_cache[i].g == g)
-                A = tps_cache[i].A;
-        if (!A && tps_cached < TPS_CACHE) {
+        for (int i = 0; i < tps_cached && !*A; i++)
+            if (tps_cache[i].h == h && tps_cache[i].w == w && tps_cache[i].g == g) {
+                *A = tps_cache[i].A;
+                *At = tps_cache[i].At;
+            }
+        if (!*A && tps_cached < TPS_CACHE) {
             float *B = tps_build(h, w, g);
             tps_cache[tps_cached].h = h;
             tps_cache[tps_cached].w = w;
             tps_cache[tps_cached].g = g;
-            tps_cache[tps_cached++].A = B;
-            A = B;
+            tps_cache[tps_cached].A = B;
+            tps_cache[tps_cached++].At = tps_transposed(B, h, w, g * g);
+            *A = B;
+            *At = tps_cache[tps_cached - 1].At;
         }
     }
-    if (!A)
-        A = *owned = tps_build(h, w, g);
+    if (!*A) {
+        *A = *ownA = tps_build(h, w, g);
+        *At = *ownAt = tps_transposed(*A, h, w, g * g);
+    }
+}
+
+const float *sp_tps_matrix(int h, int w, int g, float **owned)
+{
+    const float *A, *At;
+    float *ownAt;
+    tps_matrices(h, w, g, &A, &At, owned, &ownAt);
+    free(ownAt);
     return A;
 }
 
@@ -202,8 +228,8 @@ typedef struct {
     int h, w;
     float *bx, *by; /* base coordinates, [w] and [h] (affine / homography) */
     const float *A; /* GEN_TPS: [h*w, np/2] */
-    float *A_owned;
-    float *At;      /* GEN_TPS with AVX2: A by rows, each transposed: [h, np/2, w] (tps_row8) */
+    const float *At; /* GEN_TPS: A by rows, each transposed: [h, np/2, w] (tps_row8) */
+    float *A_owned, *At_owned;
     int np; /* parameters per image: 6, 9 or 2 g^2 */
 } plan_t;
 
@@ -214,8 +240,6 @@ typedef struct {
     float p[MAXP];
     double dp[MAXP];
 } gen_t;
-
-static int tps_vectors(void);
 
 static void plan_init(plan_t *pl, int kind, int h, int w, int g)
 {
@@ -235,15 +259,7 @@ static void plan_init(plan_t *pl, int kind, int h, int w, int g)
         check_g(g);
         pl->np = 2 * g * g;
         if ((size_t)h * w > 0)
-            pl->A = sp_tps_matrix(h, w, g, &pl->A_owned);
-        if ((size_t)h * w > 0 && tps_vectors()) {
-            const size_t N = (size_t)g * g, W = (size_t)w;
-            pl->At = sp_malloc(sizeof(float) * (size_t)h * W * N);
-            for (size_t i = 0; i < (size_t)h; i++)
-                for (size_t k = 0; k < N; k++)
-                    for (size_t j = 0; j < W; j++)
-                        pl->At[(i * N + k) * W + j] = pl->A[(i * W + j) * N + k];
-        }
+            tps_matrices(h, w, g, &pl->A, &pl->At, &pl->A_owned, &pl->At_owned);
     }
 }
 
@@ -252,7 +268,7 @@ static void plan_free(plan_t *pl)
     free(pl->bx);
     free(pl->by);
     free(pl->A_owned);
-    free(pl->At);
+    free(pl->At_owned);
 }
 
 static int warp_scalar; /* sp_warp_force_scalar */
@@ -288,45 +304,35 @@ __attribute__((target("avx2"))) static int homography_row8(const plan_t *pl, con
 /* A TPS row (i) 8 points at a time from the transposed matrix: each lane
  * gen_row's sums in its order (four partial sums over k = q mod 4, the
  * rest into the first, then paired; products and sums not fused), so the
- * same bits; returns where it stopped.  gen_row's sums per point (4 lanes
- * of 16 products) were 3% of GTSRB-8's inference. */
-__attribute__((target("avx2"))) static int tps_row8(const plan_t *pl, const float *p, int i, float *gx, float *gy)
+ * same bits; the row's last points masked.  gen_row's sums point by
+ * point (4 lanes of 16 products) were 3% of GTSRB-8's inference. */
+__attribute__((target("avx2"))) static void tps_row8(const plan_t *pl, const float *p, int i, float *gx, float *gy)
 {
     const int N = pl->np / 2, w = pl->w;
     const float *at = pl->At + (size_t)i * N * w, *px = p, *py = p + N;
-    int j = 0;
-    for (; j + 8 <= w; j += 8) {
+    for (int j = 0; j < w; j += 8) {
+        /* the row's last points: lanes past its end masked off */
+        const __m256i in = _mm256_cmpgt_epi32(_mm256_set1_epi32(w - j), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         __m256 sx[4], sy[4];
         for (int q = 0; q < 4; q++)
             sx[q] = sy[q] = _mm256_setzero_ps();
         int k = 0;
         for (; k + 4 <= N; k += 4)
             for (int q = 0; q < 4; q++) {
-                const __m256 a = _mm256_loadu_ps(at + (size_t)(k + q) * w + j);
+                const __m256 a = _mm256_maskload_ps(at + (size_t)(k + q) * w + j, in);
                 sx[q] = _mm256_add_ps(sx[q], _mm256_mul_ps(a, _mm256_set1_ps(px[k + q])));
                 sy[q] = _mm256_add_ps(sy[q], _mm256_mul_ps(a, _mm256_set1_ps(py[k + q])));
             }
         for (; k < N; k++) {
-            const __m256 a = _mm256_loadu_ps(at + (size_t)k * w + j);
+            const __m256 a = _mm256_maskload_ps(at + (size_t)k * w + j, in);
             sx[0] = _mm256_add_ps(sx[0], _mm256_mul_ps(a, _mm256_set1_ps(px[k])));
             sy[0] = _mm256_add_ps(sy[0], _mm256_mul_ps(a, _mm256_set1_ps(py[k])));
         }
-        _mm256_storeu_ps(gx + j, _mm256_add_ps(_mm256_add_ps(sx[0], sx[1]), _mm256_add_ps(sx[2], sx[3])));
-        _mm256_storeu_ps(gy + j, _mm256_add_ps(_mm256_add_ps(sy[0], sy[1]), _mm256_add_ps(sy[2], sy[3])));
+        _mm256_maskstore_ps(gx + j, in, _mm256_add_ps(_mm256_add_ps(sx[0], sx[1]), _mm256_add_ps(sx[2], sx[3])));
+        _mm256_maskstore_ps(gy + j, in, _mm256_add_ps(_mm256_add_ps(sy[0], sy[1]), _mm256_add_ps(sy[2], sy[3])));
     }
-    return j;
 }
 #endif
-
-/* whether TPS rows go by tps_row8 (decided when a plan is made) */
-static int tps_vectors(void)
-{
-#ifdef __x86_64__
-    return !warp_scalar && sp_cpu_avx2();
-#else
-    return 0;
-#endif
-}
 
 /* Grid points of output row i into gx[w], gy[w]. */
 static void gen_row(const plan_t *pl, const gen_t *g, int i, float *gx, float *gy)
@@ -376,13 +382,14 @@ static void gen_row(const plan_t *pl, const gen_t *g, int i, float *gx, float *g
     case GEN_TPS: {
         /* g->p holds the points deinterleaved: x of every point, then y */
         const int N = pl->np / 2;
-        int j0 = 0;
 #ifdef __x86_64__
-        if (pl->At)
-            j0 = tps_row8(pl, p, i, gx, gy);
+        if (!warp_scalar && sp_cpu_avx2()) {
+            tps_row8(pl, p, i, gx, gy);
+            break;
+        }
 #endif
-        const float *a = pl->A + ((size_t)i * w + j0) * N, *px = p, *py = p + N;
-        for (int j = j0; j < w; j++, a += N) {
+        const float *a = pl->A + (size_t)i * w * N, *px = p, *py = p + N;
+        for (int j = 0; j < w; j++, a += N) {
             /* four partial sums, so that the compiler can use vectors */
             float sx[4] = {0, 0, 0, 0}, sy[4] = {0, 0, 0, 0};
             int k = 0;
