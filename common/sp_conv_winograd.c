@@ -767,6 +767,14 @@ static void gemm_wide(float *mx, const float *vx, const float *px, size_t C, siz
         float *mo = mx + b * mr * nt;
         size_t t = 0;
         if (mr == 8) {
+            /* 32 tiles a call where they go (16 accumulators: 8 left the
+             * multiply-adds' latency barely covered), 24 for a last 24 */
+            for (; t + 32 <= n; t += 32)
+                wtile8x32_wide(mo + t, nt, vx + t, nt, w, w + 4, 8, C);
+            if (t + 24 == n) {
+                wtile8x24_wide(mo + t, nt, vx + t, nt, w, w + 4, 8, C);
+                t += 24;
+            }
             for (; t + 16 <= n; t += 16)
                 wtile8x16_wide(mo + t, nt, vx + t, nt, w, w + 4, 8, C);
             b++;
