@@ -528,6 +528,12 @@ __attribute__((target("avx512f,avx512vl"))) static void wpad4_wide(float *q, con
     const size_t is = C * (size_t)h * W; /* one image */
     const __m512i p01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
     const __m512i p23 = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+    /* rows of up to 15 (GTSRB-8's 14x14 and 7x7 maps): 16 padded columns,
+     * lanes 1 .. W of the row from one float before it; each phase's 4
+     * places (TW <= 4) go with stores of 4, the last ones past the plane
+     * row as the blocks of 32 do */
+    const __m512i p4 = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __mmask16 narrow = (__mmask16)(((1u << ((W + 1) & 31)) - 1u) & ~1u);
     for (size_t c = 0; c < C; c++) {
         float *qc = q + 16 * c * rs;
         /* padded row p is row r of image img, counted along (no divisions) */
@@ -539,6 +545,14 @@ __attribute__((target("avx512f,avx512vl"))) static void wpad4_wide(float *q, con
                 continue;
             }
             const float *sr = src + img * is + c * (size_t)h * W + (r - 1) * W;
+            if (W < 16) { /* the padded row in one vector: one load, one permute, 4 places a phase */
+                const __m512 v = _mm512_permutexvar_ps(p4, _mm512_maskz_loadu_ps(narrow, sr - 1));
+                _mm_storeu_ps(dst, _mm512_castps512_ps128(v));
+                _mm_storeu_ps(dst + rs, _mm512_extractf32x4_ps(v, 1));
+                _mm_storeu_ps(dst + 2 * rs, _mm512_extractf32x4_ps(v, 2));
+                _mm_storeu_ps(dst + 3 * rs, _mm512_extractf32x4_ps(v, 3));
+                continue;
+            }
             for (size_t k0 = 0; k0 < rw; k0 += 32) { /* padded columns k0 .. k0 + 31: lanes 1 - k0 .. W - k0 */
                 uint64_t in = W + 1 > k0 ? W + 1 - k0 : 0;
                 in = in >= 32 ? 0xffffffffu : (1u << in) - 1u;

@@ -382,6 +382,7 @@ static void cases(void)
     one_case(16, 16, 64, 64, 1, 1, 0); /* several chunks */
     one_case(16, 16, 28, 28, 1, 1, 1); /* gtsrb8's first stage: 56 tiles, 8-output GEMM tiles of 32 then 24 */
     one_case(16, 16, 20, 28, 0, 1, 1); /* 40 tiles: 32, then 8 */
+    one_case(32, 32, 14, 14, 1, 1, 1); /* gtsrb8's second stage: a padded row of 16, 4 tiles a row */
     one_case(24, 40, 32, 32, 1, 0, 1); /* F(4x4)'s padding: a whole block of 32 in a row, nothing after */
     one_case(17, 19, 7, 8, 1, 1, 1);   /* outputs not a multiple of 4 */
     one_case(24, 20, 5, 6, 0, 1, 1);   /* the smallest maps it takes */
