@@ -61,6 +61,7 @@ typedef struct {
     size_t rows;       /* floats of one input plane (F2: E or O; F4: one of 16 phase planes) */
     size_t orows;      /* floats of one output plane (F2: even or odd rows; F4: one row phase) */
     size_t mr, nr, tg; /* GEMM tile: output channels, tiles; tiles computed (t rounded up to nr) */
+    size_t tc;         /* tiles computed as the per-image choices count them (tg before gemm_wide's preference) */
     size_t nt;         /* tiles per chunk: the chunk's V and M stay in the core's L2 */
     size_t vs, ms;     /* V's and M's stride between the positions xi */
     size_t or_;        /* output channels rounded up to mr */
@@ -153,6 +154,20 @@ static wgeom wgeometry(const sp_conv2d_desc *d, int tile)
         if (100 * 36 * gs.tg * (gs.nr == 8 ? 5 : 4) < 85 * STACK * p2)
             g = gs;
     }
+    /* The 16-lane tiles (sp_conv3x3_wide) take 8 outputs x 32 tiles at a
+     * time (gemm_wide), at the multiply-adds' peak, where pairs of 4-output
+     * blocks by 24 tiles leave a third of their vectors half empty: F(4x4)
+     * in 8-output blocks wherever they compute no more tiles (64 channels
+     * 32x32, 72 tiles: 248 -> 207 us an image; 16 channels 35x35, 81: 35 ->
+     * 32 us).  The choices above (and sp_conv3x3_winograd_image_products)
+     * keep the count they were made with, tc. */
+    g.tc = g.tg;
+    const int wide8 = g.m == 4 && sp_conv3x3_wide();
+    if (wide8) {
+        g.nr = 8;
+        g.mr = 8;
+        g.tg = round_up(g.t, 8);
+    }
     if (g.m == 2)
         g.rows = (g.th + 1) * 2 * g.tw + SLACK;
     else
@@ -164,6 +179,8 @@ static wgeom wgeometry(const sp_conv2d_desc *d, int tile)
     g.nt = 196608 / (g.np * ((size_t)d->c + g.or_)) / g.nr * g.nr;
     if (g.nt < g.nr)
         g.nt = g.nr;
+    if (wide8) /* whole calls of 32 tiles (past the budget if need be: 128 channels, 16 + 8 were 28% slower than 24) */
+        g.nt = g.nt < 32 ? 32 : g.nt / 32 * 32;
     if (g.nt > g.tg)
         g.nt = g.tg;
     g.vs = stride_floats((size_t)d->c * g.nt);
@@ -756,19 +773,20 @@ WTILE_WIDE(wtile8x32_wide, 2, 0)
 WTILE_WIDE(wtile8x16_wide, 1, 0)
 #undef WTILE_WIDE
 
-/* 16 output rows (four blocks of 4: pk + j*bs, step 4) x 16 tiles, for
- * chunks of 16 tiles (an image's 14x14 map): 16 accumulators where 8 x 16
- * had 8, barely the multiply-adds' latency; the same chains, the same bits */
+/* 16 output rows (two blocks of 8, at pk and pk + bs, step 8) x 16 tiles,
+ * for chunks of 16 tiles (an image's 14x14 map): 16 accumulators where
+ * 8 x 16 had 8, barely the multiply-adds' latency (32 channels 14x14: 19.3
+ * -> 16.8 us an image); the same chains, the same bits */
 __attribute__((target("avx512f,avx512vl,fma"))) static void wtile16x16_wide(float *y, size_t ldy, const float *v,
                                                                             size_t ldv, const float *pk,
                                                                             size_t bs, size_t cin)
 {
     __m512 acc[16];
     _Pragma("GCC unroll 16") for (int r = 0; r < 16; r++) acc[r] = _mm512_setzero_ps();
-    for (size_t c = 0; c < cin; c++, v += ldv, pk += 4) {
+    for (size_t c = 0; c < cin; c++, v += ldv, pk += 8) {
         const __m512 x = _mm512_loadu_ps(v);
         _Pragma("GCC unroll 16") for (int r = 0; r < 16; r++) acc[r] =
-            _mm512_fmadd_ps(_mm512_set1_ps(pk[(size_t)(r / 4) * bs + (size_t)(r % 4)]), x, acc[r]);
+            _mm512_fmadd_ps(_mm512_set1_ps(pk[(size_t)(r / 8) * bs + (size_t)(r % 8)]), x, acc[r]);
     }
     _Pragma("GCC unroll 16") for (int r = 0; r < 16; r++) _mm512_storeu_ps(y + (size_t)r * ldy, acc[r]);
 }
@@ -797,7 +815,11 @@ static void gemm_wide(float *mx, const float *vx, const float *px, size_t C, siz
         const float *w = px + b * C * mr;
         float *mo = mx + b * mr * nt;
         size_t t = 0;
-        if (mr == 8) {
+        if (mr == 8 && n == 16 && b + 1 < b1) {
+            wtile16x16_wide(mo, nt, vx, nt, w, C * 8, C);
+            t = 16;
+            b += 2;
+        } else if (mr == 8) {
             /* 32 tiles a call where they go (16 accumulators: 8 left the
              * multiply-adds' latency barely covered), 24 for a last 24 */
             for (; t + 32 <= n; t += 32)
@@ -809,10 +831,6 @@ static void gemm_wide(float *mx, const float *vx, const float *px, size_t C, siz
             for (; t + 16 <= n; t += 16)
                 wtile8x16_wide(mo + t, nt, vx + t, nt, w, w + 4, 8, C);
             b++;
-        } else if (b + 3 < b1 && n == 16) {
-            wtile16x16_wide(mo, nt, vx, nt, w, C * 4, C);
-            t = 16;
-            b += 4;
         } else if (b + 1 < b1) {
             if (g->nr == 24)
                 for (; t < n; t += 24)
@@ -1025,7 +1043,7 @@ static size_t btile(int tile)
 size_t sp_conv3x3_winograd_image_products(const sp_conv2d_desc *d, int tile)
 {
     const wgeom g = wgeometry(d, tile);
-    return g.np * g.tg / g.G;
+    return g.np * g.tc / g.G;
 }
 
 size_t sp_conv3x3_winograd_batched_products(const sp_conv2d_desc *d, int tile)

@@ -354,7 +354,9 @@ static void pack_lanes_case(void)
             w[((size_t)5 * C + c) * 9 + t] = w[(size_t)c * 9 + t];           /* [O][C]: (5, c) = (0, c) */
             wf[((size_t)c * O + 5) * 9 + t] = wf[((size_t)c * O + 0) * 9 + t]; /* flipped [C][O] */
         }
-    const size_t xs = 2 * (size_t)C * 4; /* 2 blocks of 4 outputs */
+    const size_t xs = 2 * (size_t)C * 4; /* the batched pack: 2 blocks of 4 outputs */
+    /* the flat one's F(4x4) blocks: 8 outputs with the 16-lane tiles (gemm_wide's), else 4 */
+    const size_t mf = sp_conv3x3_wide() ? 8 : 4, xf = (size_t)C * 8;
     float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_batched_packed_floats(&d, 4));
     float *pf = sp_malloc(sizeof(float) * sp_conv3x3_winograd_packed_floats(&dflip, 4));
     sp_conv3x3_winograd_batched_pack(pk, w, &d, 0, 4);
@@ -363,9 +365,10 @@ static void pack_lanes_case(void)
     for (size_t xi = 0; xi < 36; xi++)
         for (size_t c = 0; c < (size_t)C; c++) {
             const size_t o0 = xi * xs + c * 4, o5 = xi * xs + ((size_t)C + c) * 4 + 1;
+            const size_t f0 = xi * xf + c * mf, f5 = xi * xf + (5 / mf) * C * mf + c * mf + 5 % mf;
             same &= memcmp(pk + o0, pk + o5, sizeof(float)) == 0;
-            samef &= memcmp(pf + o0, pf + o5, sizeof(float)) == 0;
-            zeros &= pk[o5 + 1] == 0.0f && pk[o5 + 2] == 0.0f && pf[o5 + 1] == 0.0f && pf[o5 + 2] == 0.0f;
+            samef &= memcmp(pf + f0, pf + f5, sizeof(float)) == 0;
+            zeros &= pk[o5 + 1] == 0.0f && pk[o5 + 2] == 0.0f && pf[f5 + 1] == 0.0f && pf[f5 + 2] == 0.0f;
         }
     CHECK("winograd F(4x4) weight transform, 4 kernels at once: each lane its own kernel's, zeros past O",
           same && samef && zeros, "forward %s, flipped %s, past O %s", same ? "same" : "differs",
