@@ -836,23 +836,13 @@ void sp_encoder_infer(sp_encoder *e, float *y, const float *x, int n)
             for (int q = 0; q < ng; q++) {
                 const int i0 = (e->infer_reverse ? ng - 1 - q : q) * G, gi = n - i0 < G ? n - i0 : G;
                 th.i0 = i0;
-                for (int j = k; j < k1;) {
+                for (int j = k; j < k1; j++) {
                     if (st[j].group > 1) {
                         step_images(e, &st[j], bufs, x, i0, gi, &th);
-                        j++;
                         continue;
                     }
-                    /* the steps up to the next group one, image by image:
-                     * an image's activations stay in this core's cache
-                     * through them (step by step over the group, 8 images'
-                     * buffers, 1.2 MB on GTSRB-8's first stage, did not) */
-                    int j1 = j;
-                    while (j1 < k1 && st[j1].group <= 1)
-                        j1++;
                     for (int a = 0; a < gi; a++)
-                        for (int s = j; s < j1; s++)
-                            step_image(e, &st[s], bufs, x, e->infer_reverse ? i0 + gi - 1 - a : i0 + a, &th);
-                    j = j1;
+                        step_image(e, &st[j], bufs, x, e->infer_reverse ? i0 + gi - 1 - a : i0 + a, &th);
                 }
             }
         }
