@@ -155,11 +155,11 @@ static wgeom wgeometry(const sp_conv2d_desc *d, int tile)
             g = gs;
     }
     /* The 16-lane tiles (sp_conv3x3_wide) take 8 outputs x 32 tiles at a
-     * time (gemm_wide), at the multiply-adds' peak, where pairs of 4-output
-     * blocks by 24 tiles leave a third of their vectors half empty: F(4x4)
+     * time (gemm_wide), where pairs of 4-output blocks by 24 tiles run a
+     * 16- and an 8-lane register a row (a quarter of the lanes idle): F(4x4)
      * in 8-output blocks wherever they compute no more tiles (64 channels
-     * 32x32, 72 tiles: 248 -> 207 us an image; 16 channels 35x35, 81: 35 ->
-     * 32 us).  The choices above (and sp_conv3x3_winograd_image_products)
+     * 32x32, 72 tiles: 244 -> 228 us an image; 16 channels 35x35, 81: 36 ->
+     * 33 us).  The choices above (and sp_conv3x3_winograd_image_products)
      * keep the count they were made with, tc. */
     g.tc = g.tg;
     const int wide8 = g.m == 4 && sp_conv3x3_wide();
@@ -905,8 +905,8 @@ __attribute__((target("avx2,fma"))) static void output_transform(float *ye, floa
  * contracts none; max(v, 0) is v > 0 ? v : 0, NaN and -0 included), so
  * the same bits.  Maps of 7 to 28 columns (the mini-ResNets') left most of
  * a row to the 8-lane loop's scalar tail; an output plane's constants are
- * set once and its rows' places counted along (a call, two divisions and
- * the constants' loads a row were a third of the time on 28 columns). */
+ * set once and its rows' places counted along (not a call, two divisions
+ * and the constants' loads a row). */
 __attribute__((target("avx512f,avx512vl"))) static void epilogue16(float *y, const float *yeo, const float *bias,
                                                                     const sp_conv2d_desc *d,
                                                                     const sp_conv2d_epilogue *ep, const float *res,
