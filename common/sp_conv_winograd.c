@@ -471,58 +471,63 @@ __attribute__((target("avx2,fma"))) static void input_transform(float *v, const 
         e = _mm256_shuffle_ps(t1_, t3_, 0xee);                                                     \
     } while (0)
 
+/* The walk over F(4x4)'s padded rows that both paddings share: for each
+ * channel, padded row p of the stack (row r of image img, counted along:
+ * no divisions) at dst, its place in the phase planes; a row outside the
+ * given images' rows is zeros, an image row (at sr) goes by the body; then the
+ * zeros past the last row that the last 8-tile blocks read (at most tile
+ * tg - 1 + 7 + TW + 1 of a plane).  Padded row p of the stack is row p %
+ * P of image p / P (gi of the G images are given: the others are zeros). */
+#define WPAD4_ROWS(q, src, C, h, W, gi, g, ...)                                                     \
+    for (size_t c = 0; c < (C); c++) {                                                             \
+        float *qc = (q) + 16 * c * (g)->rows;                                                      \
+        for (size_t p = 0, img = 0, r = 0; p < 4 * ((g)->th + 1); p++, r = r + 1 == (g)->P ? (img++, 0) : r + 1) { \
+            float *dst = qc + (p % 4) * 4 * (g)->rows + (p / 4) * (g)->tw;                         \
+            if (img >= (gi) || r == 0 || r > (size_t)(h)) {                                        \
+                for (size_t k = 0; k < 4; k++)                                                     \
+                    zero_on(dst + k * (g)->rows, (g)->tw);                                         \
+                continue;                                                                          \
+            }                                                                                      \
+            const float *sr = (src) + ((img * (C) + c) * (size_t)(h) + r - 1) * (W);               \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+        for (size_t k = 0; k < 16; k++)                                                            \
+            zero_on(qc + k * (g)->rows + ((g)->th + 1) * (g)->tw, (g)->tg + 8 - (g)->t);           \
+    }
+
 __attribute__((target("avx2"))) static void wpad4(float *q, const float *src, size_t C, int h, int w,
                                                   size_t gi, const wgeom *g)
 {
-    const size_t tw = g->tw, rs = g->rows, rw = ROW4(tw), W = (size_t)w, full = W / 32;
-    const size_t is = C * (size_t)h * W; /* one image */
+    const size_t rs = g->rows, rw = ROW4(g->tw), W = (size_t)w, full = W / 32;
     /* an image row split straight into the phases, 32 floats at a time: its
      * float k is padded column k + 1, so phases 1, 2, 3 get k = 0, 1, 2 mod
      * 4 at their block's place and phase 0 gets k = 3 mod 4 one place on
      * (its place 0 is the zero border); the blocks left (the row's end, the
      * zero border after it, zeros up to rw) are masked loads.  The last
      * block's stores run up to 7 floats into the plane's next row,
-     * written later, or its slack: zeros.  Padded row p of the stack is
-     * row p % P of image p / P (gi of the G images are given: the others
-     * are zeros). */
-    for (size_t c = 0; c < C; c++) {
-        float *qc = q + 16 * c * rs;
-        for (size_t p = 0; p < 4 * (g->th + 1); p++) {
-            float *dst = qc + (p % 4) * 4 * rs + (p / 4) * tw;
-            const size_t img = p / g->P, r = p % g->P;
-            if (img >= gi || r == 0 || r > (size_t)h) {
-                for (size_t k = 0; k < 4; k++)
-                    zero_on(dst + k * rs, tw);
-                continue;
-            }
-            const float *s = src + img * is + c * (size_t)h * W;
-            const float *sr = s + (r - 1) * W;
-            __m256 a, b, cc, e;
-            dst[0] = 0.0f;
-            for (size_t j = 0; j < full; j++) {
-                const float *b32 = sr + 32 * j;
-                SPLIT4(_mm256_loadu_ps(b32), _mm256_loadu_ps(b32 + 8), _mm256_loadu_ps(b32 + 16),
-                       _mm256_loadu_ps(b32 + 24), a, b, cc, e);
-                _mm256_storeu_ps(dst + rs + 8 * j, a);
-                _mm256_storeu_ps(dst + 2 * rs + 8 * j, b);
-                _mm256_storeu_ps(dst + 3 * rs + 8 * j, cc);
-                _mm256_storeu_ps(dst + 8 * j + 1, e);
-            }
-            for (size_t k0 = 32 * full; k0 < rw; k0 += 32) { /* padded columns k0 .. k0 + 31 */
-                const long i0 = (long)k0 - 1, n = (long)W;
-                SPLIT4(load_within(sr, i0, n), load_within(sr, i0 + 8, n), load_within(sr, i0 + 16, n),
-                       load_within(sr, i0 + 24, n), a, b, cc, e);
-                _mm256_storeu_ps(dst + k0 / 4, a);
-                _mm256_storeu_ps(dst + rs + k0 / 4, b);
-                _mm256_storeu_ps(dst + 2 * rs + k0 / 4, cc);
-                _mm256_storeu_ps(dst + 3 * rs + k0 / 4, e);
-            }
+     * written later, or its slack: zeros. */
+    WPAD4_ROWS(q, src, C, h, W, gi, g, {
+        __m256 a, b, cc, e;
+        dst[0] = 0.0f;
+        for (size_t j = 0; j < full; j++) {
+            const float *b32 = sr + 32 * j;
+            SPLIT4(_mm256_loadu_ps(b32), _mm256_loadu_ps(b32 + 8), _mm256_loadu_ps(b32 + 16),
+                   _mm256_loadu_ps(b32 + 24), a, b, cc, e);
+            _mm256_storeu_ps(dst + rs + 8 * j, a);
+            _mm256_storeu_ps(dst + 2 * rs + 8 * j, b);
+            _mm256_storeu_ps(dst + 3 * rs + 8 * j, cc);
+            _mm256_storeu_ps(dst + 8 * j + 1, e);
         }
-        /* past the last row: what the last 8-tile blocks read (at most tile
-         * tg - 1 + 7 + TW + 1 of a plane), zeros */
-        for (size_t k = 0; k < 16; k++)
-            zero_on(qc + k * rs + (g->th + 1) * tw, g->tg + 8 - g->t);
-    }
+        for (size_t k0 = 32 * full; k0 < rw; k0 += 32) { /* padded columns k0 .. k0 + 31 */
+            const long i0 = (long)k0 - 1, n = (long)W;
+            SPLIT4(load_within(sr, i0, n), load_within(sr, i0 + 8, n), load_within(sr, i0 + 16, n),
+                   load_within(sr, i0 + 24, n), a, b, cc, e);
+            _mm256_storeu_ps(dst + k0 / 4, a);
+            _mm256_storeu_ps(dst + rs + k0 / 4, b);
+            _mm256_storeu_ps(dst + 2 * rs + k0 / 4, cc);
+            _mm256_storeu_ps(dst + 3 * rs + k0 / 4, e);
+        }
+    })
 }
 #undef SPLIT4
 
@@ -541,8 +546,7 @@ __attribute__((target("avx512f"), always_inline)) static inline __m256 high8(__m
 __attribute__((target("avx512f,avx512vl"))) static void wpad4_wide(float *q, const float *src, size_t C, int h,
                                                                     int w, size_t gi, const wgeom *g)
 {
-    const size_t tw = g->tw, rs = g->rows, rw = ROW4(tw), W = (size_t)w;
-    const size_t is = C * (size_t)h * W; /* one image */
+    const size_t rs = g->rows, rw = ROW4(g->tw), W = (size_t)w;
     const __m512i p01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
     const __m512i p23 = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
     /* rows of up to 15 (GTSRB-8's 14x14 and 7x7 maps): 16 padded columns,
@@ -551,44 +555,32 @@ __attribute__((target("avx512f,avx512vl"))) static void wpad4_wide(float *q, con
      * row as the blocks of 32 do */
     const __m512i p4 = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     const __mmask16 narrow = (__mmask16)(((1u << ((W + 1) & 31)) - 1u) & ~1u);
-    for (size_t c = 0; c < C; c++) {
-        float *qc = q + 16 * c * rs;
-        /* padded row p is row r of image img, counted along (no divisions) */
-        for (size_t p = 0, img = 0, r = 0; p < 4 * (g->th + 1); p++, r = r + 1 == g->P ? (img++, 0) : r + 1) {
-            float *dst = qc + (p % 4) * 4 * rs + (p / 4) * tw;
-            if (img >= gi || r == 0 || r > (size_t)h) {
-                for (size_t k = 0; k < 4; k++)
-                    zero_on(dst + k * rs, tw);
-                continue;
-            }
-            const float *sr = src + img * is + c * (size_t)h * W + (r - 1) * W;
-            if (W < 16) { /* the padded row in one vector: one load, one permute, 4 places a phase */
-                const __m512 v = _mm512_permutexvar_ps(p4, _mm512_maskz_loadu_ps(narrow, sr - 1));
-                _mm_storeu_ps(dst, _mm512_castps512_ps128(v));
-                _mm_storeu_ps(dst + rs, _mm512_extractf32x4_ps(v, 1));
-                _mm_storeu_ps(dst + 2 * rs, _mm512_extractf32x4_ps(v, 2));
-                _mm_storeu_ps(dst + 3 * rs, _mm512_extractf32x4_ps(v, 3));
-                continue;
-            }
-            for (size_t k0 = 0; k0 < rw; k0 += 32) { /* padded columns k0 .. k0 + 31: lanes 1 - k0 .. W - k0 */
-                uint64_t in = W + 1 > k0 ? W + 1 - k0 : 0;
-                in = in >= 32 ? 0xffffffffu : (1u << in) - 1u;
-                if (k0 == 0)
-                    in &= ~(uint64_t)1;
-                const float *at = sr + k0 - 1;
-                const __m512 lo = _mm512_maskz_loadu_ps((__mmask16)in, at);
-                const __m512 hi = _mm512_maskz_loadu_ps((__mmask16)(in >> 16), at + 16);
-                const __m512 a = _mm512_permutex2var_ps(lo, p01, hi), b = _mm512_permutex2var_ps(lo, p23, hi);
-                _mm256_storeu_ps(dst + k0 / 4, _mm512_castps512_ps256(a));
-                _mm256_storeu_ps(dst + rs + k0 / 4, high8(a));
-                _mm256_storeu_ps(dst + 2 * rs + k0 / 4, _mm512_castps512_ps256(b));
-                _mm256_storeu_ps(dst + 3 * rs + k0 / 4, high8(b));
-            }
+    WPAD4_ROWS(q, src, C, h, W, gi, g, {
+        if (W < 16) { /* the padded row in one vector: one load, one permute, 4 places a phase */
+            const __m512 v = _mm512_permutexvar_ps(p4, _mm512_maskz_loadu_ps(narrow, sr - 1));
+            _mm_storeu_ps(dst, _mm512_castps512_ps128(v));
+            _mm_storeu_ps(dst + rs, _mm512_extractf32x4_ps(v, 1));
+            _mm_storeu_ps(dst + 2 * rs, _mm512_extractf32x4_ps(v, 2));
+            _mm_storeu_ps(dst + 3 * rs, _mm512_extractf32x4_ps(v, 3));
+            continue;
         }
-        for (size_t k = 0; k < 16; k++)
-            zero_on(qc + k * rs + (g->th + 1) * tw, g->tg + 8 - g->t);
-    }
+        for (size_t k0 = 0; k0 < rw; k0 += 32) { /* padded columns k0 .. k0 + 31: lanes 1 - k0 .. W - k0 */
+            uint64_t in = W + 1 > k0 ? W + 1 - k0 : 0;
+            in = in >= 32 ? 0xffffffffu : (1u << in) - 1u;
+            if (k0 == 0)
+                in &= ~(uint64_t)1;
+            const float *at = sr + k0 - 1;
+            const __m512 lo = _mm512_maskz_loadu_ps((__mmask16)in, at);
+            const __m512 hi = _mm512_maskz_loadu_ps((__mmask16)(in >> 16), at + 16);
+            const __m512 a = _mm512_permutex2var_ps(lo, p01, hi), b = _mm512_permutex2var_ps(lo, p23, hi);
+            _mm256_storeu_ps(dst + k0 / 4, _mm512_castps512_ps256(a));
+            _mm256_storeu_ps(dst + rs + k0 / 4, high8(a));
+            _mm256_storeu_ps(dst + 2 * rs + k0 / 4, _mm512_castps512_ps256(b));
+            _mm256_storeu_ps(dst + 3 * rs + k0 / 4, high8(b));
+        }
+    })
 }
+#undef WPAD4_ROWS
 
 /* B^T of F(4x4) on six vectors: 4d0 - 5d2 + d4, -4d1 - 4d2 + d3 + d4,
  * 4d1 - 4d2 - d3 + d4, -2d1 - d2 + 2d3 + d4, 2d1 - d2 - 2d3 + d4,

@@ -174,10 +174,14 @@ static struct {
 } tps_cache[TPS_CACHE];
 static int tps_cached;
 
+/* A and At for (h, w, g): the cache's, or built for the caller to free
+ * (*ownA, *ownAt; ownAt NULL: At is not wanted past the cache) */
 static void tps_matrices(int h, int w, int g, const float **A, const float **At, float **ownA, float **ownAt)
 {
     *A = *At = NULL;
-    *ownA = *ownAt = NULL;
+    *ownA = NULL;
+    if (ownAt)
+        *ownAt = NULL;
 #pragma omp critical(sp_tps_cache)
     {
         for (int i = 0; i < tps_cached && !*A; i++)
@@ -198,16 +202,15 @@ static void tps_matrices(int h, int w, int g, const float **A, const float **At,
     }
     if (!*A) {
         *A = *ownA = tps_build(h, w, g);
-        *At = *ownAt = tps_transposed(*A, h, w, g * g);
+        if (ownAt) /* a caller of A alone (sp_tps_matrix) wants no copy */
+            *At = *ownAt = tps_transposed(*A, h, w, g * g);
     }
 }
 
 const float *sp_tps_matrix(int h, int w, int g, float **owned)
 {
     const float *A, *At;
-    float *ownAt;
-    tps_matrices(h, w, g, &A, &At, owned, &ownAt);
-    free(ownAt);
+    tps_matrices(h, w, g, &A, &At, owned, NULL);
     return A;
 }
 

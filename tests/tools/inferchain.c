@@ -69,7 +69,6 @@ int main(int argc, char **argv)
     if (size && sp_parse_size(size, &oh, &ow) != 0)
         sp_fatal("--size: '%s' is not HxW", size);
 
-    sp_stream_tune_malloc(); /* the allocator settings every stream program runs with */
     sp_model *m;
     sp_predictor *pr = sp_predictor_open(model_path, &m);
     const int C = m->C, H = m->H, W = m->W, L = m->L, K = m->K, M = m->M;
