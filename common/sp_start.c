@@ -4,6 +4,8 @@
 
 #include "sp_error.h"
 
+#include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,5 +91,62 @@ static void start(char **argv, int alone)
 #endif
 }
 
-void sp_main_start(char **argv) { start(argv, 0); }
-void sp_main_start_alone(char **argv) { start(argv, 1); }
+#if defined(__linux__) && defined(__GLIBC__) && defined(M_TOP_PAD) && defined(M_MMAP_MAX)
+#define HEAP_STEP ((size_t)64 << 20) /* the heap grows at least this much at a time */
+#define HUGE_PAGE ((size_t)2 << 20)
+#define MMAP_MAX_DEFAULT 65536       /* glibc's M_MMAP_MAX */
+
+/* heap_start's block, held until exit (volatile: a store nobody reads
+ * would let the compiler drop the malloc) */
+static void *volatile heap_gap_filler;
+
+/* With glibc's huge pages on (above) a 2 MiB page is given only where the
+ * heap already spans the whole aligned 2 MiB when it is first written.  The
+ * heap starts wherever the kernel put it, 2 MiB long (the C library's first
+ * blocks), and grew a little at a time, each piece written at once (a
+ * model's small tensors, sp-eval's id tables): 4 KiB pages almost
+ * everywhere, ~10 us a fault in the VM measured.  So the heap grows
+ * HEAP_STEP at a time (M_TOP_PAD: address space, not memory), and one block,
+ * never freed, fills it up to a 2 MiB boundary past its present end: that
+ * block grows the heap (its pages are not written), and what comes next
+ * starts on the boundary.  gtsrb8, one batch: a pipe's five stages 6,500
+ * page faults -> 2,500. */
+static void heap_start(void)
+{
+    const char *off = getenv("SP_REEXEC"); /* the user's: all of sp_main_start off */
+    if (off && strcmp(off, "done") != 0)
+        return;
+    mallopt(M_TOP_PAD, (int)HEAP_STEP);
+    mallopt(M_MMAP_MAX, 0); /* the block below from the heap */
+    char *p = malloc(1), *end = sbrk(0);
+    if (p && end != (char *)-1) {
+        size_t gap = (size_t)(-(uintptr_t)p & (HUGE_PAGE - 1));
+        while (p + gap <= end)
+            gap += HUGE_PAGE;
+        free(p);
+        /* glibc's chunks: a 16-byte header before each block, malloc(1)'s
+         * chunk 32 bytes, the next taken from the top right after it; so
+         * this block's chunk ends on the boundary and the next chunk's
+         * header is written there, not in the 2 MiB below (when guessed
+         * wrong: one page of 2 MiB written early) */
+        heap_gap_filler = malloc(gap - 32);
+    } else {
+        free(p);
+    }
+    mallopt(M_MMAP_MAX, MMAP_MAX_DEFAULT); /* a stream's reader or writer sets 0 (sp_stream.h) */
+}
+#else
+static void heap_start(void) {}
+#endif
+
+void sp_main_start(char **argv)
+{
+    start(argv, 0);
+    heap_start();
+}
+
+void sp_main_start_alone(char **argv)
+{
+    start(argv, 1);
+    heap_start();
+}

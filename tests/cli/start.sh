@@ -7,7 +7,8 @@
 # (GLIBC_TUNABLES=glibc.malloc.hugetlb=1); the user's own settings are kept
 # (wait and heap settings kept: no restart), SP_REEXEC=0 turns it off.  Checked through
 # tests/tools/startenv (the start every program makes, then its environment
-# and how much of 64 MiB of fresh heap landed on huge pages) and on a real
+# and how much of 64 MiB, or of the first 1 MiB, of fresh heap landed on
+# huge pages) and on a real
 # program (/proc/PID/environ of a running sp-info: its latest exec).
 source "$(dirname "$0")/lib.sh"
 SE=$TOOLS/startenv
@@ -39,6 +40,10 @@ elif [ "${SANITIZE:-0}" = 1 ]; then
     ok "heap pages: not checked under the sanitizers (their allocator, not glibc's)"
 else
     expect_ok "64 MiB of fresh heap mostly on huge pages ($huge kB)" "[ '${huge:-0}' -ge 32768 ]"
+    # the first blocks a program writes (sp_start.c's heap_start): before,
+    # they fell in the heap's first, unaligned 2 MiB and got 4 KiB pages
+    small=$($clean $SE 1 | sed -n 's/^anon_huge_kb=//p')
+    expect_ok "the first 1 MiB of heap a program writes on a huge page ($small kB)" "[ '${small:-0}' -ge 1024 ]"
 fi
 
 out=$($clean SP_REEXEC=0 $SE 64)
