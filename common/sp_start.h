@@ -29,7 +29,7 @@
  * form any GOMP_SPINCOUNT, OPENBLAS_NUM_THREADS, a glibc.malloc.hugetlb of
  * their own); with the first two kept there is no restart.
  * Then (after the restart, or where there is none) it readies glibc's heap
- * for huge pages (sp_start.c's heap_start): the heap grows 64 MiB at a time
+ * for huge pages (sp_start.c's heap_start): the heap grows 8 MiB at a time
  * and the first blocks the program takes start on a 2 MiB boundary, so
  * that they too land on huge pages (before: the heap's first, unaligned
  * 2 MiB and 4 KiB pages; gtsrb8's pipe, one batch: 6,500 page faults in
