@@ -112,11 +112,10 @@ static void *volatile heap_gap_filler;
  * model's small tensors, sp-eval's id tables): 4 KiB pages almost
  * everywhere, ~10 us a fault in the VM measured.  So the heap grows
  * HEAP_STEP at a time (M_TOP_PAD: address space, not memory, until written),
- * and one block,
- * never freed, fills it up to a 2 MiB boundary past its present end: that
- * block grows the heap (its pages are not written), and what comes next
- * starts on the boundary.  gtsrb8, one batch: a pipe's five stages 6,500
- * page faults -> 2,500. */
+ * and one block, never freed, fills it up to a 2 MiB boundary past its
+ * present end: that block grows the heap (its pages are not written), and
+ * what comes next starts on the boundary.  gtsrb8, one batch: a pipe's five
+ * stages 6,500 page faults -> 2,500. */
 static void heap_start(void)
 {
     const char *off = getenv("SP_REEXEC"); /* the user's: all of sp_main_start off */
