@@ -274,10 +274,22 @@ static void plan_free(plan_t *pl)
     free(pl->At_owned);
 }
 
-static int warp_scalar; /* sp_warp_force_scalar */
+static int warp_scalar; /* sp_warp_force_scalar: 1 point by point, 2 AVX2 at most */
 
 #ifdef __x86_64__
 #include <immintrin.h>
+
+/* the 8-lane forms: AVX2 there, and not held to the scalar loops */
+static int warp_avx2(void)
+{
+    return warp_scalar != 1 && sp_cpu_avx2();
+}
+
+/* the 16-lane forms: AVX-512 there, and not held to AVX2 or less */
+static int warp_wide(void)
+{
+    return warp_scalar == 0 && sp_cpu_avx512f();
+}
 
 /* A homography's row (y = by) from its first point: gen_row's operations lane by
  * lane (no fused multiply-add; the same division and test), so the same
@@ -335,6 +347,52 @@ __attribute__((target("avx2"))) static void tps_row8(const plan_t *pl, const flo
         _mm256_maskstore_ps(gy + j, in, _mm256_add_ps(_mm256_add_ps(sy[0], sy[1]), _mm256_add_ps(sy[2], sy[3])));
     }
 }
+
+/* tps_row8 32 points at a time (two 16-lane vectors, the second masked
+ * where the row is shorter), the same sums lane by lane: each (px[k],
+ * py[k]) is broadcast once for 32 points instead of four times, and a
+ * 28-point row (GTSRB-8) is one pass with 16 accumulators. */
+#define TPS_ACC(v, s0, s1, q, a, k)                                                                 \
+    do {                                                                                           \
+        const __m512 bx_ = _mm512_set1_ps(px[k]), by_ = _mm512_set1_ps(py[k]);                     \
+        s0[q] = _mm512_add_ps(s0[q], _mm512_mul_ps(a, bx_));                                       \
+        s1[q] = _mm512_add_ps(s1[q], _mm512_mul_ps(a, by_));                                       \
+        (void)(v);                                                                                 \
+    } while (0)
+__attribute__((target("avx512f"))) static void tps_row16(const plan_t *pl, const float *p, int i, float *gx,
+                                                         float *gy)
+{
+    const int N = pl->np / 2, w = pl->w;
+    const float *at = pl->At + (size_t)i * N * w, *px = p, *py = p + N;
+    for (int j = 0; j < w; j += 32) {
+        const int n0 = w - j < 16 ? w - j : 16, n1 = w - j - 16 <= 0 ? 0 : w - j - 16 < 16 ? w - j - 16 : 16;
+        const __mmask16 m0 = (__mmask16)((1u << n0) - 1u), m1 = (__mmask16)((1u << n1) - 1u);
+        __m512 sx0[4], sy0[4], sx1[4], sy1[4];
+        for (int q = 0; q < 4; q++)
+            sx0[q] = sy0[q] = sx1[q] = sy1[q] = _mm512_setzero_ps();
+        int k = 0;
+        for (; k + 4 <= N; k += 4)
+            for (int q = 0; q < 4; q++) {
+                const float *ak = at + (size_t)(k + q) * w + j;
+                const __m512 a0 = _mm512_maskz_loadu_ps(m0, ak), a1 = _mm512_maskz_loadu_ps(m1, ak + 16);
+                TPS_ACC(0, sx0, sy0, q, a0, k + q);
+                TPS_ACC(1, sx1, sy1, q, a1, k + q);
+            }
+        for (; k < N; k++) {
+            const float *ak = at + (size_t)k * w + j;
+            const __m512 a0 = _mm512_maskz_loadu_ps(m0, ak), a1 = _mm512_maskz_loadu_ps(m1, ak + 16);
+            TPS_ACC(0, sx0, sy0, 0, a0, k);
+            TPS_ACC(1, sx1, sy1, 0, a1, k);
+        }
+        _mm512_mask_storeu_ps(gx + j, m0, _mm512_add_ps(_mm512_add_ps(sx0[0], sx0[1]), _mm512_add_ps(sx0[2], sx0[3])));
+        _mm512_mask_storeu_ps(gy + j, m0, _mm512_add_ps(_mm512_add_ps(sy0[0], sy0[1]), _mm512_add_ps(sy0[2], sy0[3])));
+        _mm512_mask_storeu_ps(gx + j + 16, m1,
+                              _mm512_add_ps(_mm512_add_ps(sx1[0], sx1[1]), _mm512_add_ps(sx1[2], sx1[3])));
+        _mm512_mask_storeu_ps(gy + j + 16, m1,
+                              _mm512_add_ps(_mm512_add_ps(sy1[0], sy1[1]), _mm512_add_ps(sy1[2], sy1[3])));
+    }
+}
+#undef TPS_ACC
 #endif
 
 /* Grid points of output row i into gx[w], gy[w]. */
@@ -368,7 +426,7 @@ static void gen_row(const plan_t *pl, const gen_t *g, int i, float *gx, float *g
         float y = pl->by[i];
         int j = 0;
 #ifdef __x86_64__
-        if (!warp_scalar && sp_cpu_avx2())
+        if (warp_avx2())
             j = homography_row8(pl, p, y, gx, gy);
 #endif
         for (; j < w; j++) {
@@ -386,7 +444,11 @@ static void gen_row(const plan_t *pl, const gen_t *g, int i, float *gx, float *g
         /* g->p holds the points deinterleaved: x of every point, then y */
         const int N = pl->np / 2;
 #ifdef __x86_64__
-        if (!warp_scalar && sp_cpu_avx2()) {
+        if (warp_wide()) {
+            tps_row16(pl, p, i, gx, gy);
+            break;
+        }
+        if (warp_avx2()) {
             tps_row8(pl, p, i, gx, gy);
             break;
         }
@@ -696,7 +758,7 @@ static void row_forward(float *y, const float *x, const float *gx, const float *
     point pt;
     int simd = 0;
 #ifdef __x86_64__
-    simd = !warp_scalar && sp_cpu_avx2();
+    simd = warp_avx2();
 #endif
     for (int j = 0; j < w; j++) {
 #ifdef __x86_64__

@@ -92,7 +92,8 @@ void sp_tps_grid_backward(float *dpoints, const float *dgrid, size_t n, int h, i
 void sp_grid_sample_forward(float *y, const float *x, const float *grid, const sp_warp_shape *s);
 
 /* Tests: 1 makes the forward samplers use the point-by-point loop even
- * where AVX2 is available (the two must agree bit for bit). */
+ * where AVX2 is available, 2 the 8-lane forms even where AVX-512 is (all
+ * must agree bit for bit); 0 the best there is. */
 void sp_warp_force_scalar(int on);
 /* dx [n,c,hin,win], dgrid [n,h,w,2] from dy [n,c,h,w] */
 void sp_grid_sample_backward(float *dx, float *dgrid, const float *dy, const float *x,
