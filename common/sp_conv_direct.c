@@ -699,6 +699,19 @@ void sp_conv3x3_forward_images(float *y, const float *x, size_t gi, const float 
         sp_conv3x3_forward_image(y + i * ys, x + i * xs, pk, d, ws, ep, res ? res + i * ys : NULL);
 }
 
+int sp_conv3x3_padded_ok(const sp_conv2d_desc *d)
+{
+    return use_winograd(d) && sp_conv3x3_winograd_padded_ok(d, SP_WINOGRAD_GROUPED);
+}
+
+void sp_conv3x3_forward_images_padded(float *y, const float *x, size_t gi, const float *pk, const sp_conv2d_desc *d,
+                                      float *ws, const sp_conv2d_epilogue *ep, const float *res, int flags)
+{
+    if (flags && !sp_conv3x3_padded_ok(d))
+        sp_fatal("internal error: conv3x3: a padded input or output where the layer has none");
+    sp_conv3x3_winograd_forward_images_padded(y, x, gi, pk, NULL, d, ws, ep, res, SP_WINOGRAD_GROUPED, flags);
+}
+
 void sp_conv3x3_forward_image(float *y, const float *x, const float *pk, const sp_conv2d_desc *d,
                               float *ws, const sp_conv2d_epilogue *ep, const float *res)
 {

@@ -54,6 +54,15 @@ void sp_conv3x3_forward_image(float *y, const float *x, const float *pk, const s
 size_t sp_conv3x3_group(const sp_conv2d_desc *d);
 void sp_conv3x3_forward_images(float *y, const float *x, size_t gi, const float *pk, const sp_conv2d_desc *d,
                                float *ws, const sp_conv2d_epilogue *ep, const float *res);
+/* Two such layers of one layout in a row, the first's outputs read by the
+ * second alone (a ResNet block's convolutions): where
+ * sp_conv3x3_padded_ok, the first can write them straight into the
+ * second's padded input in the scratch they share, and the second start
+ * from there (sp_conv3x3_winograd_forward_images_padded's flags, the same
+ * bits; the same images and scratch, one call after the other). */
+int sp_conv3x3_padded_ok(const sp_conv2d_desc *d);
+void sp_conv3x3_forward_images_padded(float *y, const float *x, size_t gi, const float *pk, const sp_conv2d_desc *d,
+                                      float *ws, const sp_conv2d_epilogue *ep, const float *res, int flags);
 /* 1 where a batch forward of d takes the batched Winograd (maps of 4x4 and
  * less, sp_conv3x3_winograd_batched_* in sp_conv_winograd.h; the
  * inference's with F(4x4), one tile an image): AVX2 + FMA and Winograd not

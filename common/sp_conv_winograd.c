@@ -543,42 +543,66 @@ __attribute__((target("avx512f"), always_inline)) static inline __m256 high8(__m
     return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
 }
 
-__attribute__((target("avx512f,avx512vl"))) static void wpad4_wide(float *q, const float *src, size_t C, int h,
-                                                                    int w, size_t gi, const wgeom *g)
+/* one padded row of wpad4_wide: image row sr (W floats, read from sr - 1
+ * with its lanes masked) into its 4 phase planes at dst (rs apart) */
+typedef struct {
+    __m512i p01, p23, p4;
+    __mmask16 narrow;
+    size_t rs, rw, W;
+} wpad4_consts;
+
+__attribute__((target("avx512f,avx512vl"))) static inline wpad4_consts wpad4_wide_consts(size_t W, const wgeom *g)
 {
-    const size_t rs = g->rows, rw = ROW4(g->tw), W = (size_t)w;
-    const __m512i p01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
-    const __m512i p23 = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+    wpad4_consts k;
+    k.p01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+    k.p23 = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
     /* rows of up to 15 (GTSRB-8's 14x14 and 7x7 maps): 16 padded columns,
      * lanes 1 .. W of the row from one float before it; each phase's 4
      * places (TW <= 4) go with stores of 4, the last ones past the plane
      * row as the blocks of 32 do */
-    const __m512i p4 = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    const __mmask16 narrow = (__mmask16)(((1u << ((W + 1) & 31)) - 1u) & ~1u);
-    WPAD4_ROWS(q, src, C, h, W, gi, g, {
-        if (W < 16) { /* the padded row in one vector: one load, one permute, 4 places a phase */
-            const __m512 v = _mm512_permutexvar_ps(p4, _mm512_maskz_loadu_ps(narrow, sr - 1));
-            _mm_storeu_ps(dst, _mm512_castps512_ps128(v));
-            _mm_storeu_ps(dst + rs, _mm512_extractf32x4_ps(v, 1));
-            _mm_storeu_ps(dst + 2 * rs, _mm512_extractf32x4_ps(v, 2));
-            _mm_storeu_ps(dst + 3 * rs, _mm512_extractf32x4_ps(v, 3));
-            continue;
-        }
-        for (size_t k0 = 0; k0 < rw; k0 += 32) { /* padded columns k0 .. k0 + 31: lanes 1 - k0 .. W - k0 */
-            uint64_t in = W + 1 > k0 ? W + 1 - k0 : 0;
-            in = in >= 32 ? 0xffffffffu : (1u << in) - 1u;
-            if (k0 == 0)
-                in &= ~(uint64_t)1;
-            const float *at = sr + k0 - 1;
-            const __m512 lo = _mm512_maskz_loadu_ps((__mmask16)in, at);
-            const __m512 hi = _mm512_maskz_loadu_ps((__mmask16)(in >> 16), at + 16);
-            const __m512 a = _mm512_permutex2var_ps(lo, p01, hi), b = _mm512_permutex2var_ps(lo, p23, hi);
-            _mm256_storeu_ps(dst + k0 / 4, _mm512_castps512_ps256(a));
-            _mm256_storeu_ps(dst + rs + k0 / 4, high8(a));
-            _mm256_storeu_ps(dst + 2 * rs + k0 / 4, _mm512_castps512_ps256(b));
-            _mm256_storeu_ps(dst + 3 * rs + k0 / 4, high8(b));
-        }
-    })
+    k.p4 = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    k.narrow = (__mmask16)(((1u << ((W + 1) & 31)) - 1u) & ~1u);
+    k.rs = g->rows;
+    k.rw = ROW4(g->tw);
+    k.W = W;
+    return k;
+}
+
+__attribute__((target("avx512f,avx512vl"), always_inline)) static inline void wpad4_wide_row(float *dst,
+                                                                                             const float *sr,
+                                                                                             const wpad4_consts *k)
+{
+    const size_t rs = k->rs, W = k->W;
+    if (W < 16) { /* the padded row in one vector: one load, one permute, 4 places a phase */
+        const __m512 v = _mm512_permutexvar_ps(k->p4, _mm512_maskz_loadu_ps(k->narrow, sr - 1));
+        _mm_storeu_ps(dst, _mm512_castps512_ps128(v));
+        _mm_storeu_ps(dst + rs, _mm512_extractf32x4_ps(v, 1));
+        _mm_storeu_ps(dst + 2 * rs, _mm512_extractf32x4_ps(v, 2));
+        _mm_storeu_ps(dst + 3 * rs, _mm512_extractf32x4_ps(v, 3));
+        return;
+    }
+    for (size_t k0 = 0; k0 < k->rw; k0 += 32) { /* padded columns k0 .. k0 + 31: lanes 1 - k0 .. W - k0 */
+        uint64_t in = W + 1 > k0 ? W + 1 - k0 : 0;
+        in = in >= 32 ? 0xffffffffu : (1u << in) - 1u;
+        if (k0 == 0)
+            in &= ~(uint64_t)1;
+        const float *at = sr + k0 - 1;
+        const __m512 lo = _mm512_maskz_loadu_ps((__mmask16)in, at);
+        const __m512 hi = _mm512_maskz_loadu_ps((__mmask16)(in >> 16), at + 16);
+        const __m512 a = _mm512_permutex2var_ps(lo, k->p01, hi), b = _mm512_permutex2var_ps(lo, k->p23, hi);
+        _mm256_storeu_ps(dst + k0 / 4, _mm512_castps512_ps256(a));
+        _mm256_storeu_ps(dst + rs + k0 / 4, high8(a));
+        _mm256_storeu_ps(dst + 2 * rs + k0 / 4, _mm512_castps512_ps256(b));
+        _mm256_storeu_ps(dst + 3 * rs + k0 / 4, high8(b));
+    }
+}
+
+__attribute__((target("avx512f,avx512vl"))) static void wpad4_wide(float *q, const float *src, size_t C, int h,
+                                                                    int w, size_t gi, const wgeom *g)
+{
+    const size_t W = (size_t)w;
+    const wpad4_consts k = wpad4_wide_consts(W, g);
+    WPAD4_ROWS(q, src, C, h, W, gi, g, { wpad4_wide_row(dst, sr, &k); })
 }
 #undef WPAD4_ROWS
 
@@ -938,6 +962,89 @@ __attribute__((target("avx512f,avx512vl"))) static void epilogue16(float *y, con
         }
 }
 
+/* epilogue16 into the next convolution's padded input instead of y: each
+ * output row, its values as epilogue16 makes them, goes into the 4 phase
+ * planes of padded row b * P + r + 1 of q as wpad4_wide would put it there
+ * from y (padded column k is the row's k - 1: each 16 lanes are the row's
+ * vectors moved up one lane, the border and the columns past the row
+ * zeros), so the same floats in the same places, without the row's trip
+ * through memory; and into y too where y is given (SP_WINOGRAD_OUT_KEEP:
+ * a block's output, read again as the next block's residual).  The next
+ * convolution has this one's geometry (same
+ * channels, map and images): its rows outside the images, and the trailing
+ * zeros, are where this one's padding left them. */
+__attribute__((target("avx512f,avx512vl"))) static void epilogue16_padded(float *q, float *y, const float *yeo,
+                                                                           const float *bias,
+                                                                           const sp_conv2d_desc *d,
+                                                                           const sp_conv2d_epilogue *ep,
+                                                                           const float *res, size_t gi,
+                                                                           const wgeom *g)
+{
+    const size_t W = (size_t)d->w, hw = (size_t)d->h * W, m = g->m, rw = m * g->tw, ys = (size_t)d->o * hw;
+    const size_t rs = g->rows, nb = ROW4(g->tw) / 32; /* blocks of 32 padded columns */
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512i p01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+    const __m512i p23 = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+    const __m512i p4 = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const size_t nv = W < 16 ? 1 : 2 * nb; /* the row's vectors of 16 that the blocks read (past W: zeros) */
+    __m512 v[2 * SP_WINOGRAD_PADDED_W / 32 + 2];
+    for (size_t b = 0; b < gi; b++)
+        for (size_t o = 0; o < (size_t)d->o; o++) {
+            const __m512 bo = _mm512_set1_ps(bias ? bias[o] : 0.0f);
+            const __m512 sc = _mm512_set1_ps(ep ? ep->scale[o] : 1.0f), sh = _mm512_set1_ps(ep ? ep->shift[o] : 0.0f);
+            const int relu = ep && ep->relu;
+            const float *ro = res ? res + b * ys + o * hw : NULL;
+            float *qo = q + 16 * o * rs, *yo = y ? y + b * ys + o * hw : NULL;
+            size_t gr = b * g->P, ph = gr % m, qq = gr / m; /* the stack's output row: phase ph, place qq */
+            for (size_t r = 0; r < (size_t)d->h; r++, ro = ro ? ro + W : NULL, yo = yo ? yo + W : NULL) {
+                const float *src = yeo + (m * o + ph) * g->orows + qq * rw;
+                for (size_t j = 0; j < nv; j++) {
+                    const size_t left = W > 16 * j ? W - 16 * j : 0;
+                    const __mmask16 mk = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+                    __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, src + 16 * j), bo);
+                    if (ep) {
+                        x = _mm512_add_ps(_mm512_mul_ps(x, sc), sh);
+                        if (ro)
+                            x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, ro + 16 * j));
+                        if (relu)
+                            x = _mm512_max_ps(x, zero);
+                    }
+                    v[j] = _mm512_maskz_mov_ps(mk, x); /* past the row: zeros */
+                    if (yo && mk)
+                        _mm512_mask_storeu_ps(yo + 16 * j, mk, x);
+                }
+                const size_t p = gr + r + 1; /* padded row of the stack: image row r + 1 */
+                float *dst = qo + (p % 4) * 4 * rs + (p / 4) * g->tw;
+                if (W < 16) { /* wpad4_wide's one-vector rows */
+                    const __m512 pr = _mm512_permutexvar_ps(
+                        p4, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(v[0]),
+                                                                    _mm512_castps_si512(zero), 15)));
+                    _mm_storeu_ps(dst, _mm512_castps512_ps128(pr));
+                    _mm_storeu_ps(dst + rs, _mm512_extractf32x4_ps(pr, 1));
+                    _mm_storeu_ps(dst + 2 * rs, _mm512_extractf32x4_ps(pr, 2));
+                    _mm_storeu_ps(dst + 3 * rs, _mm512_extractf32x4_ps(pr, 3));
+                } else {
+                    for (size_t k = 0; k < nb; k++) { /* padded columns 32k .. 32k + 31 */
+                        const __m512i prev = k ? _mm512_castps_si512(v[2 * k - 1]) : _mm512_castps_si512(zero);
+                        const __m512 lo = _mm512_castsi512_ps(
+                            _mm512_alignr_epi32(_mm512_castps_si512(v[2 * k]), prev, 15));
+                        const __m512 hi = _mm512_castsi512_ps(
+                            _mm512_alignr_epi32(_mm512_castps_si512(v[2 * k + 1]), _mm512_castps_si512(v[2 * k]), 15));
+                        const __m512 a = _mm512_permutex2var_ps(lo, p01, hi), c = _mm512_permutex2var_ps(lo, p23, hi);
+                        _mm256_storeu_ps(dst + 8 * k, _mm512_castps512_ps256(a));
+                        _mm256_storeu_ps(dst + rs + 8 * k, high8(a));
+                        _mm256_storeu_ps(dst + 2 * rs + 8 * k, _mm512_castps512_ps256(c));
+                        _mm256_storeu_ps(dst + 3 * rs + 8 * k, high8(c));
+                    }
+                }
+                if (++ph == m) {
+                    ph = 0;
+                    qq++;
+                }
+            }
+        }
+}
+
 /* y [O,H,W] from the output planes' row phases: bias, then ep with res,
  * row by row by sp_conv_out_row (AVX2 without FMA: the bits of the plain
  * build) or, wide (the 16-lane tiles' choice, so that conv_paths.sh
@@ -961,16 +1068,25 @@ __attribute__((target("avx2"))) static void epilogue(float *y, const float *yeo,
             }
 }
 
-void sp_conv3x3_winograd_forward_images(float *y, const float *x, size_t gi, const float *pk, const float *bias,
-                                        const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep,
-                                        const float *res, int tile)
+int sp_conv3x3_winograd_padded_ok(const sp_conv2d_desc *d, int tile)
+{
+    return d->c == d->o && d->w <= SP_WINOGRAD_PADDED_W && wgeometry(d, tile).m == 4 && sp_conv3x3_wide();
+}
+
+void sp_conv3x3_winograd_forward_images_padded(float *y, const float *x, size_t gi, const float *pk,
+                                               const float *bias, const sp_conv2d_desc *d, float *ws,
+                                               const sp_conv2d_epilogue *ep, const float *res, int tile, int flags)
 {
     wgeom g = wgeometry(d, tile);
     if (gi > g.G)
         sp_fatal("winograd: %zu images for a stack of %zu", gi, g.G);
+    if (flags && !sp_conv3x3_winograd_padded_ok(d, tile))
+        sp_fatal("internal error: winograd: a padded input or output where the layer has none");
     const size_t C = (size_t)d->c, O = (size_t)d->o, nin = g.m == 2 ? 2 : 16;
     float *eo = ws, *yeo = eo + nin * C * g.rows, *v = yeo + g.m * O * g.orows, *m = v + g.np * g.vs;
-    if (g.m == 2)
+    if (flags & SP_WINOGRAD_IN_PADDED)
+        ; /* eo holds it: the previous convolution's epilogue16_padded */
+    else if (g.m == 2)
         wpad(eo, x, C, d->h, d->w, &g);
     else if (sp_conv3x3_wide())
         wpad4_wide(eo, x, C, d->h, d->w, gi, &g);
@@ -989,7 +1105,17 @@ void sp_conv3x3_winograd_forward_images(float *y, const float *x, size_t gi, con
             else
                 output_transform4(yeo + 4 * o * g.orows, g.orows, m, o, u0, u1, &g);
     }
-    epilogue(y, yeo, bias, d, ep, res, gi, &g, sp_conv3x3_wide());
+    if (flags & SP_WINOGRAD_OUT_PADDED)
+        epilogue16_padded(eo, flags & SP_WINOGRAD_OUT_KEEP ? y : NULL, yeo, bias, d, ep, res, gi, &g);
+    else
+        epilogue(y, yeo, bias, d, ep, res, gi, &g, sp_conv3x3_wide());
+}
+
+void sp_conv3x3_winograd_forward_images(float *y, const float *x, size_t gi, const float *pk, const float *bias,
+                                        const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep,
+                                        const float *res, int tile)
+{
+    sp_conv3x3_winograd_forward_images_padded(y, x, gi, pk, bias, d, ws, ep, res, tile, 0);
 }
 
 void sp_conv3x3_winograd_forward_image(float *y, const float *x, const float *pk, const float *bias,

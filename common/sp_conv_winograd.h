@@ -60,6 +60,23 @@ void sp_conv3x3_winograd_forward_image(float *y, const float *x, const float *pk
 void sp_conv3x3_winograd_forward_images(float *y, const float *x, size_t gi, const float *pk, const float *bias,
                                         const sp_conv2d_desc *d, float *ws, const sp_conv2d_epilogue *ep,
                                         const float *res, int tile);
+/* Two such convolutions of the same layout in a row (a ResNet block's
+ * first into its second, the inference's): the first writes its outputs
+ * (after ep) straight into the second's padded input, which lies at the
+ * start of their (one) scratch, and the second starts from there: one pass
+ * over the map instead of two (the first's epilogue, the second's padding),
+ * the same bits.  Where sp_conv3x3_winograd_padded_ok: F(4x4) with the
+ * 16-lane tiles, as many channels out as in, maps of up to
+ * SP_WINOGRAD_PADDED_W columns.  flags: SP_WINOGRAD_OUT_PADDED (y is not
+ * written; with SP_WINOGRAD_OUT_KEEP it is, as well: outputs read again
+ * later), SP_WINOGRAD_IN_PADDED (x is not read; the same images, gi, and
+ * scratch as the first's call); 0 is sp_conv3x3_winograd_forward_images. */
+#define SP_WINOGRAD_PADDED_W 256
+enum { SP_WINOGRAD_IN_PADDED = 1, SP_WINOGRAD_OUT_PADDED = 2, SP_WINOGRAD_OUT_KEEP = 4 };
+int sp_conv3x3_winograd_padded_ok(const sp_conv2d_desc *d, int tile);
+void sp_conv3x3_winograd_forward_images_padded(float *y, const float *x, size_t gi, const float *pk,
+                                               const float *bias, const sp_conv2d_desc *d, float *ws,
+                                               const sp_conv2d_epilogue *ep, const float *res, int tile, int flags);
 
 /* Maps of 4x4 and less (16 or more channels in and out), a batch at once:
  * F(4x4) with one tile an image (the encoder's inference, the input

@@ -476,14 +476,20 @@ typedef struct {
     int group;      /* per-image convolution: images it takes at once (sp_conv3x3_group) */
     int batched;    /* a batch step by Winograd F(4x4), whole images' tiles (sp_conv3x3_batched_ok or _pays; F(2x2) forced: 2x2 tiles a 4x4 map) */
     int im2col;     /* by im2col and the GEMM tiles, its weights packed once (sp_conv2d_packed_ok); per image when one image a GEMM (sp_conv2d_image_ok) */
+    int padded;     /* PADDED_OUT: its outputs may go straight into the next step's padded input (PADDED_IN) */
 } infer_step;
+
+/* a convolution's outputs straight into the next one's padded input
+ * (sp_conv3x3_forward_images_padded); PADDED_KEEP: into its output buffer
+ * too (read again later) */
+enum { PADDED_IN = 1, PADDED_OUT = 2, PADDED_KEEP = 4 };
 
 static infer_step conv_step(const sp_enc_conv *cv, const sp_enc_bn *bn, int in, int out, int res, int relu)
 {
     const sp_conv2d_desc *d = &cv->d;
     const int per_image = sp_conv3x3_forward_ok(d);
     infer_step st = {STEP_CONV, in, out, res, relu, cv, bn, d->c, d->h, d->w, d->o,
-                     sp_conv2d_ho(d), sp_conv2d_wo(d), 0, per_image, 0, 1, 0, 0};
+                     sp_conv2d_ho(d), sp_conv2d_wo(d), 0, per_image, 0, 1, 0, 0, 0};
     st.batched = per_image ? sp_conv3x3_batched_pays(d, INFER_BATCHED_TILE) : sp_conv3x3_batched_ok(d);
     st.per_image = per_image && !st.batched;
     st.im2col = !per_image && !st.batched && sp_conv2d_packed_ok(d);
@@ -501,7 +507,7 @@ static int infer_steps(const sp_encoder *e, infer_step *st)
         if (local)
             st[0].out = BUF_LOCAL;
         infer_step mp = {STEP_MAXPOOL, local ? BUF_LOCAL : P, local ? P : Q, -1, 0, NULL, NULL, e->stem_bn.c,
-                         e->stem_h, e->stem_w, e->stem_bn.c, e->mp_h, e->mp_w, 0, 1, 0, 1, 0, 0};
+                         e->stem_h, e->stem_w, e->stem_bn.c, e->mp_h, e->mp_w, 0, 1, 0, 1, 0, 0, 0};
         st[ns++] = mp;
         if (!local) {
             int t = P;
@@ -515,7 +521,7 @@ static int infer_steps(const sp_encoder *e, infer_step *st)
         st[ns++] = conv_step(&b->conv1, &b->bn1, P, Q, -1, 1);
         if (b->shortcut == SP_SHORTCUT_A) {
             infer_step sa = {STEP_SHORTCUT_A, P, S, -1, 0, NULL, NULL, b->cin, b->hin, b->win,
-                             b->cout, b->hout, b->wout, (b->cout - b->cin) / 2, 1, 0, 1, 0, 0};
+                             b->cout, b->hout, b->wout, (b->cout - b->cin) / 2, 1, 0, 1, 0, 0, 0};
             st[ns++] = sa;
             res = S;
         } else if (b->shortcut == SP_SHORTCUT_CONV) {
@@ -563,7 +569,7 @@ static sp_conv2d_epilogue step_epilogue(const sp_encoder *e, const infer_step *s
 /* convolution step st on images i .. i + gi - 1 at once (gi up to its
  * group, sp_conv3x3_group; 1 for im2col), on this thread */
 static void step_images(const sp_encoder *e, const infer_step *st, float *const *bufs, const float *x, int i,
-                        int gi, const step_thread *th)
+                        int gi, const step_thread *th, int padded)
 {
     const float *in = step_in(bufs, x, st, i, th);
     const size_t os = (size_t)st->oc * st->oh * st->ow;
@@ -573,13 +579,18 @@ static void step_images(const sp_encoder *e, const infer_step *st, float *const 
     ep.residual = NULL; /* these images' residual goes as res */
     if (st->im2col)
         sp_conv2d_forward_image(out, in, e->packed + st->pk, &st->cv->d, th->ws, &ep, res);
+    else if (padded)
+        sp_conv3x3_forward_images_padded(out, in, (size_t)gi, e->packed + st->pk, &st->cv->d, th->ws, &ep, res,
+                                         (padded & PADDED_IN ? SP_WINOGRAD_IN_PADDED : 0) |
+                                             (padded & PADDED_OUT ? SP_WINOGRAD_OUT_PADDED : 0) |
+                                             (padded & PADDED_KEEP ? SP_WINOGRAD_OUT_KEEP : 0));
     else
         sp_conv3x3_forward_images(out, in, (size_t)gi, e->packed + st->pk, &st->cv->d, th->ws, &ep, res);
 }
 
 /* step st on image i alone, on this thread; th->ws: its scratch */
 static void step_image(const sp_encoder *e, const infer_step *st, float *const *bufs, const float *x, int i,
-                       const step_thread *th)
+                       const step_thread *th, int padded)
 {
     const float *in = step_in(bufs, x, st, i, th);
     float *out = step_out(bufs, st, i, th);
@@ -590,7 +601,7 @@ static void step_image(const sp_encoder *e, const infer_step *st, float *const *
     } else if (st->kind == STEP_SHORTCUT_A) {
         sp_shortcut_a_forward(out, in, 1, st->c, st->h, st->w, st->pad);
     } else {
-        step_images(e, st, bufs, x, i, 1, th);
+        step_images(e, st, bufs, x, i, 1, th, padded);
     }
 }
 
@@ -649,6 +660,45 @@ typedef struct {
     size_t packed, per, local, batched_ws;
 } infer_layout;
 
+/* 1 when a step from k on reads buffer b before one writes it */
+static int read_later(const infer_step *st, int ns, int k, int b)
+{
+    for (int j = k; j < ns; j++) {
+        if (st[j].in == b || st[j].res == b)
+            return 1;
+        if (st[j].out == b)
+            return 0;
+    }
+    return 0;
+}
+
+/* The pairs of per-image convolutions where the first's outputs may go
+ * straight into the second's padded input: one after the other, the same
+ * layout (sp_conv3x3_padded_ok: F(4x4) with the 16-lane tiles), the second
+ * reading the first's output buffer: an identity block's conv1 and conv2,
+ * and its conv2 and the next identity block's conv1.  Where the buffer is
+ * read again (the next block's residual) the first writes it as well
+ * (PADDED_KEEP).  Whether a pair runs so is decided per run
+ * (sp_encoder_infer: the two calls must follow each other on one thread
+ * with the same images and scratch). */
+static void mark_padded(infer_step *st, int ns)
+{
+    for (int k = 0; k + 1 < ns; k++) {
+        infer_step *a = &st[k], *b = &st[k + 1];
+        if (a->kind != STEP_CONV || b->kind != STEP_CONV || !a->per_image || !b->per_image || a->im2col ||
+            b->im2col || a->out < 0 || b->in != a->out)
+            continue;
+        const sp_conv2d_desc *da = &a->cv->d, *db = &b->cv->d;
+        if (da->c != db->c || da->o != db->o || da->h != db->h || da->w != db->w || !sp_conv3x3_padded_ok(da) ||
+            !sp_conv3x3_padded_ok(db))
+            continue;
+        a->padded |= PADDED_OUT;
+        if (b->res == a->out || read_later(st, ns, k + 2, a->out))
+            a->padded |= PADDED_KEEP;
+        b->padded |= PADDED_IN;
+    }
+}
+
 static infer_layout layout_steps(infer_step *st, int ns)
 {
     infer_layout l = {0, 0, 0, 0};
@@ -682,6 +732,7 @@ static infer_layout layout_steps(infer_step *st, int ns)
         if (st[k].group > gmax)
             gmax = st[k].group;
     }
+    mark_padded(st, ns);
     /* each thread's slice: its own buffer (the images of a group), then its scratch */
     l.local = local_per_image * (size_t)gmax;
     l.per += l.local;
@@ -836,13 +887,20 @@ void sp_encoder_infer(sp_encoder *e, float *y, const float *x, int n)
             for (int q = 0; q < ng; q++) {
                 const int i0 = (e->infer_reverse ? ng - 1 - q : q) * G, gi = n - i0 < G ? n - i0 : G;
                 th.i0 = i0;
+                int in_padded = 0; /* the previous step left its outputs in this step's padded input */
                 for (int j = k; j < k1; j++) {
+                    /* a marked pair's calls follow each other, the same images on this
+                     * thread's scratch: both over the group, or the run image by image */
+                    const int out_padded = (st[j].padded & PADDED_OUT) && j + 1 < k1 && (st[j].group > 1 || G == 1);
+                    const int padded = (in_padded ? PADDED_IN : 0) |
+                                       (out_padded ? PADDED_OUT | (st[j].padded & PADDED_KEEP) : 0);
+                    in_padded = out_padded;
                     if (st[j].group > 1) {
-                        step_images(e, &st[j], bufs, x, i0, gi, &th);
+                        step_images(e, &st[j], bufs, x, i0, gi, &th, padded);
                         continue;
                     }
                     for (int a = 0; a < gi; a++)
-                        step_image(e, &st[j], bufs, x, e->infer_reverse ? i0 + gi - 1 - a : i0 + a, &th);
+                        step_image(e, &st[j], bufs, x, e->infer_reverse ? i0 + gi - 1 - a : i0 + a, &th, padded);
                 }
             }
         }

@@ -179,6 +179,67 @@ static void group_case(int C, int O, int H, int W, int gi)
     FREE_ALL(x, w, scale, shift, res, y0, y1, pk, ws, pk4, ws4);
 }
 
+/* A block's two convolutions (BN + ReLU, then BN + residual + ReLU) with
+ * the first's outputs going straight into the second's padded input
+ * (sp_conv3x3_winograd_forward_images_padded): the second's outputs the
+ * same bytes as through y, and the first's y left unwritten.  Only where
+ * the layer takes it (F(4x4), 16-lane tiles): elsewhere padded_ok says no. */
+static void padded_pair_case(int C, int H, int W, int gi)
+{
+    sp_conv2d_desc d = {1, C, H, W, C, 3, 3, 1, 1, 1, 1};
+    const int tl = SP_WINOGRAD_GROUPED;
+    const size_t G = sp_conv3x3_winograd_group(&d, tl), xs = (size_t)C * H * W;
+    char name[200];
+    snprintf(name, sizeof name,
+             "winograd F(4x4): %d images of %dx%dx%d (stacks of %zu), a block's first convolution into the second's "
+             "padding (and its own y as well): the same bytes",
+             gi, C, H, W, G);
+    if (!sp_conv3x3_wide() || (size_t)gi > G) {
+        CHECK(name, !sp_conv3x3_winograd_padded_ok(&d, tl) || (size_t)gi > G, "taken without the 16-lane tiles");
+        return;
+    }
+    if (!sp_conv3x3_winograd_padded_ok(&d, tl)) {
+        CHECK(name, 0, "not taken");
+        return;
+    }
+    float *x = random_floats(xs * G, 1, 0), *w1 = random_floats((size_t)C * C * 9, 0.3f, 0);
+    float *w2 = random_floats((size_t)C * C * 9, 0.3f, 0);
+    float *s1 = random_floats(C, 1, 0.5f), *h1 = random_floats(C, 0.2f, 0), *s2 = random_floats(C, 1, 0.5f);
+    float *h2 = random_floats(C, 0.2f, 0);
+    float *y1 = malloc(sizeof(float) * xs * G), *y2 = malloc(sizeof(float) * xs * G);
+    float *u1 = malloc(sizeof(float) * xs * G), *u2 = malloc(sizeof(float) * xs * G);
+    sp_conv2d_epilogue e1 = {s1, h1, NULL, 1}, e2 = {s2, h2, NULL, 1};
+    float *p1 = sp_malloc(sizeof(float) * sp_conv3x3_winograd_packed_floats(&d, tl));
+    float *p2 = sp_malloc(sizeof(float) * sp_conv3x3_winograd_packed_floats(&d, tl));
+    float *ws = sp_malloc(sizeof(float) * sp_conv3x3_winograd_image_floats(&d, tl));
+    sp_conv3x3_winograd_pack(p1, w1, &d, 0, tl);
+    sp_conv3x3_winograd_pack(p2, w2, &d, 0, tl);
+    memset(y1, 0x7f, sizeof(float) * xs * G);
+    memcpy(u1, y1, sizeof(float) * xs * G);
+    memcpy(y2, y1, sizeof(float) * xs * G);
+    memcpy(u2, y1, sizeof(float) * xs * G);
+    sp_conv3x3_winograd_forward_images(y1, x, (size_t)gi, p1, NULL, &d, ws, &e1, NULL, tl);
+    sp_conv3x3_winograd_forward_images(y2, y1, (size_t)gi, p2, NULL, &d, ws, &e2, x, tl);
+    sp_conv3x3_winograd_forward_images_padded(u1, x, (size_t)gi, p1, NULL, &d, ws, &e1, NULL, tl,
+                                              SP_WINOGRAD_OUT_PADDED);
+    sp_conv3x3_winograd_forward_images_padded(u2, NULL, (size_t)gi, p2, NULL, &d, ws, &e2, x, tl,
+                                              SP_WINOGRAD_IN_PADDED);
+    int untouched = 1;
+    for (size_t i = 0; i < xs * G; i++)
+        untouched &= ((const unsigned char *)&u1[i])[0] == 0x7f;
+    const int same = memcmp(y2, u2, sizeof(float) * xs * G) == 0;
+    /* the first keeping its y as well (SP_WINOGRAD_OUT_KEEP): that y's bytes too */
+    memset(u2, 0x7f, sizeof(float) * xs * G);
+    sp_conv3x3_winograd_forward_images_padded(u1, x, (size_t)gi, p1, NULL, &d, ws, &e1, NULL, tl,
+                                              SP_WINOGRAD_OUT_PADDED | SP_WINOGRAD_OUT_KEEP);
+    sp_conv3x3_winograd_forward_images_padded(u2, NULL, (size_t)gi, p2, NULL, &d, ws, &e2, x, tl,
+                                              SP_WINOGRAD_IN_PADDED);
+    const int kept = memcmp(y1, u1, sizeof(float) * xs * G) == 0 && memcmp(y2, u2, sizeof(float) * xs * G) == 0;
+    CHECK(name, same && untouched && kept,
+          !same ? "other bytes" : !untouched ? "the first's y written" : "kept: other bytes");
+    FREE_ALL(x, w1, w2, s1, h1, s2, h2, y1, y2, u1, u2, p1, p2, ws);
+}
+
 /* The input gradient (sp_conv3x3_backward's dx, Winograd with the
  * flipped weights where it applies) against sums in double: within 2e-6 of
  * sum |dy| |w| of each input; odd and even maps, channel counts off the
@@ -464,5 +525,14 @@ int main(void)
           "taken");
     printf("# forward outputs' FNV-1a %016llx (16-lane GEMM tiles: %s)\n", (unsigned long long)digest,
            sp_conv3x3_wide() ? "yes" : "no");
+    /* after the digest: they run only with the 16-lane tiles, and their
+     * random inputs would move every later case's */
+    padded_pair_case(16, 28, 28, 1); /* gtsrb8's first stage: rows of 28, one block of 32 */
+    padded_pair_case(32, 14, 14, 1); /* its second: rows in one vector */
+    padded_pair_case(16, 35, 35, 1); /* tetro's first: two blocks a row */
+    padded_pair_case(64, 32, 32, 1); /* horse's layer 1 */
+    padded_pair_case(32, 18, 18, 1); /* tetro's second */
+    padded_pair_case(64, 9, 9, 8);   /* tetro's third, stacked */
+    padded_pair_case(64, 9, 9, 3);   /* a batch's last, partial stack */
     TEST_MAIN_END;
 }
