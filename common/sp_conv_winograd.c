@@ -916,6 +916,23 @@ __attribute__((target("avx2,fma"))) static void output_transform(float *ye, floa
     }
 }
 
+/* one vector of an output row: + bias, then ep's scale and shift, the
+ * residual ro (its lanes mk) and ReLU, in sp_conv_out_row's order */
+__attribute__((target("avx512f,avx512vl"), always_inline)) static inline __m512
+epilogue_vec16(__m512 v, __m512 bo, const sp_conv2d_epilogue *ep, __m512 sc, __m512 sh, const float *ro,
+               __mmask16 mk, int relu)
+{
+    v = _mm512_add_ps(v, bo);
+    if (ep) {
+        v = _mm512_add_ps(_mm512_mul_ps(v, sc), sh);
+        if (ro)
+            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, ro));
+        if (relu)
+            v = _mm512_max_ps(v, _mm512_setzero_ps());
+    }
+    return v;
+}
+
 /* epilogue's rows 16 lanes at a time, the last ones masked: sp_conv_out_row's
  * operations in the same order (no multiply-add is fused: -std=c11
  * contracts none; max(v, 0) is v > 0 ? v : 0, NaN and -0 included), so
@@ -929,7 +946,6 @@ __attribute__((target("avx512f,avx512vl"))) static void epilogue16(float *y, con
                                                                     size_t gi, const wgeom *g)
 {
     const size_t W = (size_t)d->w, hw = (size_t)d->h * W, m = g->m, rw = m * g->tw, ys = (size_t)d->o * hw;
-    const __m512 zero = _mm512_setzero_ps();
     const __mmask16 tail = W % 16 ? (__mmask16)((1u << (W % 16)) - 1u) : (__mmask16)0xffff;
     const size_t nv = (W + 15) / 16;
     for (size_t b = 0; b < gi; b++)
@@ -944,14 +960,8 @@ __attribute__((target("avx512f,avx512vl"))) static void epilogue16(float *y, con
                 const float *src = yeo + (m * o + ph) * g->orows + q * rw;
                 for (size_t k = 0; k < nv; k++) {
                     const __mmask16 mk = k + 1 < nv ? (__mmask16)0xffff : tail;
-                    __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, src + 16 * k), bo);
-                    if (ep) {
-                        v = _mm512_add_ps(_mm512_mul_ps(v, sc), sh);
-                        if (ro)
-                            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, ro + 16 * k));
-                        if (relu)
-                            v = _mm512_max_ps(v, zero);
-                    }
+                    const __m512 v = epilogue_vec16(_mm512_maskz_loadu_ps(mk, src + 16 * k), bo, ep, sc, sh,
+                                                    ro ? ro + 16 * k : NULL, mk, relu);
                     _mm512_mask_storeu_ps(yo + 16 * k, mk, v);
                 }
                 if (++ph == m) {
@@ -1001,14 +1011,8 @@ __attribute__((target("avx512f,avx512vl"))) static void epilogue16_padded(float 
                 for (size_t j = 0; j < nv; j++) {
                     const size_t left = W > 16 * j ? W - 16 * j : 0;
                     const __mmask16 mk = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
-                    __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, src + 16 * j), bo);
-                    if (ep) {
-                        x = _mm512_add_ps(_mm512_mul_ps(x, sc), sh);
-                        if (ro)
-                            x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, ro + 16 * j));
-                        if (relu)
-                            x = _mm512_max_ps(x, zero);
-                    }
+                    const __m512 x = epilogue_vec16(_mm512_maskz_loadu_ps(mk, src + 16 * j), bo, ep, sc, sh,
+                                                    ro ? ro + 16 * j : NULL, mk, relu);
                     v[j] = _mm512_maskz_mov_ps(mk, x); /* past the row: zeros */
                     if (yo && mk)
                         _mm512_mask_storeu_ps(yo + 16 * j, mk, x);
