@@ -707,8 +707,12 @@ int sp_conv3x3_padded_ok(const sp_conv2d_desc *d)
 void sp_conv3x3_forward_images_padded(float *y, const float *x, size_t gi, const float *pk, const sp_conv2d_desc *d,
                                       float *ws, const sp_conv2d_epilogue *ep, const float *res, int flags)
 {
-    if (flags && !sp_conv3x3_padded_ok(d))
-        sp_fatal("internal error: conv3x3: a padded input or output where the layer has none");
+    if (!flags) {
+        sp_conv3x3_forward_images(y, x, gi, pk, d, ws, ep, res);
+        return;
+    }
+    if (!use_winograd(d)) /* the rest of sp_conv3x3_padded_ok: the Winograd call's own check */
+        sp_fatal("internal error: conv3x3: a padded input or output on a direct layer");
     sp_conv3x3_winograd_forward_images_padded(y, x, gi, pk, NULL, d, ws, ep, res, SP_WINOGRAD_GROUPED, flags);
 }
 

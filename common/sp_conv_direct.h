@@ -59,7 +59,8 @@ void sp_conv3x3_forward_images(float *y, const float *x, size_t gi, const float 
  * sp_conv3x3_padded_ok, the first can write them straight into the
  * second's padded input in the scratch they share, and the second start
  * from there (sp_conv3x3_winograd_forward_images_padded's flags, the same
- * bits; the same images and scratch, one call after the other). */
+ * bits; the same images and scratch, one call after the other); flags 0 is
+ * sp_conv3x3_forward_images, for any layer. */
 int sp_conv3x3_padded_ok(const sp_conv2d_desc *d);
 void sp_conv3x3_forward_images_padded(float *y, const float *x, size_t gi, const float *pk, const sp_conv2d_desc *d,
                                       float *ws, const sp_conv2d_epilogue *ep, const float *res, int flags);

@@ -568,17 +568,40 @@ __attribute__((target("avx512f,avx512vl"))) static inline wpad4_consts wpad4_wid
     return k;
 }
 
+/* padded columns 0..15 of a row of up to 15 (lanes of v) into the 4 phase
+ * planes at dst, 4 places each */
+__attribute__((target("avx512f,avx512vl"), always_inline)) static inline void wpad4_put16(float *dst, __m512 v,
+                                                                                          const wpad4_consts *k)
+{
+    const size_t rs = k->rs;
+    v = _mm512_permutexvar_ps(k->p4, v);
+    _mm_storeu_ps(dst, _mm512_castps512_ps128(v));
+    _mm_storeu_ps(dst + rs, _mm512_extractf32x4_ps(v, 1));
+    _mm_storeu_ps(dst + 2 * rs, _mm512_extractf32x4_ps(v, 2));
+    _mm_storeu_ps(dst + 3 * rs, _mm512_extractf32x4_ps(v, 3));
+}
+
+/* a block of 32 padded columns (lanes of lo, then hi) into the 4 phase
+ * planes at dst, 8 places each */
+__attribute__((target("avx512f,avx512vl"), always_inline)) static inline void wpad4_put32(float *dst, __m512 lo,
+                                                                                          __m512 hi,
+                                                                                          const wpad4_consts *k)
+{
+    const size_t rs = k->rs;
+    const __m512 a = _mm512_permutex2var_ps(lo, k->p01, hi), b = _mm512_permutex2var_ps(lo, k->p23, hi);
+    _mm256_storeu_ps(dst, _mm512_castps512_ps256(a));
+    _mm256_storeu_ps(dst + rs, high8(a));
+    _mm256_storeu_ps(dst + 2 * rs, _mm512_castps512_ps256(b));
+    _mm256_storeu_ps(dst + 3 * rs, high8(b));
+}
+
 __attribute__((target("avx512f,avx512vl"), always_inline)) static inline void wpad4_wide_row(float *dst,
                                                                                              const float *sr,
                                                                                              const wpad4_consts *k)
 {
-    const size_t rs = k->rs, W = k->W;
+    const size_t W = k->W;
     if (W < 16) { /* the padded row in one vector: one load, one permute, 4 places a phase */
-        const __m512 v = _mm512_permutexvar_ps(k->p4, _mm512_maskz_loadu_ps(k->narrow, sr - 1));
-        _mm_storeu_ps(dst, _mm512_castps512_ps128(v));
-        _mm_storeu_ps(dst + rs, _mm512_extractf32x4_ps(v, 1));
-        _mm_storeu_ps(dst + 2 * rs, _mm512_extractf32x4_ps(v, 2));
-        _mm_storeu_ps(dst + 3 * rs, _mm512_extractf32x4_ps(v, 3));
+        wpad4_put16(dst, _mm512_maskz_loadu_ps(k->narrow, sr - 1), k);
         return;
     }
     for (size_t k0 = 0; k0 < k->rw; k0 += 32) { /* padded columns k0 .. k0 + 31: lanes 1 - k0 .. W - k0 */
@@ -587,13 +610,8 @@ __attribute__((target("avx512f,avx512vl"), always_inline)) static inline void wp
         if (k0 == 0)
             in &= ~(uint64_t)1;
         const float *at = sr + k0 - 1;
-        const __m512 lo = _mm512_maskz_loadu_ps((__mmask16)in, at);
-        const __m512 hi = _mm512_maskz_loadu_ps((__mmask16)(in >> 16), at + 16);
-        const __m512 a = _mm512_permutex2var_ps(lo, k->p01, hi), b = _mm512_permutex2var_ps(lo, k->p23, hi);
-        _mm256_storeu_ps(dst + k0 / 4, _mm512_castps512_ps256(a));
-        _mm256_storeu_ps(dst + rs + k0 / 4, high8(a));
-        _mm256_storeu_ps(dst + 2 * rs + k0 / 4, _mm512_castps512_ps256(b));
-        _mm256_storeu_ps(dst + 3 * rs + k0 / 4, high8(b));
+        wpad4_put32(dst + k0 / 4, _mm512_maskz_loadu_ps((__mmask16)in, at),
+                    _mm512_maskz_loadu_ps((__mmask16)(in >> 16), at + 16), k);
     }
 }
 
@@ -939,64 +957,27 @@ epilogue_vec16(__m512 v, __m512 bo, const sp_conv2d_epilogue *ep, __m512 sc, __m
  * the same bits.  Maps of 7 to 28 columns (the mini-ResNets') left most of
  * a row to the 8-lane loop's scalar tail; an output plane's constants are
  * set once and its rows' places counted along (not a call, two divisions
- * and the constants' loads a row). */
-__attribute__((target("avx512f,avx512vl"))) static void epilogue16(float *y, const float *yeo, const float *bias,
-                                                                    const sp_conv2d_desc *d,
+ * and the constants' loads a row).  Each row goes to y, where y is given,
+ * and to q, where q is given: the next convolution's padded input
+ * (sp_conv3x3_winograd_forward_images_padded), into the 4 phase planes of
+ * padded row b * P + r + 1 as wpad4_wide would put it there from y (padded
+ * column k is the row's k - 1: each 16 lanes are the row's vectors moved up
+ * one lane, the border and the columns past the row zeros), so the same
+ * floats in the same places without the row's trip through memory.  That
+ * convolution has this one's geometry (same channels, map and images): its
+ * rows outside the images, and the trailing zeros, are where this one's
+ * padding left them. */
+__attribute__((target("avx512f,avx512vl"))) static void epilogue16(float *y, float *q, const float *yeo,
+                                                                    const float *bias, const sp_conv2d_desc *d,
                                                                     const sp_conv2d_epilogue *ep, const float *res,
                                                                     size_t gi, const wgeom *g)
 {
     const size_t W = (size_t)d->w, hw = (size_t)d->h * W, m = g->m, rw = m * g->tw, ys = (size_t)d->o * hw;
-    const __mmask16 tail = W % 16 ? (__mmask16)((1u << (W % 16)) - 1u) : (__mmask16)0xffff;
-    const size_t nv = (W + 15) / 16;
-    for (size_t b = 0; b < gi; b++)
-        for (size_t o = 0; o < (size_t)d->o; o++) {
-            const __m512 bo = _mm512_set1_ps(bias ? bias[o] : 0.0f);
-            const __m512 sc = _mm512_set1_ps(ep ? ep->scale[o] : 1.0f), sh = _mm512_set1_ps(ep ? ep->shift[o] : 0.0f);
-            const int relu = ep && ep->relu;
-            float *yo = y + b * ys + o * hw;
-            const float *ro = res ? res + b * ys + o * hw : NULL;
-            size_t gr = b * g->P, ph = gr % m, q = gr / m; /* the stack's row: phase ph, place q */
-            for (size_t r = 0; r < (size_t)d->h; r++, yo += W, ro = ro ? ro + W : NULL) {
-                const float *src = yeo + (m * o + ph) * g->orows + q * rw;
-                for (size_t k = 0; k < nv; k++) {
-                    const __mmask16 mk = k + 1 < nv ? (__mmask16)0xffff : tail;
-                    const __m512 v = epilogue_vec16(_mm512_maskz_loadu_ps(mk, src + 16 * k), bo, ep, sc, sh,
-                                                    ro ? ro + 16 * k : NULL, mk, relu);
-                    _mm512_mask_storeu_ps(yo + 16 * k, mk, v);
-                }
-                if (++ph == m) {
-                    ph = 0;
-                    q++;
-                }
-            }
-        }
-}
-
-/* epilogue16 into the next convolution's padded input instead of y: each
- * output row, its values as epilogue16 makes them, goes into the 4 phase
- * planes of padded row b * P + r + 1 of q as wpad4_wide would put it there
- * from y (padded column k is the row's k - 1: each 16 lanes are the row's
- * vectors moved up one lane, the border and the columns past the row
- * zeros), so the same floats in the same places, without the row's trip
- * through memory; and into y too where y is given (SP_WINOGRAD_OUT_KEEP:
- * a block's output, read again as the next block's residual).  The next
- * convolution has this one's geometry (same
- * channels, map and images): its rows outside the images, and the trailing
- * zeros, are where this one's padding left them. */
-__attribute__((target("avx512f,avx512vl"))) static void epilogue16_padded(float *q, float *y, const float *yeo,
-                                                                           const float *bias,
-                                                                           const sp_conv2d_desc *d,
-                                                                           const sp_conv2d_epilogue *ep,
-                                                                           const float *res, size_t gi,
-                                                                           const wgeom *g)
-{
-    const size_t W = (size_t)d->w, hw = (size_t)d->h * W, m = g->m, rw = m * g->tw, ys = (size_t)d->o * hw;
-    const size_t rs = g->rows, nb = ROW4(g->tw) / 32; /* blocks of 32 padded columns */
-    const __m512 zero = _mm512_setzero_ps();
-    const __m512i p01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
-    const __m512i p23 = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
-    const __m512i p4 = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    const size_t nv = W < 16 ? 1 : 2 * nb; /* the row's vectors of 16 that the blocks read (past W: zeros) */
+    const wpad4_consts k = wpad4_wide_consts(W, g);
+    const size_t nb = k.rw / 32; /* q's blocks of 32 padded columns */
+    /* the row's vectors of 16 (for q, those its blocks read: past W, zeros) */
+    const size_t nv = !q ? (W + 15) / 16 : W < 16 ? 1 : 2 * nb;
+    const __m512i zero = _mm512_setzero_si512();
     __m512 v[2 * SP_WINOGRAD_PADDED_W / 32 + 2];
     for (size_t b = 0; b < gi; b++)
         for (size_t o = 0; o < (size_t)d->o; o++) {
@@ -1004,7 +985,7 @@ __attribute__((target("avx512f,avx512vl"))) static void epilogue16_padded(float 
             const __m512 sc = _mm512_set1_ps(ep ? ep->scale[o] : 1.0f), sh = _mm512_set1_ps(ep ? ep->shift[o] : 0.0f);
             const int relu = ep && ep->relu;
             const float *ro = res ? res + b * ys + o * hw : NULL;
-            float *qo = q + 16 * o * rs, *yo = y ? y + b * ys + o * hw : NULL;
+            float *qo = q ? q + 16 * o * k.rs : NULL, *yo = y ? y + b * ys + o * hw : NULL;
             size_t gr = b * g->P, ph = gr % m, qq = gr / m; /* the stack's output row: phase ph, place qq */
             for (size_t r = 0; r < (size_t)d->h; r++, ro = ro ? ro + W : NULL, yo = yo ? yo + W : NULL) {
                 const float *src = yeo + (m * o + ph) * g->orows + qq * rw;
@@ -1013,33 +994,24 @@ __attribute__((target("avx512f,avx512vl"))) static void epilogue16_padded(float 
                     const __mmask16 mk = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
                     const __m512 x = epilogue_vec16(_mm512_maskz_loadu_ps(mk, src + 16 * j), bo, ep, sc, sh,
                                                     ro ? ro + 16 * j : NULL, mk, relu);
-                    v[j] = _mm512_maskz_mov_ps(mk, x); /* past the row: zeros */
+                    if (qo) /* (q's maps have at most SP_WINOGRAD_PADDED_W columns; y's any) */
+                        v[j] = _mm512_maskz_mov_ps(mk, x); /* past the row: zeros */
                     if (yo && mk)
                         _mm512_mask_storeu_ps(yo + 16 * j, mk, x);
                 }
-                const size_t p = gr + r + 1; /* padded row of the stack: image row r + 1 */
-                float *dst = qo + (p % 4) * 4 * rs + (p / 4) * g->tw;
-                if (W < 16) { /* wpad4_wide's one-vector rows */
-                    const __m512 pr = _mm512_permutexvar_ps(
-                        p4, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(v[0]),
-                                                                    _mm512_castps_si512(zero), 15)));
-                    _mm_storeu_ps(dst, _mm512_castps512_ps128(pr));
-                    _mm_storeu_ps(dst + rs, _mm512_extractf32x4_ps(pr, 1));
-                    _mm_storeu_ps(dst + 2 * rs, _mm512_extractf32x4_ps(pr, 2));
-                    _mm_storeu_ps(dst + 3 * rs, _mm512_extractf32x4_ps(pr, 3));
-                } else {
-                    for (size_t k = 0; k < nb; k++) { /* padded columns 32k .. 32k + 31 */
-                        const __m512i prev = k ? _mm512_castps_si512(v[2 * k - 1]) : _mm512_castps_si512(zero);
-                        const __m512 lo = _mm512_castsi512_ps(
-                            _mm512_alignr_epi32(_mm512_castps_si512(v[2 * k]), prev, 15));
-                        const __m512 hi = _mm512_castsi512_ps(
-                            _mm512_alignr_epi32(_mm512_castps_si512(v[2 * k + 1]), _mm512_castps_si512(v[2 * k]), 15));
-                        const __m512 a = _mm512_permutex2var_ps(lo, p01, hi), c = _mm512_permutex2var_ps(lo, p23, hi);
-                        _mm256_storeu_ps(dst + 8 * k, _mm512_castps512_ps256(a));
-                        _mm256_storeu_ps(dst + rs + 8 * k, high8(a));
-                        _mm256_storeu_ps(dst + 2 * rs + 8 * k, _mm512_castps512_ps256(c));
-                        _mm256_storeu_ps(dst + 3 * rs + 8 * k, high8(c));
-                    }
+                if (qo) {
+                    const size_t p = gr + r + 1; /* padded row of the stack: image row r + 1 */
+                    float *dst = qo + (p % 4) * 4 * k.rs + (p / 4) * g->tw;
+                    if (W < 16) /* wpad4_wide's one-vector rows */
+                        wpad4_put16(dst, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(v[0]), zero, 15)),
+                                    &k);
+                    else
+                        for (size_t c = 0; c < nb; c++) { /* padded columns 32c .. 32c + 31 */
+                            const __m512i prev = c ? _mm512_castps_si512(v[2 * c - 1]) : zero;
+                            const __m512i lo = _mm512_castps_si512(v[2 * c]), hi = _mm512_castps_si512(v[2 * c + 1]);
+                            wpad4_put32(dst + 8 * c, _mm512_castsi512_ps(_mm512_alignr_epi32(lo, prev, 15)),
+                                        _mm512_castsi512_ps(_mm512_alignr_epi32(hi, lo, 15)), &k);
+                        }
                 }
                 if (++ph == m) {
                     ph = 0;
@@ -1059,7 +1031,7 @@ __attribute__((target("avx2"))) static void epilogue(float *y, const float *yeo,
 {
     const size_t hw = (size_t)d->h * (size_t)d->w, m = g->m, rw = m * g->tw, ys = (size_t)d->o * hw;
     if (wide) {
-        epilogue16(y, yeo, bias, d, ep, res, gi, g);
+        epilogue16(y, NULL, yeo, bias, d, ep, res, gi, g);
         return;
     }
     for (size_t b = 0; b < gi; b++)
@@ -1089,7 +1061,7 @@ void sp_conv3x3_winograd_forward_images_padded(float *y, const float *x, size_t 
     const size_t C = (size_t)d->c, O = (size_t)d->o, nin = g.m == 2 ? 2 : 16;
     float *eo = ws, *yeo = eo + nin * C * g.rows, *v = yeo + g.m * O * g.orows, *m = v + g.np * g.vs;
     if (flags & SP_WINOGRAD_IN_PADDED)
-        ; /* eo holds it: the previous convolution's epilogue16_padded */
+        ; /* eo holds it: the previous convolution's epilogue16 */
     else if (g.m == 2)
         wpad(eo, x, C, d->h, d->w, &g);
     else if (sp_conv3x3_wide())
@@ -1110,7 +1082,7 @@ void sp_conv3x3_winograd_forward_images_padded(float *y, const float *x, size_t 
                 output_transform4(yeo + 4 * o * g.orows, g.orows, m, o, u0, u1, &g);
     }
     if (flags & SP_WINOGRAD_OUT_PADDED)
-        epilogue16_padded(eo, flags & SP_WINOGRAD_OUT_KEEP ? y : NULL, yeo, bias, d, ep, res, gi, &g);
+        epilogue16(flags & SP_WINOGRAD_OUT_KEEP ? y : NULL, eo, yeo, bias, d, ep, res, gi, &g);
     else
         epilogue(y, yeo, bias, d, ep, res, gi, &g, sp_conv3x3_wide());
 }

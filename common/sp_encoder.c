@@ -480,9 +480,9 @@ typedef struct {
 } infer_step;
 
 /* a convolution's outputs straight into the next one's padded input
- * (sp_conv3x3_forward_images_padded); PADDED_KEEP: into its output buffer
- * too (read again later) */
-enum { PADDED_IN = 1, PADDED_OUT = 2, PADDED_KEEP = 4 };
+ * (sp_conv3x3_forward_images_padded's flags); PADDED_KEEP: into its output
+ * buffer too (read again later) */
+enum { PADDED_IN = SP_WINOGRAD_IN_PADDED, PADDED_OUT = SP_WINOGRAD_OUT_PADDED, PADDED_KEEP = SP_WINOGRAD_OUT_KEEP };
 
 static infer_step conv_step(const sp_enc_conv *cv, const sp_enc_bn *bn, int in, int out, int res, int relu)
 {
@@ -579,13 +579,9 @@ static void step_images(const sp_encoder *e, const infer_step *st, float *const 
     ep.residual = NULL; /* these images' residual goes as res */
     if (st->im2col)
         sp_conv2d_forward_image(out, in, e->packed + st->pk, &st->cv->d, th->ws, &ep, res);
-    else if (padded)
-        sp_conv3x3_forward_images_padded(out, in, (size_t)gi, e->packed + st->pk, &st->cv->d, th->ws, &ep, res,
-                                         (padded & PADDED_IN ? SP_WINOGRAD_IN_PADDED : 0) |
-                                             (padded & PADDED_OUT ? SP_WINOGRAD_OUT_PADDED : 0) |
-                                             (padded & PADDED_KEEP ? SP_WINOGRAD_OUT_KEEP : 0));
     else
-        sp_conv3x3_forward_images(out, in, (size_t)gi, e->packed + st->pk, &st->cv->d, th->ws, &ep, res);
+        sp_conv3x3_forward_images_padded(out, in, (size_t)gi, e->packed + st->pk, &st->cv->d, th->ws, &ep, res,
+                                         padded);
 }
 
 /* step st on image i alone, on this thread; th->ws: its scratch */
@@ -732,7 +728,6 @@ static infer_layout layout_steps(infer_step *st, int ns)
         if (st[k].group > gmax)
             gmax = st[k].group;
     }
-    mark_padded(st, ns);
     /* each thread's slice: its own buffer (the images of a group), then its scratch */
     l.local = local_per_image * (size_t)gmax;
     l.per += l.local;
@@ -862,6 +857,7 @@ void sp_encoder_infer(sp_encoder *e, float *y, const float *x, int n)
     int ns, none;
     infer_layout lay;
     infer_step *st = laid_out_steps(e, &ns, &lay, NULL, &none);
+    mark_padded(st, ns);
     const int T = omp_get_max_threads();
     infer_prepare(e, st, ns, &lay, T);
     for (int k = 0; k < ns;) {

@@ -124,20 +124,18 @@ static void heap_start(void)
     mallopt(M_TOP_PAD, (int)HEAP_STEP);
     mallopt(M_MMAP_MAX, 0); /* the block below from the heap */
     char *p = malloc(1), *end = sbrk(0);
-    if (p && end != (char *)-1) {
-        size_t gap = (size_t)(-(uintptr_t)p & (HUGE_PAGE - 1));
-        while (p + gap <= end)
+    size_t gap = 0;
+    if (p && end != (char *)-1)
+        for (gap = (size_t)(-(uintptr_t)p & (HUGE_PAGE - 1)); p + gap <= end;)
             gap += HUGE_PAGE;
-        free(p);
-        /* glibc's chunks: a 16-byte header before each block, malloc(1)'s
-         * chunk 32 bytes, the next taken from the top right after it; so
-         * this block's chunk ends on the boundary and the next chunk's
-         * header is written there, not in the 2 MiB below (when guessed
-         * wrong: one page of 2 MiB written early) */
+    free(p);
+    /* glibc's chunks: a 16-byte header before each block, malloc(1)'s
+     * chunk 32 bytes, the next taken from the top right after it; so this
+     * block's chunk ends on the boundary and the next chunk's header is
+     * written there, not in the 2 MiB below (when guessed wrong: one page
+     * of 2 MiB written early) */
+    if (gap > 32)
         heap_gap_filler = malloc(gap - 32);
-    } else {
-        free(p);
-    }
     mallopt(M_MMAP_MAX, MMAP_MAX_DEFAULT); /* a stream's reader or writer sets 0 (sp_stream.h) */
 }
 #else

@@ -352,12 +352,11 @@ __attribute__((target("avx2"))) static void tps_row8(const plan_t *pl, const flo
  * where the row is shorter), the same sums lane by lane: each (px[k],
  * py[k]) is broadcast once for 32 points instead of four times, and a
  * 28-point row (GTSRB-8) is one pass with 16 accumulators. */
-#define TPS_ACC(v, s0, s1, q, a, k)                                                                 \
+#define TPS_ACC(s0, s1, q, a, k)                                                                    \
     do {                                                                                           \
         const __m512 bx_ = _mm512_set1_ps(px[k]), by_ = _mm512_set1_ps(py[k]);                     \
         s0[q] = _mm512_add_ps(s0[q], _mm512_mul_ps(a, bx_));                                       \
         s1[q] = _mm512_add_ps(s1[q], _mm512_mul_ps(a, by_));                                       \
-        (void)(v);                                                                                 \
     } while (0)
 __attribute__((target("avx512f"))) static void tps_row16(const plan_t *pl, const float *p, int i, float *gx,
                                                          float *gy)
@@ -375,14 +374,14 @@ __attribute__((target("avx512f"))) static void tps_row16(const plan_t *pl, const
             for (int q = 0; q < 4; q++) {
                 const float *ak = at + (size_t)(k + q) * w + j;
                 const __m512 a0 = _mm512_maskz_loadu_ps(m0, ak), a1 = _mm512_maskz_loadu_ps(m1, ak + 16);
-                TPS_ACC(0, sx0, sy0, q, a0, k + q);
-                TPS_ACC(1, sx1, sy1, q, a1, k + q);
+                TPS_ACC(sx0, sy0, q, a0, k + q);
+                TPS_ACC(sx1, sy1, q, a1, k + q);
             }
         for (; k < N; k++) {
             const float *ak = at + (size_t)k * w + j;
             const __m512 a0 = _mm512_maskz_loadu_ps(m0, ak), a1 = _mm512_maskz_loadu_ps(m1, ak + 16);
-            TPS_ACC(0, sx0, sy0, 0, a0, k);
-            TPS_ACC(1, sx1, sy1, 0, a1, k);
+            TPS_ACC(sx0, sy0, 0, a0, k);
+            TPS_ACC(sx1, sy1, 0, a1, k);
         }
         _mm512_mask_storeu_ps(gx + j, m0, _mm512_add_ps(_mm512_add_ps(sx0[0], sx0[1]), _mm512_add_ps(sx0[2], sx0[3])));
         _mm512_mask_storeu_ps(gy + j, m0, _mm512_add_ps(_mm512_add_ps(sy0[0], sy0[1]), _mm512_add_ps(sy0[2], sy0[3])));
