@@ -225,6 +225,8 @@ int main(int argc, char **argv)
                              &args);
     if (nargs != 0)
         sp_fatal("unexpected argument '%s' (see --help)", args[0]);
+    if (iters != INT_MIN && exhaustive)
+        sp_fatal("--greedy and --exhaustive: one or the other");
     if (iters != INT_MIN && (iters < 1 || iters > 1000))
         sp_fatal("--greedy: %d passes (1..1000)", iters);
     if (!isnan(lambda) && (!(lambda >= 0.0) || !isfinite(lambda)))

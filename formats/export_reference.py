@@ -18,11 +18,13 @@ Needs Debian's python3-torch, python3-msgpack, numpy."""
 import os
 import sys
 
+PROG = "export_reference.py"
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import sprites_model as sm  # noqa: E402
+import missing_modules  # noqa: E402
 
-PROG = "export_reference.py"
+missing_modules.one_line(PROG)
+import sprites_model as sm  # noqa: E402
 
 
 def die(msg):

@@ -15,10 +15,12 @@ missing tensor or a wrong shape is reported on one line and nothing is written."
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import sprites_model as sm  # noqa: E402
-
 PROG = "import_reference.py"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import missing_modules  # noqa: E402
+
+missing_modules.one_line(PROG)
+import sprites_model as sm  # noqa: E402
 
 
 def die(msg):

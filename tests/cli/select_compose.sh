@@ -42,6 +42,7 @@ expect_error "select without candidates" "^sp-select: stdin: batch 0: needs cand
 expect_error "compose without candidates" "^sp-compose: stdin: batch 0: needs cand_layers \\(run sp-predict first\\)\$" "$BIN/sp-load $R10 --batch 4 | $C"
 expect_error "compose: gathered without its masks" "^sp-compose: stdin: batch 0: needs sel_masks \\(run sp-select --gather first\\)\$" "$S --gather --drop sel_masks <$T/p.sp | $C"
 expect_error "compose without choice" "^sp-compose: stdin: batch 0: needs choice \\(run sp-select first\\)\$" "$C <$T/p.sp"
+expect_error "--greedy with --exhaustive: one or the other" "^sp-select: --greedy and --exhaustive: one or the other\$" "$S --greedy 2 --exhaustive <$T/p.sp"
 expect_error "exhaustive over the limit" "^sp-select: stdin: batch 0: --exhaustive: 19\\^3 x 1 assignments an image \\(--limit 1000\\)\$" "$S --exhaustive --limit 1000 <$T/p.sp"
 expect_error "greedy 0 passes" "^sp-select: --greedy: 0 passes" "$S --greedy 0 <$T/p.sp"
 expect_error "negative penalty" "^sp-select: --lambda-empty: " "$S --lambda-empty -1 <$T/p.sp"
