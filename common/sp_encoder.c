@@ -22,6 +22,7 @@
 #include "sp_residual.h"
 #include "sp_conv_direct.h"
 #include "sp_conv_winograd.h"
+#include "sp_zeroed.h"
 
 #include <omp.h>
 
@@ -212,8 +213,10 @@ sp_encoder *sp_encoder_new(const char *arch, int width, int in_c, int h, int w, 
 
     /* sp_encoder_infer's eval scale and shift of every batch norm, laid out as stats */
     e->affine = sp_malloc(sizeof(float) * (e->nstats ? e->nstats : 1));
-    e->params = sp_calloc(e->nparams ? e->nparams : 1, sizeof(float));
-    e->grads = sp_calloc(e->nparams ? e->nparams : 1, sizeof(float));
+    /* pages written only where used: an inference encoder writes neither
+     * its packed weights' places nor the gradients (sp_zeroed.h) */
+    e->params = sp_zeroed_alloc(sizeof(float) * e->nparams);
+    e->grads = sp_zeroed_alloc(sizeof(float) * e->nparams);
     e->buffers = sp_calloc(e->nbuffers ? e->nbuffers : 1, sizeof(float));
     e->stats = sp_calloc(e->nstats ? e->nstats : 1, sizeof(float));
     /* PyTorch's fresh BatchNorm2d: weight 1, bias 0, running mean 0, var 1 */
@@ -237,8 +240,8 @@ void sp_encoder_free(sp_encoder *e)
         return;
     free(e->blocks);
     free(e->tensors);
-    free(e->params);
-    free(e->grads);
+    sp_zeroed_free(e->params, sizeof(float) * e->nparams);
+    sp_zeroed_free(e->grads, sizeof(float) * e->nparams);
     free(e->buffers);
     free(e->stats);
     free(e->acts);
@@ -477,7 +480,11 @@ typedef struct {
     int batched;    /* a batch step by Winograd F(4x4), whole images' tiles (sp_conv3x3_batched_ok or _pays; F(2x2) forced: 2x2 tiles a 4x4 map) */
     int im2col;     /* by im2col and the GEMM tiles, its weights packed once (sp_conv2d_packed_ok); per image when one image a GEMM (sp_conv2d_image_ok) */
     int padded;     /* PADDED_OUT: its outputs may go straight into the next step's padded input (PADDED_IN) */
+    int local;      /* LOCAL_IN / _OUT / _RES: that buffer in the running thread's own slots (localize_run) */
 } infer_step;
+
+/* infer_step.local's bits */
+enum { LOCAL_IN = 1, LOCAL_OUT = 2, LOCAL_RES = 4 };
 
 /* a convolution's outputs straight into the next one's padded input
  * (sp_conv3x3_forward_images_padded's flags); PADDED_KEEP: into its output
@@ -489,7 +496,7 @@ static infer_step conv_step(const sp_enc_conv *cv, const sp_enc_bn *bn, int in, 
     const sp_conv2d_desc *d = &cv->d;
     const int per_image = sp_conv3x3_forward_ok(d);
     infer_step st = {STEP_CONV, in, out, res, relu, cv, bn, d->c, d->h, d->w, d->o,
-                     sp_conv2d_ho(d), sp_conv2d_wo(d), 0, per_image, 0, 1, 0, 0, 0};
+                     sp_conv2d_ho(d), sp_conv2d_wo(d), 0, per_image, 0, 1, 0, 0, 0, 0};
     st.batched = per_image ? sp_conv3x3_batched_pays(d, INFER_BATCHED_TILE) : sp_conv3x3_batched_ok(d);
     st.per_image = per_image && !st.batched;
     st.im2col = !per_image && !st.batched && sp_conv2d_packed_ok(d);
@@ -507,7 +514,7 @@ static int infer_steps(const sp_encoder *e, infer_step *st)
         if (local)
             st[0].out = BUF_LOCAL;
         infer_step mp = {STEP_MAXPOOL, local ? BUF_LOCAL : P, local ? P : Q, -1, 0, NULL, NULL, e->stem_bn.c,
-                         e->stem_h, e->stem_w, e->stem_bn.c, e->mp_h, e->mp_w, 0, 1, 0, 1, 0, 0, 0};
+                         e->stem_h, e->stem_w, e->stem_bn.c, e->mp_h, e->mp_w, 0, 1, 0, 1, 0, 0, 0, 0};
         st[ns++] = mp;
         if (!local) {
             int t = P;
@@ -521,7 +528,7 @@ static int infer_steps(const sp_encoder *e, infer_step *st)
         st[ns++] = conv_step(&b->conv1, &b->bn1, P, Q, -1, 1);
         if (b->shortcut == SP_SHORTCUT_A) {
             infer_step sa = {STEP_SHORTCUT_A, P, S, -1, 0, NULL, NULL, b->cin, b->hin, b->win,
-                             b->cout, b->hout, b->wout, (b->cout - b->cin) / 2, 1, 0, 1, 0, 0, 0};
+                             b->cout, b->hout, b->wout, (b->cout - b->cin) / 2, 1, 0, 1, 0, 0, 0, 0};
             st[ns++] = sa;
             res = S;
         } else if (b->shortcut == SP_SHORTCUT_CONV) {
@@ -536,27 +543,43 @@ static int infer_steps(const sp_encoder *e, infer_step *st)
     return ns;
 }
 
-/* A per-image step's thread: its scratch, its own buffer (BUF_LOCAL) and
- * the first image of its group (the own buffer holds the group's images) */
+/* A per-image step's thread: its scratch, its own buffer (BUF_LOCAL), its
+ * own slots (a run's buffers 0..3 where localize_run put them there: slot b
+ * at slots + b * slot_len) and the first image of its group (the own
+ * buffer and the slots hold the group's images) */
 typedef struct {
-    float *ws, *local;
+    float *ws, *local, *slots;
+    size_t slot_len;
     int i0;
 } step_thread;
 
+/* where image i's tensor of n floats per image is in buffer b, local (in
+ * this thread's slots) or not */
+static float *step_buf(float *const *bufs, const float *x, int b, int local, size_t n, int i, const step_thread *th)
+{
+    if (b == BUF_LOCAL)
+        return th->local + (size_t)(i - th->i0) * n;
+    if (local)
+        return th->slots + (size_t)b * th->slot_len + (size_t)(i - th->i0) * n;
+    return (b == BUF_X ? (float *)x : bufs[b]) + (size_t)i * n;
+}
+
 static const float *step_in(float *const *bufs, const float *x, const infer_step *st, int i, const step_thread *th)
 {
-    const size_t is = (size_t)st->c * st->h * st->w;
-    if (st->in == BUF_LOCAL)
-        return th->local + (size_t)(i - th->i0) * is;
-    return (st->in == BUF_X ? x : bufs[st->in]) + (size_t)i * is;
+    return step_buf(bufs, x, st->in, st->local & LOCAL_IN, (size_t)st->c * st->h * st->w, i, th);
 }
 
 static float *step_out(float *const *bufs, const infer_step *st, int i, const step_thread *th)
 {
-    const size_t os = (size_t)st->oc * st->oh * st->ow;
-    if (st->out == BUF_LOCAL)
-        return th->local + (size_t)(i - th->i0) * os;
-    return bufs[st->out] + (size_t)i * os;
+    return step_buf(bufs, NULL, st->out, st->local & LOCAL_OUT, (size_t)st->oc * st->oh * st->ow, i, th);
+}
+
+/* image i's residual (the output's size), or NULL */
+static const float *step_res(float *const *bufs, const infer_step *st, int i, const step_thread *th)
+{
+    if (st->res < 0)
+        return NULL;
+    return step_buf(bufs, NULL, st->res, st->local & LOCAL_RES, (size_t)st->oc * st->oh * st->ow, i, th);
 }
 
 static sp_conv2d_epilogue step_epilogue(const sp_encoder *e, const infer_step *st, float *const *bufs)
@@ -572,10 +595,9 @@ static void step_images(const sp_encoder *e, const infer_step *st, float *const 
                         int gi, const step_thread *th, int padded)
 {
     const float *in = step_in(bufs, x, st, i, th);
-    const size_t os = (size_t)st->oc * st->oh * st->ow;
     float *out = step_out(bufs, st, i, th);
     sp_conv2d_epilogue ep = step_epilogue(e, st, bufs);
-    const float *res = ep.residual ? ep.residual + (size_t)i * os : NULL;
+    const float *res = step_res(bufs, st, i, th);
     ep.residual = NULL; /* these images' residual goes as res */
     if (st->im2col)
         sp_conv2d_forward_image(out, in, e->packed + st->pk, &st->cv->d, th->ws, &ep, res);
@@ -601,30 +623,118 @@ static void step_image(const sp_encoder *e, const infer_step *st, float *const *
     }
 }
 
-/* The end of the run of per-image steps from k: image i uses
- * [i*size, (i+1)*size) of each buffer, so a run must see each buffer with
- * one per-image size only.  A buffer that held a larger tensor earlier in
- * the run (a block input before a stride-2 block, read by its shortcut) and
- * is then written with a smaller one would let image i's new values
- * overwrite an image the other thread has not read yet. */
+/* the images a run's threads take at once: the largest group of its steps */
+static int run_group(const infer_step *st, int k, int k1)
+{
+    int G = 1; /* every step's group is 1 but such convolutions' */
+    for (int j = k; j < k1; j++)
+        if (st[j].group > G)
+            G = st[j].group;
+    return G;
+}
+
+static int read_later(const infer_step *st, int ns, int k, int b);
+
+/* one per-image size for the batch's buffer b in a run: n for this access,
+ * size[b] for the run's earlier ones (0: none) */
+static int one_size(size_t *size, int b, size_t n)
+{
+    if (size[b] && size[b] != n)
+        return 0;
+    size[b] = n;
+    return 1;
+}
+
+/* A run of per-image steps k .. k1 - 1 keeps what only it reads in each
+ * thread's own slots: a value goes to the batch's buffer only where a later
+ * step (or the caller: the last step's output) reads it, and a step reads
+ * the batch's buffer only for what was there before the run.  So an
+ * image's activations stay in this core's cache from layer to layer where
+ * they went through memory (gtsrb8, 128 images: 4 buffers of 6.4 MB, every
+ * page of them fresh in each process).  Sets each step's local bits where
+ * local is given; 0 where the run cannot be: image i's values are at
+ * [i * size, (i + 1) * size) of a batch's buffer, so the run must see each
+ * buffer of the batch with one per-image size (a larger one read for
+ * image i + 1 could be overwritten by a smaller one's image i on the other
+ * thread), and a run must not end between a stem and its pool (BUF_LOCAL) */
+static int localize(const infer_step *st, int k, int k1, int ns, int *local)
+{
+    int here[4] = {0, 0, 0, 0}; /* buffer b's value is in the slots */
+    size_t size[4] = {0, 0, 0, 0};
+    if (st[k1 - 1].out == BUF_LOCAL)
+        return 0;
+    for (int j = k; j < k1; j++) {
+        const infer_step *s = &st[j];
+        const size_t is = (size_t)s->c * s->h * s->w, os = (size_t)s->oc * s->oh * s->ow;
+        int loc = 0;
+        if (s->in >= 0 && here[s->in])
+            loc |= LOCAL_IN;
+        else if (s->in >= 0 && !one_size(size, s->in, is))
+            return 0;
+        if (s->res >= 0 && here[s->res])
+            loc |= LOCAL_RES;
+        else if (s->res >= 0 && !one_size(size, s->res, os))
+            return 0;
+        if (s->out >= 0) {
+            int last = 1; /* the run's last writer of this buffer */
+            for (int q = j + 1; q < k1; q++)
+                last &= st[q].out != s->out;
+            const int out_read = last && (read_later(st, ns, k1, s->out) || (k1 == ns && j == ns - 1));
+            if (out_read && !one_size(size, s->out, os))
+                return 0;
+            here[s->out] = !out_read;
+            if (!out_read)
+                loc |= LOCAL_OUT;
+        }
+        if (local)
+            local[j - k] = loc;
+    }
+    return 1;
+}
+
+/* The end of the run of per-image steps from k: the longest that localize
+ * takes (at least the one step) */
 static int run_end(const infer_step *st, int k, int ns)
 {
-    size_t size[4] = {0, 0, 0, 0};
-    int j = k;
-    for (; j < ns && st[j].per_image; j++) {
-        const size_t is = (size_t)st[j].c * st[j].h * st[j].w, os = (size_t)st[j].oc * st[j].oh * st[j].ow;
-        const int buf[3] = {st[j].in, st[j].out, st[j].res};
-        const size_t len[3] = {is, os, os};
-        int clash = 0;
-        for (int b = 0; b < 3; b++)
-            clash |= buf[b] >= 0 && size[buf[b]] && size[buf[b]] != len[b];
-        if (clash)
-            break;
-        for (int b = 0; b < 3; b++)
-            if (buf[b] >= 0)
-                size[buf[b]] = len[b];
+    int end = k + 1;
+    for (int j = k + 1; j <= ns && st[j - 1].per_image; j++)
+        if (localize(st, k, j, ns, NULL))
+            end = j;
+    return end;
+}
+
+/* the run k .. k1 - 1's local bits into its steps */
+static void localize_run(infer_step *st, int k, int k1, int ns)
+{
+    int *local = sp_malloc(sizeof(int) * (size_t)(k1 - k));
+    if (!localize(st, k, k1, ns, local))
+        for (int j = k; j < k1; j++) /* a lone step run_end gave all the same */
+            local[j - k] = 0;
+    for (int j = k; j < k1; j++)
+        st[j].local = local[j - k];
+    free(local);
+}
+
+/* the floats of one slot (localize_run) for the runs of st: the run's
+ * group of its largest tensor */
+static size_t slot_floats(const infer_step *st, int ns)
+{
+    size_t most = 0;
+    for (int k = 0; k < ns;) {
+        if (!st[k].per_image) {
+            k++;
+            continue;
+        }
+        const int k1 = run_end(st, k, ns), G = run_group(st, k, k1);
+        for (int j = k; j < k1; j++) {
+            const size_t is = (size_t)st[j].c * st[j].h * st[j].w, os = (size_t)st[j].oc * st[j].oh * st[j].ow;
+            const size_t f = (is > os ? is : os) * (size_t)G;
+            if (f > most)
+                most = f;
+        }
+        k = k1;
     }
-    return j > k ? j : k + 1;
+    return most;
 }
 
 /* a convolution over the whole batch (im2col + sgemm, or Winograd with one
@@ -653,8 +763,14 @@ static void step_batch(sp_encoder *e, const infer_step *st, float *const *bufs, 
  * the packs' floats, a per-image thread's slice (its own buffer, local,
  * then scratch) and the batch steps' Winograd scratch. */
 typedef struct {
-    size_t packed, per, local, batched_ws;
+    size_t packed, per, local, slot, batched_ws;
 } infer_layout;
+
+/* n floats rounded up to whole cache lines */
+static size_t round_up_floats(size_t n)
+{
+    return (n + 15) / 16 * 16;
+}
 
 /* 1 when a step from k on reads buffer b before one writes it */
 static int read_later(const infer_step *st, int ns, int k, int b)
@@ -697,7 +813,7 @@ static void mark_padded(infer_step *st, int ns)
 
 static infer_layout layout_steps(infer_step *st, int ns)
 {
-    infer_layout l = {0, 0, 0, 0};
+    infer_layout l = {0, 0, 0, 0, 0};
     size_t local_per_image = 0;
     int gmax = 1;
     for (int k = 0; k < ns; k++) {
@@ -728,8 +844,11 @@ static infer_layout layout_steps(infer_step *st, int ns)
         if (st[k].group > gmax)
             gmax = st[k].group;
     }
-    /* each thread's slice: its own buffer (the images of a group), then its scratch */
-    l.local = local_per_image * (size_t)gmax;
+    /* each thread's slice: its own buffer (the images of a group), its
+     * slots, then its scratch (rounded to cache lines: the slots' 16-lane
+     * rows) */
+    l.slot = round_up_floats(slot_floats(st, ns));
+    l.local = round_up_floats(local_per_image * (size_t)gmax) + 4 * l.slot;
     l.per += l.local;
     return l;
 }
@@ -793,6 +912,7 @@ static void infer_prepare(sp_encoder *e, const infer_step *st, int ns, const inf
     }
     e->img_ws_per = l->per;
     e->img_ws_local = l->local;
+    e->img_ws_slot = l->slot;
 }
 
 /* The steps (malloc'd, *ns of them) laid out, and the packed step whose
@@ -870,15 +990,13 @@ void sp_encoder_infer(sp_encoder *e, float *y, const float *x, int n)
         /* groups of G images where a convolution of the run takes G at once
          * (small maps, sp_conv3x3_group): each step over the group, one
          * image at a time but for those */
-        int G = 1; /* every step's group is 1 but such convolutions' */
-        for (int j = k; j < k1; j++)
-            if (st[j].group > G)
-                G = st[j].group;
-        const int ng = (n + G - 1) / G;
+        const int G = run_group(st, k, k1), ng = (n + G - 1) / G;
+        localize_run(st, k, k1, ns);
 #pragma omp parallel num_threads(T)
         {
             float *slice = e->img_ws + (size_t)omp_get_thread_num() * e->img_ws_per;
-            step_thread th = {slice + e->img_ws_local, slice, 0};
+            step_thread th = {slice + e->img_ws_local, slice, slice + e->img_ws_local - 4 * e->img_ws_slot,
+                              e->img_ws_slot, 0};
 #pragma omp for schedule(dynamic, 1)
             for (int q = 0; q < ng; q++) {
                 const int i0 = (e->infer_reverse ? ng - 1 - q : q) * G, gi = n - i0 < G ? n - i0 : G;

@@ -98,10 +98,10 @@ typedef struct {
     float *ws;        /* convolution workspace */
     /* sp_encoder_infer's: every batch norm's eval scale and shift (laid out
      * as stats), the per-image convolutions' packed weights, the threads'
-     * slices (img_ws_per floats each: img_ws_local of their own buffer, then
-     * scratch) */
+     * slices (img_ws_per floats each: img_ws_local of their own buffer and
+     * 4 slots of img_ws_slot, then scratch) */
     float *affine, *packed, *img_ws;
-    size_t packed_len, img_ws_len, img_ws_per, img_ws_local;
+    size_t packed_len, img_ws_len, img_ws_per, img_ws_local, img_ws_slot;
     int infer_reverse; /* tests: sp_encoder_infer takes images last first (an adversarial order) */
     /* set by an owner whose weights never change again (an inference
      * predictor): sp_encoder_infer packs them once, not every batch */

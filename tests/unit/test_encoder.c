@@ -277,6 +277,48 @@ static void packing_case(void)
     sp_encoder_free(e);
 }
 
+/* (F(2x2) forced: infer = forward bit for bit.)  sp_encoder_infer keeps a
+ * run's activations in each thread's own slots:
+ * the batch's buffers receive only what a batch step or a later run reads.
+ * gtsrb8's ResNet-32 at 28x28 has two batch steps (the stride-2 blocks'
+ * first convolutions, several images a GEMM); per image, the batch's
+ * buffers then get at most the first stage's output (16 x 28 x 28, read by
+ * the first of them and its block's shortcut), that step's output and the
+ * second stage's (32 x 14 x 14 each), the second batch step's output and
+ * the last block's (64 x 7 x 7 each): 31,360 floats, where a buffer for
+ * every layer's output writes 30 x 6,272 on average.  The other floats of
+ * the buffers keep the poison written before the call. */
+static void local_runs_case(void)
+{
+    sp_rng rng;
+    sp_encoder *e = random_encoder(&rng, 81, "resnet32", 0, 3, 28, 28, 1);
+    const int n = 4;
+    const size_t nx = (size_t)n * 3 * 28 * 28, ny = (size_t)n * e->features;
+    float *x = malloc(sizeof(float) * nx), *y0 = malloc(sizeof(float) * ny), *y1 = malloc(sizeof(float) * ny);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = sp_rng_uniform(&rng);
+    sp_encoder_forward(e, y0, x, n, 0);
+    sp_encoder_infer(e, y1, x, n); /* sizes the buffers */
+    const size_t nbuf = 5 * e->max_act * (size_t)e->cap;
+    const uint32_t poison = 0x7fc0dead;
+    for (size_t i = 0; i < nbuf; i++)
+        memcpy(&e->scratch[i], &poison, sizeof poison);
+    sp_encoder_infer(e, y1, x, n);
+    size_t written = 0;
+    for (size_t i = 0; i < nbuf; i++)
+        written += memcmp(&e->scratch[i], &poison, sizeof poison) != 0;
+    CHECK("encoder resnet32 3x28x28 batch 4: infer = forward(eval) with the runs in the threads' slots",
+          memcmp(y0, y1, sizeof(float) * ny) == 0, "other bytes");
+    char why[96];
+    snprintf(why, sizeof why, "%zu floats written, at most %d expected", written, 31360 * n);
+    CHECK("encoder resnet32 3x28x28 batch 4: the batch's buffers get only what later steps read",
+          written <= (size_t)31360 * n && written > 0, why);
+    free(x);
+    free(y0);
+    free(y1);
+    sp_encoder_free(e);
+}
+
 int main(void)
 {
     sp_conv3x3_winograd_set_tile(2);
@@ -292,6 +334,7 @@ int main(void)
     threads_case("resnet20", 0, 3, 35, 35, 16); /* two stride-2 blocks: buffers change size */
     threads_case("resnet18", 16, 3, 40, 40, 8); /* max pool, downsample convolutions */
     stem_by_image_case();
+    local_runs_case();
     given_packs_case("resnet20", 0, 3, 35, 35, 3);   /* per-image Winograd and direct tiles */
     given_packs_case("resnet18", 16, 3, 128, 128, 2); /* the stem by im2col, batched Winograd */
     threads_case("resnet18", 16, 3, 128, 128, 8); /* the stem image by image, its output in each thread's buffer */
