@@ -745,6 +745,174 @@ __attribute__((target("avx2"))) static void row_forward8(float *yr, const float 
 }
 #endif
 
+#ifdef __x86_64__
+/* The 16-lane forward sampler reads an image as a padded array of pixels
+ * (sp_warp.c's "AoS" copy): cell (r + 1, k + 1) of a (hin + 2) x (win + 2)
+ * grid holds pixel (r, k)'s channels in 4 floats (C <= 4; the others 0),
+ * so that a point's two northern corners are 8 consecutive floats, as are
+ * its two southern ones: two loads a point where the planes took four
+ * gathered values a channel (gtsrb8's candidates: 4 channels, 28 x 28,
+ * ~30 cycles a point).  The ring around the image holds each channel's
+ * value at pixel (0, 0): a corner outside the image is read there with
+ * weight 0, the value row_forward8 and point_setup read for it (offset 0),
+ * so the same products, signed zeros included.  AOS_SLACK: the last row's
+ * vector stores may run past its ring cell. */
+#define AOS_SLACK 64
+
+static size_t aos_floats(int hin, int win)
+{
+    return 4 * (size_t)(hin + 2) * (size_t)(win + 2) + AOS_SLACK;
+}
+
+/* a (aos_floats) from image x [C, hin, win]: rows 16 pixels at a time
+ * (a 4 x 16 transpose), then the ring */
+__attribute__((target("avx512f"))) static void aos_fill(float *a, const float *x, int C, int hin, int win)
+{
+    const size_t plane = (size_t)hin * win, pw = (size_t)win + 2;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int r = 0; r < hin; r++) {
+        float *row = a + 4 * ((size_t)(r + 1) * pw + 1);
+        const float *xr = x + (size_t)r * win;
+        for (int k = 0; k < win; k += 16) {
+            const int left = win - k;
+            const __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+            const __m512 r0 = _mm512_maskz_loadu_ps(m, xr + k);
+            const __m512 r1 = C > 1 ? _mm512_maskz_loadu_ps(m, xr + plane + k) : zero;
+            const __m512 r2 = C > 2 ? _mm512_maskz_loadu_ps(m, xr + 2 * plane + k) : zero;
+            const __m512 r3 = C > 3 ? _mm512_maskz_loadu_ps(m, xr + 3 * plane + k) : zero;
+            const __m512 t0 = _mm512_unpacklo_ps(r0, r1), t1 = _mm512_unpackhi_ps(r0, r1);
+            const __m512 t2 = _mm512_unpacklo_ps(r2, r3), t3 = _mm512_unpackhi_ps(r2, r3);
+            /* u0..u3: pixels 4L, 4L + 1, 4L + 2, 4L + 3 in 128-bit block L */
+            const __m512 u0 = _mm512_shuffle_ps(t0, t2, 0x44), u1 = _mm512_shuffle_ps(t0, t2, 0xee);
+            const __m512 u2 = _mm512_shuffle_ps(t1, t3, 0x44), u3 = _mm512_shuffle_ps(t1, t3, 0xee);
+            const __m512 v0 = _mm512_shuffle_f32x4(u0, u1, 0x44), v1 = _mm512_shuffle_f32x4(u0, u1, 0xee);
+            const __m512 v2 = _mm512_shuffle_f32x4(u2, u3, 0x44), v3 = _mm512_shuffle_f32x4(u2, u3, 0xee);
+            float *o = row + 4 * (size_t)k;
+            _mm512_storeu_ps(o, _mm512_shuffle_f32x4(v0, v2, 0x88));
+            if (left > 4)
+                _mm512_storeu_ps(o + 16, _mm512_shuffle_f32x4(v0, v2, 0xdd));
+            if (left > 8)
+                _mm512_storeu_ps(o + 32, _mm512_shuffle_f32x4(v1, v3, 0x88));
+            if (left > 12)
+                _mm512_storeu_ps(o + 48, _mm512_shuffle_f32x4(v1, v3, 0xdd));
+        }
+    }
+    float pad[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int c = 0; c < C; c++)
+        pad[c] = x[(size_t)c * plane];
+    const __m128 pv = _mm_loadu_ps(pad);
+    for (size_t k = 0; k < pw; k++) {
+        _mm_storeu_ps(a + 4 * k, pv);
+        _mm_storeu_ps(a + 4 * ((size_t)(hin + 1) * pw + k), pv);
+    }
+    for (int r = 1; r <= hin; r++) {
+        _mm_storeu_ps(a + 4 * ((size_t)r * pw), pv);
+        _mm_storeu_ps(a + 4 * ((size_t)r * pw + pw - 1), pv);
+    }
+}
+
+/* Output row yr's points 0..w-1 (8 at a time, the last ones masked) from
+ * the padded pixels a (aos_fill): row_forward8's coordinates, validity and
+ * weights lane by lane, then two points a vector: [nw | ne] x [w0 | w1]
+ * and [sw | se] x [w2 | w3] over the 4 channels, summed as point_setup's
+ * points with four corners inside: (nw w0 + sw w2) + (ne w1 + se w3).
+ * That is the bits of its order on the edges too, ((nw w0 + ne w1) +
+ * sw w2) + se w3: there the corners outside come in pairs (a row or a
+ * column; three at an image corner), each product x[0] * 0, a zero (NaN
+ * where x[0] is not finite, in both), so both orders add the same one or
+ * two other products once, and a sum of zeros is -0 in either only when
+ * every term is. */
+__attribute__((target("avx512f,avx512vl,avx2"))) static void row_forward_aos(float *yr, const float *a,
+                                                                            const float *gx, const float *gy,
+                                                                            const sampler *sm, int C,
+                                                                            size_t out_plane, int w)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f), zero = _mm256_setzero_ps();
+    const __m256 m1 = _mm256_set1_ps(-1.0f), fwin = _mm256_set1_ps((float)sm->win), fhin = _mm256_set1_ps((float)sm->hin);
+    const int pw = sm->win + 2;
+    /* pair q's weights: lanes 0-3 point 2q's, 8-11 point 2q + 1's, from
+     * [w0 | w1] (or [w2 | w3]) of the 8 points */
+    static const int32_t widx[4][16] = {
+        {0, 0, 0, 0, 8, 8, 8, 8, 1, 1, 1, 1, 9, 9, 9, 9},
+        {2, 2, 2, 2, 10, 10, 10, 10, 3, 3, 3, 3, 11, 11, 11, 11},
+        {4, 4, 4, 4, 12, 12, 12, 12, 5, 5, 5, 5, 13, 13, 13, 13},
+        {6, 6, 6, 6, 14, 14, 14, 14, 7, 7, 7, 7, 15, 15, 15, 15}};
+    const __m512i pick4 = _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+    const __m512i ch01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+    const __m512i ch23 = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+    for (int j = 0; j < w; j += 8) {
+        const int left = w - j;
+        const __mmask8 lm = left >= 8 ? (__mmask8)0xff : (__mmask8)((1u << left) - 1u);
+        __m256 ix = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_maskz_loadu_ps(lm, gx + j), one),
+                                                _mm256_set1_ps(sm->sx)), half);
+        __m256 iy = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_maskz_loadu_ps(lm, gy + j), one),
+                                                _mm256_set1_ps(sm->sy)), half);
+        __m256 reads;
+        if (sm->border) {
+            ix = _mm256_min_ps(_mm256_max_ps(ix, zero), _mm256_set1_ps(sm->maxx));
+            iy = _mm256_min_ps(_mm256_max_ps(iy, zero), _mm256_set1_ps(sm->maxy));
+            reads = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+        } else {
+            reads = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(ix, m1, _CMP_GE_OQ), _mm256_cmp_ps(ix, fwin, _CMP_LT_OQ)),
+                                  _mm256_and_ps(_mm256_cmp_ps(iy, m1, _CMP_GE_OQ), _mm256_cmp_ps(iy, fhin, _CMP_LT_OQ)));
+        }
+        const __mmask8 rm = (__mmask8)_mm256_movemask_ps(reads) & lm;
+        const __m256 fx = _mm256_floor_ps(ix), fy = _mm256_floor_ps(iy);
+        const __m256 fx1 = _mm256_add_ps(fx, one), fy1 = _mm256_add_ps(fy, one);
+        const __m256 vw = _mm256_and_ps(_mm256_cmp_ps(fx, zero, _CMP_GE_OQ), _mm256_cmp_ps(fx, fwin, _CMP_LT_OQ));
+        const __m256 ve = _mm256_and_ps(_mm256_cmp_ps(fx1, zero, _CMP_GE_OQ), _mm256_cmp_ps(fx1, fwin, _CMP_LT_OQ));
+        const __m256 vn = _mm256_and_ps(_mm256_cmp_ps(fy, zero, _CMP_GE_OQ), _mm256_cmp_ps(fy, fhin, _CMP_LT_OQ));
+        const __m256 vs = _mm256_and_ps(_mm256_cmp_ps(fy1, zero, _CMP_GE_OQ), _mm256_cmp_ps(fy1, fhin, _CMP_LT_OQ));
+        const __m256 v0 = _mm256_and_ps(vw, vn), v1 = _mm256_and_ps(ve, vn), v2 = _mm256_and_ps(vw, vs),
+                     v3 = _mm256_and_ps(ve, vs);
+        const __m256 we = _mm256_sub_ps(ix, fx), ea = _mm256_sub_ps(one, we);
+        const __m256 no = _mm256_sub_ps(iy, fy), so = _mm256_sub_ps(one, no);
+        const __m256 w0 = _mm256_and_ps(v0, _mm256_mul_ps(so, ea)), w1 = _mm256_and_ps(v1, _mm256_mul_ps(so, we));
+        const __m256 w2 = _mm256_and_ps(v2, _mm256_mul_ps(no, ea)), w3 = _mm256_and_ps(v3, _mm256_mul_ps(no, we));
+        /* the padded cell of corner nw; points that read nothing (and
+         * the masked tail) at cell (1, 1), their sums dropped */
+        const __m256 rd = _mm256_castsi256_ps(_mm256_maskz_set1_epi32(rm, -1));
+        const __m256i cell = _mm256_add_epi32(
+            _mm256_mullo_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(_mm256_and_ps(rd, fy)), _mm256_set1_epi32(1)),
+                               _mm256_set1_epi32(pw)),
+            _mm256_add_epi32(_mm256_cvttps_epi32(_mm256_and_ps(rd, fx)), _mm256_set1_epi32(1)));
+        int32_t o[8];
+        _mm256_storeu_si256((__m256i *)o, cell);
+        const __m512 wn = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(w0)),
+                                                              _mm256_castps_pd(w1), 1));
+        const __m512 ws = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(w2)),
+                                                              _mm256_castps_pd(w3), 1));
+        __m512 z[4];
+        for (int q = 0; q < 4; q++) {
+            const float *pa = a + 4 * (size_t)o[2 * q], *pb = a + 4 * (size_t)o[2 * q + 1];
+            const __m512 n = _mm512_castpd_ps(_mm512_insertf64x4(
+                _mm512_castpd256_pd512(_mm256_loadu_pd((const double *)(const void *)pa)),
+                _mm256_loadu_pd((const double *)(const void *)pb), 1));
+            const __m512 t = _mm512_castpd_ps(_mm512_insertf64x4(
+                _mm512_castpd256_pd512(_mm256_loadu_pd((const double *)(const void *)(pa + 4 * pw))),
+                _mm256_loadu_pd((const double *)(const void *)(pb + 4 * pw)), 1));
+            const __m512i wi = _mm512_loadu_si512((const void *)widx[q]);
+            const __m512 pn = _mm512_mul_ps(n, _mm512_permutexvar_ps(wi, wn));
+            const __m512 ps = _mm512_mul_ps(t, _mm512_permutexvar_ps(wi, ws));
+            const __m512 sum = _mm512_add_ps(pn, ps);
+            z[q] = _mm512_add_ps(sum, _mm512_shuffle_f32x4(sum, sum, 0xb1));
+        }
+        const __m512 q01 = _mm512_permutex2var_ps(z[0], pick4, z[1]), q23 = _mm512_permutex2var_ps(z[2], pick4, z[3]);
+        const __m512 c01 = _mm512_maskz_mov_ps((__mmask16)(rm | (unsigned)rm << 8), _mm512_permutex2var_ps(q01, ch01, q23));
+        const __m512 c23 = _mm512_maskz_mov_ps((__mmask16)(rm | (unsigned)rm << 8), _mm512_permutex2var_ps(q01, ch23, q23));
+        float *y0 = yr + j;
+        _mm256_mask_storeu_ps(y0, lm, _mm512_castps512_ps256(c01));
+        if (C > 1)
+            _mm256_mask_storeu_ps(y0 + out_plane, lm, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(c01), 1)));
+        if (C > 2)
+            _mm256_mask_storeu_ps(y0 + 2 * out_plane, lm, _mm512_castps512_ps256(c23));
+        if (C > 3)
+            _mm256_mask_storeu_ps(y0 + 3 * out_plane, lm,
+                                  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(c23), 1)));
+    }
+}
+#endif
+
 void sp_warp_force_scalar(int on) { warp_scalar = on; }
 
 /* Output row i of every channel of one image, from the row's grid points. */
@@ -895,18 +1063,35 @@ static void warp_forward(float *y, const float *x, const plan_t *pl, const sourc
         return;
     sampler sm;
     sampler_init(&sm, s);
+    int aos = 0; /* the 16-lane sampler on each image's padded pixels */
+#ifdef __x86_64__
+    aos = warp_wide() && s->c <= 4;
+#endif
 #pragma omp parallel
     {
         gen_t *g = sp_malloc(sizeof *g);
         float *gx = sp_malloc(sizeof(float) * 2 * s->w), *gy = gx + s->w;
+        float *a = aos ? sp_malloc(sizeof(float) * aos_floats(s->hin, s->win)) : NULL;
 #pragma omp for schedule(static)
         for (size_t n = 0; n < s->n; n++) {
             gen_setup(g, pl, src, n);
+#ifdef __x86_64__
+            if (aos) {
+                aos_fill(a, x + n * in_img, s->c, s->hin, s->win);
+                for (int i = 0; i < s->h; i++) {
+                    gen_row(pl, g, i, gx, gy);
+                    row_forward_aos(y + n * out_img + (size_t)i * s->w, a, gx, gy, &sm, s->c,
+                                    (size_t)s->h * s->w, s->w);
+                }
+                continue;
+            }
+#endif
             for (int i = 0; i < s->h; i++) {
                 gen_row(pl, g, i, gx, gy);
                 row_forward(y + n * out_img, x + n * in_img, gx, gy, i, &sm, s);
             }
         }
+        free(a);
         free(gx);
         free(g);
     }

@@ -9,6 +9,7 @@
 #include "sp_test.h"
 #include "sp_warp.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,13 +58,21 @@ int main(void)
 {
     const int widths[] = {1, 7, 8, 9, 16, 24, 28, 35, 64};
     int grid_ok = 1, pos_ok = 1, proj_ok = 1, tps_ok = 1;
+    /* channels: the 16-lane sampler takes up to 4 (a sprite's RGB and
+     * mask) in one padded pixel array, so 1, 3 and 4, and 5 (the planes) */
+    const int channels[] = {4, 1, 3, 5};
     for (int pad = 0; pad < 2; pad++)
-        for (size_t t = 0; t < sizeof widths / sizeof *widths; t++) {
-            sp_warp_shape s = {4, 4, 11, 13, 5, widths[t], pad ? SP_PAD_BORDER : SP_PAD_ZEROS};
+        for (size_t t = 0; t < sizeof widths / sizeof *widths * 4; t++) {
+            const int C = channels[t / (sizeof widths / sizeof *widths)];
+            sp_warp_shape s = {4, C, 11, 13, 5, widths[t % (sizeof widths / sizeof *widths)],
+                               pad ? SP_PAD_BORDER : SP_PAD_ZEROS};
             size_t nx = s.n * (size_t)s.c * s.hin * s.win, ng = s.n * (size_t)s.h * s.w * 2;
             float *x = malloc(sizeof(float) * nx), *grid = malloc(sizeof(float) * ng);
             for (size_t i = 0; i < nx; i++)
                 x[i] = frand() * 2 - 1;
+            /* image 1: pixel (0, 0) infinite, read with weight 0 for every
+             * corner outside the image: NaN there, every way */
+            x[(size_t)C * s.hin * s.win] = INFINITY;
             /* image 0: every point well inside; 1: inside and up to 1.3x
              * beyond the edges; 2: rows inside, rows outside, exact edges;
              * 3: a smooth enlargement (each row reads one pair of source
@@ -80,6 +89,8 @@ int main(void)
                         : row == 1   ? 3.0f + v
                         : row == 2   ? (i % 3 ? -1.0f : 1.0f)
                                      : v;
+                if (img == 2 && row == 3 && col == 1)
+                    grid[i] = NAN; /* reads nothing ('zeros'), pixel 0 ('border') */
             }
             grid_ok &= same_both_ways(sp_grid_sample_forward, x, grid, &s);
             /* the position transform (log-scale, tx, ty), one per image:
@@ -102,7 +113,8 @@ int main(void)
             free(x);
             free(grid);
         }
-    CHECK("grid sample: eight-point vectors and point by point give the same bits (zeros, border; widths 1-64)",
+    CHECK("grid sample: 16-lane (padded pixels), eight-point and point by point give the same bits (zeros, "
+          "border; widths 1-64; 1, 3, 4, 5 channels; a NaN point)",
           grid_ok, "they differ");
     CHECK("position transform: the same bits both ways", pos_ok, "they differ");
     CHECK("projective transform: the same bits both ways (its grid rows 8 points at a time)", proj_ok, "they differ");
