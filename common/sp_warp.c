@@ -329,10 +329,12 @@ __attribute__((target("avx2"))) static void tps_row8(const plan_t *pl, const flo
         /* the row's last points: lanes past its end masked off */
         const __m256i in = _mm256_cmpgt_epi32(_mm256_set1_epi32(w - j), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         __m256 sx[4], sy[4];
+        #pragma GCC unroll 4
         for (int q = 0; q < 4; q++)
             sx[q] = sy[q] = _mm256_setzero_ps();
         int k = 0;
         for (; k + 4 <= N; k += 4)
+            #pragma GCC unroll 4 /* the accumulators in registers, not an array in memory */
             for (int q = 0; q < 4; q++) {
                 const __m256 a = _mm256_maskload_ps(at + (size_t)(k + q) * w + j, in);
                 sx[q] = _mm256_add_ps(sx[q], _mm256_mul_ps(a, _mm256_set1_ps(px[k + q])));
@@ -367,10 +369,12 @@ __attribute__((target("avx512f"))) static void tps_row16(const plan_t *pl, const
         const int n0 = w - j < 16 ? w - j : 16, n1 = w - j - 16 <= 0 ? 0 : w - j - 16 < 16 ? w - j - 16 : 16;
         const __mmask16 m0 = (__mmask16)((1u << n0) - 1u), m1 = (__mmask16)((1u << n1) - 1u);
         __m512 sx0[4], sy0[4], sx1[4], sy1[4];
+        #pragma GCC unroll 4
         for (int q = 0; q < 4; q++)
             sx0[q] = sy0[q] = sx1[q] = sy1[q] = _mm512_setzero_ps();
         int k = 0;
         for (; k + 4 <= N; k += 4)
+            #pragma GCC unroll 4 /* the accumulators in registers, not an array in memory */
             for (int q = 0; q < 4; q++) {
                 const float *ak = at + (size_t)(k + q) * w + j;
                 const __m512 a0 = _mm512_maskz_loadu_ps(m0, ak), a1 = _mm512_maskz_loadu_ps(m1, ak + 16);
@@ -883,6 +887,7 @@ __attribute__((target("avx512f,avx512vl,avx2"))) static void row_forward_aos(flo
         const __m512 ws = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(w2)),
                                                               _mm256_castps_pd(w3), 1));
         __m512 z[4];
+        #pragma GCC unroll 4
         for (int q = 0; q < 4; q++) {
             const float *pa = a + 4 * (size_t)o[2 * q], *pb = a + 4 * (size_t)o[2 * q + 1];
             const __m512 n = _mm512_castpd_ps(_mm512_insertf64x4(
@@ -1070,19 +1075,22 @@ static void warp_forward(float *y, const float *x, const plan_t *pl, const sourc
 #pragma omp parallel
     {
         gen_t *g = sp_malloc(sizeof *g);
-        float *gx = sp_malloc(sizeof(float) * 2 * s->w), *gy = gx + s->w;
+        /* the AoS path generates the image's grid rows first: a row read
+         * right after its (masked, wider) stores waited on them */
+        const size_t rows = aos ? (size_t)s->h : 1;
+        float *gx = sp_malloc(sizeof(float) * 2 * rows * s->w), *gy = gx + rows * s->w;
         float *a = aos ? sp_malloc(sizeof(float) * aos_floats(s->hin, s->win)) : NULL;
 #pragma omp for schedule(static)
         for (size_t n = 0; n < s->n; n++) {
             gen_setup(g, pl, src, n);
 #ifdef __x86_64__
             if (aos) {
+                for (int i = 0; i < s->h; i++)
+                    gen_row(pl, g, i, gx + (size_t)i * s->w, gy + (size_t)i * s->w);
                 aos_fill(a, x + n * in_img, s->c, s->hin, s->win);
-                for (int i = 0; i < s->h; i++) {
-                    gen_row(pl, g, i, gx, gy);
-                    row_forward_aos(y + n * out_img + (size_t)i * s->w, a, gx, gy, &sm, s->c,
-                                    (size_t)s->h * s->w, s->w);
-                }
+                for (int i = 0; i < s->h; i++)
+                    row_forward_aos(y + n * out_img + (size_t)i * s->w, a, gx + (size_t)i * s->w,
+                                    gy + (size_t)i * s->w, &sm, s->c, (size_t)s->h * s->w, s->w);
                 continue;
             }
 #endif
