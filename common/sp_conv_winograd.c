@@ -951,73 +951,152 @@ epilogue_vec16(__m512 v, __m512 bo, const sp_conv2d_epilogue *ep, __m512 sc, __m
     return v;
 }
 
+/* What every output plane of one epilogue16 call shares: the map, the
+ * source rows' layout, the row's vectors and their masks (for q, those its
+ * blocks read: past W, zeros), q's phase-plane constants. */
+typedef struct {
+    size_t W, H, m, orows, rw, tw, nv, nb;
+    __mmask16 mk[2 * SP_WINOGRAD_PADDED_W / 32 + 2];
+    wpad4_consts k;
+} ep16_geom;
+
+/* image rows of one output plane from src (the plane's row phases; row r
+ * of the stack is gr + r: phase (gr + r) % m): epilogue_vec16 on nv vectors
+ * a row, to yo (Y) and / or the next convolution's padded planes at qo (Q).
+ * Y, Q, EP, RES, RELU and NV (0: g->nv) are constants where the callers
+ * (ep16_dispatch) inline it, so that each case is a loop without tests
+ * and a narrow map's row one vector (the tests of a general loop, a row
+ * of 7 or 14 floats, were most of the epilogue's time). */
+__attribute__((target("avx512f,avx512vl"), always_inline)) static inline void
+ep16_rows(float *yo, float *qo, const float *src, const float *ro, size_t gr, __m512 bo, __m512 sc, __m512 sh,
+          const ep16_geom *g, const int Y, const int Q, const int EP, const int RES, const int RELU, const size_t NV)
+{
+    const size_t W = g->W, nv = NV ? NV : g->nv, m = g->m, nb = g->nb;
+    const sp_conv2d_epilogue one = {NULL, NULL, NULL, RELU}; /* epilogue_vec16's "ep" */
+    const __m512i zero = _mm512_setzero_si512();
+    size_t ph = gr % m;
+    const float *s0 = src + gr / m * g->rw;
+    __m512 v[2 * SP_WINOGRAD_PADDED_W / 32 + 2];
+    for (size_t r = 0; r < g->H; r++) {
+        const float *sr = s0 + ph * g->orows;
+        for (size_t j = 0; j < nv; j++) {
+            const __mmask16 mk = g->mk[j];
+            const __m512 x = epilogue_vec16(_mm512_maskz_loadu_ps(mk, sr + 16 * j), bo, EP ? &one : NULL, sc, sh,
+                                            RES ? ro + 16 * j : NULL, mk, RELU);
+            if (Q) /* past the row: zeros */
+                v[j] = _mm512_maskz_mov_ps(mk, x);
+            if (Y && (NV || mk))
+                _mm512_mask_storeu_ps(yo + 16 * j, mk, x);
+        }
+        if (Q) {
+            const size_t p = gr + r + 1; /* padded row of the stack: image row r + 1 */
+            float *dst = qo + (p % 4) * 4 * g->k.rs + (p / 4) * g->tw;
+            if (W < 16) /* wpad4_wide's one-vector rows */
+                wpad4_put16(dst, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(v[0]), zero, 15)),
+                            &g->k);
+            else
+                for (size_t c = 0; c < nb; c++) { /* padded columns 32c .. 32c + 31 */
+                    const __m512i prev = c ? _mm512_castps_si512(v[2 * c - 1]) : zero;
+                    const __m512i lo = _mm512_castps_si512(v[2 * c]), hi = _mm512_castps_si512(v[2 * c + 1]);
+                    wpad4_put32(dst + 8 * c, _mm512_castsi512_ps(_mm512_alignr_epi32(lo, prev, 15)),
+                                _mm512_castsi512_ps(_mm512_alignr_epi32(hi, lo, 15)), &g->k);
+                }
+        }
+        if (RES)
+            ro += W;
+        if (Y)
+            yo += W;
+        if (++ph == m) {
+            ph = 0;
+            s0 += g->rw;
+        }
+    }
+}
+
+/* ep16_rows with the case's constants, a narrow map's rows (one vector)
+ * apart */
+#define EP16_CASE(Y, Q, EP, RES, RELU)                                                             \
+    do {                                                                                           \
+        if (g->W < 16)                                                                             \
+            ep16_rows(yo, qo, src, ro, gr, bo, sc, sh, g, Y, Q, EP, RES, RELU, 1);                 \
+        else                                                                                       \
+            ep16_rows(yo, qo, src, ro, gr, bo, sc, sh, g, Y, Q, EP, RES, RELU, 0);                 \
+    } while (0)
+__attribute__((target("avx512f,avx512vl"))) static void ep16_dispatch(float *yo, float *qo, const float *src,
+                                                                       const float *ro, size_t gr, __m512 bo,
+                                                                       __m512 sc, __m512 sh, const ep16_geom *g,
+                                                                       int ep, int relu)
+{
+    const int y = yo != NULL, q = qo != NULL, res = ro != NULL;
+    if (!ep) { /* the bias alone */
+        if (y && q)
+            EP16_CASE(1, 1, 0, 0, 0);
+        else if (q)
+            EP16_CASE(0, 1, 0, 0, 0);
+        else
+            EP16_CASE(1, 0, 0, 0, 0);
+        return;
+    }
+    switch ((y ? 8 : 0) | (q ? 4 : 0) | (res ? 2 : 0) | (relu ? 1 : 0)) {
+    case 15: EP16_CASE(1, 1, 1, 1, 1); break;
+    case 14: EP16_CASE(1, 1, 1, 1, 0); break;
+    case 13: EP16_CASE(1, 1, 1, 0, 1); break;
+    case 12: EP16_CASE(1, 1, 1, 0, 0); break;
+    case 11: EP16_CASE(1, 0, 1, 1, 1); break;
+    case 10: EP16_CASE(1, 0, 1, 1, 0); break;
+    case 9: EP16_CASE(1, 0, 1, 0, 1); break;
+    case 8: EP16_CASE(1, 0, 1, 0, 0); break;
+    case 7: EP16_CASE(0, 1, 1, 1, 1); break;
+    case 6: EP16_CASE(0, 1, 1, 1, 0); break;
+    case 5: EP16_CASE(0, 1, 1, 0, 1); break;
+    case 4: EP16_CASE(0, 1, 1, 0, 0); break;
+    default: break; /* neither y nor q: nothing asked */
+    }
+}
+#undef EP16_CASE
+
 /* epilogue's rows 16 lanes at a time, the last ones masked: sp_conv_out_row's
  * operations in the same order (no multiply-add is fused: -std=c11
  * contracts none; max(v, 0) is v > 0 ? v : 0, NaN and -0 included), so
  * the same bits.  Maps of 7 to 28 columns (the mini-ResNets') left most of
  * a row to the 8-lane loop's scalar tail; an output plane's constants are
- * set once and its rows' places counted along (not a call, two divisions
- * and the constants' loads a row).  Each row goes to y, where y is given,
- * and to q, where q is given: the next convolution's padded input
- * (sp_conv3x3_winograd_forward_images_padded), into the 4 phase planes of
- * padded row b * P + r + 1 as wpad4_wide would put it there from y (padded
- * column k is the row's k - 1: each 16 lanes are the row's vectors moved up
- * one lane, the border and the columns past the row zeros), so the same
- * floats in the same places without the row's trip through memory.  That
- * convolution has this one's geometry (same channels, map and images): its
- * rows outside the images, and the trailing zeros, are where this one's
- * padding left them. */
+ * set once and its rows' places counted along.  Each row goes to y, where
+ * y is given, and to q, where q is given: the next convolution's padded
+ * input (sp_conv3x3_winograd_forward_images_padded), into the 4 phase
+ * planes of padded row b * P + r + 1 as wpad4_wide would put it there from
+ * y (padded column k is the row's k - 1: each 16 lanes are the row's
+ * vectors moved up one lane, the border and the columns past the row
+ * zeros), so the same floats in the same places without the row's trip
+ * through memory.  That convolution has this one's geometry (same
+ * channels, map and images): its rows outside the images, and the
+ * trailing zeros, are where this one's padding left them. */
 __attribute__((target("avx512f,avx512vl"))) static void epilogue16(float *y, float *q, const float *yeo,
                                                                     const float *bias, const sp_conv2d_desc *d,
                                                                     const sp_conv2d_epilogue *ep, const float *res,
-                                                                    size_t gi, const wgeom *g)
+                                                                    size_t gi, const wgeom *wg)
 {
-    const size_t W = (size_t)d->w, hw = (size_t)d->h * W, m = g->m, rw = m * g->tw, ys = (size_t)d->o * hw;
-    const wpad4_consts k = wpad4_wide_consts(W, g);
-    const size_t nb = k.rw / 32; /* q's blocks of 32 padded columns */
-    /* the row's vectors of 16 (for q, those its blocks read: past W, zeros) */
-    const size_t nv = !q ? (W + 15) / 16 : W < 16 ? 1 : 2 * nb;
-    const __m512i zero = _mm512_setzero_si512();
-    __m512 v[2 * SP_WINOGRAD_PADDED_W / 32 + 2];
+    ep16_geom g;
+    g.W = (size_t)d->w;
+    g.H = (size_t)d->h;
+    g.m = wg->m;
+    g.orows = wg->orows;
+    g.rw = wg->m * wg->tw;
+    g.tw = wg->tw;
+    g.k = wpad4_wide_consts(g.W, wg);
+    g.nb = g.k.rw / 32; /* q's blocks of 32 padded columns */
+    g.nv = !q ? (g.W + 15) / 16 : g.W < 16 ? 1 : 2 * g.nb;
+    for (size_t j = 0; j < g.nv; j++) {
+        const size_t left = g.W > 16 * j ? g.W - 16 * j : 0;
+        g.mk[j] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+    }
+    const size_t hw = g.H * g.W, ys = (size_t)d->o * hw;
     for (size_t b = 0; b < gi; b++)
         for (size_t o = 0; o < (size_t)d->o; o++) {
             const __m512 bo = _mm512_set1_ps(bias ? bias[o] : 0.0f);
             const __m512 sc = _mm512_set1_ps(ep ? ep->scale[o] : 1.0f), sh = _mm512_set1_ps(ep ? ep->shift[o] : 0.0f);
-            const int relu = ep && ep->relu;
-            const float *ro = res ? res + b * ys + o * hw : NULL;
-            float *qo = q ? q + 16 * o * k.rs : NULL, *yo = y ? y + b * ys + o * hw : NULL;
-            size_t gr = b * g->P, ph = gr % m, qq = gr / m; /* the stack's output row: phase ph, place qq */
-            for (size_t r = 0; r < (size_t)d->h; r++, ro = ro ? ro + W : NULL, yo = yo ? yo + W : NULL) {
-                const float *src = yeo + (m * o + ph) * g->orows + qq * rw;
-                for (size_t j = 0; j < nv; j++) {
-                    const size_t left = W > 16 * j ? W - 16 * j : 0;
-                    const __mmask16 mk = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
-                    const __m512 x = epilogue_vec16(_mm512_maskz_loadu_ps(mk, src + 16 * j), bo, ep, sc, sh,
-                                                    ro ? ro + 16 * j : NULL, mk, relu);
-                    if (qo) /* (q's maps have at most SP_WINOGRAD_PADDED_W columns; y's any) */
-                        v[j] = _mm512_maskz_mov_ps(mk, x); /* past the row: zeros */
-                    if (yo && mk)
-                        _mm512_mask_storeu_ps(yo + 16 * j, mk, x);
-                }
-                if (qo) {
-                    const size_t p = gr + r + 1; /* padded row of the stack: image row r + 1 */
-                    float *dst = qo + (p % 4) * 4 * k.rs + (p / 4) * g->tw;
-                    if (W < 16) /* wpad4_wide's one-vector rows */
-                        wpad4_put16(dst, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(v[0]), zero, 15)),
-                                    &k);
-                    else
-                        for (size_t c = 0; c < nb; c++) { /* padded columns 32c .. 32c + 31 */
-                            const __m512i prev = c ? _mm512_castps_si512(v[2 * c - 1]) : zero;
-                            const __m512i lo = _mm512_castps_si512(v[2 * c]), hi = _mm512_castps_si512(v[2 * c + 1]);
-                            wpad4_put32(dst + 8 * c, _mm512_castsi512_ps(_mm512_alignr_epi32(lo, prev, 15)),
-                                        _mm512_castsi512_ps(_mm512_alignr_epi32(hi, lo, 15)), &k);
-                        }
-                }
-                if (++ph == m) {
-                    ph = 0;
-                    qq++;
-                }
-            }
+            ep16_dispatch(y ? y + b * ys + o * hw : NULL, q ? q + 16 * o * g.k.rs : NULL, yeo + g.m * o * g.orows,
+                          res && ep ? res + b * ys + o * hw : NULL, b * wg->P, bo, sc, sh, &g, ep != NULL,
+                          ep && ep->relu);
         }
 }
 
