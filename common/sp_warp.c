@@ -659,6 +659,46 @@ static inline float hsum(__m128 v)
 #ifdef __x86_64__
 #include <immintrin.h>
 
+/* Eight grid points (gx, gy) as point_setup sees them, lane by lane: which
+ * read anything ('zeros' padding: -1 <= ix < win, likewise y; false for
+ * NaN), the nw corner's column and row (fx, fy), which corners are inside
+ * (v0..v3: nw, ne, sw, se) and their weights, 0 outside (w0..w3) */
+typedef struct {
+    __m256 reads, fx, fy, v0, v1, v2, v3, w0, w1, w2, w3;
+} points8;
+
+__attribute__((target("avx2"), always_inline)) static inline points8 points8_setup(__m256 gx, __m256 gy,
+                                                                                  const sampler *sm)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f), zero = _mm256_setzero_ps();
+    const __m256 m1 = _mm256_set1_ps(-1.0f), fwin = _mm256_set1_ps((float)sm->win), fhin = _mm256_set1_ps((float)sm->hin);
+    __m256 ix = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(gx, one), _mm256_set1_ps(sm->sx)), half);
+    __m256 iy = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(gy, one), _mm256_set1_ps(sm->sy)), half);
+    points8 t;
+    if (sm->border) { /* NaN to 0 as point_setup: max returns its second operand */
+        ix = _mm256_min_ps(_mm256_max_ps(ix, zero), _mm256_set1_ps(sm->maxx));
+        iy = _mm256_min_ps(_mm256_max_ps(iy, zero), _mm256_set1_ps(sm->maxy));
+        t.reads = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    } else { /* false for NaN */
+        t.reads = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(ix, m1, _CMP_GE_OQ), _mm256_cmp_ps(ix, fwin, _CMP_LT_OQ)),
+                                _mm256_and_ps(_mm256_cmp_ps(iy, m1, _CMP_GE_OQ), _mm256_cmp_ps(iy, fhin, _CMP_LT_OQ)));
+    }
+    /* which columns x0, x0 + 1 and rows y0, y0 + 1 are inside, compared as
+     * floats so that far points cannot overflow an int (false for NaN) */
+    t.fx = _mm256_floor_ps(ix), t.fy = _mm256_floor_ps(iy);
+    const __m256 fx1 = _mm256_add_ps(t.fx, one), fy1 = _mm256_add_ps(t.fy, one);
+    const __m256 vw = _mm256_and_ps(_mm256_cmp_ps(t.fx, zero, _CMP_GE_OQ), _mm256_cmp_ps(t.fx, fwin, _CMP_LT_OQ));
+    const __m256 ve = _mm256_and_ps(_mm256_cmp_ps(fx1, zero, _CMP_GE_OQ), _mm256_cmp_ps(fx1, fwin, _CMP_LT_OQ));
+    const __m256 vn = _mm256_and_ps(_mm256_cmp_ps(t.fy, zero, _CMP_GE_OQ), _mm256_cmp_ps(t.fy, fhin, _CMP_LT_OQ));
+    const __m256 vs = _mm256_and_ps(_mm256_cmp_ps(fy1, zero, _CMP_GE_OQ), _mm256_cmp_ps(fy1, fhin, _CMP_LT_OQ));
+    t.v0 = _mm256_and_ps(vw, vn), t.v1 = _mm256_and_ps(ve, vn), t.v2 = _mm256_and_ps(vw, vs), t.v3 = _mm256_and_ps(ve, vs);
+    const __m256 we = _mm256_sub_ps(ix, t.fx), ea = _mm256_sub_ps(one, we);
+    const __m256 no = _mm256_sub_ps(iy, t.fy), so = _mm256_sub_ps(one, no);
+    t.w0 = _mm256_and_ps(t.v0, _mm256_mul_ps(so, ea)), t.w1 = _mm256_and_ps(t.v1, _mm256_mul_ps(so, we));
+    t.w2 = _mm256_and_ps(t.v2, _mm256_mul_ps(no, ea)), t.w3 = _mm256_and_ps(t.v3, _mm256_mul_ps(no, we));
+    return t;
+}
+
 /* Eight points j..j+7 of a row, all channels: the same operations as
  * point_setup and row_forward's point-by-point loop, lane by lane (no fused
  * multiply-add), so the same bits.  Points with four corners inside sum
@@ -673,39 +713,15 @@ __attribute__((target("avx2"))) static void row_forward8(float *yr, const float 
                                                           const float *gy, const sampler *sm, int C,
                                                           size_t in_plane, size_t out_plane)
 {
-    const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f), zero = _mm256_setzero_ps();
-    const __m256 m1 = _mm256_set1_ps(-1.0f), fwin = _mm256_set1_ps((float)sm->win), fhin = _mm256_set1_ps((float)sm->hin);
-    __m256 ix = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_loadu_ps(gx), one), _mm256_set1_ps(sm->sx)), half);
-    __m256 iy = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_loadu_ps(gy), one), _mm256_set1_ps(sm->sy)), half);
-    __m256 reads;
-    if (sm->border) { /* NaN to 0 as point_setup: max returns its second operand */
-        ix = _mm256_min_ps(_mm256_max_ps(ix, zero), _mm256_set1_ps(sm->maxx));
-        iy = _mm256_min_ps(_mm256_max_ps(iy, zero), _mm256_set1_ps(sm->maxy));
-        reads = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-    } else { /* false for NaN */
-        reads = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(ix, m1, _CMP_GE_OQ), _mm256_cmp_ps(ix, fwin, _CMP_LT_OQ)),
-                              _mm256_and_ps(_mm256_cmp_ps(iy, m1, _CMP_GE_OQ), _mm256_cmp_ps(iy, fhin, _CMP_LT_OQ)));
-        if (_mm256_movemask_ps(reads) == 0) {
-            for (int c = 0; c < C; c++)
-                _mm256_storeu_ps(yr + c * out_plane, zero);
-            return;
-        }
+    const points8 t = points8_setup(_mm256_loadu_ps(gx), _mm256_loadu_ps(gy), sm);
+    const __m256 reads = t.reads, fx = t.fx, fy = t.fy, v0 = t.v0, v1 = t.v1, v2 = t.v2, v3 = t.v3;
+    const __m256 w0 = t.w0, w1 = t.w1, w2 = t.w2, w3 = t.w3;
+    if (!sm->border && _mm256_movemask_ps(reads) == 0) {
+        for (int c = 0; c < C; c++)
+            _mm256_storeu_ps(yr + c * out_plane, _mm256_setzero_ps());
+        return;
     }
-    /* which columns x0, x0 + 1 and rows y0, y0 + 1 are inside, compared as
-     * floats so that far points cannot overflow an int (false for NaN) */
-    const __m256 fx = _mm256_floor_ps(ix), fy = _mm256_floor_ps(iy);
-    const __m256 fx1 = _mm256_add_ps(fx, one), fy1 = _mm256_add_ps(fy, one);
-    const __m256 vw = _mm256_and_ps(_mm256_cmp_ps(fx, zero, _CMP_GE_OQ), _mm256_cmp_ps(fx, fwin, _CMP_LT_OQ));
-    const __m256 ve = _mm256_and_ps(_mm256_cmp_ps(fx1, zero, _CMP_GE_OQ), _mm256_cmp_ps(fx1, fwin, _CMP_LT_OQ));
-    const __m256 vn = _mm256_and_ps(_mm256_cmp_ps(fy, zero, _CMP_GE_OQ), _mm256_cmp_ps(fy, fhin, _CMP_LT_OQ));
-    const __m256 vs = _mm256_and_ps(_mm256_cmp_ps(fy1, zero, _CMP_GE_OQ), _mm256_cmp_ps(fy1, fhin, _CMP_LT_OQ));
-    const __m256 v0 = _mm256_and_ps(vw, vn), v1 = _mm256_and_ps(ve, vn), v2 = _mm256_and_ps(vw, vs),
-                 v3 = _mm256_and_ps(ve, vs);
     const __m256 all4 = _mm256_and_ps(_mm256_and_ps(v0, v1), _mm256_and_ps(v2, v3));
-    const __m256 we = _mm256_sub_ps(ix, fx), ea = _mm256_sub_ps(one, we);
-    const __m256 no = _mm256_sub_ps(iy, fy), so = _mm256_sub_ps(one, no);
-    const __m256 w0 = _mm256_and_ps(v0, _mm256_mul_ps(so, ea)), w1 = _mm256_and_ps(v1, _mm256_mul_ps(so, we));
-    const __m256 w2 = _mm256_and_ps(v2, _mm256_mul_ps(no, ea)), w3 = _mm256_and_ps(v3, _mm256_mul_ps(no, we));
     /* the offsets of lanes with no valid corner are never used */
     const __m256 any = _mm256_or_ps(_mm256_or_ps(v0, v1), _mm256_or_ps(v2, v3));
     const __m256i base = _mm256_and_si256(
@@ -831,8 +847,6 @@ __attribute__((target("avx512f,avx512vl,avx2"))) static void row_forward_aos(flo
                                                                             const sampler *sm, int C,
                                                                             size_t out_plane, int w)
 {
-    const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f), zero = _mm256_setzero_ps();
-    const __m256 m1 = _mm256_set1_ps(-1.0f), fwin = _mm256_set1_ps((float)sm->win), fhin = _mm256_set1_ps((float)sm->hin);
     const int pw = sm->win + 2;
     /* pair q's weights: lanes 0-3 point 2q's, 8-11 point 2q + 1's, from
      * [w0 | w1] (or [w2 | w3]) of the 8 points */
@@ -847,32 +861,9 @@ __attribute__((target("avx512f,avx512vl,avx2"))) static void row_forward_aos(flo
     for (int j = 0; j < w; j += 8) {
         const int left = w - j;
         const __mmask8 lm = left >= 8 ? (__mmask8)0xff : (__mmask8)((1u << left) - 1u);
-        __m256 ix = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_maskz_loadu_ps(lm, gx + j), one),
-                                                _mm256_set1_ps(sm->sx)), half);
-        __m256 iy = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_maskz_loadu_ps(lm, gy + j), one),
-                                                _mm256_set1_ps(sm->sy)), half);
-        __m256 reads;
-        if (sm->border) {
-            ix = _mm256_min_ps(_mm256_max_ps(ix, zero), _mm256_set1_ps(sm->maxx));
-            iy = _mm256_min_ps(_mm256_max_ps(iy, zero), _mm256_set1_ps(sm->maxy));
-            reads = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-        } else {
-            reads = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(ix, m1, _CMP_GE_OQ), _mm256_cmp_ps(ix, fwin, _CMP_LT_OQ)),
-                                  _mm256_and_ps(_mm256_cmp_ps(iy, m1, _CMP_GE_OQ), _mm256_cmp_ps(iy, fhin, _CMP_LT_OQ)));
-        }
-        const __mmask8 rm = (__mmask8)_mm256_movemask_ps(reads) & lm;
-        const __m256 fx = _mm256_floor_ps(ix), fy = _mm256_floor_ps(iy);
-        const __m256 fx1 = _mm256_add_ps(fx, one), fy1 = _mm256_add_ps(fy, one);
-        const __m256 vw = _mm256_and_ps(_mm256_cmp_ps(fx, zero, _CMP_GE_OQ), _mm256_cmp_ps(fx, fwin, _CMP_LT_OQ));
-        const __m256 ve = _mm256_and_ps(_mm256_cmp_ps(fx1, zero, _CMP_GE_OQ), _mm256_cmp_ps(fx1, fwin, _CMP_LT_OQ));
-        const __m256 vn = _mm256_and_ps(_mm256_cmp_ps(fy, zero, _CMP_GE_OQ), _mm256_cmp_ps(fy, fhin, _CMP_LT_OQ));
-        const __m256 vs = _mm256_and_ps(_mm256_cmp_ps(fy1, zero, _CMP_GE_OQ), _mm256_cmp_ps(fy1, fhin, _CMP_LT_OQ));
-        const __m256 v0 = _mm256_and_ps(vw, vn), v1 = _mm256_and_ps(ve, vn), v2 = _mm256_and_ps(vw, vs),
-                     v3 = _mm256_and_ps(ve, vs);
-        const __m256 we = _mm256_sub_ps(ix, fx), ea = _mm256_sub_ps(one, we);
-        const __m256 no = _mm256_sub_ps(iy, fy), so = _mm256_sub_ps(one, no);
-        const __m256 w0 = _mm256_and_ps(v0, _mm256_mul_ps(so, ea)), w1 = _mm256_and_ps(v1, _mm256_mul_ps(so, we));
-        const __m256 w2 = _mm256_and_ps(v2, _mm256_mul_ps(no, ea)), w3 = _mm256_and_ps(v3, _mm256_mul_ps(no, we));
+        const points8 t = points8_setup(_mm256_maskz_loadu_ps(lm, gx + j), _mm256_maskz_loadu_ps(lm, gy + j), sm);
+        const __mmask8 rm = (__mmask8)_mm256_movemask_ps(t.reads) & lm;
+        const __m256 fx = t.fx, fy = t.fy, w0 = t.w0, w1 = t.w1, w2 = t.w2, w3 = t.w3;
         /* the padded cell of corner nw; points that read nothing (and
          * the masked tail) at cell (1, 1), their sums dropped */
         const __m256 rd = _mm256_castsi256_ps(_mm256_maskz_set1_epi32(rm, -1));

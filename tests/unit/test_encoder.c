@@ -61,6 +61,33 @@ static sp_encoder *random_encoder(sp_rng *rng, uint64_t seed, const char *arch, 
     return e;
 }
 
+/* a case's inputs x (n images of c x h x w, uniform) and two outputs of
+ * e's features, y0 and y1 (uninitialised) */
+typedef struct {
+    float *x, *y0, *y1;
+    size_t nx, ny;
+} case_io;
+
+static case_io case_io_new(sp_rng *rng, const sp_encoder *e, int n, int c, int h, int w)
+{
+    case_io b;
+    b.nx = (size_t)n * c * h * w;
+    b.ny = (size_t)n * e->features;
+    b.x = malloc(sizeof(float) * (b.nx ? b.nx : 1));
+    b.y0 = malloc(sizeof(float) * (b.ny ? b.ny : 1));
+    b.y1 = malloc(sizeof(float) * (b.ny ? b.ny : 1));
+    for (size_t i = 0; i < b.nx; i++)
+        b.x[i] = sp_rng_uniform(rng);
+    return b;
+}
+
+static void case_io_free(case_io *b)
+{
+    free(b->x);
+    free(b->y0);
+    free(b->y1);
+}
+
 static int tile_forced; /* F(2x2) forced: the bits must agree */
 
 static void run_case(const char *arch, int width, int c, int h, int w, int pool, const int *ns, int nn)
@@ -70,11 +97,9 @@ static void run_case(const char *arch, int width, int c, int h, int w, int pool,
     sp_encoder *e = random_encoder(&rng, 77, arch, width, c, h, w, pool);
     for (int k = 0; k < nn; k++) {
         const int n = ns[k];
-        const size_t nx = (size_t)n * c * h * w, ny = (size_t)n * e->features;
-        float *x = malloc(sizeof(float) * (nx ? nx : 1));
-        float *y0 = malloc(sizeof(float) * (ny ? ny : 1)), *y1 = malloc(sizeof(float) * (ny ? ny : 1));
-        for (size_t i = 0; i < nx; i++)
-            x[i] = sp_rng_uniform(&rng);
+        case_io io = case_io_new(&rng, e, n, c, h, w);
+        float *x = io.x, *y0 = io.y0, *y1 = io.y1;
+        const size_t ny = io.ny;
         sp_encoder_forward(e, y0, x, n, 0);
         memset(y1, 0xff, sizeof(float) * ny);
         sp_encoder_infer(e, y1, x, n);
@@ -104,9 +129,7 @@ static void run_case(const char *arch, int width, int c, int h, int w, int pool,
             if (getenv("SP_TEST_VERBOSE"))
                 printf("# max |diff| %g, max |forward| %g\n", worst, big);
         }
-        free(x);
-        free(y0);
-        free(y1);
+        case_io_free(&io);
     }
     sp_encoder_free(e);
 }
@@ -122,10 +145,9 @@ static void threads_case(const char *arch, int width, int c, int h, int w, int n
     char name[160];
     sp_rng rng;
     sp_encoder *e = random_encoder(&rng, 78, arch, width, c, h, w, 0);
-    const size_t nx = (size_t)n * c * h * w, ny = (size_t)n * e->features;
-    float *x = malloc(sizeof(float) * nx), *y0 = malloc(sizeof(float) * ny), *y1 = malloc(sizeof(float) * ny);
-    for (size_t i = 0; i < nx; i++)
-        x[i] = sp_rng_uniform(&rng);
+    case_io io = case_io_new(&rng, e, n, c, h, w);
+    float *x = io.x, *y0 = io.y0, *y1 = io.y1;
+    const size_t ny = io.ny;
     sp_encoder_forward(e, y0, x, n, 0);
     const int saved = omp_get_max_threads();
     omp_set_num_threads(1);
@@ -147,9 +169,7 @@ static void threads_case(const char *arch, int width, int c, int h, int w, int n
     snprintf(name, sizeof name, "encoder %s %dx%dx%d batch %d, 8 threads, 20 runs: infer = forward(eval) every time",
              arch, c, h, w, n);
     CHECK(name, bad == 0, "%d of 20 runs differ", bad);
-    free(x);
-    free(y0);
-    free(y1);
+    case_io_free(&io);
     sp_encoder_free(e);
 }
 
@@ -186,10 +206,9 @@ static void given_packs_case(const char *arch, int width, int c, int h, int w, i
         }
     }
     sp_encoder_infer_packs_done(e);
-    const size_t nx = (size_t)n * c * h * w, ny = (size_t)n * e->features;
-    float *x = malloc(sizeof(float) * nx), *y0 = malloc(sizeof(float) * ny), *y1 = malloc(sizeof(float) * ny);
-    for (size_t i = 0; i < nx; i++)
-        x[i] = sp_rng_uniform(&rng);
+    case_io io = case_io_new(&rng, e, n, c, h, w);
+    float *x = io.x, *y0 = io.y0, *y1 = io.y1;
+    const size_t ny = io.ny;
     sp_encoder_forward(full, y0, x, n, 0);
     memset(y1, 0xff, sizeof(float) * ny);
     sp_encoder_infer(e, y1, x, n);
@@ -218,9 +237,7 @@ static void given_packs_case(const char *arch, int width, int c, int h, int w, i
              packed);
     CHECK(name, strstr(fatal_msg, "packed weights given") != NULL, "got '%s'", fatal_msg);
     sp_encoder_free(part);
-    free(x);
-    free(y0);
-    free(y1);
+    case_io_free(&io);
     sp_encoder_free(e);
     sp_encoder_free(full);
 }
@@ -251,10 +268,9 @@ static void packing_case(void)
     sp_rng rng;
     sp_encoder *e = random_encoder(&rng, 79, "resnet20", 0, 3, 35, 35, 0);
     const int n = 3;
-    const size_t nx = (size_t)n * 3 * 35 * 35, ny = (size_t)n * e->features;
-    float *x = malloc(sizeof(float) * nx), *y0 = malloc(sizeof(float) * ny), *y1 = malloc(sizeof(float) * ny);
-    for (size_t i = 0; i < nx; i++)
-        x[i] = sp_rng_uniform(&rng);
+    case_io io = case_io_new(&rng, e, n, 3, 35, 35);
+    float *x = io.x, *y0 = io.y0, *y1 = io.y1;
+    const size_t ny = io.ny;
     sp_encoder_infer(e, y1, x, n);
     float *w = e->params + e->blocks[0].conv1.w; /* a 16-channel 3x3 layer (Winograd's) */
     for (int i = 0; i < 16 * 16 * 9; i++)
@@ -271,32 +287,28 @@ static void packing_case(void)
         same &= memcmp(y0, y1, sizeof(float) * ny) == 0;
     }
     CHECK("encoder: weights_fixed, packed once, 3 calls: infer = forward(eval) every time", same, "other bytes");
-    free(x);
-    free(y0);
-    free(y1);
+    case_io_free(&io);
     sp_encoder_free(e);
 }
 
-/* (F(2x2) forced: infer = forward bit for bit.)  sp_encoder_infer keeps a
- * run's activations in each thread's own slots:
+/* sp_encoder_infer keeps a run's activations in each thread's own slots:
  * the batch's buffers receive only what a batch step or a later run reads.
  * gtsrb8's ResNet-32 at 28x28 has two batch steps (the stride-2 blocks'
  * first convolutions, several images a GEMM); per image, the batch's
  * buffers then get at most the first stage's output (16 x 28 x 28, read by
  * the first of them and its block's shortcut), that step's output and the
  * second stage's (32 x 14 x 14 each), the second batch step's output and
- * the last block's (64 x 7 x 7 each): 31,360 floats, where a buffer for
- * every layer's output writes 30 x 6,272 on average.  The other floats of
- * the buffers keep the poison written before the call. */
+ * the last block's (64 x 7 x 7 each): 31,360 floats (every layer's output
+ * through them: 43,904).  The other floats of the buffers keep the poison
+ * written before the call.  (F(2x2) forced: infer = forward bit for bit.) */
 static void local_runs_case(void)
 {
     sp_rng rng;
     sp_encoder *e = random_encoder(&rng, 81, "resnet32", 0, 3, 28, 28, 1);
     const int n = 4;
-    const size_t nx = (size_t)n * 3 * 28 * 28, ny = (size_t)n * e->features;
-    float *x = malloc(sizeof(float) * nx), *y0 = malloc(sizeof(float) * ny), *y1 = malloc(sizeof(float) * ny);
-    for (size_t i = 0; i < nx; i++)
-        x[i] = sp_rng_uniform(&rng);
+    case_io io = case_io_new(&rng, e, n, 3, 28, 28);
+    float *x = io.x, *y0 = io.y0, *y1 = io.y1;
+    const size_t ny = io.ny;
     sp_encoder_forward(e, y0, x, n, 0);
     sp_encoder_infer(e, y1, x, n); /* sizes the buffers */
     const size_t nbuf = 5 * e->max_act * (size_t)e->cap;
@@ -313,9 +325,7 @@ static void local_runs_case(void)
     snprintf(why, sizeof why, "%zu floats written, at most %d expected", written, 31360 * n);
     CHECK("encoder resnet32 3x28x28 batch 4: the batch's buffers get only what later steps read",
           written <= (size_t)31360 * n && written > 0, why);
-    free(x);
-    free(y0);
-    free(y1);
+    case_io_free(&io);
     sp_encoder_free(e);
 }
 
