@@ -8,7 +8,7 @@
  * arenas (horse's ResNet-18: 2 x 43.6 MB, of which it writes the batch
  * norms only; its convolution weights are kept packed) had every page
  * cleared in each sp-predict.  Never returns NULL (a failure is fatal);
- * free with the same byte count. */
+ * free with the same byte count.  (Under AddressSanitizer: the heap.) */
 void *sp_zeroed_alloc(size_t bytes);
 void sp_zeroed_free(void *p, size_t bytes);
 
