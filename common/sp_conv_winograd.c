@@ -934,14 +934,14 @@ __attribute__((target("avx2,fma"))) static void output_transform(float *ye, floa
     }
 }
 
-/* one vector of an output row: + bias, then ep's scale and shift, the
- * residual ro (its lanes mk) and ReLU, in sp_conv_out_row's order */
+/* one vector of an output row: + bias, then (where bn: the layer has an
+ * epilogue) its scale and shift, the residual ro (its lanes mk) and ReLU,
+ * in sp_conv_out_row's order */
 __attribute__((target("avx512f,avx512vl"), always_inline)) static inline __m512
-epilogue_vec16(__m512 v, __m512 bo, const sp_conv2d_epilogue *ep, __m512 sc, __m512 sh, const float *ro,
-               __mmask16 mk, int relu)
+epilogue_vec16(__m512 v, __m512 bo, int bn, __m512 sc, __m512 sh, const float *ro, __mmask16 mk, int relu)
 {
     v = _mm512_add_ps(v, bo);
-    if (ep) {
+    if (bn) {
         v = _mm512_add_ps(_mm512_mul_ps(v, sc), sh);
         if (ro)
             v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, ro));
@@ -972,7 +972,6 @@ ep16_rows(float *yo, float *qo, const float *src, const float *ro, size_t gr, __
           const ep16_geom *g, const int Y, const int Q, const int EP, const int RES, const int RELU, const size_t NV)
 {
     const size_t W = g->W, nv = NV ? NV : g->nv, m = g->m, nb = g->nb;
-    const sp_conv2d_epilogue one = {NULL, NULL, NULL, RELU}; /* epilogue_vec16's "ep" */
     const __m512i zero = _mm512_setzero_si512();
     size_t ph = gr % m;
     const float *s0 = src + gr / m * g->rw;
@@ -981,7 +980,7 @@ ep16_rows(float *yo, float *qo, const float *src, const float *ro, size_t gr, __
         const float *sr = s0 + ph * g->orows;
         for (size_t j = 0; j < nv; j++) {
             const __mmask16 mk = g->mk[j];
-            const __m512 x = epilogue_vec16(_mm512_maskz_loadu_ps(mk, sr + 16 * j), bo, EP ? &one : NULL, sc, sh,
+            const __m512 x = epilogue_vec16(_mm512_maskz_loadu_ps(mk, sr + 16 * j), bo, EP, sc, sh,
                                             RES ? ro + 16 * j : NULL, mk, RELU);
             if (Q) /* past the row: zeros */
                 v[j] = _mm512_maskz_mov_ps(mk, x);

@@ -651,13 +651,13 @@ static int one_size(size_t *size, int b, size_t n)
  * the batch's buffer only for what was there before the run.  So an
  * image's activations stay in this core's cache from layer to layer where
  * they went through memory (gtsrb8, 128 images: 4 buffers of 6.4 MB, every
- * page of them fresh in each process).  Sets each step's local bits where
- * local is given; 0 where the run cannot be: image i's values are at
+ * page of them fresh in each process).  Sets each step's local bits in set
+ * (st itself; NULL: only asks); 0 where the run cannot be: image i's values are at
  * [i * size, (i + 1) * size) of a batch's buffer, so the run must see each
  * buffer of the batch with one per-image size (a larger one read for
  * image i + 1 could be overwritten by a smaller one's image i on the other
  * thread), and a run must not end between a stem and its pool (BUF_LOCAL) */
-static int localize(const infer_step *st, int k, int k1, int ns, int *local)
+static int localize(const infer_step *st, int k, int k1, int ns, infer_step *set)
 {
     int here[4] = {0, 0, 0, 0}; /* buffer b's value is in the slots */
     size_t size[4] = {0, 0, 0, 0};
@@ -686,8 +686,8 @@ static int localize(const infer_step *st, int k, int k1, int ns, int *local)
             if (!out_read)
                 loc |= LOCAL_OUT;
         }
-        if (local)
-            local[j - k] = loc;
+        if (set)
+            set[j].local = loc;
     }
     return 1;
 }
@@ -706,13 +706,9 @@ static int run_end(const infer_step *st, int k, int ns)
 /* the run k .. k1 - 1's local bits into its steps */
 static void localize_run(infer_step *st, int k, int k1, int ns)
 {
-    int *local = sp_malloc(sizeof(int) * (size_t)(k1 - k));
-    if (!localize(st, k, k1, ns, local))
+    if (!localize(st, k, k1, ns, st))
         for (int j = k; j < k1; j++) /* a lone step run_end gave all the same */
-            local[j - k] = 0;
-    for (int j = k; j < k1; j++)
-        st[j].local = local[j - k];
-    free(local);
+            st[j].local = 0;
 }
 
 /* the floats of one slot (localize_run) for the runs of st: the run's
