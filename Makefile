@@ -74,6 +74,12 @@ CFLAGS += -DSP_HAVE_CUDA=1
 LDLIBS += -Wl,--as-needed -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 \
           -L$(CUDNN_LIB) -Wl,-rpath,$(CUDNN_LIB) -L$(CUBLAS_LIB) -Wl,-rpath,$(CUBLAS_LIB) \
           -lcudnn -lcublas -lcudart -lstdc++ -Wl,--no-as-needed
+# the stages without a CUDA path open the runtime only when --device asks
+# (common/sp_device_stage.c): the soname of the one linked here
+CUDART_SONAME := $(shell readelf -d $(CUDA_HOME)/lib64/libcudart.so 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+ifneq ($(strip $(CUDART_SONAME)),)
+$(OBJ)/common/sp_device_stage.o: CFLAGS += -DSP_CUDART_SONAME='"$(CUDART_SONAME)"'
+endif
 endif
 
 # STATIC_DEPS=1: link msgpack-c, libpng, zlib and OpenBLAS statically

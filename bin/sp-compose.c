@@ -137,7 +137,7 @@ int main(int argc, char **argv)
                              &args);
     if (nargs != 0)
         sp_fatal("unexpected argument '%s' (see --help)", args[0]);
-    sp_device_resolve_stage(device, 0, "sp-compose"); /* the computation is on the CPU */
+    sp_device_resolve_stage(device, "sp-compose"); /* the computation is on the CPU */
 
     sp_filter f = {"sp-compose", on_stream, compose_batch, &cp, drop};
     sp_filter_run(&f);

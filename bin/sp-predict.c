@@ -83,7 +83,7 @@ int main(int argc, char **argv)
         sp_fatal("unexpected argument '%s' (see --help)", args[0]);
     if (!model_path)
         sp_fatal("--model: required");
-    sp_device_resolve_stage(device, 0, "sp-predict"); /* the computation is on the CPU */
+    sp_device_resolve_stage(device, "sp-predict"); /* the computation is on the CPU */
     sp_model *m;
     sp_predictor *p = sp_predictor_open(model_path, &m);
     predict_stage g = {p, model_path, features_only};

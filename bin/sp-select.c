@@ -231,7 +231,7 @@ int main(int argc, char **argv)
         sp_fatal("--greedy: %d passes (1..1000)", iters);
     if (!isnan(lambda) && (!(lambda >= 0.0) || !isfinite(lambda)))
         sp_fatal("--lambda-empty: must be a finite value >= 0");
-    sp_device_resolve_stage(device, 0, "sp-select"); /* the computation is on the CPU */
+    sp_device_resolve_stage(device, "sp-select"); /* the computation is on the CPU */
 
     /* candidates from features: no encoder, so its weights are not read */
     sp_model *model = model_path ? sp_model_read_part(model_path, "encoder.") : NULL;

@@ -4,13 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifdef SP_HAVE_CUDA
-#include "../cuda/sp_cuda.h"
-#endif
-
 const char *sp_device_name(sp_device d) { return d == SP_DEVICE_CUDA ? "cuda" : "cpu"; }
 
-sp_device sp_device_resolve_stage(const char *choice, int has_cuda, const char *stage)
+sp_device sp_device_decide(const char *choice, int has_cuda, const char *stage, sp_device_count_fn count)
 {
     char why[256] = "this build has no CUDA (nvcc was not found, or CUDA=0)";
     int gpus = 0;
@@ -18,9 +14,8 @@ sp_device sp_device_resolve_stage(const char *choice, int has_cuda, const char *
         return SP_DEVICE_CPU;
     if (strcmp(choice, "auto") != 0 && strcmp(choice, "cuda") != 0)
         sp_fatal("--device: '%s' is not one of auto, cpu, cuda", choice);
-#ifdef SP_HAVE_CUDA
-    gpus = sp_cuda_usable_devices(why, sizeof why);
-#endif
+    if (count)
+        gpus = count(why, sizeof why);
     const int is_auto = strcmp(choice, "auto") == 0;
     if (gpus > 0 && has_cuda) {
         if (is_auto)
@@ -39,5 +34,3 @@ sp_device sp_device_resolve_stage(const char *choice, int has_cuda, const char *
     sp_warn("device: cpu (no usable GPU: %s)", why);
     return SP_DEVICE_CPU;
 }
-
-sp_device sp_device_resolve(const char *choice) { return sp_device_resolve_stage(choice, 1, NULL); }

@@ -2,6 +2,8 @@
 #ifndef SP_DEVICE_H
 #define SP_DEVICE_H
 
+#include <stddef.h>
+
 typedef enum { SP_DEVICE_CPU, SP_DEVICE_CUDA } sp_device;
 
 /* Resolves the --device value.  "auto" picks the GPU when one works and
@@ -9,14 +11,22 @@ typedef enum { SP_DEVICE_CPU, SP_DEVICE_CUDA } sp_device;
  * a usable GPU (or in a build without nvcc) is a fatal error. */
 sp_device sp_device_resolve(const char *choice);
 
-/* The same for a stage whose computation may have no CUDA path yet
- * (has_cuda 0); returns the device the computation really runs on, and
- * never claims a GPU it does not use: "cpu" is silent; "auto" says in one
- * line which device it uses (the CPU, also when a GPU works but the stage
- * has no CUDA path); "cuda" without a usable GPU is the fatal error above,
- * and "cuda" with a GPU but no CUDA path says in one line that it runs on
- * the CPU.  stage names the stage in those lines ("sp-predict"). */
-sp_device sp_device_resolve_stage(const char *choice, int has_cuda, const char *stage);
+/* The same for a stage whose computation has no CUDA path yet (sp-predict,
+ * sp-select, sp-compose); returns the device it really runs on, the CPU,
+ * and never claims a GPU it does not use: "cpu" is silent; "auto" says in
+ * one line that it uses the CPU (no usable GPU, or a GPU but no CUDA path
+ * for the stage); "cuda" without a usable GPU is the fatal error above,
+ * and "cuda" with a GPU says in one line that it runs on the CPU.  stage
+ * names the stage in those lines ("sp-predict").  It counts the GPUs
+ * through the CUDA runtime opened at run time (sp_device_stage.c), so that
+ * these stages do not load it, nor libstdc++, at every start (~7 ms here)
+ * for a device they never use. */
+sp_device sp_device_resolve_stage(const char *choice, const char *stage);
+
+/* What both share: choice checked, gpus counted by count (NULL: none, why
+ * says so) only for auto and cuda, the lines above. */
+typedef int (*sp_device_count_fn)(char *why, size_t len);
+sp_device sp_device_decide(const char *choice, int has_cuda, const char *stage, sp_device_count_fn count);
 
 const char *sp_device_name(sp_device d);
 

@@ -36,6 +36,17 @@ for st in "${stages[@]}"; do
     expect_ok "$name --help names --device and --drop" "${cmd%% *} --help | grep -q -- '--device' && ${cmd%% *} --help | grep -q -- '--drop'"
 done
 
+# In a CUDA build the three stages count the GPUs through the runtime opened
+# at run time (common/sp_device_stage.c): they do not need it, nor libstdc++,
+# at start; sp-op, which has a CUDA path, does
+if grep -q '^cuda' "$ROOT/build/variant" 2>/dev/null && command -v readelf >/dev/null; then
+    for name in sp-predict sp-select sp-compose; do
+        expect_ok "$name: no CUDA runtime or libstdc++ loaded at start" \
+            "! readelf -d $BIN/$name | grep -E 'NEEDED.*(libcudart|libcublas|libcudnn|libstdc)'"
+    done
+    expect_ok "sp-op links the CUDA runtime" "readelf -d $BIN/sp-op | grep -q 'NEEDED.*libcudart'"
+fi
+
 # --drop: the stage still uses what it drops; the other entries are intact
 expect_ok "compose --drop" "$BIN/sp-compose --drop cand_layers,cand_masks,backgrounds <$T/s.sp >$T/dropped.sp"
 expect_ok "compose, no --drop" "$BIN/sp-compose <$T/s.sp >$T/full.sp"
