@@ -5,6 +5,8 @@
 #include "sp_error.h"
 
 #include <malloc.h>
+#include <omp.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,32 @@ static int thp_on_request_only(void)
  * sleeps, so that back-to-back parallel loops do not pay a futex wake-up
  * each; libgomp's own default is 300,000. */
 #define SP_ALONE_SPINCOUNT "20000"
+
+/* With OMP_PROC_BIND (or OMP_PLACES) set, libgomp's start bound this
+ * thread to its first place (one CPU) before main, and the new image would
+ * inherit that one CPU as its whole mask: all its threads on one core (a
+ * chain 2x slower with OMP_PROC_BIND=true).  The places libgomp made from
+ * the mask it found (or from the user's OMP_PLACES) are given back as the
+ * mask, so the new image finds what this one found (taskset's included). */
+static void whole_affinity(void)
+{
+    const int np = omp_get_num_places();
+    if (np <= 1)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int p = 0; p < np; p++) {
+        const int n = omp_get_place_num_procs(p);
+        int ids[CPU_SETSIZE];
+        if (n <= 0 || n > CPU_SETSIZE)
+            return;
+        omp_get_place_proc_ids(p, ids);
+        for (int i = 0; i < n; i++)
+            if (ids[i] >= 0 && ids[i] < CPU_SETSIZE)
+                CPU_SET(ids[i], &set);
+    }
+    (void)sched_setaffinity(0, sizeof set, &set); /* best effort: the restart goes on either way */
+}
 
 static void start(char **argv, int alone)
 {
@@ -78,6 +106,7 @@ static void start(char **argv, int alone)
         setenv(wait_var, wait_val, 1);
     setenv("SP_REEXEC", "done", 1);
     fflush(NULL);
+    whole_affinity();
     execv("/proc/self/exe", argv);
     /* no /proc: run as we are, with the environment as it was */
     if (old)

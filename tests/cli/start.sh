@@ -46,6 +46,19 @@ else
     expect_ok "the first 1 MiB of heap a program writes on a huge page ($small kB)" "[ '${small:-0}' -ge 1024 ]"
 fi
 
+# OMP_PROC_BIND or OMP_PLACES: libgomp binds the first image's thread to one
+# CPU before main; the new image must still find every CPU the first one
+# found (its OMP_PLACES as libgomp prints them: the same, not '{0}')
+places() { $clean "$@" OMP_DISPLAY_ENV=true $BIN/sp-eval </dev/null 2>&1 | sed -n "s/^ *OMP_PLACES = //p" | paste -sd ' '; }
+for v in OMP_PROC_BIND=true OMP_PROC_BIND=spread OMP_PLACES=cores; do
+    p=$(places $v)
+    expect_ok "$v: the restarted image has the first one's places ($p)" "[ \"\$(echo $p | wc -w)\" = 2 ] && [ \"\${p%% *}\" = \"\${p#* }\" ]"
+done
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+    p=$(places taskset -c 1 env OMP_PROC_BIND=true)
+    expect_eq "taskset -c 1 with OMP_PROC_BIND=true: CPU 1 in both images" "'{1}' '{1}'" "$p"
+fi
+
 out=$($clean SP_REEXEC=0 $SE 64)
 expect_eq "SP_REEXEC=0: no restart, nothing added" \
     "GLIBC_TUNABLES=(unset) OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=(unset) SP_REEXEC=0 blas_loaded=$blas0" "$(grep -v anon_huge <<<"$out" | paste -sd ' ')"
