@@ -24,6 +24,7 @@
 #include "sp_conv.h"
 #include "sp_blas.h"
 #include "sp_conv_direct.h"
+#include "sp_conv_phased.h"
 #include "sp_gemm_tiles.h"
 #include "sp_cpu.h"
 #include "sp_error.h"
@@ -54,7 +55,7 @@ typedef struct {
     size_t pk;                       /* the weights packed for sp_gemm_tiles (shared), 0: sgemm */
     size_t bp;                       /* per thread: sp_gemm_tiles's panels of the column matrix */
     int T;
-    int implicit; /* the forward image by image by the implicit GEMM (implicit_ok) */
+    int path;     /* the forward's: PATH_IM2COL, or image by image PATH_IMPLICIT (implicit_ok) or PATH_PHASED */
 } plan;
 
 /* an output map's positions (a GEMM's columns an image), and the column
@@ -140,6 +141,21 @@ static size_t group_cap(size_t P, size_t K)
     return g;
 }
 
+/* how the forward reads its input: through the column matrix (im2col),
+ * or in place (the packed weights' tiles only): the even and odd columns'
+ * planes where output rows fill blocks of 32 (implicit_ok), else a 3x3
+ * stride-2 layer's four phase planes (sp_conv_phased.c) */
+enum { PATH_IM2COL, PATH_IMPLICIT, PATH_PHASED };
+
+static int forward_path(const sp_conv2d_desc *d, int packed, size_t P, size_t K)
+{
+    if (!packed)
+        return PATH_IM2COL;
+    if (implicit_ok(d, P, K))
+        return PATH_IMPLICIT;
+    return sp_conv_phased_ok(d) ? PATH_PHASED : PATH_IM2COL;
+}
+
 static plan make_plan(const sp_conv2d_desc *d, int T)
 {
     plan p;
@@ -167,8 +183,10 @@ static plan make_plan(const sp_conv2d_desc *d, int T)
     p.dw = (size_t)d->o * p.K;
     p.pk = sp_conv_gemm_tiles_ok(d) ? (size_t)d->o * p.K : 0;
     p.bp = p.pk ? sp_gemm_tiles_ws_floats(p.K) : 0;
+    p.path = forward_path(d, p.pk, p.P, p.K);
+    if (p.path == PATH_PHASED && p.col < sp_conv_phased_floats(d))
+        p.col = sp_conv_phased_floats(d);
     p.per_thread = p.col + p.tmp + p.bp;
-    p.implicit = p.pk && implicit_ok(d, p.P, p.K);
     return p;
 }
 
@@ -374,12 +392,16 @@ static void forward_implicit(float *y, const float *x, const float *pk, const sp
  * column matrix's room, bp: the tiles' panels), bias, then ep with res,
  * this image's residual */
 static void forward_one(float *y, const float *x, const float *weight, const float *pk, const float *bias,
-                        const sp_conv2d_desc *d, size_t P, size_t K, int implicit, float *col, float *bp,
+                        const sp_conv2d_desc *d, size_t P, size_t K, int path, float *col, float *bp,
                         const sp_conv2d_epilogue *ep, const float *res)
 {
     const size_t O = (size_t)d->o;
     const float *b = x;
-    if (implicit) {
+    if (path == PATH_PHASED) { /* its epilogue too: from its rows of Wo + 1 */
+        sp_conv_phased_forward(y, x, pk, d, col, bias, ep, res);
+        return;
+    }
+    if (path == PATH_IMPLICIT) {
         forward_implicit(y, x, pk, d, P, K, col);
     } else {
         if (!pointwise(d)) {
@@ -403,9 +425,9 @@ static void forward_range(float *y, const float *x, const float *weight, const f
     float *col = ws, *tmp = ws + p->col, *bp = tmp + p->tmp;
     for (int n = n0; n < n1; n += (int)p->g) {
         size_t gn = (size_t)(n1 - n) < p->g ? (size_t)(n1 - n) : p->g;
-        if (gn == 1 || p->implicit) { /* the implicit GEMM takes one image at a time */
+        if (gn == 1 || p->path != PATH_IM2COL) { /* an in-place GEMM takes one image at a time */
             for (int i = n; i < n + (int)gn; i++)
-                forward_one(y + (size_t)i * O * P, x + (size_t)i * xs, weight, pk, bias, d, P, K, p->implicit, col,
+                forward_one(y + (size_t)i * O * P, x + (size_t)i * xs, weight, pk, bias, d, P, K, p->path, col,
                             bp, ep, ep && ep->residual ? ep->residual + (size_t)i * O * P : NULL);
             continue;
         }
@@ -459,7 +481,10 @@ static void forward_ws(float *y, const float *x, const float *weight, const floa
 int sp_conv2d_image_ok(const sp_conv2d_desc *d)
 {
     const size_t P = positions(d), K = col_rows(d);
-    return sp_conv2d_packed_ok(d) && group_cap(P, K) <= 1;
+    /* one image a GEMM anyway, or one that reads its input in place: the
+     * phase planes' (GTSRB-8's 16 -> 32 channels at 28x28: ~40 us an image
+     * by im2col, grouped over the batch; Tetrominoes' at 35x35) */
+    return sp_conv2d_packed_ok(d) && (group_cap(P, K) <= 1 || forward_path(d, 1, P, K) == PATH_PHASED);
 }
 
 size_t sp_conv2d_tiles_packed_floats(const sp_conv2d_desc *d)
@@ -490,17 +515,28 @@ void sp_conv2d_forward_packed(float *y, const float *x, const float *pk, const s
     free(own);
 }
 
+/* one image's room before the tiles' panels: its column matrix, which
+ * the implicit GEMM's planes fit in, or the phase planes' */
+static size_t image_room(const sp_conv2d_desc *d, size_t P, size_t K)
+{
+    const size_t col = pointwise(d) ? 0 : K * P;
+    if (forward_path(d, 1, P, K) != PATH_PHASED)
+        return col;
+    const size_t ph = sp_conv_phased_floats(d);
+    return ph > col ? ph : col;
+}
+
 size_t sp_conv2d_image_floats(const sp_conv2d_desc *d)
 {
     const size_t P = positions(d), K = col_rows(d);
-    return (pointwise(d) ? 0 : K * P) + sp_gemm_tiles_ws_floats(K);
+    return image_room(d, P, K) + sp_gemm_tiles_ws_floats(K);
 }
 
 void sp_conv2d_forward_image(float *y, const float *x, const float *pk, const sp_conv2d_desc *d, float *ws,
                              const sp_conv2d_epilogue *ep, const float *res)
 {
     const size_t P = positions(d), K = col_rows(d);
-    forward_one(y, x, NULL, pk, NULL, d, P, K, implicit_ok(d, P, K), ws, ws + (pointwise(d) ? 0 : K * P), ep, res);
+    forward_one(y, x, NULL, pk, NULL, d, P, K, forward_path(d, 1, P, K), ws, ws + image_room(d, P, K), ep, res);
 }
 
 static void forward_any(float *y, const float *x, const float *weight, const float *bias,

@@ -435,8 +435,10 @@ void sp_encoder_forward(sp_encoder *e, float *y, const float *x, int n, int trai
  *
  * Most steps run image by image: the direct 3x3 convolutions, the max pool,
  * the option-A shortcut, an im2col convolution with one image a GEMM
- * whatever the batch (sp_conv2d_image_ok: ResNet-18's stem at 128x128,
- * whose output then goes to the pool through the thread's own buffer).
+ * whatever the batch or one that reads its input in place from its phase
+ * planes (sp_conv2d_image_ok: ResNet-18's stem at 128x128, whose output
+ * then goes to the pool through the thread's own buffer; the mini-ResNets'
+ * 3x3 stride-2 layers).
  * Consecutive such steps make one parallel loop in
  * which each thread takes the next image (dynamic) and carries it through
  * all of them: one synchronisation per run of steps instead of one per
@@ -445,8 +447,8 @@ void sp_encoder_forward(sp_encoder *e, float *y, const float *x, int n, int trai
  * the cores: a thread that is descheduled holds up one image, not a barrier
  * per layer.  (The 3x3 ones go image by image through the direct tiles or
  * Winograd, sp_conv3x3_forward_ok, as sp_encoder_forward's do; on small
- * maps Winograd takes 8 images at once, sp_conv3x3_group, and a run with
- * such a layer hands its images out 8 at a time.)  The other
+ * maps Winograd takes 8 images at once, sp_conv3x3_group, and a run of
+ * such layers hands its images out 8 at a time.)  The other
  * convolutions (im2col + sgemm: strided, 7x7, 1x1; the widest 3x3 on maps
  * of 4x4 and less by Winograd F(4x4) with one tile an image,
  * sp_conv3x3_batched_ok, and the 3x3 ones on 8x8 maps with 4 tiles an
@@ -693,11 +695,16 @@ static int localize(const infer_step *st, int k, int k1, int ns, infer_step *set
 }
 
 /* The end of the run of per-image steps from k: the longest that localize
- * takes (at least the one step) */
+ * takes (at least the one step) whose steps take the same group of images:
+ * a run takes its largest group at once through all its steps, so a
+ * stage of small maps (8 images a group) joined to the larger maps before
+ * it would carry 8 images' activations through those (GTSRB-8, once its
+ * stride-2 layers ran per image: the encoder 5% slower than with the
+ * runs split there) */
 static int run_end(const infer_step *st, int k, int ns)
 {
     int end = k + 1;
-    for (int j = k + 1; j <= ns && st[j - 1].per_image; j++)
+    for (int j = k + 1; j <= ns && st[j - 1].per_image && st[j - 1].group == st[k].group; j++)
         if (localize(st, k, j, ns, NULL))
             end = j;
     return end;

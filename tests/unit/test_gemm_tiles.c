@@ -223,6 +223,18 @@ int main(void)
         /* four rows of 8 a block; a 1x1 again (im2col) */
         {"3x3 stride 2 pad 1, 20 -> 8 channels, 15x16 (8x8 out), 6 images", {6, 20, 15, 16, 8, 3, 3, 2, 2, 1, 1}},
         {"1x1 stride 2, 16 -> 32 channels, 16x16 (8x8 out), 3 images", {3, 16, 16, 16, 32, 1, 1, 2, 2, 0, 0}},
+        /* output widths the blocks above do not take, read in place from
+         * the input's four phase planes (sp_conv_phased.c, 16 lanes, one
+         * image at a time): GTSRB-8's two stride-2 layers, Tetrominoes'
+         * (odd input widths), a map whose outputs with their extra column
+         * make exactly one block (4 rows of 7 + 1), and rows of more than
+         * 32 outputs */
+        {"3x3 stride 2 pad 1, 16 -> 32 channels, 28x28 (14x14 out), 3 images", {3, 16, 28, 28, 32, 3, 3, 2, 2, 1, 1}},
+        {"3x3 stride 2 pad 1, 32 -> 64 channels, 14x14 (7x7 out), 3 images", {3, 32, 14, 14, 64, 3, 3, 2, 2, 1, 1}},
+        {"3x3 stride 2 pad 1, 16 -> 32 channels, 35x35 (18x18 out), 2 images", {2, 16, 35, 35, 32, 3, 3, 2, 2, 1, 1}},
+        {"3x3 stride 2 pad 1, 32 -> 64 channels, 18x17 (9x9 out), 2 images", {2, 32, 18, 17, 64, 3, 3, 2, 2, 1, 1}},
+        {"3x3 stride 2 pad 1, 8 -> 8 channels, 7x13 (4x7 out)", {1, 8, 7, 13, 8, 3, 3, 2, 2, 1, 1}},
+        {"3x3 stride 2 pad 1, 4 -> 16 channels, 9x75 (5x38 out), 2 images", {2, 4, 9, 75, 16, 3, 3, 2, 2, 1, 1}},
     };
     for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++)
         conv_case(convs[i].what, convs[i].d);
