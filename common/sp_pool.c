@@ -3,6 +3,7 @@
  * AdaptiveAvgPoolKernel.cpp) so that edge windows agree exactly. */
 #include "sp_pool.h"
 
+#include <omp.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -114,53 +115,69 @@ static void maxpool_3s2p1_plane_argmax(float *y, int32_t *argmax, const float *x
     }
 }
 
-void sp_maxpool2d_forward(float *y, int32_t *argmax, const float *x, size_t nc, int h, int w,
-                          int k, int s, int p)
+/* planes [pl0, pl1) of sp_maxpool2d_forward on the calling thread (buf:
+ * 3 * 4096 floats of its own) */
+static void maxpool_planes(float *y, int32_t *argmax, const float *x, size_t pl0, size_t pl1, int h, int w, int k,
+                           int s, int p, float *buf)
 {
     const int ho = sp_pool_out(h, k, s, p), wo = sp_pool_out(w, k, s, p);
     const int stem = k == 3 && s == 2 && p == 1 && w <= 4096; /* the row-wise planes below */
     const int fast = stem && !argmax, fast_argmax = stem && argmax && !maxpool_force_loop;
-#pragma omp parallel
-    {
-        float buf[3 * 4096];
-#pragma omp for schedule(static)
-        for (size_t pl = 0; pl < nc; pl++) {
-            const float *xp = x + pl * (size_t)h * w;
-            if (fast && plane_plain(xp, (size_t)h * w)) {
-                maxpool_3s2p1_plane(y + pl * (size_t)ho * wo, xp, h, w, buf, buf + 4096, buf + 2 * 4096);
-                continue;
-            }
-            if (fast_argmax) {
-                maxpool_3s2p1_plane_argmax(y + pl * (size_t)ho * wo, argmax + pl * (size_t)ho * wo, xp, h, w, buf,
-                                           buf + 4096);
-                continue;
-            }
-            for (int oh = 0; oh < ho; oh++) {
-                int h0 = oh * s - p, h1 = h0 + k < h ? h0 + k : h;
-                if (h0 < 0)
-                    h0 = 0;
-                for (int ow = 0; ow < wo; ow++) {
-                    int w0 = ow * s - p, w1 = w0 + k < w ? w0 + k : w;
-                    if (w0 < 0)
-                        w0 = 0;
-                    float best = -INFINITY;
-                    int32_t at = h0 * w + w0;
-                    for (int ih = h0; ih < h1; ih++)
-                        for (int iw = w0; iw < w1; iw++) {
-                            float v = xp[ih * w + iw];
-                            if (v > best || isnan(v)) {
-                                best = v;
-                                at = ih * w + iw;
-                            }
+    for (size_t pl = pl0; pl < pl1; pl++) {
+        const float *xp = x + pl * (size_t)h * w;
+        if (fast && plane_plain(xp, (size_t)h * w)) {
+            maxpool_3s2p1_plane(y + pl * (size_t)ho * wo, xp, h, w, buf, buf + 4096, buf + 2 * 4096);
+            continue;
+        }
+        if (fast_argmax) {
+            maxpool_3s2p1_plane_argmax(y + pl * (size_t)ho * wo, argmax + pl * (size_t)ho * wo, xp, h, w, buf,
+                                       buf + 4096);
+            continue;
+        }
+        for (int oh = 0; oh < ho; oh++) {
+            int h0 = oh * s - p, h1 = h0 + k < h ? h0 + k : h;
+            if (h0 < 0)
+                h0 = 0;
+            for (int ow = 0; ow < wo; ow++) {
+                int w0 = ow * s - p, w1 = w0 + k < w ? w0 + k : w;
+                if (w0 < 0)
+                    w0 = 0;
+                float best = -INFINITY;
+                int32_t at = h0 * w + w0;
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++) {
+                        float v = xp[ih * w + iw];
+                        if (v > best || isnan(v)) {
+                            best = v;
+                            at = ih * w + iw;
                         }
-                    size_t o = (pl * ho + oh) * (size_t)wo + ow;
-                    y[o] = best;
-                    if (argmax)
-                        argmax[o] = at;
-                }
+                    }
+                size_t o = (pl * ho + oh) * (size_t)wo + ow;
+                y[o] = best;
+                if (argmax)
+                    argmax[o] = at;
             }
         }
     }
+}
+
+void sp_maxpool2d_forward(float *y, int32_t *argmax, const float *x, size_t nc, int h, int w,
+                          int k, int s, int p)
+{
+#pragma omp parallel
+    {
+        float buf[3 * 4096];
+        const size_t T = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
+        /* schedule(static)'s blocks */
+        const size_t q = nc / T, r = nc % T, pl0 = t * q + (t < r ? t : r);
+        maxpool_planes(y, argmax, x, pl0, pl0 + q + (t < r), h, w, k, s, p, buf);
+    }
+}
+
+void sp_maxpool2d_forward_serial(float *y, const float *x, size_t nc, int h, int w, int k, int s, int p)
+{
+    float buf[3 * 4096];
+    maxpool_planes(y, NULL, x, 0, nc, h, w, k, s, p, buf);
 }
 
 void sp_maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax, size_t nc, int h,
