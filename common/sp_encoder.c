@@ -438,7 +438,7 @@ void sp_encoder_forward(sp_encoder *e, float *y, const float *x, int n, int trai
  * whatever the batch or one that reads its input in place from its phase
  * planes (sp_conv2d_image_ok: ResNet-18's stem at 128x128, whose output
  * then goes to the pool through the thread's own buffer; the mini-ResNets'
- * 3x3 stride-2 layers).
+ * 3x3 stride-2 layers; ResNet-18's 1x1 downsampling shortcuts).
  * Consecutive such steps make one parallel loop in
  * which each thread takes the next image (dynamic) and carries it through
  * all of them: one synchronisation per run of steps instead of one per
@@ -449,7 +449,7 @@ void sp_encoder_forward(sp_encoder *e, float *y, const float *x, int n, int trai
  * Winograd, sp_conv3x3_forward_ok, as sp_encoder_forward's do; on small
  * maps Winograd takes 8 images at once, sp_conv3x3_group, and a run of
  * such layers hands its images out 8 at a time.)  The other
- * convolutions (im2col + sgemm: strided, 7x7, 1x1; the widest 3x3 on maps
+ * convolutions (im2col and the GEMM tiles: the other strided ones; the widest 3x3 on maps
  * of 4x4 and less by Winograd F(4x4) with one tile an image,
  * sp_conv3x3_batched_ok, and the 3x3 ones on 8x8 maps with 4 tiles an
  * image where stacking images would cost 9, sp_conv3x3_batched_pays: the
