@@ -6,6 +6,7 @@
  * temporaries of BLK floats on the stack. */
 #include "sp_compose.h"
 #include "sp_error.h"
+#include "sp_parallel.h"
 #include "sp_sigmoid.h"
 
 #include <stdlib.h>
@@ -110,21 +111,33 @@ static void fwd_block_occ(float *y, const float *layers, const float *masks, con
     fwd_block_mix(y, layers, bg, wbg, w, L, N, C, hw, n, p0, P);
 }
 
+/* sp_compose_forward's blocks [it0, it1) (nb a plane) */
+typedef struct {
+    float *y;
+    const float *layers, *masks, *bg, *occ;
+    size_t L, N, C, hw, nb;
+} compose_ctx;
+
+static void compose_blocks(void *ctx, size_t it0, size_t it1)
+{
+    const compose_ctx *k = ctx;
+    const size_t L = k->L, hw = k->hw;
+    for (size_t it = it0; it < it1; it++) {
+        size_t n = it / k->nb, p0 = (it % k->nb) * BLK;
+        size_t P = hw - p0 < BLK ? hw - p0 : BLK;
+        if (k->occ)
+            fwd_block_occ(k->y, k->layers, k->masks, k->bg, k->occ + n * L * L, L, k->N, k->C, hw, n, p0, P);
+        else
+            fwd_block_hard(k->y, k->layers, k->masks, k->bg, L, k->N, k->C, hw, n, p0, P);
+    }
+}
+
 void sp_compose_forward(float *y, const float *layers, const float *masks, const float *bg,
                         const float *occ, size_t L, size_t N, size_t C, size_t hw)
 {
     check_layers(L);
-    size_t nb = (hw + BLK - 1) / BLK;
-    long items = (long)(N * nb);
-#pragma omp parallel for schedule(static)
-    for (long it = 0; it < items; it++) {
-        size_t n = (size_t)it / nb, p0 = ((size_t)it % nb) * BLK;
-        size_t P = hw - p0 < BLK ? hw - p0 : BLK;
-        if (occ)
-            fwd_block_occ(y, layers, masks, bg, occ + n * L * L, L, N, C, hw, n, p0, P);
-        else
-            fwd_block_hard(y, layers, masks, bg, L, N, C, hw, n, p0, P);
-    }
+    compose_ctx k = {y, layers, masks, bg, occ, L, N, C, hw, (hw + BLK - 1) / BLK};
+    sp_parallel_for(N * k.nb, 2, compose_blocks, &k);
 }
 
 /* --------------------------------------------------------------- backward */

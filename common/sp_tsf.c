@@ -1,6 +1,7 @@
 /* ColorModule and MorphologicalModule (see sp_tsf.h). */
 #include "sp_tsf.h"
 #include "sp_error.h"
+#include "sp_parallel.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -81,21 +82,38 @@ static void color_plane(float *y, const float *x, float sc, float b, size_t hw, 
     }
 }
 
-void sp_tsf_color_forward(float *y, const float *x, const float *beta, size_t n, int c, int cc,
-                          size_t hw, sp_clamp clamp)
+/* sp_tsf_color_forward's images [b0, b1) */
+typedef struct {
+    float *y;
+    const float *x, *beta;
+    size_t c, hw;
+    sp_clamp clamp;
+    int cc, xc, rest, cout;
+} color_ctx;
+
+static void color_images(void *ctx, size_t b0, size_t b1)
 {
-    int xc, rest, cout = color_layout(c, cc, &xc, &rest);
-#pragma omp parallel for schedule(static)
-    for (size_t b = 0; b < n; b++) {
-        const float *xb = x + b * c * hw, *bb = beta + b * 2 * cc;
-        float *yb = y + b * cout * hw;
+    const color_ctx *k = ctx;
+    const size_t c = k->c, hw = k->hw;
+    const int cc = k->cc, xc = k->xc;
+    for (size_t b = b0; b < b1; b++) {
+        const float *xb = k->x + b * c * hw, *bb = k->beta + b * 2 * (size_t)cc;
+        float *yb = k->y + b * (size_t)k->cout * hw;
         for (int i = 0; i < cc; i++) {
             /* weight = w * I + I: the diagonal is w + 1 */
             color_plane(yb + i * hw, xb + (xc == 1 ? 0 : i) * hw, bb[2 * i] + 1.0f, bb[2 * i + 1],
-                        hw, clamp);
+                        hw, k->clamp);
         }
-        memcpy(yb + cc * hw, xb + xc * hw, sizeof(float) * rest * hw);
+        memcpy(yb + cc * hw, xb + xc * hw, sizeof(float) * (size_t)k->rest * hw);
     }
+}
+
+void sp_tsf_color_forward(float *y, const float *x, const float *beta, size_t n, int c, int cc,
+                          size_t hw, sp_clamp clamp)
+{
+    color_ctx k = {y, x, beta, (size_t)c, hw, clamp, cc, 0, 0, 0};
+    k.cout = color_layout(c, cc, &k.xc, &k.rest);
+    sp_parallel_for(n, 2, color_images, &k);
 }
 
 /* dz = dy * clamp'(sc x + b); dx (+)= dz * sc; sums of dz * x and dz.

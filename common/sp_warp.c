@@ -13,6 +13,7 @@
 #include "sp_warp.h"
 #include "sp_error.h"
 #include "sp_cpu.h"
+#include "sp_parallel.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -1051,49 +1052,65 @@ static void gen_setup(gen_t *g, const plan_t *pl, const source_t *src, size_t n)
     src->to_params(g->p, src->src + n * src->P, src->P);
 }
 
+/* warp_forward's images [n0, n1), with this call's own grid buffers */
+typedef struct {
+    float *y;
+    const float *x;
+    const plan_t *pl;
+    const source_t *src;
+    const sp_warp_shape *s;
+    const sampler *sm;
+    int aos; /* the 16-lane sampler on each image's padded pixels */
+} warp_ctx;
+
+static void warp_images(void *ctx, size_t n0, size_t n1)
+{
+    const warp_ctx *k = ctx;
+    const sp_warp_shape *s = k->s;
+    const size_t in_img = (size_t)s->c * s->hin * s->win, out_img = (size_t)s->c * s->h * s->w;
+    const int aos = k->aos;
+    gen_t *g = sp_malloc(sizeof *g);
+    /* the AoS path generates the image's grid rows first: a row read
+     * right after its (masked, wider) stores waited on them */
+    const size_t rows = aos ? (size_t)s->h : 1;
+    float *gx = sp_malloc(sizeof(float) * 2 * rows * s->w), *gy = gx + rows * s->w;
+    float *a = aos ? sp_malloc(sizeof(float) * aos_floats(s->hin, s->win)) : NULL;
+    for (size_t n = n0; n < n1; n++) {
+        gen_setup(g, k->pl, k->src, n);
+#ifdef __x86_64__
+        if (aos) {
+            for (int i = 0; i < s->h; i++)
+                gen_row(k->pl, g, i, gx + (size_t)i * s->w, gy + (size_t)i * s->w);
+            aos_fill(a, k->x + n * in_img, s->c, s->hin, s->win);
+            for (int i = 0; i < s->h; i++)
+                row_forward_aos(k->y + n * out_img + (size_t)i * s->w, a, gx + (size_t)i * s->w,
+                                gy + (size_t)i * s->w, k->sm, s->c, (size_t)s->h * s->w, s->w);
+            continue;
+        }
+#endif
+        for (int i = 0; i < s->h; i++) {
+            gen_row(k->pl, g, i, gx, gy);
+            row_forward(k->y + n * out_img, k->x + n * in_img, gx, gy, i, k->sm, s);
+        }
+    }
+    free(a);
+    free(gx);
+    free(g);
+}
+
 static void warp_forward(float *y, const float *x, const plan_t *pl, const source_t *src,
                          const sp_warp_shape *s)
 {
-    const size_t in_img = (size_t)s->c * s->hin * s->win, out_img = (size_t)s->c * s->h * s->w;
+    const size_t out_img = (size_t)s->c * s->h * s->w;
     if (s->n == 0 || out_img == 0)
         return;
     sampler sm;
     sampler_init(&sm, s);
-    int aos = 0; /* the 16-lane sampler on each image's padded pixels */
+    warp_ctx k = {y, x, pl, src, s, &sm, 0};
 #ifdef __x86_64__
-    aos = warp_wide() && s->c <= 4;
+    k.aos = warp_wide() && s->c <= 4;
 #endif
-#pragma omp parallel
-    {
-        gen_t *g = sp_malloc(sizeof *g);
-        /* the AoS path generates the image's grid rows first: a row read
-         * right after its (masked, wider) stores waited on them */
-        const size_t rows = aos ? (size_t)s->h : 1;
-        float *gx = sp_malloc(sizeof(float) * 2 * rows * s->w), *gy = gx + rows * s->w;
-        float *a = aos ? sp_malloc(sizeof(float) * aos_floats(s->hin, s->win)) : NULL;
-#pragma omp for schedule(static)
-        for (size_t n = 0; n < s->n; n++) {
-            gen_setup(g, pl, src, n);
-#ifdef __x86_64__
-            if (aos) {
-                for (int i = 0; i < s->h; i++)
-                    gen_row(pl, g, i, gx + (size_t)i * s->w, gy + (size_t)i * s->w);
-                aos_fill(a, x + n * in_img, s->c, s->hin, s->win);
-                for (int i = 0; i < s->h; i++)
-                    row_forward_aos(y + n * out_img + (size_t)i * s->w, a, gx + (size_t)i * s->w,
-                                    gy + (size_t)i * s->w, &sm, s->c, (size_t)s->h * s->w, s->w);
-                continue;
-            }
-#endif
-            for (int i = 0; i < s->h; i++) {
-                gen_row(pl, g, i, gx, gy);
-                row_forward(y + n * out_img, x + n * in_img, gx, gy, i, &sm, s);
-            }
-        }
-        free(a);
-        free(gx);
-        free(g);
-    }
+    sp_parallel_for((size_t)s->n, 2, warp_images, &k);
 }
 
 /* dx [n,c,hin,win] (or NULL), dsrc [n,P] or dgrid [n,h,w,2] (or NULL). */
