@@ -523,10 +523,10 @@ void sp_conv2d_forward_packed(float *y, const float *x, const float *pk, const s
 
 /* one image's room before the tiles' panels: its column matrix, which
  * the implicit GEMM's planes fit in, or the phase planes' */
-static size_t image_room(const sp_conv2d_desc *d, size_t P, size_t K)
+static size_t image_room(const sp_conv2d_desc *d, size_t P, size_t K, int path)
 {
     const size_t col = pointwise(d) ? 0 : K * P;
-    if (forward_path(d, 1, P, K) != PATH_PHASED)
+    if (path != PATH_PHASED)
         return col;
     const size_t ph = sp_conv_phased_floats(d);
     return ph > col ? ph : col;
@@ -535,14 +535,15 @@ static size_t image_room(const sp_conv2d_desc *d, size_t P, size_t K)
 size_t sp_conv2d_image_floats(const sp_conv2d_desc *d)
 {
     const size_t P = positions(d), K = col_rows(d);
-    return image_room(d, P, K) + sp_gemm_tiles_ws_floats(K);
+    return image_room(d, P, K, forward_path(d, 1, P, K)) + sp_gemm_tiles_ws_floats(K);
 }
 
 void sp_conv2d_forward_image(float *y, const float *x, const float *pk, const sp_conv2d_desc *d, float *ws,
                              const sp_conv2d_epilogue *ep, const float *res)
 {
     const size_t P = positions(d), K = col_rows(d);
-    forward_one(y, x, NULL, pk, NULL, d, P, K, forward_path(d, 1, P, K), ws, ws + image_room(d, P, K), ep, res);
+    const int path = forward_path(d, 1, P, K);
+    forward_one(y, x, NULL, pk, NULL, d, P, K, path, ws, ws + image_room(d, P, K, path), ep, res);
 }
 
 static void forward_any(float *y, const float *x, const float *weight, const float *bias,

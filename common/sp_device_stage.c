@@ -2,7 +2,6 @@
  * with dlopen, only when --device asks (auto, cuda), so that the stages
  * without a CUDA path load neither it nor libstdc++ at start.  The count is
  * only said, never used: no kernel is launched. */
-#define _GNU_SOURCE
 #include "sp_device.h"
 
 #include <stdio.h>

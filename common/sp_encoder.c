@@ -616,10 +616,11 @@ static void step_image(const sp_encoder *e, const infer_step *st, float *const *
     float *out = step_out(bufs, st, i, th);
     if (st->kind == STEP_MAXPOOL) {
         /* no argmax: nothing goes backward from here, and without it the
-         * pool takes its vectorised path (sp_pool.c) */
-        sp_maxpool2d_forward_serial(out, in, (size_t)st->c, st->h, st->w, 3, 2, 1);
+         * pool takes its vectorised path (sp_pool.c); inside this region
+         * both run on the calling thread (sp_parallel_for) */
+        sp_maxpool2d_forward(out, NULL, in, (size_t)st->c, st->h, st->w, 3, 2, 1);
     } else if (st->kind == STEP_SHORTCUT_A) {
-        sp_shortcut_a_forward_image(out, in, st->c, st->h, st->w, st->pad);
+        sp_shortcut_a_forward(out, in, 1, st->c, st->h, st->w, st->pad);
     } else {
         step_images(e, st, bufs, x, i, 1, th, padded);
     }

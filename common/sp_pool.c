@@ -2,8 +2,8 @@
  * kernels (aten/src/ATen/native/cpu/MaxPoolKernel.cpp, AvgPoolKernel.cpp,
  * AdaptiveAvgPoolKernel.cpp) so that edge windows agree exactly. */
 #include "sp_pool.h"
+#include "sp_parallel.h"
 
-#include <omp.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -115,11 +115,22 @@ static void maxpool_3s2p1_plane_argmax(float *y, int32_t *argmax, const float *x
     }
 }
 
-/* planes [pl0, pl1) of sp_maxpool2d_forward on the calling thread (buf:
- * 3 * 4096 floats of its own) */
-static void maxpool_planes(float *y, int32_t *argmax, const float *x, size_t pl0, size_t pl1, int h, int w, int k,
-                           int s, int p, float *buf)
+typedef struct {
+    float *y;
+    int32_t *argmax;
+    const float *x;
+    int h, w, k, s, p;
+} maxpool_ctx;
+
+/* planes [pl0, pl1) of sp_maxpool2d_forward */
+static void maxpool_planes(void *ctx, size_t pl0, size_t pl1)
 {
+    const maxpool_ctx *m = ctx;
+    float *y = m->y;
+    int32_t *argmax = m->argmax;
+    const float *x = m->x;
+    const int h = m->h, w = m->w, k = m->k, s = m->s, p = m->p;
+    float buf[3 * 4096];
     const int ho = sp_pool_out(h, k, s, p), wo = sp_pool_out(w, k, s, p);
     const int stem = k == 3 && s == 2 && p == 1 && w <= 4096; /* the row-wise planes below */
     const int fast = stem && !argmax, fast_argmax = stem && argmax && !maxpool_force_loop;
@@ -164,20 +175,8 @@ static void maxpool_planes(float *y, int32_t *argmax, const float *x, size_t pl0
 void sp_maxpool2d_forward(float *y, int32_t *argmax, const float *x, size_t nc, int h, int w,
                           int k, int s, int p)
 {
-#pragma omp parallel
-    {
-        float buf[3 * 4096];
-        const size_t T = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
-        /* schedule(static)'s blocks */
-        const size_t q = nc / T, r = nc % T, pl0 = t * q + (t < r ? t : r);
-        maxpool_planes(y, argmax, x, pl0, pl0 + q + (t < r), h, w, k, s, p, buf);
-    }
-}
-
-void sp_maxpool2d_forward_serial(float *y, const float *x, size_t nc, int h, int w, int k, int s, int p)
-{
-    float buf[3 * 4096];
-    maxpool_planes(y, NULL, x, 0, nc, h, w, k, s, p, buf);
+    maxpool_ctx m = {y, argmax, x, h, w, k, s, p};
+    sp_parallel_for(nc, 2, maxpool_planes, &m);
 }
 
 void sp_maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax, size_t nc, int h,

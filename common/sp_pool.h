@@ -18,11 +18,6 @@ static inline int sp_pool_out(int h, int k, int stride, int pad) { return (h + 2
  * wins (PyTorch's rule). */
 void sp_maxpool2d_forward(float *y, int32_t *argmax, const float *x, size_t nc, int h, int w,
                           int k, int s, int p);
-/* The same without argmax on the calling thread alone, for a caller that
- * runs images in parallel itself (sp_encoder_infer: a parallel region
- * opened inside its own, one thread strong, cost more than a small map's
- * pooling) */
-void sp_maxpool2d_forward_serial(float *y, const float *x, size_t nc, int h, int w, int k, int s, int p);
 /* dx [NC,H,W] = dy routed to the argmax of each window (summed where windows
  * share their maximum).  argmax from the forward. */
 void sp_maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax, size_t nc, int h,

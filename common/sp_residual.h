@@ -14,9 +14,6 @@ void sp_add_forward(float *y, const float *a, const float *b, size_t n);
 
 /* x [N,C,H,W] -> y [N, C + 2*pad, (H+1)/2, (W+1)/2]. */
 void sp_shortcut_a_forward(float *y, const float *x, size_t n, int c, int h, int w, int pad);
-/* One image of it on the calling thread alone (sp_encoder_infer's images:
- * a parallel region opened inside its own cost more than the copy) */
-void sp_shortcut_a_forward_image(float *y, const float *x, int c, int h, int w, int pad);
 /* dx [N,C,H,W] = dy [N, C+2*pad, (H+1)/2, (W+1)/2] at the kept pixels, 0 elsewhere. */
 void sp_shortcut_a_backward(float *dx, const float *dy, size_t n, int c, int h, int w, int pad);
 /* dx += the same (for a block whose input gradient already holds the main path's). */

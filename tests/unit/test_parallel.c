@@ -1,6 +1,7 @@
 /* The ops that sp-select and sp-compose call from their own threads (a
- * group of images each) must not open a parallel region of their own
- * there: libgomp builds a one-thread team for a nested region, ~2.4 us a
+ * group of images each), and the max pool and option-A shortcut that
+ * sp_encoder_infer calls per image, must not open a parallel region of
+ * their own there: libgomp builds a one-thread team for a nested region, ~2.4 us a
  * call, 15 calls an image on Tetrominoes (sp_parallel.h).  This binary
  * defines GOMP_parallel itself, so the library's calls (linked in
  * statically) reach it first: it counts the calls made while a region is
@@ -12,6 +13,8 @@
 #include "sp_test.h"
 #include "sp_activation.h"
 #include "sp_compose.h"
+#include "sp_pool.h"
+#include "sp_residual.h"
 #include "sp_tsf.h"
 #include "sp_warp.h"
 
@@ -48,9 +51,13 @@ static void fill(float *p, size_t n, unsigned seed)
     }
 }
 
-enum { RELU, COLOR, WARP, COMPOSE, NOPS };
-static const char *names[NOPS] = {"relu of 100,000 values", "colour transformation of 4 images",
-                                  "affine warp of 4 images", "composition of 2 layers over 4 images"};
+enum { RELU, COLOR, WARP, COMPOSE, MAXPOOL, SHORTCUT, NOPS };
+static const char *names[NOPS] = {"relu of 100,000 values",
+                                  "colour transformation of 4 images",
+                                  "affine warp of 4 images",
+                                  "composition of 2 layers over 4 images",
+                                  "3x3 stride-2 max pool of 4 images",
+                                  "option-A shortcut of 4 images"};
 
 /* sizes: relu 100,000; images 4 x 3 x 20 x 24 */
 enum { NR = 100000, N = 4, C = 3, H = 20, W = 24, HW = H * W, L = 2 };
@@ -59,7 +66,9 @@ static float x[NR], beta[N * 2 * C], theta[N * 6], layers[L * N * C * HW], masks
 
 static size_t out_len(int op)
 {
-    return op == RELU ? NR : (size_t)N * C * HW;
+    const size_t half = (size_t)((H + 1) / 2) * ((W + 1) / 2); /* both halve the map */
+    return op == RELU ? NR : op == MAXPOOL ? (size_t)N * C * half : op == SHORTCUT ? (size_t)N * (C + 2) * half
+                                                                                   : (size_t)N * C * HW;
 }
 
 static void run(int op, float *y)
@@ -70,7 +79,9 @@ static void run(int op, float *y)
     case RELU: sp_relu_forward(y, x, NR); break;
     case COLOR: sp_tsf_color_forward(y, x, beta, N, C, C, HW, clamp); break;
     case WARP: sp_warp_affine_forward(y, x, theta, &s); break;
-    default: sp_compose_forward(y, layers, masks, bg, NULL, L, N, C, HW); break;
+    case COMPOSE: sp_compose_forward(y, layers, masks, bg, NULL, L, N, C, HW); break;
+    case MAXPOOL: sp_maxpool2d_forward(y, NULL, x, (size_t)N * C, H, W, 3, 2, 1); break;
+    default: sp_shortcut_a_forward(y, x, N, C, H, W, 1); break;
     }
 }
 
