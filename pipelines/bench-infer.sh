@@ -10,6 +10,9 @@
 #          the library calls of those stages, no streams)
 #   ref    images/s of the PyTorch reference's inference step on the same
 #          cores in the same run (../shared/reference-bench/bench.py infer)
+#   step   ours measured as the reference measures itself (inferchain
+#          --step: one batch's inference repeated, warm-up left out), run
+#          right after each of the reference's runs: like for like
 # and where the time goes: the chain's own split (load, predict, select,
 # compose, eval) against each stage run alone on a pre-recorded stream; the
 # peak memory of each stage alone, of the chain and of the reference.
@@ -118,6 +121,8 @@ memory=$S/memory
 : >"$steady"
 roof=$S/roof
 : >"$roof"
+like=$S/like
+: >"$like"
 for cfg in $CONFIGS; do
     case $cfg in
         tetro)
@@ -207,7 +212,25 @@ for cfg in $CONFIGS; do
     # the reference suffers from spinning as much as ours (under load, 5x
     # slower with the default policy): the faster of the two policies
     : >"$S/ref_rss"
-    [ $have_ref = 0 ] || ref=$(REF_RSS_FILE=$S/ref_rss ref_best bench-infer "$cfg" infer imgs_per_s OMP_WAIT_POLICY=passive "-u OMP_WAIT_POLICY")
+    # like for like: the chain's two forms under the reference's protocol
+    # (the first batch's inference repeated for REF_SECONDS after 2 passes
+    # of warm-up), beside each of the reference's runs (REF_BESIDE)
+    : >"$S/step_u"
+    : >"$S/step_f"
+    step_one="$CHAIN --step $REF_SECONDS --model $model $load0 --batch $bs --limit $bs $src 2>&1 >/dev/null | sed -n 's/^step images\/s \([0-9.]*\) .*/\1/p'"
+    beside="$step_one >>$S/step_u; ${step_one/$CHAIN/$CHAIN --features} >>$S/step_f"
+    if [ $have_ref = 0 ]; then
+        bash -c "$beside"
+    else
+        ref=$(REF_BESIDE=$beside REF_RSS_FILE=$S/ref_rss ref_best bench-infer "$cfg" infer imgs_per_s OMP_WAIT_POLICY=passive "-u OMP_WAIT_POLICY")
+    fi
+    step_u=$(sort -g "$S/step_u" | tail -1) step_f=$(sort -g "$S/step_f" | tail -1)
+    step=$(calc "($step_f > $step_u) ? $step_f : $step_u")
+    r_step=-
+    [ "$ref" = - ] || r_step=$(printf '%.2fx' "$(calc "$step / $ref")")
+    printf '| %s | %d | %.0f | %.0f | %s | %s | %s |\n' "$cfg" "$bs" "$step_u" "$step_f" \
+        "$( [ "$ref" = - ] && echo - || printf '%.0f' "$ref")" "$r_step" "$(wc -l <"$S/step_u")" >>"$like"
+
     m_ref=$(cat "$S/ref_rss")
     printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$cfg" "$m_load" "$m_pred" "$m_predf" "$m_sel" \
         "$m_self" "$m_comp" "$m_eval" "$m_chain" "$(mb "${m_ref:--}")" >>"$memory"
@@ -257,6 +280,12 @@ echo
 echo "| config | batches x size | pipe | pipe --features | chain (one process) | pipe overhead | without --gather | with --features | reference | pipe / ref | --features / ref | chain / ref |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 cat "$table"
+echo
+echo "Like for like, the reference's own protocol (bench.py infer: one batch in memory, its inference step repeated for $REF_SECONDS s after 2 passes of warm-up, images/s of the timed passes): ours is tests/tools/inferchain --step on the data's first batch (predict, select and compose: the encoder, every transformation, the selection, the composition and the masks; no process start, model load, decoding or scoring, none of which the reference's figure has either), its default and --features forms each run right after each of the reference's runs (so both meet the same phases of this machine's speed), the fastest of each; ours / reference with the faster form"
+echo
+echo "| config | batch | ours, default form | ours, --features form | reference | ours / reference | runs each |"
+echo "|---|---|---|---|---|---|---|"
+cat "$like"
 echo
 echo "Where the time goes, seconds: each stage alone on a recorded stream (input from RAM, output to /dev/null) / the same part inside the chain; last column: the candidate stream sp-predict writes"
 echo

@@ -67,6 +67,9 @@ ref_missing() {
 # (env(1) arguments, split on spaces; "" for none); "-" and a line on
 # stderr naming PROG when no run gave one.  With REF_RSS_FILE set, the
 # fastest run's peak memory (bench.py's peak_rss_MiB) is written there.
+# With REF_BESIDE set, that command runs (bash -c) right after each of the
+# reference's runs: a figure of ours measured beside each of its runs meets
+# the same drift of this machine's speed.
 ref_best() {
     local prog=$1 cfg=$2 mode=$3 key=$4 best=0 h p r out
     shift 4
@@ -76,6 +79,7 @@ ref_best() {
             out=$(env $p $h OPENBLAS_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PYPATH "$PY" \
                 "$REF/bench.py" "$cfg" "$mode" --threads "$THREADS" --min-seconds "$REF_SECONDS" --warmup 2 2>/dev/null) ||
                 out=
+            [ -z "${REF_BESIDE:-}" ] || bash -c "$REF_BESIDE"
             r=$(echo "$out" | sed -n "s/.*\"$key\": \([0-9.e+-]*\).*/\1/p")
             [ -z "$r" ] || [ "$(awk "BEGIN {print ($r > $best) ? 1 : 0}")" = 0 ] || {
                 best=$r

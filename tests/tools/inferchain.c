@@ -13,7 +13,14 @@
  *     sp-predict --features | sp-select --model M --gather | sp-compose
  * instead: the encoder's features (predict), then sp_select_from_features,
  * which makes the candidates a few images at a time and keeps only the
- * chosen ones (select), composed from those (the same metrics). */
+ * chosen ones (select), composed from those (the same metrics).
+ * --step S: first the PyTorch reference's own protocol (reference-bench's
+ * bench.py infer: one batch in memory, its inference repeated, 2 passes of
+ * warm-up, then passes for at least S seconds, their mean): the first batch
+ * decoded once, then predict, select and compose on it again and again;
+ * "step images/s X passes N seconds T" on stderr before the usual run's
+ * line.  Like for like with the reference's figure: no process start, model
+ * load, decoding or scoring in it. */
 #include "sp_start.h"
 #include "sp_compose_stage.h"
 #include "sp_dataset.h"
@@ -43,12 +50,80 @@ static void put(int *first, const char *k, double v)
         printf("%.6f", fabs(v) < 5e-7 ? 0.0 : v);
 }
 
+/* one batch's inference: the predictor, its dimensions and the buffers,
+ * reused batch after batch */
+typedef struct {
+    sp_predictor *pr;
+    int from_features, L, M;
+    size_t chw, hw, KB, MB, ws_size;
+    sp_select_dims sd;
+    sp_compose_stage_dims cd, gd;
+    float *img, *layers, *masks, *bkgs, *feat, *occ, *serr, *recon, *limg, *lmask;
+    int32_t *choice, *bchoice, *pmask, *psem, *plab;
+} chain;
+
+/* predict, select and compose the n images in c->img (the library calls of
+ * sp-predict, sp-select and sp-compose); adds each part's seconds to t */
+static void infer_batch(chain *c, int n, double t[3])
+{
+    const int L = c->L;
+    const size_t chw = c->chw, hw = c->hw;
+    const size_t sl = (size_t)L * c->KB * chw, sm = (size_t)L * c->KB * hw, sb = c->MB * chw;
+    float *layers = c->layers, *masks = c->masks, *bkgs = c->bkgs, *occ = c->occ, *img = c->img;
+    int32_t *choice = c->choice, *bchoice = c->bchoice;
+    double t1 = sp_now(), t2;
+    if (c->from_features) {
+        sp_predict_features(c->pr, c->feat, img, n);
+        t2 = sp_now();
+        sp_select_from_features(c->pr, c->feat, img, n, &c->sd, 0, choice, c->M > 0 ? bchoice : NULL, c->serr,
+                                layers, masks, bkgs, occ);
+        if (c->M == 0)
+            for (int i = 0; i < n; i++)
+                bchoice[i] = 0;
+    } else {
+        sp_predict_forward(c->pr, layers, masks, bkgs, occ, img, n);
+        t2 = sp_now();
+#pragma omp parallel
+        {
+            double *work = sp_malloc(c->ws_size * sizeof *work);
+#pragma omp for schedule(dynamic, 1)
+            for (int i = 0; i < n; i++) {
+                int32_t bk = 0;
+                c->serr[i] = (float)sp_select_greedy(choice + (size_t)i * L, &bk, layers + i * sl, masks + i * sm,
+                                                     bkgs ? bkgs + i * sb : NULL,
+                                                     occ ? occ + (size_t)i * L * L : NULL, img + i * chw, &c->sd,
+                                                     work);
+                bchoice[i] = bk;
+            }
+            free(work);
+        }
+    }
+    double t3 = sp_now();
+#pragma omp parallel
+    {
+        float *bgbuf = bkgs ? sp_malloc(chw * sizeof *bgbuf) : NULL;
+#pragma omp for schedule(dynamic, 1)
+        for (int i = 0; i < n; i++)
+            sp_compose_stage_image(c->recon + i * chw, c->limg + i * L * chw, c->lmask + i * L * hw,
+                                   c->pmask + i * hw, c->psem + i * hw, bgbuf, choice + (size_t)i * L, bchoice[i],
+                                   layers + i * sl, masks + i * sm, bkgs ? bkgs + i * sb : NULL,
+                                   occ ? occ + (size_t)i * L * L : NULL, img + i * chw,
+                                   c->from_features ? &c->gd : &c->cd);
+        free(bgbuf);
+    }
+    if (L == 1)
+        for (int i = 0; i < n; i++)
+            c->plab[i] = choice[i];
+    t[0] += t2 - t1, t[1] += t3 - t2, t[2] += sp_now() - t3;
+}
+
 int main(int argc, char **argv)
 {
     sp_main_start_alone(argv); /* runs alone: spins briefly between parallel loops */
     sp_stream_tune_malloc(); /* as every stage's reader and writer do: freed batches reused, not unmapped */
     const char *model_path = NULL, *size = NULL, *split = "train", *rule = "auto";
     int batch = 32, from_features = 0;
+    double step_seconds = 0;
     int64_t limit = -1;
     sp_opt opts[] = {{"model", SP_OPT_STR, &model_path, "M", "the model file (required)"},
                      {"batch", SP_OPT_INT, &batch, "N", "images per batch (default 32)"},
@@ -58,6 +133,8 @@ int main(int argc, char **argv)
                      {"limit", SP_OPT_INT64, &limit, "N", "only the first N items of the split"},
                      {"features", SP_OPT_FLAG, &from_features, NULL,
                       "as sp-predict --features | sp-select --model M --gather | sp-compose"},
+                     {"step", SP_OPT_DOUBLE, &step_seconds, "S",
+                      "first the reference's protocol: the first batch's inference repeated for S seconds"},
                      {0}};
     char **args;
     int nargs = sp_opt_parse(argc, argv, opts, "inferchain --model M [sp-load options] DIR",
@@ -65,6 +142,8 @@ int main(int argc, char **argv)
                              &args);
     if (nargs != 1 || !model_path || batch < 1)
         sp_fatal("expected --model M and one dataset folder (see --help)");
+    if (!(step_seconds >= 0 && step_seconds <= 3600))
+        sp_fatal("--step: %g is not a number of seconds from 0 to 3600", step_seconds);
     int oh = 0, ow = 0;
     if (size && sp_parse_size(size, &oh, &ow) != 0)
         sp_fatal("--size: '%s' is not HxW", size);
@@ -101,23 +180,29 @@ int main(int argc, char **argv)
 
     /* buffers for one batch, reused */
     const size_t B = (size_t)batch;
-    float *img = sp_malloc(B * chw * sizeof *img);
     int32_t *tmask = d->mask_paths ? sp_malloc(B * hw * sizeof *tmask) : NULL;
     int32_t *tsem = d->sem_paths ? sp_malloc(B * hw * sizeof *tsem) : NULL;
     int32_t *tlab = d->labels ? sp_malloc(B * sizeof *tlab) : NULL;
     /* the candidates, or with --features only the chosen ones */
     const size_t KB = from_features ? 1 : (size_t)K, MB = from_features ? 1 : (size_t)M;
-    float *layers = sp_malloc(B * L * KB * chw * sizeof *layers);
-    float *masks = sp_malloc(B * L * KB * hw * sizeof *masks);
-    float *bkgs = M > 0 ? sp_malloc(B * MB * chw * sizeof *bkgs) : NULL;
-    float *feat = sp_malloc(B * (size_t)sp_predictor_features(pr) * sizeof *feat);
-    float *occ = has_occ ? sp_malloc(B * L * L * sizeof *occ) : NULL;
-    int32_t *choice = sp_malloc(B * L * sizeof *choice), *bchoice = sp_malloc(B * sizeof *bchoice);
-    float *serr = sp_malloc(B * sizeof *serr);
-    float *recon = sp_malloc(B * chw * sizeof *recon), *limg = sp_malloc(B * L * chw * sizeof *limg);
-    float *lmask = sp_malloc(B * L * hw * sizeof *lmask);
-    int32_t *pmask = sp_malloc(B * hw * sizeof *pmask), *psem = sp_malloc(B * hw * sizeof *psem);
-    int32_t *plab = sp_malloc(B * sizeof *plab);
+    chain c = {pr, from_features, L, M, chw, hw, KB, MB, sp_select_work_size(&sd), sd, cd, gd,
+               .img = sp_malloc(B * chw * sizeof(float)),
+               .layers = sp_malloc(B * L * KB * chw * sizeof(float)),
+               .masks = sp_malloc(B * L * KB * hw * sizeof(float)),
+               .bkgs = M > 0 ? sp_malloc(B * MB * chw * sizeof(float)) : NULL,
+               .feat = sp_malloc(B * (size_t)sp_predictor_features(pr) * sizeof(float)),
+               .occ = has_occ ? sp_malloc(B * L * L * sizeof(float)) : NULL,
+               .serr = sp_malloc(B * sizeof(float)),
+               .recon = sp_malloc(B * chw * sizeof(float)),
+               .limg = sp_malloc(B * L * chw * sizeof(float)),
+               .lmask = sp_malloc(B * L * hw * sizeof(float)),
+               .choice = sp_malloc(B * L * sizeof(int32_t)),
+               .bchoice = sp_malloc(B * sizeof(int32_t)),
+               .pmask = sp_malloc(B * hw * sizeof(int32_t)),
+               .psem = sp_malloc(B * hw * sizeof(int32_t)),
+               .plab = sp_malloc(B * sizeof(int32_t))};
+    float *img = c.img;
+    const int32_t *pmask = c.pmask, *psem = c.psem, *plab = c.plab;
     char (*errs)[512] = sp_calloc(B, 512);
 
     sp_ari_ws *ws = sp_ari_ws_new();
@@ -127,7 +212,6 @@ int main(int argc, char **argv)
     long double sum_ari = 0, sum_ari_fg = 0, sum_fg = 0;
     int binary = 1;
     double t_load = 0, t_pred = 0, t_sel = 0, t_comp = 0, t_eval = 0, t0 = sp_now();
-    const size_t ws_size = sp_select_work_size(&sd);
     for (int64_t s = 0; s < count; s += batch) {
         const int n = (int)(count - s < batch ? count - s : batch);
         double t = sp_now();
@@ -144,54 +228,28 @@ int main(int argc, char **argv)
                 sp_fatal("%s", errs[j]);
         double t1 = sp_now();
         t_load += t1 - t;
-        const size_t sl = (size_t)L * KB * chw, sm = (size_t)L * KB * hw, sb = MB * chw;
-        double t2;
-        if (from_features) {
-            sp_predict_features(pr, feat, img, n);
-            t2 = sp_now();
-            sp_select_from_features(pr, feat, img, n, &sd, 0, choice, M > 0 ? bchoice : NULL, serr, layers, masks,
-                                    bkgs, occ);
-            if (M == 0)
-                for (int i = 0; i < n; i++)
-                    bchoice[i] = 0;
-        } else {
-            sp_predict_forward(pr, layers, masks, bkgs, occ, img, n);
-            t2 = sp_now();
-#pragma omp parallel
-            {
-                double *work = sp_malloc(ws_size * sizeof *work);
-#pragma omp for schedule(dynamic, 1)
-                for (int i = 0; i < n; i++) {
-                    int32_t bk = 0;
-                    serr[i] = (float)sp_select_greedy(choice + (size_t)i * L, &bk, layers + i * sl,
-                                                      masks + i * sm, bkgs ? bkgs + i * sb : NULL,
-                                                      occ ? occ + (size_t)i * L * L : NULL, img + i * chw, &sd,
-                                                      work);
-                    bchoice[i] = bk;
-                }
-                free(work);
-            }
+        if (s == 0 && step_seconds > 0) {
+            /* the reference's protocol on this first batch, outside the
+             * run's own times (bench.py: 2 passes of warm-up, then passes
+             * until both S seconds and 3 passes are done, the mean) */
+            double tp[3] = {0, 0, 0}, ts = sp_now(), te;
+            for (int k = 0; k < 2; k++)
+                infer_batch(&c, n, tp);
+            int passes = 0;
+            double tt = sp_now();
+            do {
+                infer_batch(&c, n, tp);
+                passes++;
+                te = sp_now();
+            } while (te - tt < step_seconds || passes < 3);
+            fprintf(stderr, "step images/s %.2f passes %d seconds %.4f\n", (double)n * passes / (te - tt), passes,
+                    te - tt);
+            t0 += sp_now() - ts;
         }
-        t_pred += t2 - t1;
-        double t3 = sp_now();
-        t_sel += t3 - t2;
-#pragma omp parallel
-        {
-            float *bgbuf = bkgs ? sp_malloc(chw * sizeof *bgbuf) : NULL;
-#pragma omp for schedule(dynamic, 1)
-            for (int i = 0; i < n; i++)
-                sp_compose_stage_image(recon + i * chw, limg + i * L * chw, lmask + i * L * hw, pmask + i * hw,
-                                       psem + i * hw, bgbuf, choice + (size_t)i * L, bchoice[i], layers + i * sl,
-                                       masks + i * sm, bkgs ? bkgs + i * sb : NULL,
-                                       occ ? occ + (size_t)i * L * L : NULL, img + i * chw,
-                                       from_features ? &gd : &cd);
-            free(bgbuf);
-        }
-        if (L == 1)
-            for (int i = 0; i < n; i++)
-                plab[i] = choice[i];
+        double tp[3] = {0, 0, 0};
+        infer_batch(&c, n, tp);
+        t_pred += tp[0], t_sel += tp[1], t_comp += tp[2];
         double t4 = sp_now();
-        t_comp += t4 - t3;
         if (tmask)
             for (int i = 0; i < n; i++) {
                 const int32_t *tt = tmask + (size_t)i * hw, *pp = pmask + (size_t)i * hw;
@@ -242,9 +300,9 @@ int main(int argc, char **argv)
     sp_confusion_free(&sem);
     sp_confusion_free(&lab);
     sp_ari_ws_free(ws);
-    free(img), free(tmask), free(tsem), free(tlab), free(layers), free(masks), free(bkgs), free(occ), free(feat);
-    free(choice), free(bchoice), free(serr), free(recon), free(limg), free(lmask), free(pmask), free(psem);
-    free(plab), free(errs), free(items);
+    free(c.img), free(c.layers), free(c.masks), free(c.bkgs), free(c.feat), free(c.occ), free(c.serr);
+    free(c.recon), free(c.limg), free(c.lmask), free(c.choice), free(c.bchoice), free(c.pmask), free(c.psem);
+    free(c.plab), free(tmask), free(tsem), free(tlab), free(errs), free(items);
     sp_dataset_free(d);
     sp_predictor_free(pr);
     sp_model_free(m);
