@@ -26,7 +26,9 @@ int sp_conv3x3_winograd_ok(const sp_conv2d_desc *d);
 int sp_conv3x3_winograd_tile(const sp_conv2d_desc *d, int tile);
 /* tile = SP_WINOGRAD_GROUPED: as 0, and where F(2x2) would win on one image
  * (maps of 9x9 and less), F(4x4) over a group of images stacked in one
- * tile sequence when that computes fewer products; the group's size
+ * tile sequence when that computes fewer products, and two images stacked
+ * where F(4x4)'s weights exceed a core's L2 on maps of few tiles (16x16 at
+ * 128 channels) so that they stream once for both; the group's size
  * (1 otherwise) is sp_conv3x3_winograd_group's, and the scratch is for a
  * whole group.  Training never asks for it. */
 #define SP_WINOGRAD_GROUPED (-1)

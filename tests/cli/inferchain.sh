@@ -30,7 +30,7 @@ expect_error "wrong image size" "^inferchain: images are 36x35, the model expect
 expect_ok "pipe, first batch" "$BIN/sp-load $R10 --batch 4 --limit 4 | $BIN/sp-predict --model $T/m.spm | $BIN/sp-select | $BIN/sp-compose | $BIN/sp-eval >$T/pipe4.json"
 expect_ok "chain --step" "$CH --step 0.01 --model $T/m.spm --batch 4 --limit 4 $R10 >$T/step.json 2>$T/step.err"
 expect_eq "--step: the first batch's metrics" "$(cat $T/pipe4.json)" "$(cat $T/step.json)"
-expect_ok "--step: its figure, then the run's" "grep -Eq '^step images/s [0-9.]+ passes ([3-9]|[1-9][0-9]+) seconds [0-9.]+\$' $T/step.err && grep -Eq '^images 4 seconds' $T/step.err"
+expect_ok "--step: its figure, then the run's" "grep -Eq '^step images/s [0-9.]+ passes ([3-9]|[1-9][0-9]+) seconds [0-9.]+ predict [0-9.]+ select [0-9.]+ compose [0-9.]+\$' $T/step.err && grep -Eq '^images 4 seconds' $T/step.err"
 expect_ok "--features --step" "$CH --features --step 0.01 --model $T/m.spm --batch 4 --limit 4 $R10 >$T/stepf.json 2>/dev/null"
 expect_eq "--features --step: the first batch's metrics" "$(cat $T/pipe4.json)" "$(cat $T/stepf.json)"
 expect_error "--step: a bad value" "^inferchain: --step: -1 is not a number of seconds from 0 to 3600\$" "$CH --step -1 --model $T/m.spm $R10"

@@ -18,8 +18,9 @@
  * bench.py infer: one batch in memory, its inference repeated, 2 passes of
  * warm-up, then passes for at least S seconds, their mean): the first batch
  * decoded once, then predict, select and compose on it again and again;
- * "step images/s X passes N seconds T" on stderr before the usual run's
- * line.  Like for like with the reference's figure: no process start, model
+ * "step images/s X passes N seconds T predict P select S compose C" (the
+ * timed passes' seconds, in all and in each part) on stderr before the
+ * usual run's line.  Like for like with the reference's figure: no process start, model
  * load, decoding or scoring in it. */
 #include "sp_start.h"
 #include "sp_compose_stage.h"
@@ -235,6 +236,7 @@ int main(int argc, char **argv)
             double tp[3] = {0, 0, 0}, ts = sp_now(), te;
             for (int k = 0; k < 2; k++)
                 infer_batch(&c, n, tp);
+            tp[0] = tp[1] = tp[2] = 0;
             int passes = 0;
             double tt = sp_now();
             do {
@@ -242,8 +244,8 @@ int main(int argc, char **argv)
                 passes++;
                 te = sp_now();
             } while (te - tt < step_seconds || passes < 3);
-            fprintf(stderr, "step images/s %.2f passes %d seconds %.4f\n", (double)n * passes / (te - tt), passes,
-                    te - tt);
+            fprintf(stderr, "step images/s %.2f passes %d seconds %.4f predict %.4f select %.4f compose %.4f\n",
+                    (double)n * passes / (te - tt), passes, te - tt, tp[0], tp[1], tp[2]);
             t0 += sp_now() - ts;
         }
         double tp[3] = {0, 0, 0};

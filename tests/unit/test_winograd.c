@@ -484,6 +484,8 @@ int main(void)
     group_case(64, 64, 7, 7, 8); /* gtsrb8's */
     group_case(64, 64, 7, 7, 3); /* a batch's last, partial group */
     group_case(17, 20, 8, 7, 5); /* channels off the tiles, an even height (a gap row between images) */
+    group_case(128, 128, 16, 16, 2); /* horse's layer 2: weights past L2, two images stacked */
+    group_case(128, 128, 16, 16, 1); /* a batch's odd last image */
     sp_conv2d_desc big_map = {1, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1};
     CHECK("winograd groups only small maps (32x32 stays one image)",
           sp_conv3x3_winograd_group(&big_map, SP_WINOGRAD_GROUPED) == 1 &&
@@ -534,5 +536,7 @@ int main(void)
     padded_pair_case(32, 18, 18, 1); /* tetro's second */
     padded_pair_case(64, 9, 9, 8);   /* tetro's third, stacked */
     padded_pair_case(64, 9, 9, 3);   /* a batch's last, partial stack */
+    padded_pair_case(128, 16, 16, 2); /* horse's layer 2, two stacked */
+    padded_pair_case(128, 16, 16, 1); /* its odd last image */
     TEST_MAIN_END;
 }
