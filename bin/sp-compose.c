@@ -65,11 +65,11 @@ static void compose_batch(sp_map *b, int64_t idx, void *ctx)
     const int32_t *bc = c.M > 0 && !c.gathered ? need_choice(b, idx, "bkg_choice", 1, n, c.L, c.M) : NULL;
     sp_compose_stage_dims d = {c.L, c.K, c.M, c.C, c.hw, n_sprites, cp->fg_reassign, c.gathered};
     const int64_t C = c.C, H = c.H, W = c.W, L = c.L;
-    sp_tensor *tr = sp_tensor_newv(SP_F32, 4, n, C, H, W);
-    sp_tensor *ti = sp_tensor_newv(SP_F32, 5, n, L, C, H, W);
-    sp_tensor *tm = sp_tensor_newv(SP_F32, 5, n, L, (int64_t)1, H, W);
-    sp_tensor *tp = sp_tensor_newv(SP_I32, 3, n, H, W);
-    sp_tensor *ts = sp_tensor_newv(SP_I32, 3, n, H, W);
+    sp_tensor *tr = sp_tensor_outv(SP_F32, 4, n, C, H, W);
+    sp_tensor *ti = sp_tensor_outv(SP_F32, 5, n, L, C, H, W);
+    sp_tensor *tm = sp_tensor_outv(SP_F32, 5, n, L, (int64_t)1, H, W);
+    sp_tensor *tp = sp_tensor_outv(SP_I32, 3, n, H, W);
+    sp_tensor *ts = sp_tensor_outv(SP_I32, 3, n, H, W);
     const size_t chw = (size_t)C * c.hw, sl = (size_t)L * c.K * chw, sm = (size_t)L * c.K * c.hw;
     int failed = 0;
 #pragma omp parallel

@@ -60,9 +60,9 @@ static void gather(sp_map *b, const sp_cands *c, const sp_select_dims *d, const 
 {
     const int64_t n = c->N, L = c->L, C = c->C, H = c->H, W = c->W;
     const size_t hw = c->hw, chw = (size_t)C * hw;
-    sp_tensor *tl = sp_tensor_newv(SP_F32, 5, n, L, C, H, W);
-    sp_tensor *tm = sp_tensor_newv(SP_F32, 5, n, L, (int64_t)1, H, W);
-    sp_tensor *tg = bkg ? sp_tensor_newv(SP_F32, 4, n, C, H, W) : NULL;
+    sp_tensor *tl = sp_tensor_outv(SP_F32, 5, n, L, C, H, W);
+    sp_tensor *tm = sp_tensor_outv(SP_F32, 5, n, L, (int64_t)1, H, W);
+    sp_tensor *tg = bkg ? sp_tensor_outv(SP_F32, 4, n, C, H, W) : NULL;
     const size_t sl = (size_t)L * c->K * chw, sm = (size_t)L * c->K * hw;
     for (int64_t i = 0; i < n; i++) {
         sp_select_gather(sp_f32(tl) + (size_t)i * L * chw, sp_f32(tm) + (size_t)i * L * hw, choice + i * L,
@@ -102,9 +102,9 @@ static void select_from_features(sp_map *b, int64_t idx, const selection *s)
     sp_select_dims d = {m->L, m->K, m->M, m->C, hw, s->empty != 0, s->penalty, s->pass_count, 0, 0};
     check_limit(s, idx, m->K, m->L, m->M);
     sp_tensor *to = sp_predictor_has_occlusion(s->pred) ? sp_tensor_newv(SP_F32, 3, n, L, L) : NULL;
-    sp_tensor *tl = sp_tensor_newv(SP_F32, 5, n, L, C, H, W);
-    sp_tensor *tm = sp_tensor_newv(SP_F32, 5, n, L, (int64_t)1, H, W);
-    sp_tensor *tg = m->M > 0 ? sp_tensor_newv(SP_F32, 4, n, C, H, W) : NULL;
+    sp_tensor *tl = sp_tensor_outv(SP_F32, 5, n, L, C, H, W);
+    sp_tensor *tm = sp_tensor_outv(SP_F32, 5, n, L, (int64_t)1, H, W);
+    sp_tensor *tg = m->M > 0 ? sp_tensor_outv(SP_F32, 4, n, C, H, W) : NULL;
     sp_tensor *tc = sp_tensor_newv(SP_I32, 2, n, L);
     sp_tensor *tb = m->M > 0 ? sp_tensor_newv(SP_I32, 1, n) : NULL;
     sp_tensor *te = sp_tensor_newv(SP_F32, 1, n);

@@ -21,7 +21,7 @@ const sp_tensor *sp_predict_stage_image(const sp_predictor *p, const sp_map *b, 
 sp_tensor *sp_predict_stage_features(sp_predictor *p, const sp_tensor *img)
 {
     const int64_t n = img->shape[0];
-    sp_tensor *t = sp_tensor_newv(SP_F32, 2, n, (int64_t)sp_predictor_features(p));
+    sp_tensor *t = sp_tensor_outv(SP_F32, 2, n, (int64_t)sp_predictor_features(p));
     sp_predict_features(p, sp_f32(t), sp_f32(img), (int)n);
     return t;
 }
@@ -31,9 +31,9 @@ void sp_predict_stage_put(sp_predictor *p, sp_map *b, const float *feat, int64_t
     const sp_model *m = sp_predictor_model(p);
     const int64_t L = m->L, K = m->K, M = m->M, C = m->C, H = m->H, W = m->W;
     const int has_occ = sp_predictor_has_occlusion(p);
-    sp_tensor *tl = sp_tensor_newv(SP_F32, 6, n, L, K, C, H, W);
-    sp_tensor *tm = sp_tensor_newv(SP_F32, 6, n, L, K, (int64_t)1, H, W);
-    sp_tensor *tb = M > 0 ? sp_tensor_newv(SP_F32, 5, n, M, C, H, W) : NULL;
+    sp_tensor *tl = sp_tensor_outv(SP_F32, 6, n, L, K, C, H, W);
+    sp_tensor *tm = sp_tensor_outv(SP_F32, 6, n, L, K, (int64_t)1, H, W);
+    sp_tensor *tb = M > 0 ? sp_tensor_outv(SP_F32, 5, n, M, C, H, W) : NULL;
     sp_tensor *to = has_occ ? sp_tensor_newv(SP_F32, 3, n, L, L) : NULL;
     sp_predict_from_features(p, sp_f32(tl), sp_f32(tm), tb ? sp_f32(tb) : NULL, to ? sp_f32(to) : NULL, feat,
                              (int)n);

@@ -36,6 +36,11 @@ sp_tensor *sp_tensor_new(sp_dtype dtype, int ndim, const int64_t *shape);
 sp_tensor *sp_tensor_new_uninit(sp_dtype dtype, int ndim, const int64_t *shape);
 /* Same with the dimensions as arguments: sp_tensor_newv(SP_F32, 4, n, c, h, w). */
 sp_tensor *sp_tensor_newv(sp_dtype dtype, int ndim, ...);
+/* sp_tensor_newv without the zeroing, for a stage's output that its maker
+ * writes whole (the candidates, the chosen layers, the composition: a pass
+ * over tens of MB a batch saved; tests/cli/perturb.sh checks that every
+ * byte is written). */
+sp_tensor *sp_tensor_outv(sp_dtype dtype, int ndim, ...);
 sp_tensor *sp_tensor_copy(const sp_tensor *t);
 void sp_tensor_free(sp_tensor *t);
 
