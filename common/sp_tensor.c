@@ -80,27 +80,33 @@ sp_tensor *sp_tensor_new_uninit(sp_dtype dtype, int ndim, const int64_t *shape)
     return tensor_alloc(dtype, ndim, shape, 0);
 }
 
-/* the shape of a v-call: ndim int64_t arguments */
-#define SHAPE_OF_ARGS(shape, ndim)                                                                                 \
-    int64_t shape[SP_MAX_DIMS];                                                                                    \
-    va_list ap;                                                                                                    \
-    if (ndim < 0 || ndim > SP_MAX_DIMS)                                                                            \
-        sp_fatal("internal error: %d dimensions", ndim);                                                          \
-    va_start(ap, ndim);                                                                                            \
-    for (int i = 0; i < ndim; i++)                                                                                 \
-        shape[i] = va_arg(ap, int64_t);                                                                            \
-    va_end(ap)
+/* a v-call's tensor: ndim int64_t dimensions in ap */
+static sp_tensor *tensor_of_args(sp_dtype dtype, int ndim, va_list ap, int zero)
+{
+    int64_t shape[SP_MAX_DIMS];
+    if (ndim < 0 || ndim > SP_MAX_DIMS)
+        sp_fatal("internal error: %d dimensions", ndim);
+    for (int i = 0; i < ndim; i++)
+        shape[i] = va_arg(ap, int64_t);
+    return tensor_alloc(dtype, ndim, shape, zero);
+}
 
 sp_tensor *sp_tensor_newv(sp_dtype dtype, int ndim, ...)
 {
-    SHAPE_OF_ARGS(shape, ndim);
-    return tensor_alloc(dtype, ndim, shape, 1);
+    va_list ap;
+    va_start(ap, ndim);
+    sp_tensor *t = tensor_of_args(dtype, ndim, ap, 1);
+    va_end(ap);
+    return t;
 }
 
 sp_tensor *sp_tensor_outv(sp_dtype dtype, int ndim, ...)
 {
-    SHAPE_OF_ARGS(shape, ndim);
-    return tensor_alloc(dtype, ndim, shape, 0);
+    va_list ap;
+    va_start(ap, ndim);
+    sp_tensor *t = tensor_of_args(dtype, ndim, ap, 0);
+    va_end(ap);
+    return t;
 }
 
 sp_tensor *sp_tensor_copy(const sp_tensor *t)

@@ -20,8 +20,8 @@
  * decoded once, then predict, select and compose on it again and again;
  * "step images/s X passes N seconds T predict P select S compose C" (the
  * timed passes' seconds, in all and in each part) on stderr before the
- * usual run's line.  Like for like with the reference's figure: no process start, model
- * load, decoding or scoring in it. */
+ * usual run's line.  Like for like with the reference's figure: no process
+ * start, model load, decoding or scoring in it. */
 #include "sp_start.h"
 #include "sp_compose_stage.h"
 #include "sp_dataset.h"
