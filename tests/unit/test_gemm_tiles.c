@@ -152,7 +152,7 @@ static void conv_case(const char *what, sp_conv2d_desc d)
             worst = e;
     }
     char name[200];
-    snprintf(name, sizeof name, "conv forward by im2col and %s, %s: within 1e-5 of sums in double",
+    snprintf(name, sizeof name, "conv forward (through im2col or in place) by %s, %s: within 1e-5 of sums in double",
              sp_conv_gemm_tiles_ok(&d) ? "the gemm tiles" : "sgemm", what);
     CHECK(name, worst < 1e-5, "worst error %.3g of the magnitudes", worst);
     if (sp_conv_gemm_tiles_ok(&d)) {
