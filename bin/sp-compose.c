@@ -50,7 +50,10 @@ static void compose_batch(sp_map *b, int64_t idx, void *ctx)
 {
     const composition *cp = ctx;
     sp_cands c;
-    sp_cands_get_any(&c, b, idx);
+    sp_cands_get_any(&c, b, idx, 0);
+    if (cp->fg_reassign && !c.img)
+        sp_fatal("stdin: batch %lld: --fg-reassign needs image (the background's pixels go to the layer "
+                 "nearest it)", (long long)idx);
     const int64_t n = c.N;
     /* gathered (sp-select --gather): the candidates are gone, the choice
      * still names the sprite, out of the model's K' */
@@ -88,7 +91,8 @@ static void compose_batch(sp_map *b, int64_t idx, void *ctx)
                                    sp_i32(ts) + (size_t)i * c.hw, bgbuf, ch + (size_t)i * L,
                                    bc ? bc[i] : 0, c.layers + (size_t)i * sl, c.masks + (size_t)i * sm,
                                    c.bkgs ? c.bkgs + (size_t)i * c.M * chw : NULL,
-                                   c.occ ? c.occ + (size_t)i * L * L : NULL, c.img + (size_t)i * chw, &d);
+                                   c.occ ? c.occ + (size_t)i * L * L : NULL,
+                                   c.img ? c.img + (size_t)i * chw : NULL, &d);
         }
         free(bgbuf);
     }
@@ -122,9 +126,10 @@ int main(int argc, char **argv)
                      {0}};
     char **args;
     int nargs = sp_opt_parse(argc, argv, opts, "sp-compose [--fg-reassign] [--device D] [--drop NAMES]",
-                             "Reads cand_layers, cand_masks, backgrounds, occlusion (sp-predict), choice,\n"
-                             "bkg_choice (sp-select) and image -- or, after sp-select --gather, sel_layers,\n"
-                             "sel_masks, sel_background, occlusion, choice and image; adds to every batch:\n"
+                             "Reads cand_layers, cand_masks, backgrounds, occlusion (sp-predict), choice and\n"
+                             "bkg_choice (sp-select) -- or, after sp-select --gather, sel_layers, sel_masks,\n"
+                             "sel_background, occlusion and choice -- and the image for --fg-reassign only (a\n"
+                             "stream may drop it before); adds to every batch:\n"
                              "  recon        f32 [N,C,H,W]    the composition, layers, masks and background\n"
                              "                                clamped to [0,1], soft occlusion\n"
                              "  layer_images f32 [N,L,C,H,W]  the chosen layers, clamped to [0,1]\n"

@@ -17,28 +17,31 @@ static const sp_tensor *need(const sp_map *b, int64_t idx, const char *name, int
     return t;
 }
 
-/* The image and, when present, the occlusion of a batch whose layer tensor
- * (cand_layers or sel_layers) says N, L, C, H, W. */
-static void image_and_occlusion(sp_cands *c, const sp_map *b, int64_t idx, const char *lname)
+/* The image (absent allowed when need_image is 0: c->img NULL) and, when
+ * present, the occlusion of a batch whose layer tensor (cand_layers or
+ * sel_layers) says N, L, C, H, W. */
+static void image_and_occlusion(sp_cands *c, const sp_map *b, int64_t idx, const char *lname, int need_image)
 {
     const sp_tensor *ti = sp_map_tensor(b, "image");
-    if (!ti)
+    if (!ti && need_image)
         sp_fatal("stdin: batch %lld: needs image", (long long)idx);
-    ti = need(b, idx, "image", 4);
-    const int64_t *im = ti->shape;
-    if (im[0] != c->N || im[1] != c->C || im[2] != c->H || im[3] != c->W)
-        sp_fatal("stdin: batch %lld: image is [%lld,%lld,%lld,%lld], %s [%lld,..,%d,%d,%d]", (long long)idx,
-                 (long long)im[0], (long long)im[1], (long long)im[2], (long long)im[3], lname,
-                 (long long)c->N, c->C, c->H, c->W);
+    if (ti) {
+        ti = need(b, idx, "image", 4);
+        const int64_t *im = ti->shape;
+        if (im[0] != c->N || im[1] != c->C || im[2] != c->H || im[3] != c->W)
+            sp_fatal("stdin: batch %lld: image is [%lld,%lld,%lld,%lld], %s [%lld,..,%d,%d,%d]", (long long)idx,
+                     (long long)im[0], (long long)im[1], (long long)im[2], (long long)im[3], lname,
+                     (long long)c->N, c->C, c->H, c->W);
+    }
     const sp_tensor *to = sp_map_tensor(b, "occlusion") ? need(b, idx, "occlusion", 3) : NULL;
     if (to && (to->shape[0] != c->N || to->shape[1] != c->L || to->shape[2] != c->L))
         sp_fatal("stdin: batch %lld: occlusion must be [%lld,%d,%d]", (long long)idx, (long long)c->N, c->L,
                  c->L);
-    c->img = sp_f32(ti);
+    c->img = ti ? sp_f32(ti) : NULL;
     c->occ = to ? sp_f32(to) : NULL;
 }
 
-static void gathered(sp_cands *c, const sp_map *b, int64_t idx)
+static void gathered(sp_cands *c, const sp_map *b, int64_t idx, int need_image)
 {
     const sp_tensor *tl = need(b, idx, SP_SEL_LAYERS, 5);
     const sp_tensor *tm = need(b, idx, SP_SEL_MASKS, 5);
@@ -57,7 +60,7 @@ static void gathered(sp_cands *c, const sp_map *b, int64_t idx)
     if (m[0] != s[0] || m[1] != s[1] || m[2] != 1 || m[3] != s[3] || m[4] != s[4])
         sp_fatal("stdin: batch %lld: " SP_SEL_MASKS " must be [%lld,%lld,1,%lld,%lld] like " SP_SEL_LAYERS,
                  (long long)idx, (long long)s[0], (long long)s[1], (long long)s[3], (long long)s[4]);
-    image_and_occlusion(c, b, idx, SP_SEL_LAYERS);
+    image_and_occlusion(c, b, idx, SP_SEL_LAYERS, need_image);
     c->M = 0;
     c->bkgs = NULL;
     if (sp_map_tensor(b, SP_SEL_BACKGROUND)) {
@@ -73,15 +76,22 @@ static void gathered(sp_cands *c, const sp_map *b, int64_t idx)
     c->masks = sp_f32(tm);
 }
 
-void sp_cands_get_any(sp_cands *c, const sp_map *b, int64_t idx)
+static void candidates(sp_cands *c, const sp_map *b, int64_t idx, int need_image);
+
+void sp_cands_get_any(sp_cands *c, const sp_map *b, int64_t idx, int need_image)
 {
     if (!sp_map_tensor(b, "cand_layers") && sp_map_tensor(b, SP_SEL_LAYERS))
-        gathered(c, b, idx);
+        gathered(c, b, idx, need_image);
     else
-        sp_cands_get(c, b, idx);
+        candidates(c, b, idx, need_image);
 }
 
 void sp_cands_get(sp_cands *c, const sp_map *b, int64_t idx)
+{
+    candidates(c, b, idx, 1);
+}
+
+static void candidates(sp_cands *c, const sp_map *b, int64_t idx, int need_image)
 {
     const sp_tensor *tl = need(b, idx, "cand_layers", 6);
     const sp_tensor *tm = need(b, idx, "cand_masks", 6);
@@ -103,7 +113,7 @@ void sp_cands_get(sp_cands *c, const sp_map *b, int64_t idx)
         sp_fatal("stdin: batch %lld: cand_masks must be [%lld,%lld,%lld,1,%lld,%lld] like cand_layers",
                  (long long)idx, (long long)s[0], (long long)s[1], (long long)s[2], (long long)s[4],
                  (long long)s[5]);
-    image_and_occlusion(c, b, idx, "cand_layers");
+    image_and_occlusion(c, b, idx, "cand_layers", need_image);
     c->M = 0;
     if (tb) {
         const int64_t *bs = tb->shape;

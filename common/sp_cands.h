@@ -34,7 +34,9 @@ void sp_cands_get(sp_cands *c, const sp_map *b, int64_t idx);
 
 /* Like sp_cands_get, but also takes the gathered entries when the batch has
  * no cand_layers: then c->gathered is 1, c->K 1, c->M 1 with a background
- * (0 without), and the candidate/background of every layer is index 0. */
-void sp_cands_get_any(sp_cands *c, const sp_map *b, int64_t idx);
+ * (0 without), and the candidate/background of every layer is index 0.
+ * need_image 0: a batch without the image is taken too (c->img NULL; the
+ * composition reads it only to reassign the background, --fg-reassign). */
+void sp_cands_get_any(sp_cands *c, const sp_map *b, int64_t idx, int need_image);
 
 #endif

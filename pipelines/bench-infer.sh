@@ -154,17 +154,19 @@ for cfg in $CONFIGS; do
     # sp-select --gather hands on only the chosen candidates (1/K' of them);
     # the pipe without it is measured too
     # sp-eval reads only the label maps: what sp-compose consumed or made for
-    # other readers (layer images and masks, recon, the image, features) is
-    # dropped before it, as a user's pipe would (computed all the same, as
-    # in the chain, which serializes nothing; dsprites: 254 of the 263 MB
-    # that crossed the last pipe)
-    unread="layer_images,layer_masks,recon,image,features"
+    # other readers (layer images and masks, recon) is dropped before it, and
+    # what no later stage reads (the image, read by sp-compose only for
+    # --fg-reassign, and the features) after sp-select, as a user's pipe
+    # would (computed all the same, as in the chain, which serializes
+    # nothing; dsprites: 254 of the 263 MB that crossed the last pipe)
+    early="--drop image,features"
+    unread="layer_images,layer_masks,recon"
     drop="--drop sel_layers,sel_masks,sel_background,occlusion,$unread"
-    pipe="bin/sp-load $src $load | bin/sp-predict --model $model | bin/sp-select --gather | bin/sp-compose $drop | bin/sp-eval"
-    pipe_full="bin/sp-load $src $load | bin/sp-predict --model $model | bin/sp-select | bin/sp-compose --drop cand_layers,cand_masks,backgrounds,occlusion,$unread | bin/sp-eval"
+    pipe="bin/sp-load $src $load | bin/sp-predict --model $model | bin/sp-select --gather $early | bin/sp-compose $drop | bin/sp-eval"
+    pipe_full="bin/sp-load $src $load | bin/sp-predict --model $model | bin/sp-select $early | bin/sp-compose --drop cand_layers,cand_masks,backgrounds,occlusion,$unread | bin/sp-eval"
     # sp-predict --features: the encoder's output crosses the pipe and
     # sp-select --model makes the candidates from it
-    feat_pipe() { echo "bin/sp-load $src $1 | bin/sp-predict --model $model --features | bin/sp-select --model $model --gather | bin/sp-compose $drop | bin/sp-eval"; }
+    feat_pipe() { echo "bin/sp-load $src $1 | bin/sp-predict --model $model --features | bin/sp-select --model $model --gather $early | bin/sp-compose $drop | bin/sp-eval"; }
     pipe_feat=$(feat_pipe "$load")
     # the chain in its two forms (the library calls of the default pipe, and
     # of the --features pipe: candidates made a group of images at a time,
@@ -192,12 +194,12 @@ for cfg in $CONFIGS; do
         sort -t' ' -k4 -g | head -1)
     # each stage alone: input from a recorded stream (page cache / RAM), output to /dev/null
     bin/sp-predict --model "$model" <"$S/in.sp" >"$S/p.sp"
-    bin/sp-select --gather <"$S/p.sp" >"$S/s.sp"
+    bin/sp-select --gather $early <"$S/p.sp" >"$S/s.sp"
     bin/sp-compose $drop <"$S/s.sp" >"$S/c.sp"
     mb_p=$(calc "$(stat -c %s "$S/p.sp") / 1048576")
     t_load=$(best "bin/sp-load $src $load")
     t_pred=$(best "bin/sp-predict --model $model <$S/in.sp")
-    t_sel=$(best "bin/sp-select --gather <$S/p.sp")
+    t_sel=$(best "bin/sp-select --gather $early <$S/p.sp")
     t_comp=$(best "bin/sp-compose $drop <$S/s.sp")
     t_eval=$(best "bin/sp-eval <$S/c.sp")
     # peak memory of each stage alone on the same streams (the --features
@@ -205,7 +207,7 @@ for cfg in $CONFIGS; do
     bin/sp-predict --model "$model" --features <"$S/in.sp" >"$S/f.sp"
     m_load=$(peak "bin/sp-load $src $load") m_pred=$(peak "bin/sp-predict --model $model <$S/in.sp")
     m_predf=$(peak "bin/sp-predict --model $model --features <$S/in.sp")
-    m_self=$(peak "bin/sp-select --model $model --gather <$S/f.sp") m_sel=$(peak "bin/sp-select --gather <$S/p.sp")
+    m_self=$(peak "bin/sp-select --model $model --gather $early <$S/f.sp") m_sel=$(peak "bin/sp-select --gather $early <$S/p.sp")
     m_comp=$(peak "bin/sp-compose $drop <$S/s.sp") m_eval=$(peak "bin/sp-eval <$S/c.sp") m_chain=$(peak "$chain")
     rm -f "$S/p.sp" "$S/s.sp" "$S/c.sp" "$S/in.sp" "$S/f.sp"
     ref=-
@@ -275,7 +277,7 @@ for cfg in $CONFIGS; do
     echo "$cfg done: pipe $ips_pipe images/s, chain $ips_chain ($form form; default $(calc "$n / $t_cu"), --features $(calc "$n / $t_cf")), reference $ref (load average $(cut -d' ' -f1 /proc/loadavg))" >&2
 done
 echo
-echo "Inference images/s (initialised models; pipe: sp-load | sp-predict | sp-select --gather | sp-compose $drop | sp-eval; without --gather: sp-select | sp-compose --drop cand_layers,cand_masks,backgrounds,occlusion,$unread; --features: sp-predict --features | sp-select --model M --gather)"
+echo "Inference images/s (initialised models; pipe: sp-load | sp-predict | sp-select --gather $early | sp-compose $drop | sp-eval; without --gather: sp-select $early | sp-compose --drop cand_layers,cand_masks,backgrounds,occlusion,$unread; --features: sp-predict --features | sp-select --model M --gather $early)"
 echo
 echo "| config | batches x size | pipe | pipe --features | chain (one process) | pipe overhead | without --gather | with --features | reference | pipe / ref | --features / ref | chain / ref |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"

@@ -43,6 +43,11 @@ expect_error "compose without candidates" "^sp-compose: stdin: batch 0: needs ca
 expect_error "compose: gathered without its masks" "^sp-compose: stdin: batch 0: needs sel_masks \\(run sp-select --gather first\\)\$" "$S --gather --drop sel_masks <$T/p.sp | $C"
 expect_error "compose without choice" "^sp-compose: stdin: batch 0: needs choice \\(run sp-select first\\)\$" "$C <$T/p.sp"
 expect_error "--greedy with --exhaustive: one or the other" "^sp-select: --greedy and --exhaustive: one or the other\$" "$S --greedy 2 --exhaustive <$T/p.sp"
+# the image is read only by --fg-reassign: a stream may drop it before sp-compose
+expect_ok "compose with and without the image" "$S <$T/p.sp >$T/s.sp && $C --drop image <$T/s.sp >$T/c1.sp && $S --drop image <$T/p.sp | $C >$T/c2.sp && $S --gather --drop image <$T/p.sp | $C >$T/c3.sp && $S --gather <$T/p.sp | $C --drop image >$T/c4.sp"
+expect_ok "without the image: the same bytes" "cmp $T/c1.sp $T/c2.sp && cmp $T/c3.sp $T/c4.sp"
+expect_ok "without the image: the same masks gathered or not" "cmp <($BIN/sp-info --dump pred_mask <$T/c1.sp) <($BIN/sp-info --dump pred_mask <$T/c3.sp)"
+expect_error "--fg-reassign without the image" "^sp-compose: stdin: batch 0: --fg-reassign needs image \\(the background's pixels go to the layer nearest it\\)\$" "$S --gather --drop image <$T/p.sp | $C --fg-reassign"
 expect_error "exhaustive over the limit" "^sp-select: stdin: batch 0: --exhaustive: 19\\^3 x 1 assignments an image \\(--limit 1000\\)\$" "$S --exhaustive --limit 1000 <$T/p.sp"
 expect_error "greedy 0 passes" "^sp-select: --greedy: 0 passes" "$S --greedy 0 <$T/p.sp"
 expect_error "negative penalty" "^sp-select: --lambda-empty: " "$S --lambda-empty -1 <$T/p.sp"
