@@ -3,7 +3,6 @@
 #include "sp_env.h"
 #include "sp_error.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,33 +79,11 @@ sp_tensor *sp_tensor_new_uninit(sp_dtype dtype, int ndim, const int64_t *shape)
     return tensor_alloc(dtype, ndim, shape, 0);
 }
 
-/* a v-call's tensor: ndim int64_t dimensions in ap */
-static sp_tensor *tensor_of_args(sp_dtype dtype, int ndim, va_list ap, int zero)
+sp_tensor *sp_tensor_dims(sp_dtype dtype, int ndim, int zero, const int64_t *shape, size_t count)
 {
-    int64_t shape[SP_MAX_DIMS];
-    if (ndim < 0 || ndim > SP_MAX_DIMS)
-        sp_fatal("internal error: %d dimensions", ndim);
-    for (int i = 0; i < ndim; i++)
-        shape[i] = va_arg(ap, int64_t);
+    if (ndim < 0 || ndim > SP_MAX_DIMS || count != (size_t)ndim)
+        sp_fatal("internal error: %d dimensions, %zu given", ndim, count);
     return tensor_alloc(dtype, ndim, shape, zero);
-}
-
-sp_tensor *sp_tensor_newv(sp_dtype dtype, int ndim, ...)
-{
-    va_list ap;
-    va_start(ap, ndim);
-    sp_tensor *t = tensor_of_args(dtype, ndim, ap, 1);
-    va_end(ap);
-    return t;
-}
-
-sp_tensor *sp_tensor_outv(sp_dtype dtype, int ndim, ...)
-{
-    va_list ap;
-    va_start(ap, ndim);
-    sp_tensor *t = tensor_of_args(dtype, ndim, ap, 0);
-    va_end(ap);
-    return t;
 }
 
 sp_tensor *sp_tensor_copy(const sp_tensor *t)

@@ -34,13 +34,18 @@ size_t sp_max_tensor_bytes(void);
 sp_tensor *sp_tensor_new(sp_dtype dtype, int ndim, const int64_t *shape);
 /* The same without zeroing the data, for a caller that fills all of it. */
 sp_tensor *sp_tensor_new_uninit(sp_dtype dtype, int ndim, const int64_t *shape);
-/* Same with the dimensions as arguments: sp_tensor_newv(SP_F32, 4, n, c, h, w). */
-sp_tensor *sp_tensor_newv(sp_dtype dtype, int ndim, ...);
+/* Same with the dimensions as arguments: sp_tensor_newv(SP_F32, 4, n, c, h,
+ * w); a count of dimensions other than ndim is a fatal error. */
+#define sp_tensor_newv(dtype, ndim, ...) sp_tensor_dims((dtype), (ndim), 1, SP_TENSOR_DIMS_(__VA_ARGS__))
 /* sp_tensor_newv without the zeroing, for a stage's output that its maker
  * writes whole (the candidates, the chosen layers, the composition: a pass
  * over tens of MB a batch saved; tests/cli/perturb.sh checks that every
  * byte is written). */
-sp_tensor *sp_tensor_outv(sp_dtype dtype, int ndim, ...);
+#define sp_tensor_outv(dtype, ndim, ...) sp_tensor_dims((dtype), (ndim), 0, SP_TENSOR_DIMS_(__VA_ARGS__))
+/* the dimensions as an array and their count */
+#define SP_TENSOR_DIMS_(...) (const int64_t[]){__VA_ARGS__}, sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)
+/* What the two above call: shape[0 .. count), zero-filled when zero is 1. */
+sp_tensor *sp_tensor_dims(sp_dtype dtype, int ndim, int zero, const int64_t *shape, size_t count);
 sp_tensor *sp_tensor_copy(const sp_tensor *t);
 void sp_tensor_free(sp_tensor *t);
 
