@@ -160,7 +160,7 @@ static wgeom wgeometry(const sp_conv2d_desc *d, int tile)
      * reuse them much: two images stacked, so that the weights stream from
      * L3 once for both (ResNet-18's layer 2 on 128x128 images: 128 channels
      * 16x16, 20 tiles an image, 2.4 MB of weights; its three layers ~15%
-     * faster, horse's encoder ~4%; the same bits, as every stack).  Maps of
+     * faster, horse's encoder ~3%; the same bits, as every stack).  Maps of
      * 8x8 and less keep their choice: sp_conv3x3_batched_pays weighs it. */
     if (tile == SP_WINOGRAD_GROUPED && g.m == 4 && g.G == 1 && d->h > 8 && d->w > 8 && g.t <= 32 &&
         g.np * (size_t)d->c * (size_t)d->o * sizeof(float) > L2_WEIGHT_BYTES) {
