@@ -219,8 +219,8 @@ for cfg in $CONFIGS; do
     # of warm-up), beside each of the reference's runs (REF_BESIDE)
     : >"$S/step_u"
     : >"$S/step_f"
-    step_one="$CHAIN --step $REF_SECONDS --model $model $load0 --batch $bs --limit $bs $src 2>&1 >/dev/null | sed -n 's/^step images\/s \([0-9.]*\) .*/\1/p'"
-    beside="$step_one >>$S/step_u; ${step_one/$CHAIN/$CHAIN --features} >>$S/step_f"
+    step_of() { echo "$CHAIN $1 --step $REF_SECONDS --model $model $load0 --batch $bs --limit $bs $src 2>&1 >/dev/null | sed -n 's/^step images\/s \([0-9.]*\) .*/\1/p' >>$2"; }
+    beside="$(step_of "" "$S/step_u"); $(step_of --features "$S/step_f")"
     if [ $have_ref = 0 ]; then
         bash -c "$beside"
     else

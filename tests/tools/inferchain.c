@@ -118,6 +118,28 @@ static void infer_batch(chain *c, int n, double t[3])
     t[0] += t2 - t1, t[1] += t3 - t2, t[2] += sp_now() - t3;
 }
 
+/* The reference's protocol (bench.py infer) on the n images in c->img: 2
+ * passes of warm-up, then passes until both `seconds` and 3 passes are
+ * done; their images/s and parts on stderr.  Returns the seconds it took,
+ * warm-up included. */
+static double step_protocol(chain *c, int n, double seconds)
+{
+    double part[3] = {0, 0, 0}, t0 = sp_now(), te;
+    for (int k = 0; k < 2; k++)
+        infer_batch(c, n, part);
+    part[0] = part[1] = part[2] = 0;
+    int passes = 0;
+    const double tt = sp_now();
+    do {
+        infer_batch(c, n, part);
+        passes++;
+        te = sp_now();
+    } while (te - tt < seconds || passes < 3);
+    fprintf(stderr, "step images/s %.2f passes %d seconds %.4f predict %.4f select %.4f compose %.4f\n",
+            (double)n * passes / (te - tt), passes, te - tt, part[0], part[1], part[2]);
+    return sp_now() - t0;
+}
+
 int main(int argc, char **argv)
 {
     sp_main_start_alone(argv); /* runs alone: spins briefly between parallel loops */
@@ -212,7 +234,7 @@ int main(int argc, char **argv)
     sp_confusion_init(&lab);
     long double sum_ari = 0, sum_ari_fg = 0, sum_fg = 0;
     int binary = 1;
-    double t_load = 0, t_pred = 0, t_sel = 0, t_comp = 0, t_eval = 0, t0 = sp_now();
+    double t_load = 0, t_part[3] = {0, 0, 0}, t_eval = 0, t0 = sp_now(); /* t_part: predict, select, compose */
     for (int64_t s = 0; s < count; s += batch) {
         const int n = (int)(count - s < batch ? count - s : batch);
         double t = sp_now();
@@ -229,28 +251,9 @@ int main(int argc, char **argv)
                 sp_fatal("%s", errs[j]);
         double t1 = sp_now();
         t_load += t1 - t;
-        if (s == 0 && step_seconds > 0) {
-            /* the reference's protocol on this first batch, outside the
-             * run's own times (bench.py: 2 passes of warm-up, then passes
-             * until both S seconds and 3 passes are done, the mean) */
-            double tp[3] = {0, 0, 0}, ts = sp_now(), te;
-            for (int k = 0; k < 2; k++)
-                infer_batch(&c, n, tp);
-            tp[0] = tp[1] = tp[2] = 0;
-            int passes = 0;
-            double tt = sp_now();
-            do {
-                infer_batch(&c, n, tp);
-                passes++;
-                te = sp_now();
-            } while (te - tt < step_seconds || passes < 3);
-            fprintf(stderr, "step images/s %.2f passes %d seconds %.4f predict %.4f select %.4f compose %.4f\n",
-                    (double)n * passes / (te - tt), passes, te - tt, tp[0], tp[1], tp[2]);
-            t0 += sp_now() - ts;
-        }
-        double tp[3] = {0, 0, 0};
-        infer_batch(&c, n, tp);
-        t_pred += tp[0], t_sel += tp[1], t_comp += tp[2];
+        if (s == 0 && step_seconds > 0)
+            t0 += step_protocol(&c, n, step_seconds); /* outside the run's own times */
+        infer_batch(&c, n, t_part);
         double t4 = sp_now();
         if (tmask)
             for (int i = 0; i < n; i++) {
@@ -297,7 +300,7 @@ int main(int argc, char **argv)
     printf("}\n");
     t_eval += sp_now() - t5;
     fprintf(stderr, "images %lld seconds %.4f load %.4f predict %.4f select %.4f compose %.4f eval %.4f\n",
-            (long long)count, sp_now() - t0, t_load, t_pred, t_sel, t_comp, t_eval);
+            (long long)count, sp_now() - t0, t_load, t_part[0], t_part[1], t_part[2], t_eval);
 
     sp_confusion_free(&sem);
     sp_confusion_free(&lab);
