@@ -85,7 +85,8 @@ int main(int argc, char **argv)
         sp_fatal("--model: required");
     sp_device_resolve_stage(device, "sp-predict"); /* the computation is on the CPU */
     sp_model *m;
-    sp_predictor *p = sp_predictor_open(model_path, &m);
+    /* --features: the encoder's weights alone are read */
+    sp_predictor *p = features_only ? sp_predictor_open_encoder(model_path, &m) : sp_predictor_open(model_path, &m);
     predict_stage g = {p, model_path, features_only};
     sp_filter f = {"sp-predict", on_stream, predict_batch, &g, drop};
     sp_filter_run(&f);

@@ -76,7 +76,9 @@ static sp_tensor *add_tensor(sp_model *m, const char *name, int is_buffer, int n
     }
     sp_model_tensor *e = &m->tensors[m->ntensors++];
     snprintf(e->name, sizeof e->name, "%s", name);
-    e->t = sp_tensor_new(SP_F32, ndim, shape);
+    /* a model being read gets the values it reads, and memory for no
+     * others (calloc'd zeros would be written, page by page, for nothing) */
+    e->t = m->reading ? sp_tensor_new_no_data(SP_F32, ndim, shape) : sp_tensor_new(SP_F32, ndim, shape);
     e->is_buffer = is_buffer;
     return e->t;
 }
@@ -167,9 +169,11 @@ static void check_curriculum(const sp_config *c, const char *key, const char *se
                  where, key, v->n, q.n, seq_key);
 }
 
-sp_model *sp_model_new(const sp_config *cfg, const char *where)
+/* reading: for a model file's reader (add_tensor) */
+static sp_model *model_new(const sp_config *cfg, const char *where, int reading)
 {
     sp_model *m = sp_calloc(1, sizeof *m);
+    m->reading = reading;
     m->cfg = sp_config_copy(cfg);
     const sp_config *c = m->cfg;
     if (strcmp(sp_config_str(c, "model.name"), "dti_sprites") != 0)
@@ -279,6 +283,8 @@ sp_model *sp_model_new(const sp_config *cfg, const char *where)
         add_mlp(m, "occ_predictor", m->features, (int64_t)m->L * (m->L - 1) / 2, nl);
     return m;
 }
+
+sp_model *sp_model_new(const sp_config *cfg, const char *where) { return model_new(cfg, where, 0); }
 
 void sp_model_free(sp_model *m)
 {
@@ -544,8 +550,8 @@ static void key_copy(char *buf, size_t len, const msgpack_object *k, const char 
 
 /* One tensor entry against the tensor the config implies. */
 static void read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o, const char *name, void *dst);
-static sp_model *unpack(const char *buf, size_t len, const char *name, const char *skip, sp_model_dest_fn dest,
-                        sp_model_done_fn done, void *ctx);
+static sp_model *unpack(const char *buf, size_t len, const char *name, const char *skip, int rest_unread,
+                        sp_model_dest_fn dest, sp_model_done_fn done, void *ctx);
 
 void sp_model_read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o, const char *name)
 {
@@ -605,11 +611,13 @@ static void read_tensor(sp_tensor *t, const char *tname, const msgpack_object *o
 
 sp_model *sp_model_unpack(const char *buf, size_t len, const char *name)
 {
-    return unpack(buf, len, name, NULL, NULL, NULL, NULL);
+    return unpack(buf, len, name, NULL, 0, NULL, NULL, NULL);
 }
 
-static sp_model *unpack(const char *buf, size_t len, const char *name, const char *skip, sp_model_dest_fn dest,
-                        sp_model_done_fn done, void *ctx)
+/* rest_unread: the tensors outside skip are not read either (see
+ * sp_model_read_only_into) */
+static sp_model *unpack(const char *buf, size_t len, const char *name, const char *skip, int rest_unread,
+                        sp_model_dest_fn dest, sp_model_done_fn done, void *ctx)
 {
     /* Scan first: a corrupt header could otherwise make the unpacker
      * allocate without limit (sp_msgscan.h). */
@@ -681,7 +689,7 @@ static sp_model *unpack(const char *buf, size_t len, const char *name, const cha
         sp_fatal("%s: %s", name, err);
     char where[512];
     snprintf(where, sizeof where, "%s: config", name);
-    sp_model *m = sp_model_new(c, where);
+    sp_model *m = model_new(c, where, 1);
     sp_config_free(c);
     char *seen = sp_calloc((size_t)m->ntensors + 1, 1);
     for (uint32_t i = 0; i < ten->via.map.size; i++) {
@@ -697,10 +705,12 @@ static sp_model *unpack(const char *buf, size_t len, const char *name, const cha
             sp_fatal("%s: duplicate tensor '%s'", name, tname);
         seen[j] = 1;
         sp_tensor *t = m->tensors[j].t;
-        void *dst = t->data;
+        void *dst = NULL;
         const int given = skip && strncmp(tname, skip, strlen(skip)) == 0;
         if (given)
             dst = dest ? dest(ctx, m, tname, t->nbytes / sizeof(float)) : NULL;
+        else if (!rest_unread)
+            dst = t->data = sp_malloc(t->nbytes ? t->nbytes : 1);
         read_tensor(t, tname, &kv->val, name, dst);
         if (given && dst && done)
             done(ctx, tname, dst, t->nbytes / sizeof(float));
@@ -726,8 +736,9 @@ static sp_model *unpack(const char *buf, size_t len, const char *name, const cha
         }
     }
     m->ckpt = ckpt;
+    m->reading = 0;
     if (skip)
-        snprintf(m->skipped, sizeof m->skipped, "%s", skip);
+        snprintf(m->skipped, sizeof m->skipped, "%s", rest_unread ? SP_MODEL_ONLY_PART : skip);
     msgpack_unpacked_destroy(&u);
     return m;
 }
@@ -742,8 +753,8 @@ sp_model *sp_model_read_part(const char *path, const char *skip)
     return sp_model_read_into(path, skip, NULL, NULL, NULL);
 }
 
-sp_model *sp_model_read_into(const char *path, const char *skip, sp_model_dest_fn dest, sp_model_done_fn done,
-                             void *ctx)
+static sp_model *read_file(const char *path, const char *skip, int rest_unread, sp_model_dest_fn dest,
+                           sp_model_done_fn done, void *ctx)
 {
     if (skip && strlen(skip) >= sizeof ((sp_model *)0)->skipped)
         sp_fatal("%s: internal: skipped prefix '%s' too long", path, skip);
@@ -762,7 +773,7 @@ sp_model *sp_model_read_into(const char *path, const char *skip, sp_model_dest_f
         void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | (skip && !dest ? 0 : MAP_POPULATE), fileno(f), 0);
         if (map != MAP_FAILED) {
             fclose(f);
-            sp_model *m = unpack(map, len, path, skip, dest, done, ctx);
+            sp_model *m = unpack(map, len, path, skip, rest_unread, dest, done, ctx);
             munmap(map, len);
             return m;
         }
@@ -779,7 +790,19 @@ sp_model *sp_model_read_into(const char *path, const char *skip, sp_model_dest_f
     if (ferror(f))
         sp_fatal("%s: read error: %s", path, strerror(errno));
     fclose(f);
-    sp_model *m = unpack(buf, n, path, skip, dest, done, ctx);
+    sp_model *m = unpack(buf, n, path, skip, rest_unread, dest, done, ctx);
     free(buf);
     return m;
+}
+
+sp_model *sp_model_read_into(const char *path, const char *skip, sp_model_dest_fn dest, sp_model_done_fn done,
+                             void *ctx)
+{
+    return read_file(path, skip, 0, dest, done, ctx);
+}
+
+sp_model *sp_model_read_only_into(const char *path, const char *prefix, sp_model_dest_fn dest, sp_model_done_fn done,
+                                  void *ctx)
+{
+    return read_file(path, prefix, 1, dest, done, ctx);
 }

@@ -65,6 +65,7 @@ typedef struct {
     sp_model_tensor *tensors;
     sp_map meta;      /* free-form, raw msgpack values */
     char skipped[16]; /* sp_model_read_part's prefix: those values were not read ("" all were) */
+    int reading;      /* while a model file's reader builds it: tensors made without data */
     sp_map ckpt;      /* checkpoint sections "optimizer", "rng", "schedule" as raw
                        * msgpack maps (formats/model.md); empty in a plain model */
 } sp_model;
@@ -160,9 +161,9 @@ char *sp_model_pack(const sp_model *m, size_t *len);
 sp_model *sp_model_read(const char *path);
 /* The same, except that the values of the tensors whose names begin with
  * skip ("encoder.") are not read: their dtype, shape and size are checked,
- * their values stay zero.  For a stage that never uses them (sp-select
- * --model and sp-viz run no encoder): a ResNet-18 model's 45 MB are then
- * neither copied nor touched.  m->skipped remembers the prefix: such a
+ * and they hold no values (data NULL: no memory is taken for them).  For a
+ * stage that never uses them (sp-select --model and sp-viz run no
+ * encoder): a ResNet-18 model's 45 MB are then neither copied nor touched.  m->skipped remembers the prefix: such a
  * model cannot be written and builds no encoder (both fatal). */
 sp_model *sp_model_read_part(const char *path, const char *skip);
 /* sp_model_read_part, except that the skipped tensors' values go where
@@ -178,6 +179,15 @@ typedef float *(*sp_model_dest_fn)(void *ctx, const sp_model *m, const char *nam
 typedef void (*sp_model_done_fn)(void *ctx, const char *name, const float *values, size_t count);
 sp_model *sp_model_read_into(const char *path, const char *skip, sp_model_dest_fn dest, sp_model_done_fn done,
                              void *ctx);
+/* sp_model_read_into with the tensors under prefix going to dest, and the
+ * values of all the others not read at all (checked, data NULL): for a
+ * stage that runs one network alone (sp-predict --features: the encoder;
+ * dsprites' regressors are 19 of its model's 21 MB, neither copied nor
+ * touched then).  m->skipped is SP_MODEL_ONLY_PART: only the config and
+ * the tensors' shapes may be used. */
+#define SP_MODEL_ONLY_PART "(one part)"
+sp_model *sp_model_read_only_into(const char *path, const char *prefix, sp_model_dest_fn dest, sp_model_done_fn done,
+                                  void *ctx);
 /* Same from bytes (name in messages). */
 sp_model *sp_model_unpack(const char *buf, size_t len, const char *name);
 

@@ -26,6 +26,7 @@ struct sp_predictor {
     int has_occ;
     sp_head_mlp occ;
     int sh, sw; /* sprite transformers' output size */
+    int encoder_only; /* sp_predictor_open_encoder: no sprites, no heads */
 };
 
 /* The curriculum stage of a checkpoint: the epoch its meta records (-1:
@@ -134,7 +135,7 @@ static sp_encoder *encoder_of(sp_predictor *p)
     if (p->enc)
         return p->enc;
     const sp_model *m = p->m;
-    if (m->skipped[0] && !strncmp(m->skipped, "encoder.", strlen(m->skipped)))
+    if (m->skipped[0])
         sp_fatal("internal error: the encoder's weights were not read (sp_model_read_part)");
     p->enc = encoder_for(m);
     char name[SP_MODEL_NAME_MAX];
@@ -197,21 +198,36 @@ static void encoder_done(void *ctx, const char *name, const float *values, size_
         sp_encoder_infer_pack(f->enc, f->pending, values);
 }
 
-sp_predictor *sp_predictor_open(const char *path, sp_model **model)
+/* The model at path with its encoder read as sp_predictor_open says;
+ * encoder_only: nothing else read (sp_model_read_only_into) and nothing
+ * else built. */
+static sp_predictor *open_model(const char *path, sp_model **model, int encoder_only)
 {
     encoder_fill f = {NULL, 0, NULL, 0, NULL};
-    sp_model *m = sp_model_read_into(path, "encoder.", encoder_dest, encoder_done, &f);
+    sp_model *m = encoder_only ? sp_model_read_only_into(path, "encoder.", encoder_dest, encoder_done, &f)
+                               : sp_model_read_into(path, "encoder.", encoder_dest, encoder_done, &f);
     free(f.staging);
     /* every tensor of the model was in the file (the reader checks), and
      * the encoder's are exactly the model's "encoder." ones */
     if (!f.enc || f.filled != f.enc->ntensors)
         sp_fatal("internal error: %s: %d of the encoder's tensors read", path, f.filled);
     sp_encoder_infer_packs_done(f.enc);
-    sp_predictor *p = sp_predictor_new(m, path);
+    sp_predictor *p;
+    if (encoder_only) {
+        p = sp_calloc(1, sizeof *p);
+        p->m = m;
+    } else {
+        p = sp_predictor_new(m, path);
+    }
     p->enc = f.enc;
+    p->encoder_only = encoder_only;
     *model = m;
     return p;
 }
+
+sp_predictor *sp_predictor_open(const char *path, sp_model **model) { return open_model(path, model, 0); }
+
+sp_predictor *sp_predictor_open_encoder(const char *path, sp_model **model) { return open_model(path, model, 1); }
 
 void sp_predictor_free(sp_predictor *p)
 {
@@ -292,8 +308,16 @@ struct sp_predict_betas {
 /* The regressors first, once each: a beta per (layer, sprite) for the
  * sprite transformers, per layer for the layer transformer, per background;
  * NULL for an identity. */
+/* A predictor from sp_predictor_open_encoder runs the encoder alone. */
+static void need_heads(const sp_predictor *p)
+{
+    if (p->encoder_only)
+        sp_fatal("internal error: a predictor opened for the encoder alone has no regressors");
+}
+
 sp_predict_betas *sp_predict_betas_new(sp_predictor *p, const float *feat, int n, int with_bkgs)
 {
+    need_heads(p);
     const sp_model *m = p->m;
     const int K = m->K, L = m->L, M = m->M;
     sp_predict_betas *b = sp_malloc(sizeof *b);
@@ -431,6 +455,7 @@ void sp_predict_occlusion(sp_predictor *p, float *occ, const float *feat, int n)
      * diagonal (torch.tril_indices order: row by row), 1 - the transpose
      * above it, zero diagonal; without a predictor the fixed grid
      * tril(ones, -1) (layer i hides every layer j < i). */
+    need_heads(p);
     const int L = p->m->L;
     if (n <= 0)
         return;

@@ -32,13 +32,18 @@ typedef struct sp_predictor sp_predictor;
 sp_predictor *sp_predictor_new(const sp_model *m, const char *where);
 /* Reads the model file at path for prediction: the encoder's weights go
  * from the mapped file straight into the encoder's arena
- * (sp_model_read_into), not first into the model's tensors, which stay zero
+ * (sp_model_read_into), not first into the model's tensors, which hold none
  * (a ResNet-18's 45 MB copied and paged in once, not twice); those that
  * inference reads only packed go through one reused staging buffer into
  * their packs as they are read (all but the batch norms' 77 KB).  *model
  * receives the model (free it after the predictor); fatal as sp_model_read
  * on a bad file. */
 sp_predictor *sp_predictor_open(const char *path, sp_model **model);
+/* The same for the encoder alone (sp-predict --features): the model's
+ * other values are not read (sp_model_read_only_into) and no sprite or
+ * regressor is prepared; only sp_predict_features may be asked of it (the
+ * rest is an internal error). */
+sp_predictor *sp_predictor_open_encoder(const char *path, sp_model **model);
 void sp_predictor_free(sp_predictor *p);
 
 /* Outputs for n images x [n, C, H, W] (K' = m->K, M = m->M, L = m->L):

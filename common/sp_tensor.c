@@ -54,6 +54,7 @@ size_t sp_shape_numel(int ndim, const int64_t *shape)
 
 size_t sp_tensor_numel(const sp_tensor *t) { return t->nbytes / dtype_sizes[t->dtype]; }
 
+/* zero: 1 zero-filled, 0 uninitialised, -1 no data at all */
 static sp_tensor *tensor_alloc(sp_dtype dtype, int ndim, const int64_t *shape, int zero)
 {
     size_t n = sp_shape_numel(ndim, shape);
@@ -65,7 +66,8 @@ static sp_tensor *tensor_alloc(sp_dtype dtype, int ndim, const int64_t *shape, i
     for (int i = 0; i < ndim; i++)
         t->shape[i] = shape[i];
     t->nbytes = n * dtype_sizes[dtype];
-    t->data = zero ? sp_calloc(1, t->nbytes ? t->nbytes : 1) : sp_malloc(t->nbytes ? t->nbytes : 1);
+    if (zero >= 0)
+        t->data = zero ? sp_calloc(1, t->nbytes ? t->nbytes : 1) : sp_malloc(t->nbytes ? t->nbytes : 1);
     return t;
 }
 
@@ -77,6 +79,11 @@ sp_tensor *sp_tensor_new(sp_dtype dtype, int ndim, const int64_t *shape)
 sp_tensor *sp_tensor_new_uninit(sp_dtype dtype, int ndim, const int64_t *shape)
 {
     return tensor_alloc(dtype, ndim, shape, 0);
+}
+
+sp_tensor *sp_tensor_new_no_data(sp_dtype dtype, int ndim, const int64_t *shape)
+{
+    return tensor_alloc(dtype, ndim, shape, -1);
 }
 
 sp_tensor *sp_tensor_dims(sp_dtype dtype, int ndim, int zero, const int64_t *shape, size_t count)

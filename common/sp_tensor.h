@@ -18,7 +18,7 @@ typedef struct {
     sp_dtype dtype;
     int ndim;
     int64_t shape[SP_MAX_DIMS];
-    void *data; /* owned; nbytes long */
+    void *data; /* owned; nbytes long (NULL only from sp_tensor_new_no_data) */
     size_t nbytes;
 } sp_tensor;
 
@@ -34,6 +34,9 @@ size_t sp_max_tensor_bytes(void);
 sp_tensor *sp_tensor_new(sp_dtype dtype, int ndim, const int64_t *shape);
 /* The same without zeroing the data, for a caller that fills all of it. */
 sp_tensor *sp_tensor_new_uninit(sp_dtype dtype, int ndim, const int64_t *shape);
+/* The shape and size alone, data NULL (nothing allocated): for a model
+ * file's reader, which allocates the values it reads and no others. */
+sp_tensor *sp_tensor_new_no_data(sp_dtype dtype, int ndim, const int64_t *shape);
 /* Same with the dimensions as arguments: sp_tensor_newv(SP_F32, 4, n, c, h,
  * w); a count of dimensions other than ndim is a fatal error. */
 #define sp_tensor_newv(dtype, ndim, ...) sp_tensor_dims((dtype), (ndim), 1, SP_TENSOR_DIMS_(__VA_ARGS__))

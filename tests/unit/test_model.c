@@ -320,22 +320,23 @@ static void test_init(void)
     CHECK("model_file_roundtrip", n1 == n2 && memcmp(b1, b2, n1) == 0, "model read from %s differs", path);
     sp_model_free(r);
 
-    /* a partial read: the encoder's values stay zero, every other tensor is
-     * read, the model remembers it and refuses to be written */
+    /* a partial read: the encoder's tensors hold no values (no memory
+     * taken), every other tensor is read, the model remembers it and
+     * refuses to be written */
     r = sp_model_read_part(path, "encoder.");
     int enc_zero = 1, enc_seen = 0, rest_same = 1;
     for (int i = 0; i < r->ntensors; i++) {
         const sp_tensor *t = r->tensors[i].t;
         if (!strncmp(r->tensors[i].name, "encoder.", 8)) {
             enc_seen++;
-            for (size_t k = 0; k < t->nbytes; k++)
-                enc_zero &= ((const unsigned char *)t->data)[k] == 0;
+            enc_zero &= t->data == NULL && t->nbytes == m->tensors[i].t->nbytes;
         } else {
-            rest_same &= memcmp(t->data, m->tensors[i].t->data, t->nbytes) == 0;
+            rest_same &= t->data && memcmp(t->data, m->tensors[i].t->data, t->nbytes) == 0;
         }
     }
     CHECK("model_read_part", enc_seen > 0 && enc_zero && rest_same && !strcmp(r->skipped, "encoder."),
-          "%d encoder tensors, zero %d, others equal %d, skipped '%s'", enc_seen, enc_zero, rest_same, r->skipped);
+          "%d encoder tensors, without data %d, others equal %d, skipped '%s'", enc_seen, enc_zero, rest_same,
+          r->skipped);
     fatal_msg[0] = 0;
     if (setjmp(fatal_jmp) == 0) {
         size_t nn;
@@ -345,22 +346,47 @@ static void test_init(void)
     sp_model_free(r);
 
     /* sp_model_read_into: the skipped tensors' values go where dest says,
-     * exactly the file's, and the model's copies stay zero */
+     * exactly the file's, and the model holds no copy */
     static into_state st;
     into_init(&st, m);
     r = sp_model_read_into(path, "encoder.", into_dest, into_done, &st);
     int into_zero = 1;
     for (int i = 0; i < r->ntensors; i++)
         if (!strncmp(r->tensors[i].name, "encoder.", 8))
-            for (size_t k = 0; k < r->tensors[i].t->nbytes; k++)
-                into_zero &= ((const unsigned char *)r->tensors[i].t->data)[k] == 0;
+            into_zero &= r->tensors[i].t->data == NULL;
     for (int i = 0; i < st.calls; i++)
         st.same &= memcmp(st.got[i], sp_model_find(m, st.names[i])->data, st.counts[i] * sizeof(float)) == 0;
     CHECK("model_read_into", st.calls == enc_seen && st.same && into_zero && !strcmp(r->skipped, "encoder."),
-          "%d of %d encoder tensors given, equal %d, model's zero %d", st.calls, enc_seen, st.same, into_zero);
+          "%d of %d encoder tensors given, equal %d, model's without data %d", st.calls, enc_seen, st.same,
+          into_zero);
     CHECK("model_read_into_done", st.dones == enc_seen && st.done_ok,
           "%d done calls for %d tensors, each for the last dest's room with the file's values: %d", st.dones,
           enc_seen, st.done_ok);
+    into_free(&st);
+    sp_model_free(r);
+    /* sp_model_read_only_into: the encoder's values to dest as above, no
+     * other tensor read (none holds data), the model marked as one part
+     * and refused for writing */
+    into_init(&st, m);
+    r = sp_model_read_only_into(path, "encoder.", into_dest, into_done, &st);
+    int only_none = 1, only_shapes = 1;
+    for (int i = 0; i < r->ntensors; i++) {
+        only_none &= r->tensors[i].t->data == NULL;
+        only_shapes &= r->tensors[i].t->nbytes == m->tensors[i].t->nbytes;
+    }
+    for (int i = 0; i < st.calls; i++)
+        st.same &= memcmp(st.got[i], sp_model_find(m, st.names[i])->data, st.counts[i] * sizeof(float)) == 0;
+    CHECK("model_read_only_into", st.calls == enc_seen && st.same && st.done_ok && only_none && only_shapes &&
+                                      !strcmp(r->skipped, SP_MODEL_ONLY_PART),
+          "%d of %d encoder tensors given, equal %d, done %d, none held %d, shapes %d, skipped '%s'", st.calls,
+          enc_seen, st.same, st.done_ok, only_none, only_shapes, r->skipped);
+    fatal_msg[0] = 0;
+    if (setjmp(fatal_jmp) == 0) {
+        size_t nn;
+        free(sp_model_pack(r, &nn));
+    }
+    CHECK("model_read_only_into_not_written", strstr(fatal_msg, "cannot be written") != NULL, "got '%s'",
+          fatal_msg);
     into_free(&st);
     sp_model_free(r);
     /* a non-finite value in a tensor read that way is the same error */
