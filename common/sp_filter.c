@@ -1,5 +1,6 @@
 #include "sp_filter.h"
 #include "sp_error.h"
+#include "sp_start.h"
 #include "sp_stream.h"
 #include "sp_writer_async.h"
 
@@ -63,6 +64,7 @@ void sp_filter_run(const sp_filter *f)
                 header_out = 1;
             }
             sp_async_writer_batch(w, &b); /* takes b's entries */
+            sp_heap_advise(); /* a heap past its reserve: huge pages from the next batch on */
         }
         if (!header_out)
             sp_async_writer_header(w, &meta);

@@ -4,6 +4,7 @@
 
 #include "sp_error.h"
 
+#include <limits.h>
 #include <malloc.h>
 #include <omp.h>
 #include <sched.h>
@@ -11,7 +12,74 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+/* ---- How a filter's idle OpenMP threads wait ----------------------------
+ * libgomp reads its settings once, in its initializer, before main: the
+ * environment (OMP_WAIT_POLICY, GOMP_SPINCOUNT) and the CPUs the process
+ * may run on.  Its documented rule (the libgomp manual, GOMP_SPINCOUNT):
+ * with more OpenMP threads than available CPUs and no wait policy given,
+ * an idle thread spins 100 rounds, then sleeps.  That is what a filter
+ * wants (the stages of a pipe leave each other the cores: the tetro
+ * --features pipe on 2 cores 1.04-1.24 s -> 0.64-0.67 s); the environment
+ * variable OMP_WAIT_POLICY=passive gave it before, at the price of a
+ * restart (exec) of every filter: ~3.5 ms of CPU a process, ~20 ms on a
+ * five-stage pipe.  So this preinit function, which runs before any shared
+ * library's initializer, lets the process run on one CPU while libgomp
+ * starts, and the constructor below (run after them) gives the CPUs back,
+ * and the thread count libgomp took from them.  Left alone: a user's
+ * OpenMP settings (wait, spin, binding, dynamic teams), SP_REEXEC (all off,
+ * or sp_main_start_alone's restarted image, which has its GOMP_SPINCOUNT). */
+#if defined(__linux__) && defined(__GLIBC__)
+static cpu_set_t gomp_cpus; /* the process's CPUs, given back after libgomp's start */
+static int gomp_narrowed;
+static int gomp_threads_given; /* OMP_NUM_THREADS set: libgomp took that, not the CPU count */
+
+static int env_has(char **envp, const char *name)
+{
+    const size_t n = strlen(name);
+    for (char **e = envp; e && *e; e++)
+        if (!strncmp(*e, name, n) && (*e)[n] == '=')
+            return 1;
+    return 0;
+}
+
+/* (the C library's getenv is not ready yet: the environment comes as envp) */
+static void narrow_before_gomp(int argc, char **argv, char **envp)
+{
+    (void)argc;
+    (void)argv;
+    static const char *const users[] = {"SP_REEXEC",  "OMP_WAIT_POLICY",   "GOMP_SPINCOUNT", "OMP_PROC_BIND",
+                                        "OMP_PLACES", "GOMP_CPU_AFFINITY", "OMP_DYNAMIC"};
+    for (size_t i = 0; i < sizeof users / sizeof users[0]; i++)
+        if (env_has(envp, users[i]))
+            return;
+    if (sched_getaffinity(0, sizeof gomp_cpus, &gomp_cpus) != 0 || CPU_COUNT(&gomp_cpus) < 2)
+        return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &gomp_cpus)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    gomp_threads_given = env_has(envp, "OMP_NUM_THREADS");
+    gomp_narrowed = sched_setaffinity(0, sizeof one, &one) == 0;
+}
+__attribute__((section(".preinit_array"), used)) static void (*const sp_preinit)(int, char **,
+                                                                                   char **) = narrow_before_gomp;
+
+__attribute__((constructor)) static void widen_after_gomp(void)
+{
+    if (!gomp_narrowed)
+        return;
+    gomp_narrowed = 0;
+    (void)sched_setaffinity(0, sizeof gomp_cpus, &gomp_cpus); /* best effort, as the narrowing */
+    if (!gomp_threads_given)
+        omp_set_num_threads(CPU_COUNT(&gomp_cpus));
+}
+#endif
 
 /* 1 when transparent huge pages are given only to memory that asks for
  * them (the kernel's "madvise" mode): then glibc's heap gets 4 KiB pages
@@ -78,13 +146,16 @@ static void start(char **argv, int alone)
     const char *pre = getenv("LD_PRELOAD");
     if (pre && strstr(pre, "vgpreload"))
         return;
+    /* a filter restarts no more: its idle threads sleep at once by
+     * narrow_before_gomp, its heap asks for huge pages itself (heap_start) */
+    if (!alone)
+        return;
     const char *tun = getenv("GLIBC_TUNABLES");
     int want_huge = !(tun && strstr(tun, "glibc.malloc.hugetlb")) && thp_on_request_only();
-    /* how idle OpenMP threads wait: a filter sleeps at once (passive), a
-     * program that runs alone spins a little first; any setting of the
-     * user's is kept */
-    const char *wait_var = alone ? "GOMP_SPINCOUNT" : "OMP_WAIT_POLICY";
-    const char *wait_val = alone ? SP_ALONE_SPINCOUNT : "passive";
+    /* how idle OpenMP threads wait in a program that runs alone: they spin
+     * a little first; any setting of the user's is kept */
+    const char *wait_var = "GOMP_SPINCOUNT";
+    const char *wait_val = SP_ALONE_SPINCOUNT;
     int want_wait = !getenv("OMP_WAIT_POLICY") && !getenv(wait_var);
     if (!want_huge && !want_wait)
         return;
@@ -134,6 +205,13 @@ static void start(char **argv, int alone)
  * would let the compiler drop the malloc) */
 static void *volatile heap_gap_filler;
 
+/* A filter's heap, advised for huge pages by heap_start (heap_base NULL:
+ * not by us) up to heap_advised.  The reserve is address space: a
+ * process's memory is what it writes, 2 MiB at a time. */
+#define HEAP_RESERVE ((size_t)1 << 30)
+#define HEAP_RESERVE_MIN ((size_t)16 << 20)
+static char *heap_base, *heap_advised;
+
 /* With glibc's huge pages on (above) a 2 MiB page is given only where the
  * heap already spans the whole aligned 2 MiB when it is first written.  The
  * heap starts wherever the kernel put it, 2 MiB long (the C library's first
@@ -150,9 +228,24 @@ static void heap_start(void)
     const char *off = getenv("SP_REEXEC"); /* the user's: all of sp_main_start off */
     if (off && strcmp(off, "done") != 0)
         return;
+    const char *tun = getenv("GLIBC_TUNABLES");
+    const char *pre = getenv("LD_PRELOAD");
+    /* not under valgrind or the sanitizers: their allocators, not glibc's */
+    int own_advice = !(tun && strstr(tun, "glibc.malloc.hugetlb")) && !(pre && strstr(pre, "vgpreload")) &&
+                     thp_on_request_only();
+#if defined(__SANITIZE_ADDRESS__)
+    own_advice = 0;
+#endif
+    if (own_advice) {
+        /* every block from the one heap that is advised (heap_advise):
+         * none mapped apart, no arena of a thread's own */
+        mallopt(M_ARENA_MAX, 1);
+        mallopt(M_TRIM_THRESHOLD, INT_MAX); /* the reserve below stays */
+    }
     mallopt(M_TOP_PAD, (int)HEAP_STEP);
     mallopt(M_MMAP_MAX, 0); /* the block below from the heap */
     char *p = malloc(1), *end = sbrk(0);
+    char *const first = p ? (char *)((uintptr_t)p & ~(uintptr_t)4095) : NULL; /* the heap's first page */
     size_t gap = 0;
     if (p && end != (char *)-1)
         for (gap = (size_t)(-(uintptr_t)p & (HUGE_PAGE - 1)); p + gap <= end;)
@@ -163,12 +256,45 @@ static void heap_start(void)
      * block's chunk ends on the boundary and the next chunk's header is
      * written there, not in the 2 MiB below (when guessed wrong: one page
      * of 2 MiB written early) */
-    if (gap > 32)
-        heap_gap_filler = malloc(gap - 32);
-    mallopt(M_MMAP_MAX, MMAP_MAX_DEFAULT); /* a stream's reader or writer sets 0 (sp_stream.h) */
+    const size_t fill = gap > 32 ? gap - 32 : 0;
+    if (!own_advice) {
+        if (fill)
+            heap_gap_filler = malloc(fill);
+        mallopt(M_MMAP_MAX, MMAP_MAX_DEFAULT); /* a stream's reader or writer sets 0 (sp_stream.h) */
+        return;
+    }
+    /* Our own advice (glibc's, its hugetlb tunable, is read when a process
+     * starts: it would take a restart).  The heap grows once by
+     * HEAP_RESERVE of address space (memory only where written; less where
+     * the system refuses that much) in one block that starts with the gap:
+     * only its first header and the top's, past its end, are written before
+     * the heap is advised whole (a 2 MiB range written before the advice
+     * keeps 4 KiB pages); then the block shrinks to the gap and the reserve
+     * is the top of the heap, kept (M_TRIM_THRESHOLD). */
+    heap_base = first;
+    char *q = NULL;
+    for (size_t r = HEAP_RESERVE; first && !q && r >= HEAP_RESERVE_MIN; r /= 4)
+        q = malloc(fill + r);
+    sp_heap_advise();
+    if (q)
+        heap_gap_filler = realloc(q, fill ? fill : 1); /* shrinks in place */
+    else if (fill)
+        heap_gap_filler = malloc(fill);
+}
+
+void sp_heap_advise(void)
+{
+    if (!heap_base)
+        return;
+    char *end = sbrk(0);
+    if (end == (char *)-1 || end <= heap_advised)
+        return;
+    if (madvise(heap_base, (size_t)(end - heap_base), MADV_HUGEPAGE) == 0)
+        heap_advised = end;
 }
 #else
 static void heap_start(void) {}
+void sp_heap_advise(void) {}
 #endif
 
 void sp_main_start(char **argv)

@@ -1,15 +1,17 @@
 # sp_main_start (common/sp_start.h): a program puts OPENBLAS_NUM_THREADS=1 in
 # its environment (OpenBLAS is opened at the first sgemm, common/sp_blas.h,
-# and runs on one thread) and restarts itself once with
-# OMP_WAIT_POLICY=passive (sp_main_start_alone: GOMP_SPINCOUNT=20000 instead)
-# and, where the kernel gives transparent huge
-# pages only on request, glibc's heap asking for them
-# (GLIBC_TUNABLES=glibc.malloc.hugetlb=1); the user's own settings are kept
-# (wait and heap settings kept: no restart), SP_REEXEC=0 turns it off.  Checked through
-# tests/tools/startenv (the start every program makes, then its environment
-# and how much of 64 MiB, or of the first 1 MiB, of fresh heap landed on
-# huge pages) and on a real
-# program (/proc/PID/environ of a running sp-info: its latest exec).
+# and runs on one thread).  A filter (sp_main_start) restarts no more: its
+# idle OpenMP threads sleep at once because it let libgomp start seeing one
+# CPU (then gets its CPUs and its thread count back), and, where the kernel
+# gives transparent huge pages only on request, it advises its heap for
+# them itself.  A program that runs alone (sp_main_start_alone, sp-train)
+# restarts itself once with GOMP_SPINCOUNT=20000 and glibc's heap asking for
+# huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1).  The user's own
+# settings are kept, SP_REEXEC=0 turns it all off.  Checked through
+# tests/tools/startenv (the start every program makes, then its environment,
+# how its idle threads wait, and how much of 64 MiB, or of the first 1 MiB,
+# of fresh heap landed on huge pages) and on a real program (sp-info
+# running: /proc/PID/environ and its CPUs).
 source "$(dirname "$0")/lib.sh"
 SE=$TOOLS/startenv
 clean="env -u GLIBC_TUNABLES -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u OPENBLAS_NUM_THREADS -u SP_REEXEC"
@@ -23,8 +25,20 @@ tun_expect="GLIBC_TUNABLES=(unset)"
 [ $thp = 1 ] && tun_expect="GLIBC_TUNABLES=glibc.malloc.hugetlb=1"
 
 out=$($clean $SE 64)
-expect_eq "restarted with OMP_WAIT_POLICY=passive, OPENBLAS_NUM_THREADS=1, heap tunable as the THP mode asks; no OpenBLAS yet" \
-    "$tun_expect OMP_WAIT_POLICY=passive GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=1 SP_REEXEC=done blas_loaded=$blas0" "$(grep -v anon_huge <<<"$out" | paste -sd ' ')"
+expect_eq "a filter: no restart, OPENBLAS_NUM_THREADS=1 and nothing else added; no OpenBLAS yet" \
+    "GLIBC_TUNABLES=(unset) OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=1 SP_REEXEC=(unset) blas_loaded=$blas0" "$(grep -v anon_huge <<<"$out" | paste -sd ' ')"
+# how a filter's idle threads wait: every CPU and as many threads after
+# libgomp's start, and 200 short loops with 1 ms pauses cost about their
+# work, not the pauses spun through (libgomp's default, SP_REEXEC=0)
+ncpu=$(nproc)
+idle=$($clean -u OMP_NUM_THREADS $SE --idle)
+spin=$($clean -u OMP_NUM_THREADS SP_REEXEC=0 $SE --idle)
+expect_ok "a filter: its CPUs and threads back after libgomp's start ($(grep cpus= <<<"$idle"), nproc $ncpu)" "grep -qx 'cpus=$ncpu threads=$ncpu' <<<'$idle'"
+if [ "$ncpu" -ge 2 ]; then
+    ms=$(sed -n 's/^idle_cpu_ms=//p' <<<"$idle") sms=$(sed -n 's/^idle_cpu_ms=//p' <<<"$spin")
+    expect_ok "a filter: idle threads sleep ($ms ms of CPU against $sms spinning with SP_REEXEC=0)" "[ -n '$ms' ] && [ -n '$sms' ] && [ \$(( 2 * $ms )) -lt '$sms' ]"
+fi
+expect_eq "a filter: the user's OMP_NUM_THREADS kept" "cpus=$ncpu threads=1" "$($clean OMP_NUM_THREADS=1 $SE --idle | grep cpus=)"
 expect_eq "OpenBLAS opened when asked for, on one thread" "blas_threads=1" "$($clean $SE --blas | grep blas_threads)"
 expect_eq "the user's OPENBLAS_NUM_THREADS=2 kept, sgemm on one thread all the same" "blas_threads=1" "$($clean OPENBLAS_NUM_THREADS=2 $SE --blas | grep blas_threads)"
 # a program that runs alone (sp-train): a short spin instead of passive
@@ -47,16 +61,20 @@ else
 fi
 
 # OMP_PROC_BIND or OMP_PLACES: libgomp binds the first image's thread to one
-# CPU before main; the new image must still find every CPU the first one
-# found (its OMP_PLACES as libgomp prints them: the same, not '{0}')
-places() { $clean "$@" OMP_DISPLAY_ENV=true $BIN/sp-eval </dev/null 2>&1 | sed -n "s/^ *OMP_PLACES = //p" | paste -sd ' '; }
+# CPU before main; the new image of a program that restarts (alone) must
+# still find every CPU the first one found (its OMP_PLACES as libgomp prints
+# them: the same, not '{0}'); a filter, left to libgomp then, has them all
+places() { $clean "$@" OMP_DISPLAY_ENV=true $SE --alone 2>&1 >/dev/null | sed -n "s/^ *OMP_PLACES = //p" | paste -sd ' '; }
 for v in OMP_PROC_BIND=true OMP_PROC_BIND=spread OMP_PLACES=cores; do
     p=$(places $v)
     expect_ok "$v: the restarted image has the first one's places ($p)" "[ \"\$(echo $p | wc -w)\" = 2 ] && [ \"\${p%% *}\" = \"\${p#* }\" ]"
+    f=$($clean $v OMP_DISPLAY_ENV=true $BIN/sp-eval </dev/null 2>&1 | sed -n "s/^ *OMP_PLACES = //p")
+    expect_eq "$v: a filter's places are the restarted image's" "${p%% *}" "$f"
 done
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
     p=$(places taskset -c 1 env OMP_PROC_BIND=true)
     expect_eq "taskset -c 1 with OMP_PROC_BIND=true: CPU 1 in both images" "'{1}' '{1}'" "$p"
+    expect_eq "taskset -c 1: a filter gets CPU 1 back, one thread" "cpus=1 threads=1" "$($clean -u OMP_NUM_THREADS taskset -c 1 $SE --idle | grep cpus=)"
 fi
 
 out=$($clean SP_REEXEC=0 $SE 64)
@@ -70,9 +88,17 @@ fi
 out=$($clean OMP_WAIT_POLICY=active OPENBLAS_NUM_THREADS=2 $SE | paste -sd ' ')
 expect_ok "the user's OMP_WAIT_POLICY and OPENBLAS_NUM_THREADS kept ($out)" "grep -q 'OMP_WAIT_POLICY=active GOMP_SPINCOUNT=(unset) OPENBLAS_NUM_THREADS=2 ' <<<'$out'"
 if [ $thp = 1 ]; then
-    out=$($clean GLIBC_TUNABLES=glibc.malloc.tcache_count=7 $SE | paste -sd ' ')
-    expect_ok "the user's tunables kept, ours appended ($out)" \
+    out=$($clean GLIBC_TUNABLES=glibc.malloc.tcache_count=7 $SE --alone | paste -sd ' ')
+    expect_ok "alone: the user's tunables kept, ours appended ($out)" \
         "grep -q 'GLIBC_TUNABLES=glibc.malloc.tcache_count=7:glibc.malloc.hugetlb=1 ' <<<'$out'"
+    out=$($clean GLIBC_TUNABLES=glibc.malloc.tcache_count=7 $SE 64 | paste -sd ' ')
+    huge=$(sed -n 's/.*anon_huge_kb=//p' <<<"$out")
+    if [ "${SANITIZE:-0}" != 1 ]; then
+        expect_ok "a filter: the user's tunables as given, its heap on huge pages all the same ($out)" \
+            "grep -q 'GLIBC_TUNABLES=glibc.malloc.tcache_count=7 ' <<<'$out' && [ '${huge:-0}' -ge 32768 ]"
+        huge=$($clean GLIBC_TUNABLES=glibc.malloc.hugetlb=0 $SE 64 | sed -n 's/^anon_huge_kb=//p')
+        expect_ok "a filter: the user's glibc.malloc.hugetlb=0 kept: 4 KiB pages ($huge kB on huge ones)" "[ '${huge:-1}' -lt 4096 ]"
+    fi
 fi
 out=$($clean GLIBC_TUNABLES=glibc.malloc.hugetlb=0 OMP_WAIT_POLICY=active $SE | paste -sd ' ')
 expect_eq "the user's wait and heap settings: kept, no restart (OPENBLAS_NUM_THREADS added without one)" \
@@ -89,10 +115,12 @@ exec 3<>"$T/fifo"
 $clean "$BIN/sp-info" <"$T/fifo" >/dev/null 2>&1 3>&- &
 pid=$!
 for _ in $(seq 40); do
-    grep -qz '^SP_REEXEC=done$' "/proc/$pid/environ" 2>/dev/null && break
+    grep -q "^Cpus_allowed_list:" "/proc/$pid/status" 2>/dev/null && [ "$(grep -c . "/proc/$pid/maps" 2>/dev/null)" -gt 0 ] && break
     sleep 0.05
 done
-expect_ok "sp-info restarted itself, same pid" "grep -qz '^SP_REEXEC=done\$' /proc/$pid/environ && grep -qz '^OMP_WAIT_POLICY=passive\$' /proc/$pid/environ && grep -qz '^OPENBLAS_NUM_THREADS=1\$' /proc/$pid/environ"
+sleep 0.2 # past its start
+expect_ok "sp-info did not restart (its environment as given)" "[ -r /proc/$pid/environ ] && ! grep -qz '^SP_REEXEC=' /proc/$pid/environ && ! grep -qz '^OMP_WAIT_POLICY=' /proc/$pid/environ"
+expect_eq "sp-info runs on every CPU (given back after libgomp's start)" "$(sed -n 's/^Cpus_allowed_list:\s*//p' /proc/$$/status)" "$(sed -n 's/^Cpus_allowed_list:\s*//p' /proc/$pid/status)"
 expect_ok "sp-info: no OpenBLAS in the process" "[ -r /proc/$pid/maps ] && ! grep -q openblas /proc/$pid/maps"
 exec 3>&-
 wait "$pid" 2>/dev/null
@@ -100,12 +128,12 @@ if [ "${SANITIZE:-0}" != 1 ] && command -v ldd >/dev/null; then
     expect_ok "no program is linked to libopenblas (opened at the first sgemm)" "! ldd $BIN/sp-predict $BIN/sp-train $BIN/sp-select | grep -q libopenblas"
 fi
 
-# after the restart a filter still reads all of its stdin and writes the
-# same bytes as one that never restarts
-expect_ok "restarted filter: the same bytes" "$clean $BIN/sp-op relu <$ROOT/tests/golden/ops/nn_relu.sp >$T/a.sp && $clean SP_REEXEC=0 $BIN/sp-op relu <$ROOT/tests/golden/ops/nn_relu.sp >$T/b.sp && cmp -s $T/a.sp $T/b.sp"
+# a filter started so writes the same bytes as one started with nothing
+# of sp_main_start's
+expect_ok "a filter: the same bytes as with SP_REEXEC=0" "$clean $BIN/sp-op relu <$ROOT/tests/golden/ops/nn_relu.sp >$T/a.sp && $clean SP_REEXEC=0 $BIN/sp-op relu <$ROOT/tests/golden/ops/nn_relu.sp >$T/b.sp && cmp -s $T/a.sp $T/b.sp"
 need_data tetrominoes-real10 # the rest
 expect_ok "a stream" "$BIN/sp-load $DATA/tetrominoes-real10 --batch 4 >$T/in.sp 2>/dev/null"
-expect_ok "restarted reader of a pipe: the whole stream" "cat $T/in.sp | $clean $BIN/sp-info --summary | grep -q '10 images'"
+expect_ok "a reader of a pipe: the whole stream" "cat $T/in.sp | $clean $BIN/sp-info --summary | grep -q '10 images'"
 
 # The environment switches (common/sp_env.h): a value a switch does not take
 # is a one-line error naming it, not a silent default.  The conv switches

@@ -1,4 +1,4 @@
-/* startenv [--alone | --blas] [MIB]: starts as every program does
+/* startenv [--alone | --blas | --idle] [MIB]: starts as every program does
  * (sp_main_start, or with --alone sp_main_start_alone as sp-train does,
  * then the stream reader's malloc settings), prints what the start left in
  * its environment and whether OpenBLAS is in the process yet (with --blas
@@ -13,15 +13,28 @@
  *   SP_REEXEC=...|(unset)
  *   blas_loaded=0|1
  *   blas_threads=N  (--blas)
- *   anon_huge_kb=N  (MIB) */
+ *   anon_huge_kb=N  (MIB)
+ * and, with --idle, how its OpenMP threads wait: the CPUs it may run on and
+ * the threads a parallel region gets (narrow_before_gomp gives both back
+ * after libgomp's start), then the CPU seconds of 200 short parallel loops,
+ * each followed by a 1 ms pause (a filter waiting for its next batch):
+ * about the loops' work when idle threads sleep, that plus the pauses when
+ * they spin through them
+ *   cpus=N threads=N
+ *   idle_cpu_ms=N */
+#define _GNU_SOURCE
 #include "sp_blas.h"
 #include "sp_error.h"
 #include "sp_start.h"
 #include "sp_stream.h"
 
+#include <omp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 static void show(const char *name)
 {
@@ -44,16 +57,49 @@ static long anon_huge_kb(void)
     return kb;
 }
 
+/* CPU milliseconds (user and system) of the process so far */
+static long cpu_ms(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000L + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000L;
+}
+
+static void idle_test(void)
+{
+    cpu_set_t set;
+    int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : -1, threads = 0;
+#pragma omp parallel
+    {
+#pragma omp single
+        threads = omp_get_num_threads();
+    }
+    printf("cpus=%d threads=%d\n", cpus, threads);
+    volatile double sink = 0;
+    const long t0 = cpu_ms();
+    for (int r = 0; r < 200; r++) {
+        double s = 0;
+#pragma omp parallel for reduction(+ : s)
+        for (int i = 0; i < 20000; i++)
+            s += i * 1e-9;
+        sink += s;
+        const struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    printf("idle_cpu_ms=%ld\n", cpu_ms() - t0);
+}
+
 int main(int argc, char **argv)
 {
     int alone = argc > 1 && !strcmp(argv[1], "--alone"), blas = argc > 1 && !strcmp(argv[1], "--blas");
+    int idle = argc > 1 && !strcmp(argv[1], "--idle");
     if (alone)
         sp_main_start_alone(argv);
     else
         sp_main_start(argv);
-    const int opt = alone || blas;
+    const int opt = alone || blas || idle;
     if (argc - opt > 2)
-        sp_fatal("usage: startenv [--alone | --blas] [MIB]");
+        sp_fatal("usage: startenv [--alone | --blas | --idle] [MIB]");
     long mib = argc - opt == 2 ? atol(argv[1 + opt]) : 0;
     sp_stream_tune_malloc();
     show("GLIBC_TUNABLES");
@@ -64,6 +110,8 @@ int main(int argc, char **argv)
     printf("blas_loaded=%d\n", sp_blas_loaded());
     if (blas)
         printf("blas_threads=%d\n", sp_blas_threads());
+    if (idle)
+        idle_test();
     if (mib > 0) {
         size_t n = (size_t)mib << 20;
         char *p = sp_malloc(n);
