@@ -237,7 +237,7 @@ static void heap_start(void)
     own_advice = 0;
 #endif
     if (own_advice) {
-        /* every block from the one heap that is advised (heap_advise):
+        /* every block from the one heap that is advised (sp_heap_advise):
          * none mapped apart, no arena of a thread's own */
         mallopt(M_ARENA_MAX, 1);
         mallopt(M_TRIM_THRESHOLD, INT_MAX); /* the reserve below stays */
