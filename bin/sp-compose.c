@@ -50,10 +50,10 @@ static void compose_batch(sp_map *b, int64_t idx, void *ctx)
 {
     const composition *cp = ctx;
     sp_cands c;
-    sp_cands_get_any(&c, b, idx, 0);
-    if (cp->fg_reassign && !c.img)
-        sp_fatal("stdin: batch %lld: --fg-reassign needs image (the background's pixels go to the layer "
-                 "nearest it)", (long long)idx);
+    /* the image only for --fg-reassign */
+    sp_cands_get_any(&c, b, idx,
+                     cp->fg_reassign ? "--fg-reassign needs image (the background's pixels go to the layer nearest it)"
+                                     : NULL);
     const int64_t n = c.N;
     /* gathered (sp-select --gather): the candidates are gone, the choice
      * still names the sprite, out of the model's K' */

@@ -139,7 +139,7 @@ static void select_batch(sp_map *b, int64_t idx, void *ctx)
         sp_predict_stage_put(s->pred, b, sp_predict_stage_get_features(s->pred, b, idx, n), n);
     }
     sp_cands c;
-    sp_cands_get(&c, b, idx);
+    sp_cands_get(&c, b, idx, "needs image (each candidate's error is against it)");
     sp_select_dims d = {c.L, c.K, c.M, c.C, c.hw, s->empty != 0, s->penalty, s->pass_count, 0, 0};
     check_limit(s, idx, c.K, c.L, c.M);
     const int64_t n = c.N;

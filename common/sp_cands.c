@@ -17,14 +17,15 @@ static const sp_tensor *need(const sp_map *b, int64_t idx, const char *name, int
     return t;
 }
 
-/* The image (absent allowed when need_image is 0: c->img NULL) and, when
- * present, the occlusion of a batch whose layer tensor (cand_layers or
- * sel_layers) says N, L, C, H, W. */
-static void image_and_occlusion(sp_cands *c, const sp_map *b, int64_t idx, const char *lname, int need_image)
+/* The image (absent allowed when image_use is NULL: c->img NULL; else a
+ * missing one is an error saying image_use) and, when present, the
+ * occlusion of a batch whose layer tensor (cand_layers or sel_layers) says
+ * N, L, C, H, W. */
+static void image_and_occlusion(sp_cands *c, const sp_map *b, int64_t idx, const char *lname, const char *image_use)
 {
     const sp_tensor *ti = sp_map_tensor(b, "image");
-    if (!ti && need_image)
-        sp_fatal("stdin: batch %lld: needs image", (long long)idx);
+    if (!ti && image_use)
+        sp_fatal("stdin: batch %lld: %s", (long long)idx, image_use);
     if (ti) {
         ti = need(b, idx, "image", 4);
         const int64_t *im = ti->shape;
@@ -41,7 +42,7 @@ static void image_and_occlusion(sp_cands *c, const sp_map *b, int64_t idx, const
     c->occ = to ? sp_f32(to) : NULL;
 }
 
-static void gathered(sp_cands *c, const sp_map *b, int64_t idx, int need_image)
+static void gathered(sp_cands *c, const sp_map *b, int64_t idx, const char *image_use)
 {
     const sp_tensor *tl = need(b, idx, SP_SEL_LAYERS, 5);
     const sp_tensor *tm = need(b, idx, SP_SEL_MASKS, 5);
@@ -60,7 +61,7 @@ static void gathered(sp_cands *c, const sp_map *b, int64_t idx, int need_image)
     if (m[0] != s[0] || m[1] != s[1] || m[2] != 1 || m[3] != s[3] || m[4] != s[4])
         sp_fatal("stdin: batch %lld: " SP_SEL_MASKS " must be [%lld,%lld,1,%lld,%lld] like " SP_SEL_LAYERS,
                  (long long)idx, (long long)s[0], (long long)s[1], (long long)s[3], (long long)s[4]);
-    image_and_occlusion(c, b, idx, SP_SEL_LAYERS, need_image);
+    image_and_occlusion(c, b, idx, SP_SEL_LAYERS, image_use);
     c->M = 0;
     c->bkgs = NULL;
     if (sp_map_tensor(b, SP_SEL_BACKGROUND)) {
@@ -76,22 +77,22 @@ static void gathered(sp_cands *c, const sp_map *b, int64_t idx, int need_image)
     c->masks = sp_f32(tm);
 }
 
-static void candidates(sp_cands *c, const sp_map *b, int64_t idx, int need_image);
+static void candidates(sp_cands *c, const sp_map *b, int64_t idx, const char *image_use);
 
-void sp_cands_get_any(sp_cands *c, const sp_map *b, int64_t idx, int need_image)
+void sp_cands_get_any(sp_cands *c, const sp_map *b, int64_t idx, const char *image_use)
 {
     if (!sp_map_tensor(b, "cand_layers") && sp_map_tensor(b, SP_SEL_LAYERS))
-        gathered(c, b, idx, need_image);
+        gathered(c, b, idx, image_use);
     else
-        candidates(c, b, idx, need_image);
+        candidates(c, b, idx, image_use);
 }
 
-void sp_cands_get(sp_cands *c, const sp_map *b, int64_t idx)
+void sp_cands_get(sp_cands *c, const sp_map *b, int64_t idx, const char *image_use)
 {
-    candidates(c, b, idx, 1);
+    candidates(c, b, idx, image_use);
 }
 
-static void candidates(sp_cands *c, const sp_map *b, int64_t idx, int need_image)
+static void candidates(sp_cands *c, const sp_map *b, int64_t idx, const char *image_use)
 {
     const sp_tensor *tl = need(b, idx, "cand_layers", 6);
     const sp_tensor *tm = need(b, idx, "cand_masks", 6);
@@ -113,7 +114,7 @@ static void candidates(sp_cands *c, const sp_map *b, int64_t idx, int need_image
         sp_fatal("stdin: batch %lld: cand_masks must be [%lld,%lld,%lld,1,%lld,%lld] like cand_layers",
                  (long long)idx, (long long)s[0], (long long)s[1], (long long)s[2], (long long)s[4],
                  (long long)s[5]);
-    image_and_occlusion(c, b, idx, "cand_layers", need_image);
+    image_and_occlusion(c, b, idx, "cand_layers", image_use);
     c->M = 0;
     if (tb) {
         const int64_t *bs = tb->shape;

@@ -20,8 +20,10 @@ typedef struct {
 } sp_cands;
 
 /* Fills c from batch b (index idx, for messages); the pointers borrow b's
- * tensors. */
-void sp_cands_get(sp_cands *c, const sp_map *b, int64_t idx);
+ * tensors.  image_use: what a missing image is an error as ("needs image
+ * (...)", after "stdin: batch N: "); NULL: a batch without it is taken too
+ * (c->img NULL). */
+void sp_cands_get(sp_cands *c, const sp_map *b, int64_t idx, const char *image_use);
 
 /* The entries sp-select --gather writes in place of the candidates: only
  * the chosen candidate of each layer and the chosen background,
@@ -34,9 +36,7 @@ void sp_cands_get(sp_cands *c, const sp_map *b, int64_t idx);
 
 /* Like sp_cands_get, but also takes the gathered entries when the batch has
  * no cand_layers: then c->gathered is 1, c->K 1, c->M 1 with a background
- * (0 without), and the candidate/background of every layer is index 0.
- * need_image 0: a batch without the image is taken too (c->img NULL; the
- * composition reads it only to reassign the background, --fg-reassign). */
-void sp_cands_get_any(sp_cands *c, const sp_map *b, int64_t idx, int need_image);
+ * (0 without), and the candidate/background of every layer is index 0. */
+void sp_cands_get_any(sp_cands *c, const sp_map *b, int64_t idx, const char *image_use);
 
 #endif

@@ -76,9 +76,10 @@ static sp_tensor *add_tensor(sp_model *m, const char *name, int is_buffer, int n
     }
     sp_model_tensor *e = &m->tensors[m->ntensors++];
     snprintf(e->name, sizeof e->name, "%s", name);
-    /* a model being read gets the values it reads, and memory for no
-     * others (calloc'd zeros would be written, page by page, for nothing) */
-    e->t = m->reading ? sp_tensor_new_no_data(SP_F32, ndim, shape) : sp_tensor_new(SP_F32, ndim, shape);
+    /* shape only: sp_model_new gives every tensor its zeros, a model
+     * file's reader only the values it reads (calloc'd zeros would be
+     * written, page by page, for nothing) */
+    e->t = sp_tensor_new_no_data(SP_F32, ndim, shape);
     e->is_buffer = is_buffer;
     return e->t;
 }
@@ -169,11 +170,10 @@ static void check_curriculum(const sp_config *c, const char *key, const char *se
                  where, key, v->n, q.n, seq_key);
 }
 
-/* reading: for a model file's reader (add_tensor) */
-static sp_model *model_new(const sp_config *cfg, const char *where, int reading)
+/* The model the config describes, its tensors without data (add_tensor). */
+static sp_model *model_shapes(const sp_config *cfg, const char *where)
 {
     sp_model *m = sp_calloc(1, sizeof *m);
-    m->reading = reading;
     m->cfg = sp_config_copy(cfg);
     const sp_config *c = m->cfg;
     if (strcmp(sp_config_str(c, "model.name"), "dti_sprites") != 0)
@@ -284,7 +284,15 @@ static sp_model *model_new(const sp_config *cfg, const char *where, int reading)
     return m;
 }
 
-sp_model *sp_model_new(const sp_config *cfg, const char *where) { return model_new(cfg, where, 0); }
+sp_model *sp_model_new(const sp_config *cfg, const char *where)
+{
+    sp_model *m = model_shapes(cfg, where);
+    for (int i = 0; i < m->ntensors; i++) {
+        sp_tensor *t = m->tensors[i].t;
+        t->data = sp_calloc(1, t->nbytes ? t->nbytes : 1);
+    }
+    return m;
+}
 
 void sp_model_free(sp_model *m)
 {
@@ -689,7 +697,7 @@ static sp_model *unpack(const char *buf, size_t len, const char *name, const cha
         sp_fatal("%s: %s", name, err);
     char where[512];
     snprintf(where, sizeof where, "%s: config", name);
-    sp_model *m = model_new(c, where, 1);
+    sp_model *m = model_shapes(c, where);
     sp_config_free(c);
     char *seen = sp_calloc((size_t)m->ntensors + 1, 1);
     for (uint32_t i = 0; i < ten->via.map.size; i++) {
@@ -736,7 +744,6 @@ static sp_model *unpack(const char *buf, size_t len, const char *name, const cha
         }
     }
     m->ckpt = ckpt;
-    m->reading = 0;
     if (skip)
         snprintf(m->skipped, sizeof m->skipped, "%s", rest_unread ? SP_MODEL_ONLY_PART : skip);
     msgpack_unpacked_destroy(&u);

@@ -65,7 +65,6 @@ typedef struct {
     sp_model_tensor *tensors;
     sp_map meta;      /* free-form, raw msgpack values */
     char skipped[16]; /* sp_model_read_part's prefix: those values were not read ("" all were) */
-    int reading;      /* while a model file's reader builds it: tensors made without data */
     sp_map ckpt;      /* checkpoint sections "optimizer", "rng", "schedule" as raw
                        * msgpack maps (formats/model.md); empty in a plain model */
 } sp_model;

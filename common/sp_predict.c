@@ -26,7 +26,6 @@ struct sp_predictor {
     int has_occ;
     sp_head_mlp occ;
     int sh, sw; /* sprite transformers' output size */
-    int encoder_only; /* sp_predictor_open_encoder: no sprites, no heads */
 };
 
 /* The curriculum stage of a checkpoint: the epoch its meta records (-1:
@@ -213,14 +212,13 @@ static sp_predictor *open_model(const char *path, sp_model **model, int encoder_
         sp_fatal("internal error: %s: %d of the encoder's tensors read", path, f.filled);
     sp_encoder_infer_packs_done(f.enc);
     sp_predictor *p;
-    if (encoder_only) {
+    if (encoder_only) { /* no sprites, no heads: m holds no values for them */
         p = sp_calloc(1, sizeof *p);
         p->m = m;
     } else {
         p = sp_predictor_new(m, path);
     }
     p->enc = f.enc;
-    p->encoder_only = encoder_only;
     *model = m;
     return p;
 }
@@ -308,10 +306,11 @@ struct sp_predict_betas {
 /* The regressors first, once each: a beta per (layer, sprite) for the
  * sprite transformers, per layer for the layer transformer, per background;
  * NULL for an identity. */
-/* A predictor from sp_predictor_open_encoder runs the encoder alone. */
+/* A predictor from sp_predictor_open_encoder runs the encoder alone (its
+ * model read one part, sp_model_read_only_into). */
 static void need_heads(const sp_predictor *p)
 {
-    if (p->encoder_only)
+    if (!strcmp(p->m->skipped, SP_MODEL_ONLY_PART))
         sp_fatal("internal error: a predictor opened for the encoder alone has no regressors");
 }
 

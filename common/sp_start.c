@@ -128,6 +128,22 @@ static void whole_affinity(void)
     (void)sched_setaffinity(0, sizeof set, &set); /* best effort: the restart goes on either way */
 }
 
+/* 1 under valgrind (its preload library in the environment) */
+static int under_valgrind(void)
+{
+    const char *pre = getenv("LD_PRELOAD");
+    return pre && strstr(pre, "vgpreload") != NULL;
+}
+
+/* 1 when the heap should ask for huge pages and nothing asks yet: the
+ * kernel gives them only on request and the user set no
+ * glibc.malloc.hugetlb of their own (nor did our restart) */
+static int heap_wants_huge(void)
+{
+    const char *tun = getenv("GLIBC_TUNABLES");
+    return !(tun && strstr(tun, "glibc.malloc.hugetlb")) && thp_on_request_only();
+}
+
 static void start(char **argv, int alone)
 {
     sp_set_prog(argv[0]);
@@ -143,15 +159,14 @@ static void start(char **argv, int alone)
     if (!getenv("OPENBLAS_NUM_THREADS"))
         setenv("OPENBLAS_NUM_THREADS", "1", 1);
     /* under valgrind the new image would run without it */
-    const char *pre = getenv("LD_PRELOAD");
-    if (pre && strstr(pre, "vgpreload"))
+    if (under_valgrind())
         return;
     /* a filter restarts no more: its idle threads sleep at once by
      * narrow_before_gomp, its heap asks for huge pages itself (heap_start) */
     if (!alone)
         return;
     const char *tun = getenv("GLIBC_TUNABLES");
-    int want_huge = !(tun && strstr(tun, "glibc.malloc.hugetlb")) && thp_on_request_only();
+    int want_huge = heap_wants_huge();
     /* how idle OpenMP threads wait in a program that runs alone: they spin
      * a little first; any setting of the user's is kept */
     const char *wait_var = "GOMP_SPINCOUNT";
@@ -228,11 +243,8 @@ static void heap_start(void)
     const char *off = getenv("SP_REEXEC"); /* the user's: all of sp_main_start off */
     if (off && strcmp(off, "done") != 0)
         return;
-    const char *tun = getenv("GLIBC_TUNABLES");
-    const char *pre = getenv("LD_PRELOAD");
     /* not under valgrind or the sanitizers: their allocators, not glibc's */
-    int own_advice = !(tun && strstr(tun, "glibc.malloc.hugetlb")) && !(pre && strstr(pre, "vgpreload")) &&
-                     thp_on_request_only();
+    int own_advice = heap_wants_huge() && !under_valgrind();
 #if defined(__SANITIZE_ADDRESS__)
     own_advice = 0;
 #endif
