@@ -519,6 +519,21 @@ int sp_dataset_load(const sp_dataset *d, int64_t i, const sp_load_opts *o, int o
     return 0;
 }
 
+/* Ids travel as u8 when every one in the batch fits (a quarter of the bytes
+ * through each pipe on their way to sp-eval; the stream contract allows u8
+ * or i32); a batch with an id above 255 keeps i32. Takes t. */
+static sp_tensor *narrow_ids(sp_tensor *t)
+{
+    const int32_t *v = sp_i32(t);
+    const size_t n = sp_tensor_numel(t);
+    for (size_t i = 0; i < n; i++)
+        if ((uint32_t)v[i] > 255)
+            return t;
+    sp_tensor *u = sp_tensor_convert(t, SP_U8);
+    sp_tensor_free(t);
+    return u;
+}
+
 /* Loads the n items of order[] into one batch map. Items load in parallel;
  * the first failure (in item order) is reported after the loop, so the
  * message does not depend on thread timing. */
@@ -552,9 +567,9 @@ void sp_dataset_load_batch(sp_map *b, const sp_dataset *d, const int64_t *order,
     sp_map_put_tensor(b, "image", img);
     sp_map_put_tensor(b, "index", idx);
     if (mask)
-        sp_map_put_tensor(b, "mask", mask);
+        sp_map_put_tensor(b, "mask", narrow_ids(mask));
     if (sem)
-        sp_map_put_tensor(b, "sem_mask", sem);
+        sp_map_put_tensor(b, "sem_mask", narrow_ids(sem));
     if (lab)
         sp_map_put_tensor(b, "label", lab);
 }

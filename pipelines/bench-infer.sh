@@ -25,7 +25,8 @@
 # the long run and the marginal one, per extra image.
 # Environment: REPS (3), REF_SECONDS (5: bench.py --min-seconds), THREADS
 # (nproc), SP_BENCH_IMAGES_SCALE (1: multiplies the image counts), LONG (4;
-# 0: no long runs).
+# 0: no long runs), PAIRS (8: back-to-back pipe and chain runs on the long
+# stream for the paired overhead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=pipelines/lib.sh
@@ -40,6 +41,7 @@ REF_SECONDS=${REF_SECONDS:-5}
 THREADS=${THREADS:-$(nproc)}
 SCALE=${SP_BENCH_IMAGES_SCALE:-1}
 LONG=${LONG:-4}
+PAIRS=${PAIRS:-8}
 CHAIN=$OBJ/tests/tools/inferchain
 B=build/bench/infer
 # recorded streams are large (600 MB for 512 tetro images): RAM if possible
@@ -92,6 +94,29 @@ best_each() {
         done
     done
     echo "${b[@]}"
+}
+# paired A B: PAIRS runs of A and of B back to back, the order and the wait
+# policy alternating (each first half the time, each policy half the time:
+# what a run leaves behind, freed memory or a phase of this machine's speed,
+# falls on both alike: in two of three trials here, six rounds each, horse's
+# pipe ran 5% slower right after the chain than right after itself, and the
+# fastest-of figures time the pipe right after a chain); prints the median
+# of A's time over B's and the lower and upper quartiles
+paired() {
+    local i s ta tb p c cmd
+    for ((i = 0; i < PAIRS; i++)); do
+        p=passive
+        ((i % 4 >= 2)) && p=
+        for c in $( ((i % 2)) && echo b a || echo a b); do
+            s=$EPOCHREALTIME
+            if [ "$c" = a ]; then cmd=$1; else cmd=$2; fi
+            if [ -n "$p" ]; then OMP_WAIT_POLICY=$p bash -c "$cmd" >/dev/null; else bash -c "$cmd" >/dev/null; fi
+            if [ "$c" = a ]; then ta=$(calc "$EPOCHREALTIME - $s"); else tb=$(calc "$EPOCHREALTIME - $s"); fi
+        done
+        calc "$ta / $tb"
+    done | sort -g | awk '{r[NR] = $1} END {
+        n = NR
+        printf "%.4f %.4f %.4f\n", (r[int((n + 1) / 2)] + r[int(n / 2) + 1]) / 2, r[int((n + 3) / 4)], r[n + 1 - int((n + 3) / 4)] }'
 }
 # best CMD: best_each of one command
 best() { best_each "$1"; }
@@ -265,12 +290,16 @@ for cfg in $CONFIGS; do
         # the chain's steady rate: the extra images over the extra time (its
         # start, model read and first touches cancel, as the reference's
         # figure leaves out its start-up and warm-up steps)
+        chainl="$CHAIN --model $model $loadl $src 2>/dev/null"
+        [ "$(calc "($t_cfl < $t_cul) ? 1 : 0")" = 1 ] && chainl="$CHAIN --features --model $model $loadl $src 2>/dev/null"
+        read -r pm pq1 pq3 < <(paired "$(feat_pipe "$loadl")" "$chainl")
         ips_steady=$(calc "($nl - $n) / ($t_chainl - $t_chain)")
         r_steady=-
         [ "$ref" != - ] && r_steady=$(printf '%.2fx' "$(calc "$ips_steady / $ref")")
-        printf '| %s | %d: %.2f s / %.2f s, %.0f%% | %d: %.2f s / %.2f s, %.0f%% | %.0f%% | %.0f | %s |\n' "$cfg" "$n" \
+        printf '| %s | %d: %.2f s / %.2f s, %.0f%% | %d: %.2f s / %.2f s, %.0f%% | %.0f%% | %.1f%% (%.1f-%.1f%%) | %.0f | %s |\n' "$cfg" "$n" \
             "$t_feat" "$t_chain" "$over_feat" "$nl" "$t_featl" "$t_chainl" "$(calc "100 * ($t_featl / $t_chainl - 1)")" \
-            "$(calc "100 * (($t_featl - $t_feat) / ($t_chainl - $t_chain) - 1)")" "$ips_steady" "$r_steady" >>"$steady"
+            "$(calc "100 * (($t_featl - $t_feat) / ($t_chainl - $t_chain) - 1)")" "$(calc "100 * ($pm - 1)")" \
+            "$(calc "100 * ($pq1 - 1)")" "$(calc "100 * ($pq3 - 1)")" "$ips_steady" "$r_steady" >>"$steady"
     fi
     echo "$cfg $model $ref $ips_chain" >>"$roof"
     [ "$same" = yes ] || echo "bench-infer: $cfg: pipe and chain metrics differ: $same"
@@ -304,10 +333,10 @@ echo "|---|---|---|---|---|---|---|---|---|---|"
 cat "$memory"
 if [ -s "$steady" ]; then
     echo
-    echo "Short and long streams, sp-load | sp-predict --features | sp-select --model M --gather | sp-compose | sp-eval against the chain (images: pipe s / chain s, overhead); marginal: the overhead of the extra images alone (the fixed costs of the pipe's processes cancel); chain steady: the chain's images/s on the extra images alone (its start-up cancels, as the reference's figure leaves out its own start-up and warm-up; the chain still loads and decodes the images and scores them, which the reference's step does not), and that over the reference's"
+    echo "Short and long streams, sp-load | sp-predict --features | sp-select --model M --gather | sp-compose | sp-eval against the chain (images: pipe s / chain s, overhead); marginal: the overhead of the extra images alone (the fixed costs of the pipe's processes cancel); long, paired: the median (and quartiles) over $PAIRS pairs of the long pipe's time over the chain's, each pair run back to back, which runs first and the wait policy alternating; chain steady: the chain's images/s on the extra images alone (its start-up cancels, as the reference's figure leaves out its own start-up and warm-up; the chain still loads and decodes the images and scores them, which the reference's step does not), and that over the reference's"
     echo
-    echo "| config | short | long | marginal overhead | chain steady images/s | chain steady / ref |"
-    echo "|---|---|---|---|---|---|"
+    echo "| config | short | long | marginal overhead | long, paired | chain steady images/s | chain steady / ref |"
+    echo "|---|---|---|---|---|---|---|"
     cat "$steady"
 fi
 if [ -s "$roof" ]; then

@@ -17,7 +17,7 @@ cp "$G/bil_32x32_28x28_in.png" "$T/cls/b/z.png"
 cp "$G/rgb.png" "$G/grey8.png" "$T/plain/"
 
 expect_ok "DTI layout: image, index, mask" \
-    "$L $T/dti --batch 3 | $INFO | grep -q 'mask         i32 \[3,17,23\]'"
+    "$L $T/dti --batch 3 | $INFO | grep -q 'mask         u8 \[3,17,23\]'"
 expect_eq "DTI layout: index = position" "0 1 2 3" "$($L $T/dti --batch 8 | $INFO --dump index)"
 expect_eq "class folders: sorted class names give labels" "0 1 1" "$($L $T/cls --size 28x28 | $INFO --dump label)"
 expect_ok "class folders: class names in meta" "$L $T/cls --size 28 | $INFO | grep -q 'class_names  \[\"a\", \"b\"\]'"
@@ -38,7 +38,14 @@ expect_eq "shuffle reproducible from --seed" "$a" "$b"
 expect_eq "every epoch holds every item once" "0 1 2 3" "$(echo "$a" | sed -n 2p | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')"
 
 # --- resizing matches PIL (golden PNGs): image bilinear, mask nearest
-expect_ok "--size resizes images and masks" "$L $T/dti --size 10x31 | $INFO | grep -q 'mask         i32 \[4,10,31\]'"
+expect_ok "--size resizes images and masks" "$L $T/dti --size 10x31 | $INFO | grep -q 'mask         u8 \[4,10,31\]'"
+# ids travel as u8 while they fit; a 16-bit mask with ids above 255 stays
+# i32, every id as the PNG holds it (golden values from the PNG's own bytes)
+mkdir -p "$T/d16/images" "$T/d16/masks"
+cp "$G/grey16.png" "$T/d16/images/0.png"
+cp "$G/grey16.png" "$T/d16/masks/0.png"
+expect_ok "ids above 255: mask stays i32" "$L $T/d16 | $INFO | grep -q 'mask         i32 \[1,4,3\]'"
+expect_eq "ids above 255: every id kept" "$(od -An -tu2 -v "$G/grey16.u16" | xargs)" "$($L $T/d16 | $INFO --dump mask | xargs)"
 
 # --- splits on the real data: the reference's indices
 if [ -d "$DATA/gtsrb8" ]; then

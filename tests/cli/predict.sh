@@ -14,7 +14,7 @@ expect_ok "stream is complete" "$BIN/sp-info <$T/p.sp >$T/info.txt"
 expect_eq "cand_layers [N,L,K,C,H,W]" 3 "$(grep -c 'cand_layers  *f32 \[[42],3,19,3,35,35\]' $T/info.txt)"
 expect_eq "cand_masks [N,L,K,1,H,W]" 3 "$(grep -c 'cand_masks  *f32 \[[42],3,19,1,35,35\]' $T/info.txt)"
 expect_eq "no backgrounds, no occlusion for tetro" 0 "$(grep -cE '^ +(backgrounds|occlusion) ' $T/info.txt)"
-expect_eq "ground truth passes through" 3 "$(grep -c '^ *mask  *i32 ' $T/info.txt)"
+expect_eq "ground truth passes through" 3 "$(grep -c '^ *mask  *u8 ' $T/info.txt)"
 expect_ok "producer and model in the meta" "grep -q 'producer *\"sp-predict\"' $T/info.txt && grep -q 'meta model .*m.spm' $T/info.txt"
 # the golden model has an empty sprite, a background and an occlusion predictor
 expect_ok "golden model: every entry" "$P --model $G/tetro-layer.spm <$G/tetro-layer.sp | $BIN/sp-info >$T/g.txt"

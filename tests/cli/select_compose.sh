@@ -20,7 +20,7 @@ expect_eq "layer_images, layer_masks" 6 "$(grep -cE '^ *layer_(images  *f32 \[[4
 expect_eq "pred_mask, pred_sem i32 [N,H,W]" 6 "$(grep -cE '^ *pred_(mask|sem)  *i32 \[[42],35,35\]' $T/info.txt)"
 expect_eq "no bkg_choice without backgrounds" 0 "$(grep -c bkg_choice $T/info.txt)"
 expect_eq "no pred_label for 3 layers" 0 "$(grep -c pred_label $T/info.txt)"
-expect_ok "ground truth passes through" "grep -q '^ *mask  *i32 ' $T/info.txt"
+expect_ok "ground truth passes through" "grep -q '^ *mask  *u8 ' $T/info.txt"
 expect_ok "--fg-reassign" "$S <$T/p.sp | $C --fg-reassign | $BIN/sp-eval | grep -q ari_fg"
 
 # --exhaustive is the exact minimum: never a larger error than the greedy
