@@ -17,11 +17,11 @@ static const char *usage = "sp-load [options] DIR\n       sp-load [options] --id
 static const char *description =
     "Streams a dataset as batches on stdout: entries image f32 [N,C,H,W] in [0,1],\n"
     "index i64 [N] (position in the dataset), and when the set has them mask,\n"
-    "sem_mask i32 [N,H,W] and label i32 [N].  DIR is a DTI-Sprites folder\n"
-    "(images/, masks/, sem_masks/), class folders (DIR/<class>/*.png, labels in\n"
-    "sorted order) or a plain folder of PNGs; --idx reads IDX files (gzip or not).\n"
-    "Splits follow the reference's dataset classes (--split-rule, see\n"
-    "formats/dataset.md).";
+    "sem_mask [N,H,W] (u8 when a batch's ids fit, else i32) and label i32 [N].\n"
+    "DIR is a DTI-Sprites folder (images/, masks/, sem_masks/), class folders\n"
+    "(DIR/<class>/*.png, labels in sorted order) or a plain folder of PNGs; --idx\n"
+    "reads IDX files (gzip or not).  Splits follow the reference's dataset\n"
+    "classes (--split-rule, see formats/dataset.md).";
 
 typedef struct {
     int batch, epochs, shuffle, channels, drop_last, threads;

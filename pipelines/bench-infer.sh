@@ -296,7 +296,7 @@ for cfg in $CONFIGS; do
         ips_steady=$(calc "($nl - $n) / ($t_chainl - $t_chain)")
         r_steady=-
         [ "$ref" != - ] && r_steady=$(printf '%.2fx' "$(calc "$ips_steady / $ref")")
-        printf '| %s | %d: %.2f s / %.2f s, %.0f%% | %d: %.2f s / %.2f s, %.0f%% | %.0f%% | %.1f%% (%.1f-%.1f%%) | %.0f | %s |\n' "$cfg" "$n" \
+        printf '| %s | %d: %.2f s / %.2f s, %.0f%% | %d: %.2f s / %.2f s, %.0f%% | %.0f%% | %.1f%% (%.1f to %.1f%%) | %.0f | %s |\n' "$cfg" "$n" \
             "$t_feat" "$t_chain" "$over_feat" "$nl" "$t_featl" "$t_chainl" "$(calc "100 * ($t_featl / $t_chainl - 1)")" \
             "$(calc "100 * (($t_featl - $t_feat) / ($t_chainl - $t_chain) - 1)")" "$(calc "100 * ($pm - 1)")" \
             "$(calc "100 * ($pq1 - 1)")" "$(calc "100 * ($pq3 - 1)")" "$ips_steady" "$r_steady" >>"$steady"
