@@ -77,17 +77,23 @@ calc() { awk "BEGIN {print $*}"; }
 # so that a drift of this machine's speed (±10-25% within
 # minutes here) does not favour whichever was measured in a fast phase;
 # prints their fastest wall times in order
+# timed POLICY CMD: the wall seconds of bash -c CMD with OMP_WAIT_POLICY=POLICY
+# (empty: the variable unset); CMD's failure is timed's (and, through set -e,
+# the bench's)
+timed() {
+    local s=$EPOCHREALTIME
+    if [ -n "$1" ]; then OMP_WAIT_POLICY=$1 bash -c "$2" >/dev/null || return; else bash -c "$2" >/dev/null || return; fi
+    calc "$EPOCHREALTIME - $s"
+}
 best_each() {
     local -a b=()
-    local i s t p c
+    local i t p c
     for ((i = 0; i < $#; i++)); do b[i]=1e30; done
     for _ in $(seq "$REPS"); do
         for p in passive ""; do
             i=0
             for c in "$@"; do
-                s=$EPOCHREALTIME
-                if [ -n "$p" ]; then OMP_WAIT_POLICY=$p bash -c "$c" >/dev/null; else bash -c "$c" >/dev/null; fi
-                t=$(calc "$EPOCHREALTIME - $s")
+                t=$(timed "$p" "$c")
                 b[i]=$(calc "(${t} < ${b[i]}) ? $t : ${b[i]}")
                 i=$((i + 1))
             done
@@ -103,16 +109,15 @@ best_each() {
 # fastest-of figures time the pipe right after a chain); prints the median
 # of A's time over B's and the lower and upper quartiles
 paired() {
-    local i s ta tb p c cmd
+    local i ta tb p
     for ((i = 0; i < PAIRS; i++)); do
         p=passive
         ((i % 4 >= 2)) && p=
-        for c in $( ((i % 2)) && echo b a || echo a b); do
-            s=$EPOCHREALTIME
-            if [ "$c" = a ]; then cmd=$1; else cmd=$2; fi
-            if [ -n "$p" ]; then OMP_WAIT_POLICY=$p bash -c "$cmd" >/dev/null; else bash -c "$cmd" >/dev/null; fi
-            if [ "$c" = a ]; then ta=$(calc "$EPOCHREALTIME - $s"); else tb=$(calc "$EPOCHREALTIME - $s"); fi
-        done
+        if ((i % 2)); then
+            tb=$(timed "$p" "$2") ta=$(timed "$p" "$1")
+        else
+            ta=$(timed "$p" "$1") tb=$(timed "$p" "$2")
+        fi
         calc "$ta / $tb"
     done | sort -g | awk '{r[NR] = $1} END {
         n = NR
@@ -286,13 +291,14 @@ for cfg in $CONFIGS; do
         loadl="$load0 --batch $bs --limit $nl"
         read -r t_featl t_cul t_cfl < <(best_each "$(feat_pipe "$loadl")" "$CHAIN --model $model $loadl $src 2>/dev/null" \
             "$CHAIN --features --model $model $loadl $src 2>/dev/null")
-        t_chainl=$(calc "($t_cfl < $t_cul) ? $t_cfl : $t_cul")
+        chainl="$CHAIN --model $model $loadl $src 2>/dev/null" t_chainl=$t_cul
+        if [ "$(calc "($t_cfl < $t_cul) ? 1 : 0")" = 1 ]; then
+            chainl="$CHAIN --features --model $model $loadl $src 2>/dev/null" t_chainl=$t_cfl
+        fi
+        read -r pm pq1 pq3 < <(paired "$(feat_pipe "$loadl")" "$chainl")
         # the chain's steady rate: the extra images over the extra time (its
         # start, model read and first touches cancel, as the reference's
         # figure leaves out its start-up and warm-up steps)
-        chainl="$CHAIN --model $model $loadl $src 2>/dev/null"
-        [ "$(calc "($t_cfl < $t_cul) ? 1 : 0")" = 1 ] && chainl="$CHAIN --features --model $model $loadl $src 2>/dev/null"
-        read -r pm pq1 pq3 < <(paired "$(feat_pipe "$loadl")" "$chainl")
         ips_steady=$(calc "($nl - $n) / ($t_chainl - $t_chain)")
         r_steady=-
         [ "$ref" != - ] && r_steady=$(printf '%.2fx' "$(calc "$ips_steady / $ref")")
