@@ -1,5 +1,5 @@
 /* Loops that open their own OpenMP region only where one pays.  Inside
- * another region (sp-select makes its candidates a group of images per
+ * another region (sp-select makes its candidates a few images per
  * thread and calls the ops from there) a nested region is one thread
  * strong and still costs libgomp a team: 2.4 us a call measured here,
  * whether nested or under a false if clause, against 0.01 us for a plain

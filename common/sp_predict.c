@@ -346,7 +346,7 @@ void sp_predict_betas_free(sp_predict_betas *b)
     free(b);
 }
 
-/* Images per task of cands_run for cn images of nh heads: CHUNK, or fewer
+/* Images per task of sp_predict_cands for cn images of nh heads: CHUNK, or fewer
  * where that leaves under MIN_TASKS tasks.  Horse (one sprite, one
  * background) in sp-select --model's groups of 8 images was two tasks of
  * 8, one thread's: its candidates ran on one core.  From the images and
@@ -359,93 +359,133 @@ static int chunk_images(int cn, int nh)
     return c < 1 ? 1 : c > CHUNK ? CHUNK : (int)c;
 }
 
-/* sp_predict_cands and sp_predict_cands_by_head: the layers and masks into
- * layers, masks (packed) or, when out is not NULL, the heads' outputs in
- * place in out [L,K',cn,C+1,H,W]; the backgrounds into bkgs [cn,M,C,H,W]
- * (M > 0 and bkgs not NULL). */
-static void cands_run(sp_predictor *p, const sp_predict_betas *be, int i0, int cn, float *layers, float *masks,
-                      float *bkgs, float *out)
+/* One thread's temporaries for candidate tasks of up to cap images, each
+ * made at its first task of a kind and kept for the next ones. */
+struct sp_predict_scratch {
+    int cap;
+    float *in, *ts, *lo, *bin, *bo;
+};
+
+sp_predict_scratch *sp_predict_scratch_new(int cap)
+{
+    sp_predict_scratch *t = sp_calloc(1, sizeof *t);
+    t->cap = cap < 1 ? 1 : cap;
+    return t;
+}
+
+void sp_predict_scratch_free(sp_predict_scratch *t)
+{
+    if (!t)
+        return;
+    free(t->bo);
+    free(t->bin);
+    free(t->lo);
+    free(t->ts);
+    free(t->in);
+    free(t);
+}
+
+/* Background b of images [a, a + tn) into bk: image i's at bk + (i M + b) C H W. */
+static void bkg_task(sp_predictor *p, const sp_predict_betas *be, int b, int a, int tn, float *bk,
+                     sp_predict_scratch *t)
+{
+    const sp_model *m = p->m;
+    const int C = m->C, M = m->M;
+    const size_t bc = (size_t)C * m->H * m->W;
+    if (!t->bin) {
+        t->bin = sp_malloc(sizeof(float) * (size_t)t->cap * bc);
+        t->bo = sp_malloc(sizeof(float) * (size_t)t->cap * bc);
+    }
+    for (int i = 0; i < tn; i++)
+        memcpy(t->bin + (size_t)i * bc, p->bkgs + (size_t)b * bc, sizeof(float) * bc);
+    const float *bb = be->bs[m->L * m->K + m->L + b];
+    const float *res = tsf_chunk(t->bo, &p->bkg_tsf, beta_rows(bb, a, p->bkg_tsf.P), t->bin, tn, C, m->H, m->W);
+    for (int i = 0; i < tn; i++)
+        memcpy(bk + ((size_t)i * M + b) * bc, res + (size_t)i * bc, sizeof(float) * bc);
+}
+
+/* Head lk = (layer l, sprite k) of images [a, a + tn): into dst [tn, C+1, H, W]
+ * (colours then mask, as the transformers write them), or when dst is NULL
+ * packed into layers / masks, image i's candidate at (i L + l) K + k. */
+static void head_task(sp_predictor *p, const sp_predict_betas *be, int lk, int a, int tn, float *dst, float *layers,
+                      float *masks, sp_predict_scratch *t)
+{
+    const sp_model *m = p->m;
+    const int C = m->C, K = m->K, L = m->L, l = lk / K, k = lk % K;
+    const size_t hw = (size_t)m->h * m->w, HW = (size_t)m->H * m->W, shw = (size_t)p->sh * p->sw;
+    const size_t sc = (size_t)(C + 1) * hw, tc = (size_t)(C + 1) * shw, lc = (size_t)(C + 1) * HW;
+    if (!t->in) {
+        t->in = sp_malloc(sizeof(float) * (size_t)t->cap * sc);
+        t->ts = sp_malloc(sizeof(float) * (size_t)t->cap * tc);
+    }
+    if (m->has_layer_tsf && !dst && !t->lo)
+        t->lo = sp_malloc(sizeof(float) * (size_t)t->cap * lc);
+    for (int i = 0; i < tn; i++) /* the sprite, once per image (the transformers take a batch) */
+        memcpy(t->in + (size_t)i * sc, p->sprites + (size_t)k * sc, sizeof(float) * sc);
+    float **bs = be->bs, **bl = bs + L * K;
+    /* the last transformer writes straight into dst when there is one */
+    const float *t1 = tsf_chunk(m->has_layer_tsf || !dst ? t->ts : dst, &p->sprite_tsf[l],
+                                beta_rows(bs[lk], a, p->sprite_tsf[l].P), t->in, tn, C + 1, m->h, m->w);
+    const float *res = t1;
+    if (m->has_layer_tsf)
+        res = tsf_chunk(dst ? dst : t->lo, &p->layer_tsf, beta_rows(bl[l], a, p->layer_tsf.P), t1, tn, C + 1, p->sh,
+                        p->sw);
+    if (dst) {
+        if (res != dst) /* identities all the way */
+            memcpy(dst, res, sizeof(float) * tn * lc);
+        return;
+    }
+    for (int i = 0; i < tn; i++) {
+        size_t o = ((size_t)i * L + l) * K + k;
+        memcpy(layers + o * C * HW, res + (size_t)i * lc, sizeof(float) * C * HW);
+        memcpy(masks + o * HW, res + (size_t)i * lc + (size_t)C * HW, sizeof(float) * HW);
+    }
+}
+
+void sp_predict_cands(sp_predictor *p, const sp_predict_betas *be, int i0, int cn, float *layers, float *masks,
+                      float *bkgs)
 {
     const sp_model *m = p->m;
     const int C = m->C, K = m->K, L = m->L, M = m->M;
-    const size_t hw = (size_t)m->h * m->w, HW = (size_t)m->H * m->W, shw = (size_t)p->sh * p->sw;
+    const size_t HW = (size_t)m->H * m->W;
     if (cn <= 0)
         return;
-    float **bs = be->bs, **bl = bs + L * K, **bb = bl + L;
-
     /* (layer, sprite, chunk of images) tasks, then (background, chunk)
      * ones, in one loop, each writing its own slices of the outputs: the
      * result does not depend on the schedule, and the warps are per image,
      * so chunks (and ranges) give the whole batch's bits. */
     const int nb = M > 0 && bkgs ? M : 0, ch = chunk_images(cn, L * K + nb);
     const int nch = (cn + ch - 1) / ch, nsprite = L * K * nch;
-    const size_t sc = (size_t)(C + 1) * hw, tc = (size_t)(C + 1) * shw, lc = (size_t)(C + 1) * HW;
-    const size_t bc = (size_t)C * HW;
 #pragma omp parallel
     {
-        /* each thread's temporaries, made at its first task of a kind */
-        float *in = NULL, *ts = NULL, *lo = NULL, *bin = NULL, *bo = NULL;
+        sp_predict_scratch *t = sp_predict_scratch_new(ch);
 #pragma omp for schedule(dynamic, 1)
         for (int task = 0; task < nsprite + nb * nch; task++) {
-            if (task >= nsprite) { /* a background's chunk */
-                const int bt = task - nsprite, b = bt / nch, j0 = bt % nch * ch, tn = cn - j0 < ch ? cn - j0 : ch;
-                if (!bin) {
-                    bin = sp_malloc(sizeof(float) * (size_t)ch * bc);
-                    bo = sp_malloc(sizeof(float) * (size_t)ch * bc);
-                }
-                for (int i = 0; i < tn; i++)
-                    memcpy(bin + (size_t)i * bc, p->bkgs + (size_t)b * bc, sizeof(float) * bc);
-                const float *res = tsf_chunk(bo, &p->bkg_tsf, beta_rows(bb[b], i0 + j0, p->bkg_tsf.P), bin, tn, C,
-                                             m->H, m->W);
-                for (int i = 0; i < tn; i++)
-                    memcpy(bkgs + ((size_t)(j0 + i) * M + b) * bc, res + (size_t)i * bc, sizeof(float) * bc);
-                continue;
-            }
-            const int lk = task / nch, l = lk / K, k = lk % K, j0 = task % nch * ch, a = i0 + j0;
+            const int r = task < nsprite ? task : task - nsprite, j0 = r % nch * ch;
             const int tn = cn - j0 < ch ? cn - j0 : ch;
-            if (!in) {
-                in = sp_malloc(sizeof(float) * (size_t)ch * sc);
-                ts = sp_malloc(sizeof(float) * (size_t)ch * tc);
-                lo = m->has_layer_tsf && !out ? sp_malloc(sizeof(float) * (size_t)ch * lc) : NULL;
-            }
-            for (int i = 0; i < tn; i++) /* the sprite, once per image (the transformers take a batch) */
-                memcpy(in + (size_t)i * sc, p->sprites + (size_t)k * sc, sizeof(float) * sc);
-            /* the last transformer writes straight into out when there is one */
-            float *dst = out ? out + ((size_t)lk * cn + j0) * lc : NULL;
-            const float *t1 = tsf_chunk(m->has_layer_tsf || !dst ? ts : dst, &p->sprite_tsf[l],
-                                        beta_rows(bs[lk], a, p->sprite_tsf[l].P), in, tn, C + 1, m->h, m->w);
-            const float *res = t1;
-            if (m->has_layer_tsf)
-                res = tsf_chunk(dst ? dst : lo, &p->layer_tsf, beta_rows(bl[l], a, p->layer_tsf.P), t1, tn, C + 1,
-                                p->sh, p->sw);
-            if (dst) {
-                if (res != dst) /* identities all the way */
-                    memcpy(dst, res, sizeof(float) * tn * lc);
-                continue;
-            }
-            for (int i = 0; i < tn; i++) {
-                size_t o = ((size_t)(j0 + i) * L + l) * K + k;
-                memcpy(layers + o * C * HW, res + (size_t)i * lc, sizeof(float) * C * HW);
-                memcpy(masks + o * HW, res + (size_t)i * lc + (size_t)C * HW, sizeof(float) * HW);
-            }
+            if (task >= nsprite) /* a background's chunk */
+                bkg_task(p, be, r / nch, i0 + j0, tn, bkgs + (size_t)j0 * M * C * HW, t);
+            else
+                head_task(p, be, r / nch, i0 + j0, tn, NULL, layers + (size_t)j0 * L * K * C * HW,
+                          masks + (size_t)j0 * L * K * HW, t);
         }
-        free(bo);
-        free(bin);
-        free(lo);
-        free(ts);
-        free(in);
+        sp_predict_scratch_free(t);
     }
 }
 
-void sp_predict_cands(sp_predictor *p, const sp_predict_betas *b, int i0, int cn, float *layers, float *masks,
-                      float *bkgs)
+void sp_predict_cands_chunk(sp_predictor *p, const sp_predict_betas *be, int i0, int cn, float *out,
+                            size_t head_stride, float *bkgs, sp_predict_scratch *t)
 {
-    cands_run(p, b, i0, cn, layers, masks, bkgs, NULL);
-}
-
-void sp_predict_cands_by_head(sp_predictor *p, const sp_predict_betas *b, int i0, int cn, float *out, float *bkgs)
-{
-    cands_run(p, b, i0, cn, NULL, NULL, bkgs, out);
+    const sp_model *m = p->m;
+    if (cn <= 0)
+        return;
+    if (cn > t->cap)
+        sp_fatal("internal error: %d images for a candidates' scratch of %d", cn, t->cap);
+    for (int lk = 0; lk < m->L * m->K; lk++)
+        head_task(p, be, lk, i0, cn, out + (size_t)lk * head_stride, NULL, NULL, t);
+    if (bkgs)
+        for (int b = 0; b < m->M; b++)
+            bkg_task(p, be, b, i0, cn, bkgs, t);
 }
 
 void sp_predict_occlusion(sp_predictor *p, float *occ, const float *feat, int n)

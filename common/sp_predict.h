@@ -86,10 +86,18 @@ sp_predict_betas *sp_predict_betas_new(sp_predictor *p, const float *feat, int n
 void sp_predict_betas_free(sp_predict_betas *b);
 void sp_predict_cands(sp_predictor *p, const sp_predict_betas *b, int i0, int cn, float *layers, float *masks,
                       float *bkgs);
-/* The same candidates, each (layer, sprite) head's images together where
- * the head's transformer writes them, without a copy into the packed form:
- * out [L,K',cn,C+1,H,W] (colours then mask, per image); bkgs as above. */
-void sp_predict_cands_by_head(sp_predictor *p, const sp_predict_betas *b, int i0, int cn, float *out, float *bkgs);
+/* The same candidates of images [i0, i0 + cn) on the calling thread alone
+ * (for a caller that runs its own tasks, one per few images), each
+ * (layer, sprite) head's images together where the head's transformer
+ * writes them, without a copy into the packed form: head h's at
+ * out + h head_stride as [cn, C+1, H, W] (colours then mask, per image);
+ * bkgs [cn, M, C, H, W] (NULL: none).  s: the thread's temporaries, for
+ * up to the cap images it was made for. */
+typedef struct sp_predict_scratch sp_predict_scratch;
+sp_predict_scratch *sp_predict_scratch_new(int cap);
+void sp_predict_scratch_free(sp_predict_scratch *s);
+void sp_predict_cands_chunk(sp_predictor *p, const sp_predict_betas *b, int i0, int cn, float *out,
+                            size_t head_stride, float *bkgs, sp_predict_scratch *s);
 void sp_predict_occlusion(sp_predictor *p, float *occ, const float *feat, int n);
 
 #endif

@@ -1,10 +1,10 @@
 /* Selection straight from the encoder's features, keeping only the chosen
  * candidates: what sp-predict --features | sp-select --model M --gather
  * computes for a batch, without ever holding the batch's candidates
- * ([N,L,K',C,H,W]: 27 MB for 32 Tetrominoes).  The candidates are made a
- * group of images at a time (sp_predict_cands), each image of the group
- * selected (sp_select_greedy or _exhaustive) and its chosen layers copied
- * out while the group is still in cache.  The same library calls on the same
+ * ([N,L,K',C,H,W]: 27 MB for 32 Tetrominoes).  Each thread takes a few
+ * images at a time, makes their candidates (sp_predict_cands_chunk),
+ * selects each (sp_select_greedy or _exhaustive) and copies its chosen
+ * layers out while they are still in cache.  The same library calls on the same
  * values as the unfused stages: byte-identical outputs. */
 #ifndef SP_SELECT_FEATURES_H
 #define SP_SELECT_FEATURES_H
