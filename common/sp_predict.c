@@ -13,7 +13,31 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <omp.h>
 #include <string.h>
+
+/* One thread's temporaries for candidate tasks of up to cap images, each
+ * made at its first task of a kind and kept by the predictor from batch to
+ * batch: a thread's blocks freed at the end of every batch went back to the
+ * system from its own arena in a program that runs alone (the chain,
+ * sp-train) and came back as fresh pages the next batch. */
+typedef struct {
+    int cap;
+    float *in, *ts, *lo, *bin, *bo;
+    void *blk; /* sp_predict_thread_block's */
+    size_t blk_len;
+} cands_tmp;
+
+static void tmp_release(cands_tmp *t)
+{
+    free(t->blk);
+    free(t->bo);
+    free(t->bin);
+    free(t->lo);
+    free(t->ts);
+    free(t->in);
+    *t = (cands_tmp){0};
+}
 
 struct sp_predictor {
     const sp_model *m;
@@ -26,6 +50,8 @@ struct sp_predictor {
     int has_occ;
     sp_head_mlp occ;
     int sh, sw; /* sprite transformers' output size */
+    cands_tmp *scratch; /* [nscratch]: thread t's (sp_predict_threads_ready) */
+    int nscratch;
 };
 
 /* The curriculum stage of a checkpoint: the epoch its meta records (-1:
@@ -236,6 +262,9 @@ void sp_predictor_free(sp_predictor *p)
         sp_tsf_heads_free(&p->sprite_tsf[l]);
     sp_tsf_heads_free(&p->layer_tsf);
     sp_tsf_heads_free(&p->bkg_tsf);
+    for (int t = 0; t < p->nscratch; t++)
+        tmp_release(&p->scratch[t]);
+    free(p->scratch);
     free(p->sprites);
     free(p->bkgs);
     free(p);
@@ -359,35 +388,46 @@ static int chunk_images(int cn, int nh)
     return c < 1 ? 1 : c > CHUNK ? CHUNK : (int)c;
 }
 
-/* One thread's temporaries for candidate tasks of up to cap images, each
- * made at its first task of a kind and kept for the next ones. */
-struct sp_predict_scratch {
-    int cap;
-    float *in, *ts, *lo, *bin, *bo;
-};
-
-sp_predict_scratch *sp_predict_scratch_new(int cap)
+/* Threads [0, threads) get temporaries for tasks of up to cap images.
+ * They are the predictor's: one parallel region at a time uses them. */
+void sp_predict_threads_ready(sp_predictor *p, int threads, int cap)
 {
-    sp_predict_scratch *t = sp_calloc(1, sizeof *t);
-    t->cap = cap < 1 ? 1 : cap;
-    return t;
+    if (omp_in_parallel())
+        sp_fatal("internal error: a predictor's threads readied inside a parallel region");
+    if (cap < 1)
+        cap = 1;
+    if (p->nscratch < threads) {
+        p->scratch = sp_realloc(p->scratch, sizeof *p->scratch * (size_t)threads);
+        for (int t = p->nscratch; t < threads; t++)
+            p->scratch[t] = (cands_tmp){0};
+        p->nscratch = threads;
+    }
+    for (int t = 0; t < threads; t++)
+        if (p->scratch[t].cap < cap) {
+            void *blk = p->scratch[t].blk; /* the caller's block stays */
+            const size_t len = p->scratch[t].blk_len;
+            p->scratch[t].blk = NULL;
+            tmp_release(&p->scratch[t]);
+            p->scratch[t] = (cands_tmp){.cap = cap, .blk = blk, .blk_len = len};
+        }
 }
 
-void sp_predict_scratch_free(sp_predict_scratch *t)
+void *sp_predict_thread_block(sp_predictor *p, int thread, size_t bytes)
 {
-    if (!t)
-        return;
-    free(t->bo);
-    free(t->bin);
-    free(t->lo);
-    free(t->ts);
-    free(t->in);
-    free(t);
+    if (thread < 0 || thread >= p->nscratch)
+        sp_fatal("internal error: thread %d not readied for its block", thread);
+    cands_tmp *t = &p->scratch[thread];
+    if (t->blk_len < bytes) {
+        free(t->blk);
+        t->blk = sp_malloc(bytes);
+        t->blk_len = bytes;
+    }
+    return t->blk;
 }
 
 /* Background b of images [a, a + tn) into bk: image i's at bk + (i M + b) C H W. */
 static void bkg_task(sp_predictor *p, const sp_predict_betas *be, int b, int a, int tn, float *bk,
-                     sp_predict_scratch *t)
+                     cands_tmp *t)
 {
     const sp_model *m = p->m;
     const int C = m->C, M = m->M;
@@ -408,7 +448,7 @@ static void bkg_task(sp_predictor *p, const sp_predict_betas *be, int b, int a, 
  * (colours then mask, as the transformers write them), or when dst is NULL
  * packed into layers / masks, image i's candidate at (i L + l) K + k. */
 static void head_task(sp_predictor *p, const sp_predict_betas *be, int lk, int a, int tn, float *dst, float *layers,
-                      float *masks, sp_predict_scratch *t)
+                      float *masks, cands_tmp *t)
 {
     const sp_model *m = p->m;
     const int C = m->C, K = m->K, L = m->L, l = lk / K, k = lk % K;
@@ -456,9 +496,11 @@ void sp_predict_cands(sp_predictor *p, const sp_predict_betas *be, int i0, int c
      * so chunks (and ranges) give the whole batch's bits. */
     const int nb = M > 0 && bkgs ? M : 0, ch = chunk_images(cn, L * K + nb);
     const int nch = (cn + ch - 1) / ch, nsprite = L * K * nch;
-#pragma omp parallel
+    const int T = omp_get_max_threads();
+    sp_predict_threads_ready(p, T, ch);
+#pragma omp parallel num_threads(T)
     {
-        sp_predict_scratch *t = sp_predict_scratch_new(ch);
+        cands_tmp *t = &p->scratch[omp_get_thread_num()];
 #pragma omp for schedule(dynamic, 1)
         for (int task = 0; task < nsprite + nb * nch; task++) {
             const int r = task < nsprite ? task : task - nsprite, j0 = r % nch * ch;
@@ -469,18 +511,18 @@ void sp_predict_cands(sp_predictor *p, const sp_predict_betas *be, int i0, int c
                 head_task(p, be, r / nch, i0 + j0, tn, NULL, layers + (size_t)j0 * L * K * C * HW,
                           masks + (size_t)j0 * L * K * HW, t);
         }
-        sp_predict_scratch_free(t);
     }
 }
 
 void sp_predict_cands_chunk(sp_predictor *p, const sp_predict_betas *be, int i0, int cn, float *out,
-                            size_t head_stride, float *bkgs, sp_predict_scratch *t)
+                            size_t head_stride, float *bkgs, int thread)
 {
     const sp_model *m = p->m;
     if (cn <= 0)
         return;
-    if (cn > t->cap)
-        sp_fatal("internal error: %d images for a candidates' scratch of %d", cn, t->cap);
+    if (thread < 0 || thread >= p->nscratch || cn > p->scratch[thread].cap)
+        sp_fatal("internal error: %d images on thread %d, not readied for them", cn, thread);
+    cands_tmp *t = &p->scratch[thread];
     for (int lk = 0; lk < m->L * m->K; lk++)
         head_task(p, be, lk, i0, cn, out + (size_t)lk * head_stride, NULL, NULL, t);
     if (bkgs)

@@ -43,21 +43,23 @@ void sp_select_from_features(sp_predictor *p, const float *feat, const float *im
         sp_predict_occlusion(p, oc, feat, n);
     }
     sp_predict_betas *be = sp_predict_betas_new(p, feat, n, M > 0);
-    const size_t ws = sp_select_work_size(d);
-#pragma omp parallel
+    const size_t ws = sp_select_work_size(d), gts = hs * L * K, gbs = (size_t)c * sb;
+    const int T = omp_get_max_threads();
+    sp_predict_threads_ready(p, T, c);
+#pragma omp parallel num_threads(T)
     {
-        /* each thread's candidates (head by head, as the transformers
-         * write them), selection scratch and temporaries */
-        float *gt = sp_malloc(sizeof(float) * hs * L * K);
-        float *gb = M > 0 ? sp_malloc(sizeof(float) * c * sb) : NULL;
-        double *work = sp_malloc(sizeof(double) * ws);
-        sp_predict_scratch *s = sp_predict_scratch_new(c);
+        /* each thread's selection scratch, candidates (head by head, as
+         * the transformers write them) and background candidates */
+        const int me = omp_get_thread_num();
+        double *work = sp_predict_thread_block(p, me, sizeof(double) * ws + sizeof(float) * (gts + gbs));
+        float *gt = (float *)(work + ws);
+        float *gb = M > 0 ? gt + gts : NULL;
         sp_select_dims dg = *d;
         dg.lstride = dg.mstride = hs;
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < ntask; t++) {
             const int i0 = t * c, cn = n - i0 < c ? n - i0 : c;
-            sp_predict_cands_chunk(p, be, i0, cn, gt, hs, gb, s);
+            sp_predict_cands_chunk(p, be, i0, cn, gt, hs, gb, me);
             for (int j = 0; j < cn; j++) {
                 const int i = i0 + j;
                 int32_t bk = 0, *ch = choice + (size_t)i * L;
@@ -72,10 +74,6 @@ void sp_select_from_features(sp_predictor *p, const float *feat, const float *im
                     memcpy(sel_bkg + (size_t)i * chw, bj + (size_t)bk * chw, chw * sizeof(float));
             }
         }
-        sp_predict_scratch_free(s);
-        free(work);
-        free(gb);
-        free(gt);
     }
     sp_predict_betas_free(be);
     if (oc != occ)
