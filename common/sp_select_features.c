@@ -33,7 +33,7 @@ void sp_select_from_features(sp_predictor *p, const float *feat, const float *im
     const size_t hw = d->hw, chw = (size_t)d->C * hw;
     const size_t sb = (size_t)M * chw;
     const size_t lc = (size_t)(d->C + 1) * hw; /* one image of one head: colours, then the mask */
-    const int c = task_images(n, omp_get_max_threads()), ntask = (n + c - 1) / c;
+    const int T = omp_get_max_threads(), c = task_images(n, T), ntask = (n + c - 1) / c;
     const size_t hs = (size_t)c * lc; /* from one head's images to the next head's */
     /* the occlusion first: the selection reads it (none predicted: the
      * fixed order, which sp_select takes as NULL, as sp-select does) */
@@ -43,8 +43,9 @@ void sp_select_from_features(sp_predictor *p, const float *feat, const float *im
         sp_predict_occlusion(p, oc, feat, n);
     }
     sp_predict_betas *be = sp_predict_betas_new(p, feat, n, M > 0);
-    const size_t ws = sp_select_work_size(d), gts = hs * L * K, gbs = (size_t)c * sb;
-    const int T = omp_get_max_threads();
+    /* the scratch rounded up to whole cache lines: the candidates after it
+     * start as aligned as the block */
+    const size_t ws = (sp_select_work_size(d) + 7) / 8 * 8, gts = hs * L * K, gbs = (size_t)c * sb;
     sp_predict_threads_ready(p, T, c);
 #pragma omp parallel num_threads(T)
     {
