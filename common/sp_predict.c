@@ -28,15 +28,16 @@ typedef struct {
     size_t blk_len;
 } cands_tmp;
 
-static void tmp_release(cands_tmp *t)
+/* the temporaries (not the caller's block), to be made again for cap images */
+static void tmp_resize(cands_tmp *t, int cap)
 {
-    free(t->blk);
     free(t->bo);
     free(t->bin);
     free(t->lo);
     free(t->ts);
     free(t->in);
-    *t = (cands_tmp){0};
+    t->in = t->ts = t->lo = t->bin = t->bo = NULL;
+    t->cap = cap;
 }
 
 struct sp_predictor {
@@ -262,20 +263,16 @@ void sp_predictor_free(sp_predictor *p)
         sp_tsf_heads_free(&p->sprite_tsf[l]);
     sp_tsf_heads_free(&p->layer_tsf);
     sp_tsf_heads_free(&p->bkg_tsf);
-    for (int t = 0; t < p->nscratch; t++)
-        tmp_release(&p->scratch[t]);
+    for (int t = 0; t < p->nscratch; t++) {
+        tmp_resize(&p->scratch[t], 0);
+        free(p->scratch[t].blk);
+    }
     free(p->scratch);
     free(p->sprites);
     free(p->bkgs);
     free(p);
 }
 
-/* Images per task of the candidate loops.  A task's temporaries (the
- * sprite copied once per image, the transformed chunk) then stay in cache
- * and are reused from task to task; whole batches per task touched ~40 MB
- * of fresh pages per process (gtsrb8: 8 sprites x 3 buffers of 1.6 MB),
- * most of what sp-select --model's first batch cost. */
-#define CHUNK 8
 
 /* Transformer t's parameters for head k over the whole batch [n, t->P] (the
  * regressors are GEMMs, whose rows may depend on the batch's width, so they
@@ -375,8 +372,8 @@ void sp_predict_betas_free(sp_predict_betas *b)
     free(b);
 }
 
-/* Images per task of sp_predict_cands for cn images of nh heads: CHUNK, or fewer
- * where that leaves under MIN_TASKS tasks.  Horse (one sprite, one
+/* Images per task of sp_predict_cands for cn images of nh heads:
+ * SP_PREDICT_CHUNK, or fewer where that leaves under MIN_TASKS tasks.  Horse (one sprite, one
  * background) in sp-select --model's groups of 8 images was two tasks of
  * 8, one thread's: its candidates ran on one core.  From the images and
  * heads alone, never the thread count (the bits do not depend on it
@@ -385,7 +382,7 @@ void sp_predict_betas_free(sp_predict_betas *b)
 static int chunk_images(int cn, int nh)
 {
     long long c = (long long)cn * nh / MIN_TASKS;
-    return c < 1 ? 1 : c > CHUNK ? CHUNK : (int)c;
+    return c < 1 ? 1 : c > SP_PREDICT_CHUNK ? SP_PREDICT_CHUNK : (int)c;
 }
 
 /* Threads [0, threads) get temporaries for tasks of up to cap images.
@@ -403,13 +400,8 @@ void sp_predict_threads_ready(sp_predictor *p, int threads, int cap)
         p->nscratch = threads;
     }
     for (int t = 0; t < threads; t++)
-        if (p->scratch[t].cap < cap) {
-            void *blk = p->scratch[t].blk; /* the caller's block stays */
-            const size_t len = p->scratch[t].blk_len;
-            p->scratch[t].blk = NULL;
-            tmp_release(&p->scratch[t]);
-            p->scratch[t] = (cands_tmp){.cap = cap, .blk = blk, .blk_len = len};
-        }
+        if (p->scratch[t].cap < cap)
+            tmp_resize(&p->scratch[t], cap);
 }
 
 void *sp_predict_thread_block(sp_predictor *p, int thread, size_t bytes)

@@ -81,6 +81,12 @@ void sp_predict_from_features(sp_predictor *p, float *layers, float *masks, floa
  * [i0, i0 + cn) into layers [cn, L, K', C, H, W], masks, bkgs [cn, M, C, H, W]
  * (NULL: none; betas made with_bkgs), then the occlusion of all n.
  * Together byte-identical to sp_predict_from_features. */
+/* The most images a candidates' task takes.  A task's temporaries (the
+ * sprite copied once per image, the transformed chunk) then stay in cache
+ * and are reused from task to task; whole batches per task touched ~40 MB
+ * of fresh pages per process (gtsrb8: 8 sprites x 3 buffers of 1.6 MB),
+ * most of what sp-select --model's first batch cost. */
+#define SP_PREDICT_CHUNK 8
 typedef struct sp_predict_betas sp_predict_betas;
 sp_predict_betas *sp_predict_betas_new(sp_predictor *p, const float *feat, int n, int with_bkgs);
 void sp_predict_betas_free(sp_predict_betas *b);

@@ -11,16 +11,15 @@
 /* Images a task makes the candidates of and selects: a few, so that the
  * tasks outnumber the threads about four times (a thread that finishes
  * early takes another task instead of waiting for the slowest), at most
- * CHUNK_MAX (per-task costs matter for small images).  Groups of images
+ * SP_PREDICT_CHUNK (per-task costs matter for small images).  Groups of images
  * shared by all threads (each group's candidates in one parallel loop,
  * then its selection in another) left a thread idle at every group's end:
  * dsprites' selection from features took 27 ms a batch against 17 for the
  * packed form's candidates and selection. */
-#define CHUNK_MAX 8
 static int task_images(int n, int threads)
 {
     const int c = n / (4 * (threads > 0 ? threads : 1));
-    return c < 1 ? 1 : c > CHUNK_MAX ? CHUNK_MAX : c;
+    return c < 1 ? 1 : c > SP_PREDICT_CHUNK ? SP_PREDICT_CHUNK : c;
 }
 
 void sp_select_from_features(sp_predictor *p, const float *feat, const float *img, int n, const sp_select_dims *d,
