@@ -2,14 +2,18 @@
  * the selection (sp-select), writes what the reference's transform() gives:
  * the reconstruction, the chosen layers, instance and semantic masks and,
  * for one-layer models, the cluster; everything else passes through.  The
- * work is common/sp_compose_stage.c, one image per OpenMP iteration. */
+ * work is common/sp_compose_stage.c, one image per OpenMP iteration.  With
+ * --model M the chosen layers are first made from the parameters that
+ * sp-select --model M --params hands on (sp_predict_chosen). */
 #include "sp_start.h"
 #include "sp_cands.h"
 #include "sp_compose_stage.h"
 #include "sp_device.h"
 #include "sp_error.h"
 #include "sp_filter.h"
+#include "sp_model.h"
 #include "sp_opt.h"
+#include "sp_predict.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,7 +39,54 @@ static const int32_t *need_choice(const sp_map *b, int64_t idx, const char *name
 typedef struct {
     int fg_reassign;
     int64_t n_candidates; /* the meta's (sp-predict), 0 when absent: gathered input needs it */
+    sp_predictor *pred;   /* --model: the chosen layers made here from sel_params */
 } composition;
+
+/* --model: the chosen layers, masks and background that sp-select --gather
+ * would have handed on, made from the chosen candidates' parameters
+ * (sp-select --model M --params) and put into b as sel_layers, sel_masks,
+ * sel_background. */
+static void make_chosen(sp_map *b, int64_t idx, sp_predictor *p)
+{
+    const sp_model *m = sp_predictor_model(p);
+    const int L = m->L, K = m->K, M = m->M;
+    int ps, pl, pb;
+    sp_predict_param_sizes(p, &ps, &pl, &pb);
+    const sp_tensor *tp = sp_map_tensor(b, SP_SEL_PARAMS);
+    if (!tp)
+        sp_fatal("stdin: batch %lld: needs " SP_SEL_PARAMS " (run sp-select --model M --params first)", (long long)idx);
+    if (tp->dtype != SP_F32 || tp->ndim != 3 || tp->shape[1] != L || tp->shape[2] != ps + pl)
+        sp_fatal("stdin: batch %lld: " SP_SEL_PARAMS " must be f32 [N,%d,%d] (the model's layers and parameters)",
+                 (long long)idx, L, ps + pl);
+    const int64_t n = tp->shape[0];
+    const int32_t *ch = need_choice(b, idx, "choice", 2, n, L, K);
+    const int32_t *bc = NULL;
+    const float *bp = NULL;
+    if (M > 0) {
+        bc = need_choice(b, idx, "bkg_choice", 1, n, L, M);
+        const sp_tensor *tq = sp_map_tensor(b, SP_SEL_BKG_PARAMS);
+        if (!tq)
+            sp_fatal("stdin: batch %lld: needs " SP_SEL_BKG_PARAMS " (run sp-select --model M --params first)",
+                     (long long)idx);
+        if (tq->dtype != SP_F32 || tq->ndim != 2 || tq->shape[0] != n || tq->shape[1] != pb)
+            sp_fatal("stdin: batch %lld: " SP_SEL_BKG_PARAMS " must be f32 [%lld,%d] (the model's parameters)",
+                     (long long)idx, (long long)n, pb);
+        bp = sp_f32(tq);
+    }
+    /* without it the layers would be composed in the fixed order: another result */
+    if (sp_predictor_has_occlusion(p) && !sp_map_tensor(b, "occlusion"))
+        sp_fatal("stdin: batch %lld: needs occlusion (the model predicts one; sp-select --model adds it)",
+                 (long long)idx);
+    const int64_t C = m->C, H = m->H, W = m->W;
+    sp_tensor *tl = sp_tensor_outv(SP_F32, 5, n, (int64_t)L, C, H, W);
+    sp_tensor *tm = sp_tensor_outv(SP_F32, 5, n, (int64_t)L, (int64_t)1, H, W);
+    sp_tensor *tg = M > 0 ? sp_tensor_outv(SP_F32, 4, n, C, H, W) : NULL;
+    sp_predict_chosen(p, ch, sp_f32(tp), bc, bp, (int)n, sp_f32(tl), sp_f32(tm), tg ? sp_f32(tg) : NULL);
+    sp_map_put_tensor(b, SP_SEL_LAYERS, tl);
+    sp_map_put_tensor(b, SP_SEL_MASKS, tm);
+    if (tg)
+        sp_map_put_tensor(b, SP_SEL_BACKGROUND, tg);
+}
 
 static void on_stream(const sp_map *in, sp_map *out, void *ctx)
 {
@@ -49,6 +100,8 @@ static void on_stream(const sp_map *in, sp_map *out, void *ctx)
 static void compose_batch(sp_map *b, int64_t idx, void *ctx)
 {
     const composition *cp = ctx;
+    if (cp->pred)
+        make_chosen(b, idx, cp->pred);
     sp_cands c;
     /* the image only for --fg-reassign */
     sp_cands_get_any(&c, b, idx,
@@ -58,7 +111,9 @@ static void compose_batch(sp_map *b, int64_t idx, void *ctx)
     /* gathered (sp-select --gather): the candidates are gone, the choice
      * still names the sprite, out of the model's K' */
     int n_sprites = c.K;
-    if (c.gathered) {
+    if (cp->pred) {
+        n_sprites = sp_predictor_model(cp->pred)->K;
+    } else if (c.gathered) {
         if (cp->n_candidates < 1 || cp->n_candidates > INT32_MAX)
             sp_fatal("stdin: batch %lld: " SP_SEL_LAYERS " needs the stream's meta n_candidates (from sp-predict)",
                      (long long)idx);
@@ -111,25 +166,36 @@ static void compose_batch(sp_map *b, int64_t idx, void *ctx)
     sp_map_put_tensor(b, "layer_masks", tm);
     sp_map_put_tensor(b, "pred_mask", tp);
     sp_map_put_tensor(b, "pred_sem", ts);
+    if (cp->pred) { /* made here, not handed on: they were not in the input */
+        sp_map_remove(b, SP_SEL_LAYERS);
+        sp_map_remove(b, SP_SEL_MASKS);
+        sp_map_remove(b, SP_SEL_BACKGROUND);
+    }
 }
 
 int main(int argc, char **argv)
 {
     sp_main_start(argv);
-    composition cp = {0, 0};
-    const char *device = "cpu", *drop = NULL;
+    composition cp = {0, 0, NULL};
+    const char *device = "cpu", *drop = NULL, *model_path = NULL;
     sp_opt opts[] = {{"fg-reassign", SP_OPT_FLAG, &cp.fg_reassign, NULL,
                       "background pixels of pred_mask get the layer nearest the image (the\n"
                       "reference's masks for ARI-FG)"},
+                     {"model", SP_OPT_STR, &model_path, "M",
+                      "make the chosen layers from the parameters sp-select --model M --params\n"
+                      "added (sel_params, sel_bkg_params): the same numbers as from\n"
+                      "sp-select --gather's layers"},
                      SP_STAGE_DEVICE_OPT(&device),
                      SP_FILTER_DROP_OPT(&drop),
                      {0}};
     char **args;
-    int nargs = sp_opt_parse(argc, argv, opts, "sp-compose [--fg-reassign] [--device D] [--drop NAMES]",
+    int nargs = sp_opt_parse(argc, argv, opts, "sp-compose [--fg-reassign] [--model M] [--device D] [--drop NAMES]",
                              "Reads cand_layers, cand_masks, backgrounds, occlusion (sp-predict), choice and\n"
                              "bkg_choice (sp-select) -- or, after sp-select --gather, sel_layers, sel_masks,\n"
-                             "sel_background, occlusion and choice -- and the image for --fg-reassign only (a\n"
-                             "stream may drop it before); adds to every batch:\n"
+                             "sel_background, occlusion and choice; with --model M, after sp-select --model M\n"
+                             "--params, sel_params, sel_bkg_params, occlusion, choice and bkg_choice -- and\n"
+                             "the image for --fg-reassign only (a stream may drop it before); adds to every\n"
+                             "batch:\n"
                              "  recon        f32 [N,C,H,W]    the composition, layers, masks and background\n"
                              "                                clamped to [0,1], soft occlusion\n"
                              "  layer_images f32 [N,L,C,H,W]  the chosen layers, clamped to [0,1]\n"
@@ -144,7 +210,12 @@ int main(int argc, char **argv)
         sp_fatal("unexpected argument '%s' (see --help)", args[0]);
     sp_device_resolve_stage(device, "sp-compose"); /* the computation is on the CPU */
 
+    /* the chosen layers from parameters: no encoder, so its weights are not read */
+    sp_model *model = model_path ? sp_model_read_part(model_path, "encoder.") : NULL;
+    cp.pred = model ? sp_predictor_new(model, model_path) : NULL;
     sp_filter f = {"sp-compose", on_stream, compose_batch, &cp, drop};
     sp_filter_run(&f);
+    sp_predictor_free(cp.pred);
+    sp_model_free(model);
     return 0;
 }

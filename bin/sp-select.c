@@ -8,7 +8,9 @@
  * half of sp-predict's work, the same library call), so that no candidate
  * crosses the pipe between the two; with --gather as well they are made a
  * few images at a time and only the chosen ones kept
- * (sp_select_features.h), never the whole batch's. */
+ * (sp_select_features.h), never the whole batch's; with --params instead,
+ * only the chosen ones' transformation parameters, from which sp-compose
+ * --model makes their layers. */
 #include "sp_start.h"
 #include "sp_cands.h"
 #include "sp_device.h"
@@ -28,7 +30,7 @@
 
 /* What the command line says and what each stream's meta adds. */
 typedef struct {
-    int iters, exhaustive, gather; /* iters INT_MIN: not given */
+    int iters, exhaustive, gather, params; /* iters INT_MIN: not given */
     double lambda, limit;  /* lambda NaN: not given */
     int64_t empty;         /* per stream, from the meta */
     int pass_count;
@@ -91,7 +93,9 @@ static void check_limit(const selection *s, int64_t idx, int K, int L, int M)
 
 /* --model with --gather: sp_select_from_features, the candidates made and
  * consumed a few images at a time, never the whole batch's (the same
- * entries, the same bytes as making them all, then selecting). */
+ * entries, the same bytes as making them all, then selecting).  With
+ * --params instead, the chosen candidates' parameters in place of their
+ * layers, masks and background. */
 static void select_from_features(sp_map *b, int64_t idx, const selection *s)
 {
     const sp_model *m = sp_predictor_model(s->pred);
@@ -102,22 +106,37 @@ static void select_from_features(sp_map *b, int64_t idx, const selection *s)
     sp_select_dims d = {m->L, m->K, m->M, m->C, hw, s->empty != 0, s->penalty, s->pass_count, 0, 0};
     check_limit(s, idx, m->K, m->L, m->M);
     sp_tensor *to = sp_predictor_has_occlusion(s->pred) ? sp_tensor_newv(SP_F32, 3, n, L, L) : NULL;
-    sp_tensor *tl = sp_tensor_outv(SP_F32, 5, n, L, C, H, W);
-    sp_tensor *tm = sp_tensor_outv(SP_F32, 5, n, L, (int64_t)1, H, W);
-    sp_tensor *tg = m->M > 0 ? sp_tensor_outv(SP_F32, 4, n, C, H, W) : NULL;
+    sp_tensor *tl = NULL, *tm = NULL, *tg = NULL, *tp = NULL, *tq = NULL;
+    if (s->params) {
+        int ps, pl, pb;
+        sp_predict_param_sizes(s->pred, &ps, &pl, &pb);
+        tp = sp_tensor_outv(SP_F32, 3, n, L, (int64_t)(ps + pl));
+        tq = m->M > 0 ? sp_tensor_outv(SP_F32, 2, n, (int64_t)pb) : NULL;
+    } else {
+        tl = sp_tensor_outv(SP_F32, 5, n, L, C, H, W);
+        tm = sp_tensor_outv(SP_F32, 5, n, L, (int64_t)1, H, W);
+        tg = m->M > 0 ? sp_tensor_outv(SP_F32, 4, n, C, H, W) : NULL;
+    }
     sp_tensor *tc = sp_tensor_newv(SP_I32, 2, n, L);
     sp_tensor *tb = m->M > 0 ? sp_tensor_newv(SP_I32, 1, n) : NULL;
     sp_tensor *te = sp_tensor_newv(SP_F32, 1, n);
     sp_select_from_features(s->pred, feat, sp_f32(ti), (int)n, &d, s->exhaustive, sp_i32(tc),
-                            tb ? sp_i32(tb) : NULL, sp_f32(te), sp_f32(tl), sp_f32(tm), tg ? sp_f32(tg) : NULL,
+                            tb ? sp_i32(tb) : NULL, sp_f32(te), tl ? sp_f32(tl) : NULL, tm ? sp_f32(tm) : NULL,
+                            tg ? sp_f32(tg) : NULL, tp ? sp_f32(tp) : NULL, tq ? sp_f32(tq) : NULL,
                             to ? sp_f32(to) : NULL);
     /* in the order the unfused path leaves them */
     if (to)
         sp_map_put_tensor(b, "occlusion", to);
-    sp_map_put_tensor(b, SP_SEL_LAYERS, tl);
-    sp_map_put_tensor(b, SP_SEL_MASKS, tm);
+    if (tl) {
+        sp_map_put_tensor(b, SP_SEL_LAYERS, tl);
+        sp_map_put_tensor(b, SP_SEL_MASKS, tm);
+    }
     if (tg)
         sp_map_put_tensor(b, SP_SEL_BACKGROUND, tg);
+    if (tp)
+        sp_map_put_tensor(b, SP_SEL_PARAMS, tp);
+    if (tq)
+        sp_map_put_tensor(b, SP_SEL_BKG_PARAMS, tq);
     sp_map_put_tensor(b, "choice", tc);
     if (tb)
         sp_map_put_tensor(b, "bkg_choice", tb);
@@ -128,7 +147,7 @@ static void select_from_features(sp_map *b, int64_t idx, const selection *s)
 static void select_batch(sp_map *b, int64_t idx, void *ctx)
 {
     const selection *s = ctx;
-    if (s->pred && s->gather) {
+    if (s->pred && (s->gather || s->params)) {
         select_from_features(b, idx, s);
         return;
     }
@@ -187,7 +206,7 @@ int main(int argc, char **argv)
 {
     sp_main_start(argv);
     /* INT_MIN / NaN: not given on the command line, taken from the stream's meta */
-    int iters = INT_MIN, exhaustive = 0, gather_flag = 0;
+    int iters = INT_MIN, exhaustive = 0, gather_flag = 0, params_flag = 0;
     double lambda = NAN;
     /* assignments an image --exhaustive accepts: each costs O(C H W), so
      * beyond about 1e6 a batch takes hours */
@@ -207,11 +226,15 @@ int main(int argc, char **argv)
          "replace cand_layers, cand_masks, backgrounds by the chosen ones only:\n"
          "sel_layers f32 [N,L,C,H,W], sel_masks f32 [N,L,1,H,W], sel_background\n"
          "f32 [N,C,H,W] (1/K' of the bytes for sp-compose, which reads either form)"},
+        {"params", SP_OPT_FLAG, &params_flag, NULL,
+         "with --model: replace the candidates by the chosen ones' transformation\n"
+         "parameters only: sel_params f32 [N,L,P], sel_bkg_params f32 [N,Pb] (a few\n"
+         "floats an image; sp-compose --model M makes the chosen layers from them)"},
         SP_STAGE_DEVICE_OPT(&device),
         SP_FILTER_DROP_OPT(&drop),
         {0}};
     char **args;
-    int nargs = sp_opt_parse(argc, argv, opts, "sp-select [--greedy N | --exhaustive] [--lambda-empty X] [--gather] [--model M] [--device D] [--drop NAMES]",
+    int nargs = sp_opt_parse(argc, argv, opts, "sp-select [--greedy N | --exhaustive] [--lambda-empty X] [--gather] [--model M [--params]] [--device D] [--drop NAMES]",
                              "Reads cand_layers, cand_masks, backgrounds, occlusion (from sp-predict;\n"
                              "with --model M, made here from sp-predict --features's features and added)\n"
                              "and image; adds to every batch:\n"
@@ -227,6 +250,10 @@ int main(int argc, char **argv)
         sp_fatal("unexpected argument '%s' (see --help)", args[0]);
     if (iters != INT_MIN && exhaustive)
         sp_fatal("--greedy and --exhaustive: one or the other");
+    if (params_flag && gather_flag)
+        sp_fatal("--gather and --params: one or the other");
+    if (params_flag && !model_path)
+        sp_fatal("--params needs --model (the parameters are made with the candidates)");
     if (iters != INT_MIN && (iters < 1 || iters > 1000))
         sp_fatal("--greedy: %d passes (1..1000)", iters);
     if (!isnan(lambda) && (!(lambda >= 0.0) || !isfinite(lambda)))
@@ -235,7 +262,7 @@ int main(int argc, char **argv)
 
     /* candidates from features: no encoder, so its weights are not read */
     sp_model *model = model_path ? sp_model_read_part(model_path, "encoder.") : NULL;
-    selection sel = {iters, exhaustive, gather_flag, lambda, limit, 0, 1, 0.0,
+    selection sel = {iters, exhaustive, gather_flag, params_flag, lambda, limit, 0, 1, 0.0,
                      model ? sp_predictor_new(model, model_path) : NULL};
     sp_filter f = {"sp-select", on_stream, select_batch, &sel, drop};
     sp_filter_run(&f);

@@ -34,6 +34,15 @@ void sp_cands_get(sp_cands *c, const sp_map *b, int64_t idx, const char *image_u
 #define SP_SEL_MASKS "sel_masks"
 #define SP_SEL_BACKGROUND "sel_background"
 
+/* What sp-select --model M --params writes instead: the chosen candidates'
+ * transformation parameters (sp_predict_param_sizes), from which
+ * sp-compose --model M makes the chosen layers (sp_predict_chosen),
+ *   sel_params f32 [N,L,P] (the sprite transformer's, then the layer
+ *   transformer's), sel_bkg_params f32 [N,Pb] (models with backgrounds);
+ * P and Pb are 0 for identity transformers. */
+#define SP_SEL_PARAMS "sel_params"
+#define SP_SEL_BKG_PARAMS "sel_bkg_params"
+
 /* Like sp_cands_get, but also takes the gathered entries when the batch has
  * no cand_layers: then c->gathered is 1, c->K 1, c->M 1 with a background
  * (0 without), and the candidate/background of every layer is index 0. */

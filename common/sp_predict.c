@@ -417,9 +417,9 @@ void *sp_predict_thread_block(sp_predictor *p, int thread, size_t bytes)
     return t->blk;
 }
 
-/* Background b of images [a, a + tn) into bk: image i's at bk + (i M + b) C H W. */
-static void bkg_task(sp_predictor *p, const sp_predict_betas *be, int b, int a, int tn, float *bk,
-                     cands_tmp *t)
+/* Background b of tn images, its parameters' rows beta (NULL: identity),
+ * into bk: the i-th image's at bk + (i M + b) C H W. */
+static void bkg_core(sp_predictor *p, int b, const float *beta, int tn, float *bk, cands_tmp *t)
 {
     const sp_model *m = p->m;
     const int C = m->C, M = m->M;
@@ -430,16 +430,25 @@ static void bkg_task(sp_predictor *p, const sp_predict_betas *be, int b, int a, 
     }
     for (int i = 0; i < tn; i++)
         memcpy(t->bin + (size_t)i * bc, p->bkgs + (size_t)b * bc, sizeof(float) * bc);
-    const float *bb = be->bs[m->L * m->K + m->L + b];
-    const float *res = tsf_chunk(t->bo, &p->bkg_tsf, beta_rows(bb, a, p->bkg_tsf.P), t->bin, tn, C, m->H, m->W);
+    const float *res = tsf_chunk(t->bo, &p->bkg_tsf, beta, t->bin, tn, C, m->H, m->W);
     for (int i = 0; i < tn; i++)
         memcpy(bk + ((size_t)i * M + b) * bc, res + (size_t)i * bc, sizeof(float) * bc);
 }
 
-/* Head lk = (layer l, sprite k) of images [a, a + tn): into dst [tn, C+1, H, W]
- * (colours then mask, as the transformers write them), or when dst is NULL
- * packed into layers / masks, image i's candidate at (i L + l) K + k. */
-static void head_task(sp_predictor *p, const sp_predict_betas *be, int lk, int a, int tn, float *dst, float *layers,
+/* Background b of images [a, a + tn) into bk: image i's at bk + (i M + b) C H W. */
+static void bkg_task(sp_predictor *p, const sp_predict_betas *be, int b, int a, int tn, float *bk,
+                     cands_tmp *t)
+{
+    const float *bb = be->bs[p->m->L * p->m->K + p->m->L + b];
+    bkg_core(p, b, beta_rows(bb, a, p->bkg_tsf.P), tn, bk, t);
+}
+
+/* Head lk = (layer l, sprite k) of tn images, the sprite transformer's
+ * parameters' rows bsp and the layer transformer's blp (NULL: identity):
+ * into dst [tn, C+1, H, W] (colours then mask, as the transformers write
+ * them), or when dst is NULL packed into layers / masks, the i-th image's
+ * candidate at (i L + l) K + k. */
+static void head_core(sp_predictor *p, int lk, const float *bsp, const float *blp, int tn, float *dst, float *layers,
                       float *masks, cands_tmp *t)
 {
     const sp_model *m = p->m;
@@ -454,14 +463,12 @@ static void head_task(sp_predictor *p, const sp_predict_betas *be, int lk, int a
         t->lo = sp_malloc(sizeof(float) * (size_t)t->cap * lc);
     for (int i = 0; i < tn; i++) /* the sprite, once per image (the transformers take a batch) */
         memcpy(t->in + (size_t)i * sc, p->sprites + (size_t)k * sc, sizeof(float) * sc);
-    float **bs = be->bs, **bl = bs + L * K;
     /* the last transformer writes straight into dst when there is one */
-    const float *t1 = tsf_chunk(m->has_layer_tsf || !dst ? t->ts : dst, &p->sprite_tsf[l],
-                                beta_rows(bs[lk], a, p->sprite_tsf[l].P), t->in, tn, C + 1, m->h, m->w);
+    const float *t1 =
+        tsf_chunk(m->has_layer_tsf || !dst ? t->ts : dst, &p->sprite_tsf[l], bsp, t->in, tn, C + 1, m->h, m->w);
     const float *res = t1;
     if (m->has_layer_tsf)
-        res = tsf_chunk(dst ? dst : t->lo, &p->layer_tsf, beta_rows(bl[l], a, p->layer_tsf.P), t1, tn, C + 1, p->sh,
-                        p->sw);
+        res = tsf_chunk(dst ? dst : t->lo, &p->layer_tsf, blp, t1, tn, C + 1, p->sh, p->sw);
     if (dst) {
         if (res != dst) /* identities all the way */
             memcpy(dst, res, sizeof(float) * tn * lc);
@@ -472,6 +479,16 @@ static void head_task(sp_predictor *p, const sp_predict_betas *be, int lk, int a
         memcpy(layers + o * C * HW, res + (size_t)i * lc, sizeof(float) * C * HW);
         memcpy(masks + o * HW, res + (size_t)i * lc + (size_t)C * HW, sizeof(float) * HW);
     }
+}
+
+/* Head lk of images [a, a + tn), as head_core. */
+static void head_task(sp_predictor *p, const sp_predict_betas *be, int lk, int a, int tn, float *dst, float *layers,
+                      float *masks, cands_tmp *t)
+{
+    const int K = p->m->K, L = p->m->L, l = lk / K;
+    const float *bsp = beta_rows(be->bs[lk], a, p->sprite_tsf[l].P);
+    const float *blp = p->m->has_layer_tsf ? beta_rows(be->bs[L * K + l], a, p->layer_tsf.P) : NULL;
+    head_core(p, lk, bsp, blp, tn, dst, layers, masks, t);
 }
 
 void sp_predict_cands(sp_predictor *p, const sp_predict_betas *be, int i0, int cn, float *layers, float *masks,
@@ -520,6 +537,77 @@ void sp_predict_cands_chunk(sp_predictor *p, const sp_predict_betas *be, int i0,
     if (bkgs)
         for (int b = 0; b < m->M; b++)
             bkg_task(p, be, b, i0, cn, bkgs, t);
+}
+
+/* Parameters a transformer takes per image (0: identity, or none). */
+static int tsf_params(const sp_tsf_heads *t, int present) { return present && !t->identity ? t->P : 0; }
+
+void sp_predict_param_sizes(const sp_predictor *p, int *sprite, int *layer, int *bkg)
+{
+    need_heads(p);
+    *sprite = tsf_params(&p->sprite_tsf[0], 1);
+    for (int l = 1; l < p->m->L; l++)
+        if (tsf_params(&p->sprite_tsf[l], 1) != *sprite) /* one sequence for every layer */
+            sp_fatal("internal error: the sprite transformers of layers 0 and %d differ in size", l);
+    *layer = tsf_params(&p->layer_tsf, p->m->has_layer_tsf);
+    *bkg = tsf_params(&p->bkg_tsf, p->m->M > 0);
+}
+
+void sp_predict_betas_chosen(const sp_predictor *p, const sp_predict_betas *be, int i, const int32_t *choice,
+                             int32_t bkg, float *params, float *bkg_params)
+{
+    const sp_model *m = p->m;
+    const int K = m->K, L = m->L;
+    int ps, pl, pb;
+    sp_predict_param_sizes(p, &ps, &pl, &pb);
+    for (int l = 0; l < L; l++) {
+        float *o = params + (size_t)l * (ps + pl);
+        if (ps)
+            memcpy(o, be->bs[l * K + choice[l]] + (size_t)i * ps, sizeof(float) * ps);
+        if (pl)
+            memcpy(o + ps, be->bs[L * K + l] + (size_t)i * pl, sizeof(float) * pl);
+    }
+    if (pb && bkg_params)
+        memcpy(bkg_params, be->bs[L * K + L + bkg] + (size_t)i * pb, sizeof(float) * pb);
+}
+
+void sp_predict_chosen(sp_predictor *p, const int32_t *choice, const float *params, const int32_t *bkg_choice,
+                       const float *bkg_params, int n, float *sel_layers, float *sel_masks, float *sel_bkg)
+{
+    const sp_model *m = p->m;
+    const int C = m->C, K = m->K, L = m->L, M = m->M;
+    const size_t HW = (size_t)m->H * m->W, chw = (size_t)C * HW, lc = (size_t)(C + 1) * HW;
+    if (n <= 0)
+        return;
+    int ps, pl, pb;
+    sp_predict_param_sizes(p, &ps, &pl, &pb);
+    const int nb = M > 0 && sel_bkg ? 1 : 0, per = L + nb;
+    const int T = omp_get_max_threads();
+    sp_predict_threads_ready(p, T, 1);
+    /* one task per (image, layer) and per image's background: each warp is
+     * per image (as in sp_predict_cands), so the bits are those of the
+     * candidate made among the whole batch's */
+#pragma omp parallel num_threads(T)
+    {
+        const int me = omp_get_thread_num();
+        cands_tmp *t = &p->scratch[me];
+        float *dst = sp_predict_thread_block(p, me, sizeof(float) * (lc > (size_t)M * chw ? lc : (size_t)M * chw));
+#pragma omp for schedule(dynamic, 1)
+        for (int task = 0; task < n * per; task++) {
+            const int i = task / per, l = task % per;
+            if (l == L) { /* the background: bkg_core writes background b of the one image at b C H W */
+                const int b = bkg_choice[i];
+                bkg_core(p, b, pb ? bkg_params + (size_t)i * pb : NULL, 1, dst, t);
+                memcpy(sel_bkg + (size_t)i * chw, dst + (size_t)b * chw, sizeof(float) * chw);
+                continue;
+            }
+            const float *pr = params + ((size_t)i * L + l) * (ps + pl);
+            head_core(p, l * K + choice[(size_t)i * L + l], ps ? pr : NULL, pl ? pr + ps : NULL, 1, dst, NULL, NULL,
+                      t);
+            memcpy(sel_layers + ((size_t)i * L + l) * chw, dst, sizeof(float) * chw);
+            memcpy(sel_masks + ((size_t)i * L + l) * HW, dst + chw, sizeof(float) * HW);
+        }
+    }
 }
 
 void sp_predict_occlusion(sp_predictor *p, float *occ, const float *feat, int n)

@@ -21,6 +21,7 @@
 #include "sp_model.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct sp_predictor sp_predictor;
 
@@ -112,5 +113,28 @@ void *sp_predict_thread_block(sp_predictor *p, int thread, size_t bytes);
 void sp_predict_cands_chunk(sp_predictor *p, const sp_predict_betas *b, int i0, int cn, float *out,
                             size_t head_stride, float *bkgs, int thread);
 void sp_predict_occlusion(sp_predictor *p, float *occ, const float *feat, int n);
+/* The chosen candidates from their transformation parameters, for a stage
+ * that makes only them (sp-compose --model, after sp-select --model
+ * --params): the rows of the regressors' outputs that the chosen
+ * candidates read are all it needs, so they cross a pipe instead of the
+ * layers (dsprites: 60 floats an image instead of 94,000).
+ * Parameters per image and layer: the sprite transformer's (sprite), then
+ * the layer transformer's (layer); per image, the chosen background's
+ * (bkg); 0 for an identity or an absent transformer. */
+void sp_predict_param_sizes(const sp_predictor *p, int *sprite, int *layer, int *bkg);
+/* Image i's rows (i indexes the batch the betas were made for), the
+ * candidates choice [L] and background bkg: params [L, sprite + layer] and
+ * bkg_params [bkg] (NULL, or a model without backgrounds: not written). */
+void sp_predict_betas_chosen(const sp_predictor *p, const sp_predict_betas *be, int i, const int32_t *choice,
+                             int32_t bkg, float *params, float *bkg_params);
+/* From n images' choice [n, L], params [n, L, sprite + layer], bkg_choice
+ * [n] and bkg_params [n, bkg] (both unread when sel_bkg is NULL or the
+ * model has no backgrounds): sel_layers [n, L, C, H, W], sel_masks
+ * [n, L, 1, H, W] and sel_bkg [n, C, H, W] (NULL: not made), the same bytes
+ * as the candidates sp_predict_cands makes and sp-select --gather keeps.
+ * Parallel over (image, layer) with OpenMP; the predictor's per-thread
+ * temporaries and blocks (one region at a time). */
+void sp_predict_chosen(sp_predictor *p, const int32_t *choice, const float *params, const int32_t *bkg_choice,
+                       const float *bkg_params, int n, float *sel_layers, float *sel_masks, float *sel_bkg);
 
 #endif

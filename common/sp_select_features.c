@@ -24,7 +24,7 @@ static int task_images(int n, int threads)
 
 void sp_select_from_features(sp_predictor *p, const float *feat, const float *img, int n, const sp_select_dims *d,
                              int exhaustive, int32_t *choice, int32_t *bkg_choice, float *err, float *sel_layers,
-                             float *sel_masks, float *sel_bkg, float *occ)
+                             float *sel_masks, float *sel_bkg, float *sel_params, float *sel_bkg_params, float *occ)
 {
     if (n <= 0)
         return;
@@ -32,6 +32,9 @@ void sp_select_from_features(sp_predictor *p, const float *feat, const float *im
     const size_t hw = d->hw, chw = (size_t)d->C * hw;
     const size_t sb = (size_t)M * chw;
     const size_t lc = (size_t)(d->C + 1) * hw; /* one image of one head: colours, then the mask */
+    int ps = 0, pl = 0, pb = 0;
+    if (sel_params)
+        sp_predict_param_sizes(p, &ps, &pl, &pb);
     const int T = omp_get_max_threads(), c = task_images(n, T), ntask = (n + c - 1) / c;
     const size_t hs = (size_t)c * lc; /* from one head's images to the next head's */
     /* the occlusion first: the selection reads it (none predicted: the
@@ -69,9 +72,14 @@ void sp_select_from_features(sp_predictor *p, const float *feat, const float *im
                 err[i] = (float)e;
                 if (bkg_choice)
                     bkg_choice[i] = bk;
-                sp_select_gather(sel_layers + (size_t)i * L * chw, sel_masks + (size_t)i * L * hw, ch, lj, mj, &dg);
+                if (sel_layers)
+                    sp_select_gather(sel_layers + (size_t)i * L * chw, sel_masks + (size_t)i * L * hw, ch, lj, mj,
+                                     &dg);
                 if (sel_bkg && bj)
                     memcpy(sel_bkg + (size_t)i * chw, bj + (size_t)bk * chw, chw * sizeof(float));
+                if (sel_params)
+                    sp_predict_betas_chosen(p, be, i, ch, bk, sel_params + (size_t)i * L * (ps + pl),
+                                            sel_bkg_params ? sel_bkg_params + (size_t)i * pb : NULL);
             }
         }
     }

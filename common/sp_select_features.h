@@ -20,9 +20,14 @@
  *   the choice, as sp-select's select_error), sel_layers [n,L,C,H,W],
  *   sel_masks [n,L,1,H,W], sel_bkg [n,C,H,W] (M > 0, else NULL), and
  *   occ [n,L,L] when the model predicts one (sp_predictor_has_occlusion;
- *   NULL: not wanted, the selection uses it either way). */
+ *   NULL: not wanted, the selection uses it either way); sel_layers NULL:
+ *   the chosen layers not kept (nor sel_masks).  sel_params [n, L, P] and
+ *   sel_bkg_params [n, Pb] (sp_predict_param_sizes; NULL: not wanted): the
+ *   chosen candidates' transformation parameters, from which
+ *   sp_predict_chosen makes the same chosen layers elsewhere. */
 void sp_select_from_features(sp_predictor *p, const float *feat, const float *img, int n, const sp_select_dims *d,
                              int exhaustive, int32_t *choice, int32_t *bkg_choice, float *err, float *sel_layers,
-                             float *sel_masks, float *sel_bkg, float *occ);
+                             float *sel_masks, float *sel_bkg, float *sel_params, float *sel_bkg_params,
+                             float *occ);
 
 #endif

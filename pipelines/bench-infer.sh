@@ -139,7 +139,7 @@ peak() {
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "ours: OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1, fastest of $REPS runs with OMP_WAIT_POLICY=passive and $REPS with the default (the --features pipe and the chain's two forms interleaved run by run)"
+echo "ours: OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1, fastest of $REPS runs with OMP_WAIT_POLICY=passive and $REPS with the default (the --features and --params pipes and the chain's two forms interleaved run by run)"
 echo "reference: bench.py CONFIG infer --threads $THREADS --min-seconds $REF_SECONDS --warmup 2, OPENBLAS_NUM_THREADS=1 (its mean images/s), the fastest of OMP_WAIT_POLICY=passive and the default, each with: $(ref_heap_envs | paste -sd '|' | sed 's/|/ and with /')"
 table=$S/table
 breakdown=$S/breakdown
@@ -198,6 +198,9 @@ for cfg in $CONFIGS; do
     # sp-select --model makes the candidates from it
     feat_pipe() { echo "bin/sp-load $src $1 | bin/sp-predict --model $model --features | bin/sp-select --model $model --gather $early | bin/sp-compose $drop | bin/sp-eval"; }
     pipe_feat=$(feat_pipe "$load")
+    # sp-select --params: only the chosen candidates' parameters cross to
+    # sp-compose --model, which makes their layers again
+    pipe_par="bin/sp-load $src $load | bin/sp-predict --model $model --features | bin/sp-select --model $model --params $early | bin/sp-compose --model $model --drop sel_params,sel_bkg_params,occlusion,$unread | bin/sp-eval"
     # the chain in its two forms (the library calls of the default pipe, and
     # of the --features pipe: candidates made a group of images at a time,
     # only the chosen kept); the faster is "the chain"
@@ -208,12 +211,13 @@ for cfg in $CONFIGS; do
     m_feat=$(bash -c "$pipe_feat")
     m_chain=$($chain_u 2>/dev/null)
     m_chainf=$($chain_f 2>/dev/null)
+    m_par=$(bash -c "$pipe_par")
     same=yes
-    [ "$m_pipe" = "$m_chain" ] && [ "$m_feat" = "$m_chain" ] && [ "$m_chainf" = "$m_chain" ] ||
-        same="NO: pipe $m_pipe, --features $m_feat, chain $m_chain, chain --features $m_chainf"
+    [ "$m_pipe" = "$m_chain" ] && [ "$m_feat" = "$m_chain" ] && [ "$m_chainf" = "$m_chain" ] && [ "$m_par" = "$m_chain" ] ||
+        same="NO: pipe $m_pipe, --features $m_feat, --params $m_par, chain $m_chain, chain --features $m_chainf"
     t_pipe=$(best "$pipe")
     t_full=$(best "$pipe_full")
-    read -r t_feat t_cu t_cf < <(best_each "$pipe_feat" "$chain_u 2>/dev/null" "$chain_f 2>/dev/null")
+    read -r t_feat t_cu t_cf t_par < <(best_each "$pipe_feat" "$chain_u 2>/dev/null" "$chain_f 2>/dev/null" "$pipe_par")
     if [ "$(calc "($t_cf < $t_cu) ? 1 : 0")" = 1 ]; then
         chain=$chain_f t_chain=$t_cf form="--features"
     else
@@ -272,14 +276,15 @@ for cfg in $CONFIGS; do
     over_full=$(calc "100 * ($t_full / $t_chain - 1)")
     over_feat=$(calc "100 * ($t_feat / $t_chain - 1)")
     ips_feat=$(calc "$n / $t_feat")
+    ips_par=$(calc "$n / $t_par")
     if [ "$ref" != - ]; then
         r_pipe=$(calc "$ips_pipe / $ref") r_chain=$(calc "$ips_chain / $ref") r_feat=$(calc "$ips_feat / $ref")
     else
         r_pipe=- r_chain=- r_feat=-
     fi
     ratio() { [ "$1" = - ] && echo - || printf '%.2fx' "$1"; }
-    printf '| %s | %d x %d | %.0f | %.0f | %.0f | %.0f%% | %.0f%% | %.0f%% | %s | %s | %s | %s |\n' "$cfg" "$((n / bs))" "$bs" \
-        "$ips_pipe" "$ips_feat" "$ips_chain" "$over" "$over_full" "$over_feat" \
+    printf '| %s | %d x %d | %.0f | %.0f | %.0f | %.0f | %.0f%% | %.0f%% | %.0f%% | %.0f%% | %s | %s | %s | %s |\n' "$cfg" "$((n / bs))" "$bs" \
+        "$ips_pipe" "$ips_feat" "$ips_par" "$ips_chain" "$over" "$over_full" "$over_feat" "$(calc "100 * ($t_par / $t_chain - 1)")" \
         "$( [ "$ref" = - ] && echo - || printf '%.0f' "$ref")" \
         "$(ratio "$r_pipe")" "$(ratio "$r_feat")" "$(ratio "$r_chain")" >>"$table"
     set -- $split # images N seconds T load L predict P select S compose C eval E
@@ -312,10 +317,10 @@ for cfg in $CONFIGS; do
     echo "$cfg done: pipe $ips_pipe images/s, chain $ips_chain ($form form; default $(calc "$n / $t_cu"), --features $(calc "$n / $t_cf")), reference $ref (load average $(cut -d' ' -f1 /proc/loadavg))" >&2
 done
 echo
-echo "Inference images/s (initialised models; pipe: sp-load | sp-predict | sp-select --gather $early | sp-compose $drop | sp-eval; without --gather: sp-select $early | sp-compose --drop cand_layers,cand_masks,backgrounds,occlusion,$unread; --features: sp-predict --features | sp-select --model M --gather $early)"
+echo "Inference images/s (initialised models; pipe: sp-load | sp-predict | sp-select --gather $early | sp-compose $drop | sp-eval; without --gather: sp-select $early | sp-compose --drop cand_layers,cand_masks,backgrounds,occlusion,$unread; --features: sp-predict --features | sp-select --model M --gather $early; --params: sp-predict --features | sp-select --model M --params $early | sp-compose --model M)"
 echo
-echo "| config | batches x size | pipe | pipe --features | chain (one process) | pipe overhead | without --gather | with --features | reference | pipe / ref | --features / ref | chain / ref |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| config | batches x size | pipe | pipe --features | pipe --params | chain (one process) | pipe overhead | without --gather | with --features | with --params | reference | pipe / ref | --features / ref | chain / ref |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 cat "$table"
 echo
 echo "Like for like, the reference's own protocol (bench.py infer: one batch in memory, its inference step repeated for $REF_SECONDS s after 2 passes of warm-up, images/s of the timed passes): ours is tests/tools/inferchain --step on the data's first batch (predict, select and compose: the encoder, every transformation, the selection, the composition and the masks; no process start, model load, decoding or scoring, none of which the reference's figure has either), its default and --features forms each run right after each of the reference's runs (so both meet the same phases of this machine's speed), the fastest of each; ours / reference with the faster form"

@@ -74,7 +74,11 @@ for spec in "dsprites 5e-5 bkg_choice" "gtsrb8 5e-4 bkg_choice pred_label" "gtsr
     # sp-select --gather hands sp-compose only the chosen candidates: the same results
     expect_ok "$c: select --gather | compose: recon within $atol, $names equal" "$S --gather <$T/$c.p.sp | $C >$T/$c.g.sp && $CMP --atol $atol $T/$c.g.sp recon=expect_recon >/dev/null && $CMP $T/$c.g.sp $ints >/dev/null"
     expect_eq "$c: select --gather: no candidates left" "" "$($BIN/sp-info $T/$c.g.sp | grep -E '^ +(cand_layers|cand_masks|backgrounds) ')"
+    # sp-select --model --params hands on the chosen candidates' parameters and
+    # sp-compose --model makes their layers: the bytes of the --gather form
+    expect_ok "$c: select --model --params | compose --model: the bytes of --gather" "$BIN/sp-predict --model $T/$c.spm --features <$T/$c.sp | $S --model $T/$c.spm --params --drop features | $C --model $T/$c.spm --drop sel_params,sel_bkg_params >$T/$c.q.sp && $S --gather <$T/$c.p.sp | $C --drop sel_layers,sel_masks,sel_background >$T/$c.g2.sp && cmp -s $T/$c.q.sp $T/$c.g2.sp"
 done
+expect_ok "dsprites: --params | compose --model --fg-reassign: masks equal" "$BIN/sp-predict --model $T/dsprites.spm --features <$T/dsprites.sp | $S --model $T/dsprites.spm --params | $C --model $T/dsprites.spm --fg-reassign >$T/fgq.sp && $CMP $T/fgq.sp pred_mask=expect_pred_mask_fg >/dev/null"
 expect_ok "dsprites: select --gather | compose --fg-reassign: masks equal" "$S --gather <$T/dsprites.p.sp | $C --fg-reassign >$T/fgg.sp && $CMP $T/fgg.sp pred_mask=expect_pred_mask_fg >/dev/null"
 expect_ok "dsprites: reference parity: --fg-reassign masks equal" "$S <$T/dsprites.p.sp | $C --fg-reassign >$T/fg.sp && $CMP $T/fg.sp pred_mask=expect_pred_mask_fg >/dev/null"
 

@@ -27,10 +27,12 @@ streams() {
             env $env $BIN/sp-predict --model $model --features <$T/in.sp >$T/$name.$p.feat &&
             env $env $BIN/sp-select --model $model <$T/$name.$p.feat >$T/$name.$p.selm &&
             env $env $BIN/sp-select --model $model --gather <$T/$name.$p.feat >$T/$name.$p.gatm &&
-            env $env $BIN/sp-compose <$T/$name.$p.gatm >$T/$name.$p.compm"
+            env $env $BIN/sp-compose <$T/$name.$p.gatm >$T/$name.$p.compm &&
+            env $env $BIN/sp-select --model $model --params <$T/$name.$p.feat >$T/$name.$p.parm &&
+            env $env $BIN/sp-compose --model $model <$T/$name.$p.parm >$T/$name.$p.compp"
     done
     local f same=1
-    for f in pred sel gat comp compg feat selm gatm compm; do
+    for f in pred sel gat comp compg feat selm gatm compm parm compp; do
         cmp -s "$T/$name.0.$f" "$T/$name.165.$f" || { same=0; fail "$name: $f" "other bytes with MALLOC_PERTURB_=165"; }
     done
     [ $same = 0 ] || ok "$name: every stream the same bytes with MALLOC_PERTURB_=165"

@@ -67,6 +67,20 @@ for g in "" "--gather" "--gather --exhaustive"; do
     done
 done
 expect_ok "the whole chain: the same metrics" "a=\$($BIN/sp-load $R10 --batch 4 | $P --model $T/m.spm | $BIN/sp-select --gather | $BIN/sp-compose | $BIN/sp-eval) && b=\$($BIN/sp-load $R10 --batch 4 | $P --model $T/m.spm --features | $BIN/sp-select --model $T/m.spm --gather | $BIN/sp-compose | $BIN/sp-eval) && [ -n \"\$a\" ] && [ \"\$a\" = \"\$b\" ]"
+# --params: the chosen candidates' parameters cross instead of their layers,
+# sp-compose --model makes the layers: the bytes of the --gather form
+for t in 1 2 8; do
+    expect_ok "select --model --params | compose --model, $t threads: the bytes of --gather" "$P --model $G/tetro-layer.spm <$G/tetro-layer.sp | $BIN/sp-select --gather | $BIN/sp-compose --drop sel_layers,sel_masks,sel_background >$T/ga.sp && OMP_NUM_THREADS=$t $BIN/sp-select --model $G/tetro-layer.spm --params --drop features <$T/f.sp | OMP_NUM_THREADS=$t $BIN/sp-compose --model $G/tetro-layer.spm --drop sel_params,sel_bkg_params >$T/gb.sp && cmp -s $T/ga.sp $T/gb.sp"
+done
+expect_ok "--params: sel_params [N,L,P], sel_bkg_params [N,Pb], no layers" "$BIN/sp-select --model $G/tetro-layer.spm --params <$T/f.sp | $BIN/sp-info >$T/q.txt && grep -q '^ *sel_params  *f32 \[3,3,[0-9]*\]' $T/q.txt && grep -q '^ *sel_bkg_params  *f32 \[3,[0-9]*\]' $T/q.txt && ! grep -qE '^ +(sel_layers|sel_masks|sel_background|cand_layers) ' $T/q.txt"
+expect_ok "--params: the sprite and layer parameters, not zeros" "$BIN/sp-select --model $G/tetro-layer.spm --params <$T/f.sp | $BIN/sp-info --dump sel_params | tr ' ' '\n' | grep . | grep -qv '^-*0\(\.0*\)*\$'"
+expect_error "--params without --model" "^sp-select: --params needs --model \(the parameters are made with the candidates\)\$" "$BIN/sp-select --params <$T/f.sp"
+expect_error "--params with --gather" "^sp-select: --gather and --params: one or the other\$" "$BIN/sp-select --model $G/tetro-layer.spm --params --gather <$T/f.sp"
+expect_error "compose --model without sel_params" "^sp-compose: stdin: batch 0: needs sel_params \(run sp-select --model M --params first\)\$" "$BIN/sp-select --model $G/tetro-layer.spm --gather <$T/f.sp | $BIN/sp-compose --model $G/tetro-layer.spm"
+expect_error "compose --model without sel_bkg_params" "^sp-compose: stdin: batch 0: needs sel_bkg_params \(run sp-select --model M --params first\)\$" "$BIN/sp-select --model $G/tetro-layer.spm --params --drop sel_bkg_params <$T/f.sp | $BIN/sp-compose --model $G/tetro-layer.spm"
+expect_error "compose --model without the occlusion its model predicts" "^sp-compose: stdin: batch 0: needs occlusion \(the model predicts one; sp-select --model adds it\)\$" "$BIN/sp-select --model $G/tetro-layer.spm --params --drop occlusion <$T/f.sp | $BIN/sp-compose --model $G/tetro-layer.spm"
+expect_ok "dsprites features" "$P --model $T/dsprites.spm --features <$T/in_dsprites.sp >$T/fd.sp"
+expect_error "compose --model of another model" "^sp-compose: stdin: batch 0: sel_params must be f32 \[N,3,[0-9]*\] \(the model's layers and parameters\)\$" "$BIN/sp-select --model $T/dsprites.spm --params <$T/fd.sp | $BIN/sp-compose --model $T/m.spm"
 expect_error "sp-select --model without features" "^sp-select: stdin: batch 0: needs features \\(run sp-predict --features first\\)\$" "$BIN/sp-load $R10 --batch 4 | $BIN/sp-select --model $T/m.spm"
 { cat $ROOT/pipelines/configs/tetro.conf; echo 'model.with_pool = 2, 2'; } >$T/pool.conf
 expect_ok "a model with a wider encoder output" "$BIN/sp-train --init-only $T/pool.conf --out $T/pool.spm <$T/in_tetro.sp 2>/dev/null"

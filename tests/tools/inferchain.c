@@ -77,7 +77,7 @@ static void infer_batch(chain *c, int n, double t[3])
         sp_predict_features(c->pr, c->feat, img, n);
         t2 = sp_now();
         sp_select_from_features(c->pr, c->feat, img, n, &c->sd, 0, choice, c->M > 0 ? bchoice : NULL, c->serr,
-                                layers, masks, bkgs, occ);
+                                layers, masks, bkgs, NULL, NULL, occ);
         if (c->M == 0)
             for (int i = 0; i < n; i++)
                 bchoice[i] = 0;
