@@ -102,6 +102,9 @@ static void compose_batch(sp_map *b, int64_t idx, void *ctx)
     const composition *cp = ctx;
     if (cp->pred)
         make_chosen(b, idx, cp->pred);
+    else if (sp_map_tensor(b, SP_SEL_PARAMS) && !sp_map_tensor(b, SP_SEL_LAYERS) && !sp_map_tensor(b, "cand_layers"))
+        sp_fatal("stdin: batch %lld: only " SP_SEL_PARAMS " (sp-select --params): the layers need --model M",
+                 (long long)idx);
     sp_cands c;
     /* the image only for --fg-reassign */
     sp_cands_get_any(&c, b, idx,
