@@ -51,6 +51,7 @@ struct sp_predictor {
     int has_occ;
     sp_head_mlp occ;
     int sh, sw; /* sprite transformers' output size */
+    int psprite, player, pbkg; /* sp_predict_param_sizes, from the transformers at creation */
     cands_tmp *scratch; /* [nscratch]: thread t's (sp_predict_threads_ready) */
     int nscratch;
 };
@@ -73,6 +74,9 @@ static void tsf_load(sp_tsf_heads *t, const sp_model *m, const char *prefix, con
     if (epoch >= 0)
         sp_tsf_heads_stage(t, m->cfg, epoch);
 }
+
+/* Parameters a transformer takes per image (0: identity, or none). */
+static int tsf_params(const sp_tsf_heads *t, int present) { return present && !t->identity ? t->P : 0; }
 
 sp_predictor *sp_predictor_new(const sp_model *m, const char *where)
 {
@@ -137,6 +141,12 @@ sp_predictor *sp_predictor_new(const sp_model *m, const char *where)
             ws != m->W)
             sp_fatal("%s: model.transformation_sequence_bkg does not keep the image size", where);
     }
+    p->psprite = tsf_params(&p->sprite_tsf[0], 1);
+    for (int l = 1; l < m->L; l++)
+        if (tsf_params(&p->sprite_tsf[l], 1) != p->psprite) /* one sequence for every layer */
+            sp_fatal("internal error: the sprite transformers of layers 0 and %d differ in size", l);
+    p->player = tsf_params(&p->layer_tsf, m->has_layer_tsf);
+    p->pbkg = tsf_params(&p->bkg_tsf, m->M > 0);
     p->has_occ = sp_config_bool(c, "model.pred_occlusion") && m->L > 1;
     if (p->has_occ)
         sp_head_mlp_load(&p->occ, m, "occ_predictor");
@@ -539,27 +549,19 @@ void sp_predict_cands_chunk(sp_predictor *p, const sp_predict_betas *be, int i0,
             bkg_task(p, be, b, i0, cn, bkgs, t);
 }
 
-/* Parameters a transformer takes per image (0: identity, or none). */
-static int tsf_params(const sp_tsf_heads *t, int present) { return present && !t->identity ? t->P : 0; }
-
 void sp_predict_param_sizes(const sp_predictor *p, int *sprite, int *layer, int *bkg)
 {
     need_heads(p);
-    *sprite = tsf_params(&p->sprite_tsf[0], 1);
-    for (int l = 1; l < p->m->L; l++)
-        if (tsf_params(&p->sprite_tsf[l], 1) != *sprite) /* one sequence for every layer */
-            sp_fatal("internal error: the sprite transformers of layers 0 and %d differ in size", l);
-    *layer = tsf_params(&p->layer_tsf, p->m->has_layer_tsf);
-    *bkg = tsf_params(&p->bkg_tsf, p->m->M > 0);
+    *sprite = p->psprite;
+    *layer = p->player;
+    *bkg = p->pbkg;
 }
 
 void sp_predict_betas_chosen(const sp_predictor *p, const sp_predict_betas *be, int i, const int32_t *choice,
                              int32_t bkg, float *params, float *bkg_params)
 {
     const sp_model *m = p->m;
-    const int K = m->K, L = m->L;
-    int ps, pl, pb;
-    sp_predict_param_sizes(p, &ps, &pl, &pb);
+    const int K = m->K, L = m->L, ps = p->psprite, pl = p->player, pb = p->pbkg; /* per image: no lookups */
     for (int l = 0; l < L; l++) {
         float *o = params + (size_t)l * (ps + pl);
         if (ps)
