@@ -11,6 +11,7 @@
 #include "sp_filter.h"
 #include "sp_model.h"
 #include "sp_opt.h"
+#include "sp_pin.h"
 #include "sp_predict.h"
 #include "sp_predict_stage.h"
 
@@ -84,6 +85,7 @@ int main(int argc, char **argv)
     if (!model_path)
         sp_fatal("--model: required");
     sp_device_resolve_stage(device, "sp-predict"); /* the computation is on the CPU */
+    sp_pin_stage_threads(); /* in a pipe: its threads one per CPU (sp_pin.h) */
     sp_model *m;
     /* --features: the encoder's weights alone are read */
     sp_predictor *p = features_only ? sp_predictor_open_encoder(model_path, &m) : sp_predictor_open(model_path, &m);

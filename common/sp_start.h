@@ -25,7 +25,8 @@
  *       fewer faults: inference 11-33% faster.  The first blocks the
  *       program takes start on a 2 MiB boundary, so that they too land on
  *       huge pages (gtsrb8's pipe, one batch: 6,500 page faults in its five
- *       stages -> 2,500).
+ *       stages -> 2,500).  The OpenMP threads' own arenas are advised too
+ *       (sp_heap_advise_thread).
  * Both were had before by restarting the program (execv of /proc/self/exe)
  * with OMP_WAIT_POLICY=passive and GLIBC_TUNABLES=glibc.malloc.hugetlb=1:
  * ~3.5 ms of CPU a process, ~20 ms on a five-stage pipe's start.
@@ -51,6 +52,12 @@ void sp_main_start(char **argv);
  * on request); sp_filter calls it after each batch, for a heap that outgrew
  * its reserve.  A no-op elsewhere. */
 void sp_heap_advise(void);
+/* The calling thread's own glibc arena (where it is not the main heap)
+ * advised for huge pages, where sp_main_start advises the heap itself: a
+ * thread's allocations then fault 2 MiB at a time, as the main heap's.
+ * sp_main_start does it for the OpenMP team; a thread the program starts
+ * calls it first (sp_writer_async).  A no-op elsewhere. */
+void sp_heap_advise_thread(void);
 void sp_main_start_alone(char **argv);
 
 #endif

@@ -1,5 +1,6 @@
 #include "sp_writer_async.h"
 #include "sp_error.h"
+#include "sp_start.h"
 #include "sp_stream.h"
 
 #include <pthread.h>
@@ -39,6 +40,7 @@ static void *run(void *arg)
     sp_async_writer *a = arg;
     job_err = a->err;
     sp_set_thread_fatal_hook(on_fatal);
+    sp_heap_advise_thread(); /* its arena on huge pages too, as the stage's heap */
     pthread_mutex_lock(&a->mu);
     for (;;) {
         while (a->kind == JOB_NONE)

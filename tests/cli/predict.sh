@@ -53,6 +53,9 @@ for conf in "$ROOT"/pipelines/configs/*.conf; do
     expect_ok "$name: predicts" "$BIN/sp-load $T/tet --split-rule all --size $1 --channels $2 --batch 4 >$T/in_$name.sp && $BIN/sp-train --init-only $conf --out $T/$name.spm <$T/in_$name.sp 2>/dev/null && $P --model $T/$name.spm <$T/in_$name.sp | $BIN/sp-info | grep -q 'cand_masks  *f32 \\[4,'"
 done
 # fewer (layer, sprite) heads than threads: the warps' loops over images run in parallel instead
+# in a pipe sp-predict binds its threads one per CPU (sp_pin.h): the same bytes bound or free, and SP_PIN checked
+expect_ok "in a pipe, threads bound (SP_PIN=1) or free (SP_PIN=0): the same bytes" "cat $T/in.sp | SP_PIN=1 $P --model $G/tetro-layer.spm | cat >$T/pin1.sp && cat $T/in.sp | SP_PIN=0 $P --model $G/tetro-layer.spm | cat >$T/pin0.sp && cmp -s $T/pin1.sp $T/pin0.sp && cmp -s $T/pin1.sp $T/o1.sp"
+expect_error "SP_PIN=2: one line naming the variable" "^sp-predict: environment: SP_PIN=2: expected one of 0, 1 \\(or unset\\)\$" "cat $T/in.sp | SP_PIN=2 $P --model $G/tetro-layer.spm"
 expect_ok "same bytes with 1 and 8 threads (image-parallel path)" "OMP_NUM_THREADS=1 $P --model $G/tetro-sprite.spm <$T/in.sp >$T/s1.sp && OMP_NUM_THREADS=8 $P --model $G/tetro-sprite.spm <$T/in.sp >$T/s8.sp && cmp -s $T/s1.sp $T/s8.sp"
 
 # --features: the encoder's output only; sp-select --model makes the
