@@ -58,6 +58,12 @@ else
     # they fell in the heap's first, unaligned 2 MiB and got 4 KiB pages
     small=$($clean $SE 1 | sed -n 's/^anon_huge_kb=//p')
     expect_ok "the first 1 MiB of heap a program writes on a huge page ($small kB)" "[ '${small:-0}' -ge 1024 ]"
+    # an OpenMP thread's blocks come from its own arena (sp_start.c's
+    # sp_heap_advise_thread: advised as the main heap is)
+    if [ "$(nproc)" -ge 2 ]; then
+        th=$($clean $SE --thread 16 | sed -n 's/^anon_huge_kb=//p')
+        expect_ok "16 MiB a worker thread writes mostly on huge pages ($th kB)" "[ '${th:-0}' -ge 8192 ]"
+    fi
 fi
 
 # OMP_PROC_BIND or OMP_PLACES: libgomp binds the first image's thread to one

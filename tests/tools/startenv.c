@@ -1,11 +1,12 @@
-/* startenv [--alone | --blas | --idle] [MIB]: starts as every program does
+/* startenv [--alone | --blas | --idle | --thread] [MIB]: starts as every program does
  * (sp_main_start, or with --alone sp_main_start_alone as sp-train does,
  * then the stream reader's malloc settings), prints what the start left in
  * its environment and whether OpenBLAS is in the process yet (with --blas
  * it then loads it, as a first sgemm would, and prints the threads it
  * uses), then touches MIB MiB of fresh heap (a stage's first batch; 0 by
  * default) and prints how much of the process is on transparent huge
- * pages.  For tests/cli/start.sh:
+ * pages (with --thread the MIB MiB are another OpenMP thread's: its own
+ * arena's).  For tests/cli/start.sh:
  *   GLIBC_TUNABLES=...|(unset)
  *   OMP_WAIT_POLICY=...|(unset)
  *   GOMP_SPINCOUNT=...|(unset)
@@ -92,14 +93,14 @@ static void idle_test(void)
 int main(int argc, char **argv)
 {
     int alone = argc > 1 && !strcmp(argv[1], "--alone"), blas = argc > 1 && !strcmp(argv[1], "--blas");
-    int idle = argc > 1 && !strcmp(argv[1], "--idle");
+    int idle = argc > 1 && !strcmp(argv[1], "--idle"), thread = argc > 1 && !strcmp(argv[1], "--thread");
     if (alone)
         sp_main_start_alone(argv);
     else
         sp_main_start(argv);
-    const int opt = alone || blas || idle;
+    const int opt = alone || blas || idle || thread;
     if (argc - opt > 2)
-        sp_fatal("usage: startenv [--alone | --blas | --idle] [MIB]");
+        sp_fatal("usage: startenv [--alone | --blas | --idle | --thread] [MIB]");
     long mib = argc - opt == 2 ? atol(argv[1 + opt]) : 0;
     sp_stream_tune_malloc();
     show("GLIBC_TUNABLES");
@@ -114,10 +115,16 @@ int main(int argc, char **argv)
         idle_test();
     if (mib > 0) {
         size_t n = (size_t)mib << 20;
-        char *p = sp_malloc(n);
-        memset(p, 1, n);
-        printf("anon_huge_kb=%ld\n", anon_huge_kb());
-        free(p);
+        long kb = -1;
+        /* thread 1 of a team of two (the last thread of one, where only one is allowed) */
+#pragma omp parallel num_threads(2)
+        if (omp_get_thread_num() == (thread ? omp_get_num_threads() - 1 : 0)) {
+            char *p = sp_malloc(n);
+            memset(p, 1, n);
+            kb = anon_huge_kb();
+            free(p);
+        }
+        printf("anon_huge_kb=%ld\n", kb);
     }
     return 0;
 }
