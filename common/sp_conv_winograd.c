@@ -1462,11 +1462,16 @@ void sp_conv3x3_winograd_batched_forward(float *y, const float *x, size_t n, con
         sp_fatal("internal error: batched Winograd: a chunk of %zu images of %zu floats", g.G, xs > ys ? xs : ys);
     const int full = g.m == 4 && d->h % 4 == 0 && d->w % 4 == 0;
     const size_t tmax = round_up(g.t, g.nr);
+    /* the output channels in pairs of blocks (the wide tiles take two at
+     * once), handed out a few pairs at a time: a thread whose CPU another
+     * stage of a pipe shares for a while does fewer of them (shared out
+     * equally in advance, the others idled at the barrier: horse's layers
+     * 3 and 4); which thread computes a channel changes no bit of it */
+    const size_t pairs = (nb + 1) / 2;
 #pragma omp parallel
     {
-        const size_t T = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
-        const size_t b0 = nb * id / T, b1 = nb * (id + 1) / T;
-        const size_t o1 = b1 * g.mr < O ? b1 * g.mr : O;
+        const size_t T = (size_t)omp_get_num_threads();
+        const size_t nq = pairs < 4 * T ? pairs : 4 * T;
         int32_t *tab = sp_malloc(sizeof(int32_t) * 4 * tmax);
         btab bt = {tab, tab + tmax, tab + 2 * tmax, tab + 3 * tmax};
         for (size_t i0 = 0; i0 < n; i0 += g.G) {
@@ -1475,19 +1480,25 @@ void sp_conv3x3_winograd_batched_forward(float *y, const float *x, size_t n, con
 #pragma omp for schedule(static)
             for (size_t c = 0; c < C; c++)
                 input_gather(v, x + i0 * xs, cnt, c, &bt, d, &g);
-            gemm(mm, v, pk, C, cnt, &g, b0, b1);
-            for (size_t o = b0 * g.mr; o < o1; o++) {
-                if (full)
-                    output_full(y + i0 * ys, mm, o, nv, &bt, d, &g);
-                else
-                    output_batched(y + i0 * ys, mm, o, nv, d, &g);
-                for (size_t i = i0; i < i0 + ni; i++) { /* bias, then the epilogue with its residual */
-                    float *yo = y + i * ys + o * hw;
-                    sp_conv_out_row(yo, yo, hw, bias ? bias[o] : 0.0f, ep, o,
-                                    ep && ep->residual ? ep->residual + i * ys + o * hw : NULL);
+            /* (the loop's closing barrier: V is the next chunk's) */
+#pragma omp for schedule(dynamic, 1)
+            for (size_t q = 0; q < nq; q++) {
+                const size_t p0 = pairs * q / nq, p1 = pairs * (q + 1) / nq;
+                const size_t b0 = 2 * p0, b1 = 2 * p1 < nb ? 2 * p1 : nb;
+                const size_t o1 = b1 * g.mr < O ? b1 * g.mr : O;
+                gemm(mm, v, pk, C, cnt, &g, b0, b1);
+                for (size_t o = b0 * g.mr; o < o1; o++) {
+                    if (full)
+                        output_full(y + i0 * ys, mm, o, nv, &bt, d, &g);
+                    else
+                        output_batched(y + i0 * ys, mm, o, nv, d, &g);
+                    for (size_t i = i0; i < i0 + ni; i++) { /* bias, then the epilogue with its residual */
+                        float *yo = y + i * ys + o * hw;
+                        sp_conv_out_row(yo, yo, hw, bias ? bias[o] : 0.0f, ep, o,
+                                        ep && ep->residual ? ep->residual + i * ys + o * hw : NULL);
+                    }
                 }
             }
-#pragma omp barrier /* V is the next chunk's */
         }
         free(tab);
     }
