@@ -2,10 +2,10 @@
 #define _GNU_SOURCE
 #include "sp_pin.h"
 #include "sp_env.h"
+#include "sp_stream.h"
 
 #include <omp.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
 #if defined(__linux__) && defined(__GLIBC__)
 #include <sched.h>
@@ -55,13 +55,7 @@ int sp_pin_threads(int in_pipe)
 }
 #endif
 
-static int is_pipe(int fd)
-{
-    struct stat st;
-    return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
-}
-
 int sp_pin_stage_threads(void)
 {
-    return sp_pin_threads(is_pipe(0) || is_pipe(1));
+    return sp_pin_threads(sp_fd_is_pipe(0) || sp_fd_is_pipe(1));
 }

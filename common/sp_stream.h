@@ -30,6 +30,8 @@ void sp_stream_tune_malloc(void);
  * candidates (36 MB for tetro) then crosses in 36 wake-ups instead of 550.
  * Called by sp_reader_open and sp_writer_open. */
 void sp_stream_tune_pipe(FILE *f);
+/* 1 when fd is a pipe (a FIFO) */
+int sp_fd_is_pipe(int fd);
 
 /* name is used in messages ("stdin", a path). */
 sp_reader *sp_reader_open(FILE *f, const char *name);

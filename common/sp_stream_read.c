@@ -51,12 +51,17 @@ struct sp_reader {
     sp_map meta;
 };
 
+int sp_fd_is_pipe(int fd)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
 void sp_stream_tune_pipe(FILE *f)
 {
 #if defined(__linux__)
-    struct stat st;
     int fd = fileno(f);
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+    if (sp_fd_is_pipe(fd)) {
         int have = fcntl(fd, SP_F_GETPIPE_SZ);
         if (have >= 0 && have < SP_PIPE_BYTES)
             (void)fcntl(fd, SP_F_SETPIPE_SZ, SP_PIPE_BYTES); /* best effort: may exceed pipe-max-size */
