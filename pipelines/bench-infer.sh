@@ -101,27 +101,39 @@ best_each() {
     done
     echo "${b[@]}"
 }
-# paired A B: PAIRS runs of A and of B back to back, the order and the wait
-# policy alternating (each first half the time, each policy half the time:
-# what a run leaves behind, freed memory or a phase of this machine's speed,
-# falls on both alike: in two of three trials here, six rounds each, horse's
-# pipe ran 5% slower right after the chain than right after itself, and the
-# fastest-of figures time the pipe right after a chain); prints the median
-# of A's time over B's and the lower and upper quartiles
+# paired A B: PAIRS rounds of four timed runs, each command twice in a row:
+# A A B B, then B B A A, and so on (the wait policy alternating every two
+# rounds).  A run's speed here depends on the run before it: a fresh page
+# costs from ~0.1 ms a MB (freed moments ago) to ~1.5 (freed seconds ago,
+# when this VM's host has taken it back), and a run that needs more memory
+# than the one before it freed pays the difference at the higher price
+# (horse, 4 rounds: the pipe 1.23 s after the chain, 1.10 s after itself;
+# the chain 1.00 s after the pipe, 1.05 s after itself).  So each command
+# is measured after itself (what running either again and again gives; the
+# two runs of a round that follow their own kind) and, apart, after the
+# other (the third run of each round).  Prints the median over the rounds
+# of A's time over B's, both after themselves, with the lower and upper
+# quartiles; then the median time of A after B over that of B after A.
 paired() {
-    local i ta tb p
+    local i p a1 a2 b1 b2
     for ((i = 0; i < PAIRS; i++)); do
         p=passive
         ((i % 4 >= 2)) && p=
         if ((i % 2)); then
-            tb=$(timed "$p" "$2") ta=$(timed "$p" "$1")
+            b1=$(timed "$p" "$2") b2=$(timed "$p" "$2") a1=$(timed "$p" "$1") a2=$(timed "$p" "$1")
+            echo "self $(calc "$a2 / $b2")"
+            echo "ab $a1"
         else
-            ta=$(timed "$p" "$1") tb=$(timed "$p" "$2")
+            a1=$(timed "$p" "$1") a2=$(timed "$p" "$1") b1=$(timed "$p" "$2") b2=$(timed "$p" "$2")
+            echo "self $(calc "$a2 / $b2")"
+            echo "ba $b1"
         fi
-        calc "$ta / $tb"
-    done | sort -g | awk '{r[NR] = $1} END {
+    done >"$S/paired"
+    median_of() { grep "^$1 " "$S/paired" | cut -d' ' -f2 | sort -g | awk -v q="${2:-}" '{r[NR] = $1} END {
         n = NR
-        printf "%.4f %.4f %.4f\n", (r[int((n + 1) / 2)] + r[int(n / 2) + 1]) / 2, r[int((n + 3) / 4)], r[n + 1 - int((n + 3) / 4)] }'
+        printf "%.6f", (r[int((n + 1) / 2)] + r[int(n / 2) + 1]) / 2
+        if (q) printf " %.6f %.6f", r[int((n + 3) / 4)], r[n + 1 - int((n + 3) / 4)] }'; }
+    echo "$(median_of self 1) $(calc "$(median_of ab) / $(median_of ba)")"
 }
 # best CMD: best_each of one command
 best() { best_each "$1"; }
@@ -191,6 +203,13 @@ for cfg in $CONFIGS; do
     # nothing; dsprites: 254 of the 263 MB that crossed the last pipe)
     early="--drop image,features"
     unread="layer_images,layer_masks,recon"
+    # and the predicted maps whose truth the data lacks (sp-eval scores a
+    # pair only when both are there: horse has no semantic masks, gtsrb8 no
+    # masks at all; horse: 21 of the 47 MB that crossed the last pipe)
+    first=$(bin/sp-info <"$S/in.sp" | sed -n '/^  batch 0$/,/^  batch 1$/p')
+    for pair in mask:pred_mask sem_mask:pred_sem label:pred_label; do
+        grep -q "^    ${pair%%:*} " <<<"$first" || unread="$unread,${pair#*:}"
+    done
     drop="--drop sel_layers,sel_masks,sel_background,occlusion,$unread"
     pipe="bin/sp-load $src $load | bin/sp-predict --model $model | bin/sp-select --gather $early | bin/sp-compose $drop | bin/sp-eval"
     pipe_full="bin/sp-load $src $load | bin/sp-predict --model $model | bin/sp-select $early | bin/sp-compose --drop cand_layers,cand_masks,backgrounds,occlusion,$unread | bin/sp-eval"
@@ -300,17 +319,17 @@ for cfg in $CONFIGS; do
         if [ "$(calc "($t_cfl < $t_cul) ? 1 : 0")" = 1 ]; then
             chainl="$CHAIN --features --model $model $loadl $src 2>/dev/null" t_chainl=$t_cfl
         fi
-        read -r pm pq1 pq3 < <(paired "$(feat_pipe "$loadl")" "$chainl")
+        read -r pm pq1 pq3 px < <(paired "$(feat_pipe "$loadl")" "$chainl")
         # the chain's steady rate: the extra images over the extra time (its
         # start, model read and first touches cancel, as the reference's
         # figure leaves out its start-up and warm-up steps)
         ips_steady=$(calc "($nl - $n) / ($t_chainl - $t_chain)")
         r_steady=-
         [ "$ref" != - ] && r_steady=$(printf '%.2fx' "$(calc "$ips_steady / $ref")")
-        printf '| %s | %d: %.2f s / %.2f s, %.0f%% | %d: %.2f s / %.2f s, %.0f%% | %.0f%% | %.1f%% (%.1f to %.1f%%) | %.0f | %s |\n' "$cfg" "$n" \
+        printf '| %s | %d: %.2f s / %.2f s, %.0f%% | %d: %.2f s / %.2f s, %.0f%% | %.0f%% | %.1f%% (%.1f to %.1f%%) | %.1f%% | %.0f | %s |\n' "$cfg" "$n" \
             "$t_feat" "$t_chain" "$over_feat" "$nl" "$t_featl" "$t_chainl" "$(calc "100 * ($t_featl / $t_chainl - 1)")" \
             "$(calc "100 * (($t_featl - $t_feat) / ($t_chainl - $t_chain) - 1)")" "$(calc "100 * ($pm - 1)")" \
-            "$(calc "100 * ($pq1 - 1)")" "$(calc "100 * ($pq3 - 1)")" "$ips_steady" "$r_steady" >>"$steady"
+            "$(calc "100 * ($pq1 - 1)")" "$(calc "100 * ($pq3 - 1)")" "$(calc "100 * ($px - 1)")" "$ips_steady" "$r_steady" >>"$steady"
     fi
     echo "$cfg $model $ref $ips_chain" >>"$roof"
     [ "$same" = yes ] || echo "bench-infer: $cfg: pipe and chain metrics differ: $same"
@@ -344,10 +363,10 @@ echo "|---|---|---|---|---|---|---|---|---|---|"
 cat "$memory"
 if [ -s "$steady" ]; then
     echo
-    echo "Short and long streams, sp-load | sp-predict --features | sp-select --model M --gather | sp-compose | sp-eval against the chain (images: pipe s / chain s, overhead); marginal: the overhead of the extra images alone (the fixed costs of the pipe's processes cancel); long, paired: the median (and quartiles) over $PAIRS pairs of the long pipe's time over the chain's, each pair run back to back, which runs first and the wait policy alternating; chain steady: the chain's images/s on the extra images alone (its start-up cancels, as the reference's figure leaves out its own start-up and warm-up; the chain still loads and decodes the images and scores them, which the reference's step does not), and that over the reference's"
+    echo "Short and long streams, sp-load | sp-predict --features | sp-select --model M --gather | sp-compose | sp-eval against the chain (images: pipe s / chain s, overhead); marginal: the overhead of the extra images alone (the fixed costs of the pipe's processes cancel); long, paired: the median (and quartiles) over $PAIRS rounds of the long pipe's time over the chain's, each run right after a run of its own kind (rounds of pipe pipe chain chain, then chain chain pipe pipe, the wait policy alternating every two); after the other: the pipe's median time right after the chain over the chain's right after the pipe (in this VM a page freed seconds ago costs up to 15x one freed moments ago, so a run after one that used less memory pays for the difference); chain steady: the chain's images/s on the extra images alone (its start-up cancels, as the reference's figure leaves out its own start-up and warm-up; the chain still loads and decodes the images and scores them, which the reference's step does not), and that over the reference's"
     echo
-    echo "| config | short | long | marginal overhead | long, paired | chain steady images/s | chain steady / ref |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "| config | short | long | marginal overhead | long, paired | after the other | chain steady images/s | chain steady / ref |"
+    echo "|---|---|---|---|---|---|---|---|"
     cat "$steady"
 fi
 if [ -s "$roof" ]; then
