@@ -129,11 +129,15 @@ paired() {
             echo "ba $b1"
         fi
     done >"$S/paired"
+    # (nothing when there is no such run: PAIRS 1 has no pipe after the chain)
     median_of() { grep "^$1 " "$S/paired" | cut -d' ' -f2 | sort -g | awk -v q="${2:-}" '{r[NR] = $1} END {
         n = NR
+        if (!n) exit
         printf "%.6f", (r[int((n + 1) / 2)] + r[int(n / 2) + 1]) / 2
-        if (q) printf " %.6f %.6f", r[int((n + 3) / 4)], r[n + 1 - int((n + 3) / 4)] }'; }
-    echo "$(median_of self 1) $(calc "$(median_of ab) / $(median_of ba)")"
+        if (q) printf " %.6f %.6f", r[int((n + 3) / 4)], r[n + 1 - int((n + 3) / 4)] }' || true; }
+    local ab ba
+    ab=$(median_of ab) ba=$(median_of ba)
+    echo "$(median_of self 1) $([ -n "$ab" ] && [ -n "$ba" ] && calc "$ab / $ba" || echo -)"
 }
 # best CMD: best_each of one command
 best() { best_each "$1"; }
@@ -326,10 +330,10 @@ for cfg in $CONFIGS; do
         ips_steady=$(calc "($nl - $n) / ($t_chainl - $t_chain)")
         r_steady=-
         [ "$ref" != - ] && r_steady=$(printf '%.2fx' "$(calc "$ips_steady / $ref")")
-        printf '| %s | %d: %.2f s / %.2f s, %.0f%% | %d: %.2f s / %.2f s, %.0f%% | %.0f%% | %.1f%% (%.1f to %.1f%%) | %.1f%% | %.0f | %s |\n' "$cfg" "$n" \
+        printf '| %s | %d: %.2f s / %.2f s, %.0f%% | %d: %.2f s / %.2f s, %.0f%% | %.0f%% | %.1f%% (%.1f to %.1f%%) | %s | %.0f | %s |\n' "$cfg" "$n" \
             "$t_feat" "$t_chain" "$over_feat" "$nl" "$t_featl" "$t_chainl" "$(calc "100 * ($t_featl / $t_chainl - 1)")" \
             "$(calc "100 * (($t_featl - $t_feat) / ($t_chainl - $t_chain) - 1)")" "$(calc "100 * ($pm - 1)")" \
-            "$(calc "100 * ($pq1 - 1)")" "$(calc "100 * ($pq3 - 1)")" "$(calc "100 * ($px - 1)")" "$ips_steady" "$r_steady" >>"$steady"
+            "$(calc "100 * ($pq1 - 1)")" "$(calc "100 * ($pq3 - 1)")" "$([ "$px" = - ] && echo - || printf '%.1f%%' "$(calc "100 * ($px - 1)")")" "$ips_steady" "$r_steady" >>"$steady"
     fi
     echo "$cfg $model $ref $ips_chain" >>"$roof"
     [ "$same" = yes ] || echo "bench-infer: $cfg: pipe and chain metrics differ: $same"
