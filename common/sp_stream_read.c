@@ -12,9 +12,9 @@
 #if defined(__GLIBC__) || defined(__linux__)
 #include <malloc.h>
 #endif
+#include <sys/stat.h> /* fstat (POSIX): sp_fd_is_pipe on every system */
 #if defined(__linux__)
 #include <fcntl.h>
-#include <sys/stat.h>
 /* fcntl's pipe-size commands (linux/fcntl.h; hidden without _GNU_SOURCE) */
 #define SP_F_SETPIPE_SZ 1031
 #define SP_F_GETPIPE_SZ 1032

@@ -121,23 +121,27 @@ paired() {
         ((i % 4 >= 2)) && p=
         if ((i % 2)); then
             b1=$(timed "$p" "$2") b2=$(timed "$p" "$2") a1=$(timed "$p" "$1") a2=$(timed "$p" "$1")
-            echo "self $(calc "$a2 / $b2")"
             echo "ab $a1"
         else
             a1=$(timed "$p" "$1") a2=$(timed "$p" "$1") b1=$(timed "$p" "$2") b2=$(timed "$p" "$2")
-            echo "self $(calc "$a2 / $b2")"
             echo "ba $b1"
         fi
+        echo "self $(calc "$a2 / $b2")"
     done >"$S/paired"
-    # (nothing when there is no such run: PAIRS 1 has no pipe after the chain)
-    median_of() { grep "^$1 " "$S/paired" | cut -d' ' -f2 | sort -g | awk -v q="${2:-}" '{r[NR] = $1} END {
+    local ab ba
+    ab=$(median_of "$S/paired" ab) ba=$(median_of "$S/paired" ba)
+    echo "$(median_of "$S/paired" self quartiles) $([ -n "$ab" ] && [ -n "$ba" ] && calc "$ab / $ba" || echo -)"
+}
+# median_of FILE KEY [quartiles]: the median of the values on FILE's lines
+# "KEY value" (and with a third word the lower and upper quartiles after
+# it); nothing when there is no such line (PAIRS 1 has no pipe after the
+# chain)
+median_of() {
+    grep "^$2 " "$1" | cut -d' ' -f2 | sort -g | awk -v q="${3:-}" '{r[NR] = $1} END {
         n = NR
         if (!n) exit
         printf "%.6f", (r[int((n + 1) / 2)] + r[int(n / 2) + 1]) / 2
-        if (q) printf " %.6f %.6f", r[int((n + 3) / 4)], r[n + 1 - int((n + 3) / 4)] }' || true; }
-    local ab ba
-    ab=$(median_of ab) ba=$(median_of ba)
-    echo "$(median_of self 1) $([ -n "$ab" ] && [ -n "$ba" ] && calc "$ab / $ba" || echo -)"
+        if (q) printf " %.6f %.6f", r[int((n + 3) / 4)], r[n + 1 - int((n + 3) / 4)] }' || true
 }
 # best CMD: best_each of one command
 best() { best_each "$1"; }
