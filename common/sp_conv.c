@@ -388,42 +388,6 @@ static void forward_implicit(float *y, const float *x, const float *pk, const sp
     sp_gemm_tiles_rows(y, P, pk, planes, col_at, off, Wo < 32 ? (size_t)Wo : 32, 2 * f.rw, (size_t)d->o, P, K);
 }
 
-/* y [O, P] = src (rows lds apart) + bias, then ep with res [O, P]
- * (either may be NULL): sp_conv_out_row per output row.  Its operations are
- * never fused (-std=c11 contracts none), so a build of it for more lanes
- * gives the same bits; the default build runs 4 lanes (SSE): the stem's
- * 64 rows of 4,096 took ~0.9% of a horse inference that way, ~0.5% at 16. */
-static inline __attribute__((always_inline)) void out_rows_body(float *y, const float *src, size_t lds, size_t O,
-                                                                size_t P, const float *bias,
-                                                                const sp_conv2d_epilogue *ep, const float *res)
-{
-    for (size_t o = 0; o < O; o++)
-        sp_conv_out_row(y + o * P, src + o * lds, P, bias ? bias[o] : 0.0f, ep, o, res ? res + o * P : NULL);
-}
-
-static void out_rows_plain(float *y, const float *src, size_t lds, size_t O, size_t P, const float *bias,
-                           const sp_conv2d_epilogue *ep, const float *res)
-{
-    out_rows_body(y, src, lds, O, P, bias, ep, res);
-}
-
-__attribute__((target("avx512f,avx512vl"))) static void out_rows_wide(float *y, const float *src, size_t lds,
-                                                                       size_t O, size_t P, const float *bias,
-                                                                       const sp_conv2d_epilogue *ep,
-                                                                       const float *res)
-{
-    out_rows_body(y, src, lds, O, P, bias, ep, res);
-}
-
-static void out_rows(float *y, const float *src, size_t lds, size_t O, size_t P, const float *bias,
-                     const sp_conv2d_epilogue *ep, const float *res)
-{
-    if (sp_conv3x3_wide())
-        out_rows_wide(y, src, lds, O, P, bias, ep, res);
-    else
-        out_rows_plain(y, src, lds, O, P, bias, ep, res);
-}
-
 /* One image's forward, one GEMM: y [O, P] from x [C, H, W] (col: its
  * column matrix's room, bp: the tiles' panels), bias, then ep with res,
  * this image's residual */
@@ -447,7 +411,7 @@ static void forward_one(float *y, const float *x, const float *weight, const flo
         gemm_forward(y, weight, pk, b, O, P, K, bp);
     }
     if (bias || ep)
-        out_rows(y, y, P, O, P, bias, ep, res);
+        sp_conv_out_rows(y, y, O, 1, P, 0, P, bias, ep, res);
 }
 
 /* Images [n0, n1) of the forward, by groups of p->g (pk: the packed
@@ -471,7 +435,8 @@ static void forward_range(float *y, const float *x, const float *weight, const f
         gemm_forward(tmp, weight, pk, col, O, ld, K, bp);
         for (size_t i = 0; i < gn; i++) {
             const size_t at = (size_t)(n + (int)i) * O * P;
-            out_rows(y + at, tmp + i * P, ld, O, P, bias, ep, ep && ep->residual ? ep->residual + at : NULL);
+            sp_conv_out_rows(y + at, tmp + i * P, O, 1, P, 0, ld, bias, ep,
+                             ep && ep->residual ? ep->residual + at : NULL);
         }
     }
 }

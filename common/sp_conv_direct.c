@@ -576,6 +576,37 @@ __attribute__((target("avx2"))) static void epilogue_avx2(float *out, const floa
 }
 #undef EPILOGUE_BODY
 
+#define OUT_ROWS_BODY                                                                              \
+    for (size_t o = 0; o < O; o++)                                                                 \
+        for (size_t r = 0; r < rows; r++) {                                                        \
+            const size_t at = (o * rows + r) * W;                                                  \
+            sp_conv_out_row(y + at, src + o * src_chan + r * src_row, W, bias ? bias[o] : 0.0f, ep, o, \
+                            res ? res + at : NULL);                                                \
+        }
+static void out_rows_plain(float *y, const float *src, size_t O, size_t rows, size_t W, size_t src_row,
+                           size_t src_chan, const float *bias, const sp_conv2d_epilogue *ep, const float *res)
+{
+    OUT_ROWS_BODY
+}
+__attribute__((target("avx512f,avx512vl"))) static void out_rows_wide(float *y, const float *src, size_t O,
+                                                                       size_t rows, size_t W, size_t src_row,
+                                                                       size_t src_chan, const float *bias,
+                                                                       const sp_conv2d_epilogue *ep,
+                                                                       const float *res)
+{
+    OUT_ROWS_BODY
+}
+#undef OUT_ROWS_BODY
+
+void sp_conv_out_rows(float *y, const float *src, size_t O, size_t rows, size_t W, size_t src_row,
+                      size_t src_chan, const float *bias, const sp_conv2d_epilogue *ep, const float *res)
+{
+    if (sp_conv3x3_wide())
+        out_rows_wide(y, src, O, rows, W, src_row, src_chan, bias, ep, res);
+    else
+        out_rows_plain(y, src, O, rows, W, src_row, src_chan, bias, ep, res);
+}
+
 static void conv_image(float *out, const float *bias, const float *xp, const float *pk, int cin,
                        int nout, int h, int w, const geom *g, float *yf, const sp_conv2d_epilogue *ep,
                        const float *res)

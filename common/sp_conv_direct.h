@@ -126,6 +126,17 @@ static inline __attribute__((always_inline)) void sp_conv_out_row(float *dst, co
     }
 }
 
+/* sp_conv_out_row over a map: y [O, rows, W] (contiguous) from src, whose
+ * channel o starts at src + o * src_chan and row r of it r * src_row
+ * further; bias [O] and res [O, rows, W] may be NULL.  With 16 lanes where
+ * the tiles run 16 (sp_conv3x3_wide), else the default build's: the
+ * operations are never fused (-std=c11 contracts none), so the bits are
+ * the same either way.  (The default build runs SSE's 4 lanes: the
+ * ResNet stem's 64 rows of 4,096 took ~0.9% of a horse inference so, ~0.5%
+ * at 16.) */
+void sp_conv_out_rows(float *y, const float *src, size_t O, size_t rows, size_t W, size_t src_row,
+                      size_t src_chan, const float *bias, const sp_conv2d_epilogue *ep, const float *res);
+
 /* dx, dweight may be NULL. */
 void sp_conv3x3_backward(float *dx, float *dweight, const float *dy, const float *x,
                          const float *weight, const sp_conv2d_desc *d, float *ws);

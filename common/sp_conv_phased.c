@@ -113,13 +113,11 @@ void sp_conv_phased_forward(float *y, const float *x, const float *pk, const sp_
         col_at[q] = (int32_t)(32 * q);
     sp_gemm_tiles_rows(prod, f.N, pk, planes, col_at, off, 32, 0, O, f.N, K);
     /* output row (o, r): the products' row r * S, its first Wo */
+    if (bias || ep) {
+        sp_conv_out_rows(y, prod, O, Ho, Wo, S, f.N, bias, ep, res);
+        return;
+    }
     for (size_t o = 0; o < O; o++)
-        for (size_t r = 0; r < Ho; r++) {
-            float *dst = y + (o * Ho + r) * Wo;
-            const float *src = prod + o * f.N + r * S;
-            if (bias || ep)
-                sp_conv_out_row(dst, src, Wo, bias ? bias[o] : 0.0f, ep, o, res ? res + (o * Ho + r) * Wo : NULL);
-            else
-                memcpy(dst, src, sizeof(float) * Wo);
-        }
+        for (size_t r = 0; r < Ho; r++)
+            memcpy(y + (o * Ho + r) * Wo, prod + o * f.N + r * S, sizeof(float) * Wo);
 }
