@@ -20,7 +20,8 @@
  *
  * Layout (below, "the flat layout"): the transforms work on 8 consecutive
  * tiles at once (one vector), the tiles of the whole image numbered row by
- * row as one arithmetic sequence in memory; they go in chunks whose
+ * row as one arithmetic sequence in memory (F(4x4) on maps that allow it
+ * computes only the images' tiles: compact_tiles); they go in chunks whose
  * transformed input V and products M stay in the core's L2.  The GEMMs are
  * tiles of MR output channels x NR tiles as in the direct kernel (broadcast
  * weights, vectors of tiles).  The result differs from the direct sum by
@@ -67,9 +68,12 @@ typedef struct {
     size_t vs, ms;     /* V's and M's stride between the positions xi */
     size_t or_;        /* output channels rounded up to mr */
     size_t G, P;       /* images stacked in one tile sequence; padded rows per image (G = 1: all rows) */
+    size_t cw, hr;     /* F(4x4) compact: the images' tiles a row and tile rows an image (0: flat) */
+    size_t ct, ot;     /* the tiles the chunks compute (tg, or the compact count) and output (t, or ct) */
 } wgeom;
 
-static int tile_choice; /* sp_conv3x3_winograd_set_tile: 0 per layer, or 2 / 4 */
+static int tile_choice;      /* sp_conv3x3_winograd_set_tile: 0 per layer, or 2 / 4 */
+static int compact_off;      /* sp_conv3x3_winograd_set_compact(0): the flat tiles everywhere */
 
 static size_t round_up(size_t x, size_t k)
 {
@@ -107,6 +111,54 @@ static void gemm_tile(wgeom *g, int ncand)
 void sp_conv3x3_winograd_set_tile(int m)
 {
     tile_choice = m == 2 || m == 4 ? m : 0;
+}
+
+void sp_conv3x3_winograd_set_compact(int on)
+{
+    compact_off = !on;
+}
+
+/* F(4x4)'s compact tiles: the flat layout computes every tile of its tile
+ * rows, TW = W/4 + 1 a row where W/4 hold the map (the last one only
+ * serves the arithmetic sequence), and the tile rows between stacked
+ * images: 72 tiles for a 32x32 map's 64, 45 for two 16x16 maps' 32.
+ * Where the map's sides are multiples of 4 and its tiles a row a multiple
+ * of 8 (one tile row is whole vectors) or 4 (a vector is two half rows),
+ * the chunks take only the images' tiles, numbered k = row * cw + column
+ * over the images' tile rows; vector k's 8 tiles then read and write the
+ * flat places of tiles k and k + 4 (flat_of), which the planes keep.  Each
+ * tile's transforms and sums are the flat layout's, so the same bits
+ * (test_winograd).  One core of Zen 5, microseconds an image: horse's
+ * 64-channel 32x32 layer 177-199 -> 149-164 (no 8-tile chunk left over
+ * for the broadcast-bound 8x8 GEMM tile), its 128-channel 16x16 pairs
+ * 193-215 -> 125-133, dsprites' 32 channels 32x32 60-63 -> 51-55 and 64
+ * channels 16x16 62 -> 46-51; horse's inference step 431-439 -> 454-465
+ * images/s (inferchain --step 5, alternating). */
+static void compact_tiles(wgeom *g, const sp_conv2d_desc *d, int wide8)
+{
+    g->cw = g->hr = 0;
+    g->ct = g->tg;
+    g->ot = g->t;
+    const size_t cw = (size_t)d->w / 4, hr = (size_t)d->h / 4, ct = g->G * hr * cw;
+    if (compact_off || g->m != 4 || d->h % 4 || d->w % 4 || (cw % 8 && cw != 4) || ct % 8)
+        return;
+    if (!wide8) { /* the 8-lane GEMM tiles: 4 outputs by 24 or 16 tiles, whole ones */
+        if (g->mr != 4 || ct % 16)
+            return;
+        g->nr = ct % 24 == 0 ? 24 : 16;
+    }
+    g->cw = cw;
+    g->hr = hr;
+    g->ct = g->ot = ct;
+}
+
+/* compact tile k's flat number ti * TW + tj (flat: k itself) */
+static inline size_t flat_of(size_t k, const wgeom *g)
+{
+    if (!g->cw)
+        return k;
+    const size_t r = k / g->cw, tj = k % g->cw;
+    return ((r / g->hr) * (g->P / 4) + r % g->hr) * g->tw + tj;
 }
 
 /* the tiles of a map of h x w for output tiles of m x m, and the GEMM's
@@ -186,6 +238,7 @@ static wgeom wgeometry(const sp_conv2d_desc *d, int tile)
     else
         g.rows = (g.th + 1) * g.tw + SLACK;
     g.orows = g.m == 2 ? g.rows : 4 * g.tg + 32;
+    compact_tiles(&g, d, wide8);
     g.or_ = round_up((size_t)d->o, g.mr);
     /* V [np][C][nt] and M [np][or][nt] in ~768 KB of a Zen 4 core's 1 MB
      * L2 (a quarter of that measured the same) */
@@ -194,8 +247,8 @@ static wgeom wgeometry(const sp_conv2d_desc *d, int tile)
         g.nt = g.nr;
     if (wide8) /* whole calls of 32 tiles (past the budget if need be: 128 channels, 16 + 8 were 28% slower than 24) */
         g.nt = g.nt < 32 ? 32 : g.nt / 32 * 32;
-    if (g.nt > g.tg)
-        g.nt = g.tg;
+    if (g.nt > g.ct)
+        g.nt = g.ct;
     g.vs = stride_floats((size_t)d->c * g.nt);
     g.ms = stride_floats(g.or_ * g.nt);
     return g;
@@ -204,6 +257,11 @@ static wgeom wgeometry(const sp_conv2d_desc *d, int tile)
 int sp_conv3x3_winograd_tile(const sp_conv2d_desc *d, int tile)
 {
     return (int)wgeometry(d, tile).m;
+}
+
+int sp_conv3x3_winograd_compact(const sp_conv2d_desc *d, int tile)
+{
+    return wgeometry(d, tile).cw != 0;
 }
 
 int sp_conv3x3_winograd_ok(const sp_conv2d_desc *d)
@@ -672,7 +730,28 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void bt6_rows(f
     }
 }
 
-/* V[xi][c][u - u0] of F(4x4) for the chunk's tiles, 8 at a time */
+/* one vector of 8 tiles of input_transform4 into out: the planes' values
+ * of tiles 0..3 at qa, of 4..7 at qb (SPLIT; else all 8 at qa) */
+__attribute__((target("avx2,fma"), always_inline)) static inline void it4_vector(float *out, size_t vs,
+                                                                                 const float *qa, const float *qb,
+                                                                                 const size_t ro[6],
+                                                                                 const size_t co[6], const int SPLIT)
+{
+    __m256 t[6][6]; /* t[i][k]: B^T down input column k */
+    _Pragma("GCC unroll 6") for (size_t k = 0; k < 6; k++)
+    {
+        const float *ca = qa + co[k], *cb = qb + co[k];
+        __m256 d[6];
+        _Pragma("GCC unroll 6") for (size_t r = 0; r < 6; r++) d[r] =
+            SPLIT ? _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(ca + ro[r])), _mm_loadu_ps(cb + ro[r]), 1)
+                  : _mm256_loadu_ps(ca + ro[r]);
+        BT6(d[0], d[1], d[2], d[3], d[4], d[5], t[0][k], t[1][k], t[2][k], t[3][k], t[4][k], t[5][k]);
+    }
+    bt6_rows(out, vs, t);
+}
+
+/* V[xi][c][u - u0] of F(4x4) for the chunk's tiles, 8 at a time (compact:
+ * tiles 4 apart in the vector may be a tile row apart in the planes) */
 __attribute__((target("avx2,fma"))) static void input_transform4(float *v, const float *q, size_t C, size_t u0,
                                                                   size_t u1, const wgeom *g)
 {
@@ -683,15 +762,11 @@ __attribute__((target("avx2,fma"))) static void input_transform4(float *v, const
         const float *qc = q + 16 * c * rs;
         float *vc = v + c * g->nt - u0;
         for (size_t u = u0; u < u1; u += 8) {
-            __m256 t[6][6]; /* t[i][k]: B^T down input column k */
-            _Pragma("GCC unroll 6") for (size_t k = 0; k < 6; k++)
-            {
-                const float *col = qc + co[k] + u;
-                __m256 d[6];
-                _Pragma("GCC unroll 6") for (size_t r = 0; r < 6; r++) d[r] = _mm256_loadu_ps(col + ro[r]);
-                BT6(d[0], d[1], d[2], d[3], d[4], d[5], t[0][k], t[1][k], t[2][k], t[3][k], t[4][k], t[5][k]);
-            }
-            bt6_rows(vc + u, vs, t);
+            const size_t ua = flat_of(u, g), ub = flat_of(u + 4, g);
+            if (ub == ua + 4)
+                it4_vector(vc + u, vs, qc + ua, qc + ub, ro, co, 0);
+            else
+                it4_vector(vc + u, vs, qc + ua, qc + ub, ro, co, 1);
         }
     }
 }
@@ -732,6 +807,7 @@ __attribute__((target("avx2,fma"))) static void output_transform4(float *y, size
     const size_t ms = g->ms;
     const float *mo = m + o * g->nt - u0;
     for (size_t u = u0; u < u1; u += 8) {
+        const size_t ua = flat_of(u, g), ub = flat_of(u + 4, g); /* tiles 0..3, 4..7: flat places */
         __m256 yt[4][4];
         at6_tile(yt, mo + u, ms);
         _Pragma("GCC unroll 4") for (size_t i = 0; i < 4; i++)
@@ -741,11 +817,11 @@ __attribute__((target("avx2,fma"))) static void output_transform4(float *y, size
             __m256 ce0 = _mm256_unpacklo_ps(c, e), ce1 = _mm256_unpackhi_ps(c, e);
             __m256 x0 = _mm256_shuffle_ps(ab0, ce0, 0x44), x1 = _mm256_shuffle_ps(ab0, ce0, 0xee);
             __m256 x2 = _mm256_shuffle_ps(ab1, ce1, 0x44), x3 = _mm256_shuffle_ps(ab1, ce1, 0xee);
-            float *row = y + i * ors + 4 * u;
+            float *row = y + i * ors + 4 * ua, *rowb = y + i * ors + 4 * ub;
             _mm256_storeu_ps(row, _mm256_permute2f128_ps(x0, x1, 0x20));
             _mm256_storeu_ps(row + 8, _mm256_permute2f128_ps(x2, x3, 0x20));
-            _mm256_storeu_ps(row + 16, _mm256_permute2f128_ps(x0, x1, 0x31));
-            _mm256_storeu_ps(row + 24, _mm256_permute2f128_ps(x2, x3, 0x31));
+            _mm256_storeu_ps(rowb, _mm256_permute2f128_ps(x0, x1, 0x31));
+            _mm256_storeu_ps(rowb + 8, _mm256_permute2f128_ps(x2, x3, 0x31));
         }
     }
 }
@@ -1159,8 +1235,8 @@ void sp_conv3x3_winograd_forward_images_padded(float *y, const float *x, size_t 
         wpad4_wide(eo, x, C, d->h, d->w, gi, &g);
     else
         wpad4(eo, x, C, d->h, d->w, gi, &g);
-    for (size_t u0 = 0; u0 < g.tg; u0 += g.nt) {
-        size_t n = g.tg - u0 < g.nt ? g.tg - u0 : g.nt, u1 = u0 + n < g.t ? u0 + n : g.t;
+    for (size_t u0 = 0; u0 < g.ct; u0 += g.nt) {
+        size_t n = g.ct - u0 < g.nt ? g.ct - u0 : g.nt, u1 = u0 + n < g.ot ? u0 + n : g.ot;
         if (g.m == 2)
             input_transform(v, eo, C, u0, u0 + n, &g);
         else

@@ -42,6 +42,12 @@ size_t sp_conv3x3_winograd_batched_products(const sp_conv2d_desc *d, int tile);
  * stop forcing); SP_CONV_WINOGRAD=2 or 4 sets it at the library's start;
  * tests and convbench call it before packing. */
 void sp_conv3x3_winograd_set_tile(int m);
+/* 0: F(4x4) computes every tile of the flat layout, as before the compact
+ * tiles (1, the default: only the images' tiles where the map allows; the
+ * same bits either way); for tests, before packing. */
+void sp_conv3x3_winograd_set_compact(int on);
+/* Whether d's layer computes only its images' tiles (compact_tiles). */
+int sp_conv3x3_winograd_compact(const sp_conv2d_desc *d, int tile);
 /* The transformed weights: sp_conv3x3_winograd_packed_floats of them, from
  * weight [O,C,3,3], or (flipped, for an input gradient whose convolution d
  * takes dy's O' = d->c channels to dx's C' = d->o) from the forward's weight

@@ -240,6 +240,43 @@ static void padded_pair_case(int C, int H, int W, int gi)
     FREE_ALL(x, w1, w2, s1, h1, s2, h2, y1, y2, u1, u2, p1, p2, ws);
 }
 
+/* F(4x4) with only the images' tiles (compact_tiles) against every tile
+ * of the flat layout: gi of a stack's images, bias, the batch-norm
+ * epilogue with a residual and ReLU; the same bytes, the images after gi
+ * untouched.  The two take their own packs (the 8-lane GEMM tiles may
+ * take other blocks). */
+static void compact_case(int C, int O, int H, int W, int gi)
+{
+    sp_conv2d_desc d = {1, C, H, W, O, 3, 3, 1, 1, 1, 1};
+    const int tl = SP_WINOGRAD_GROUPED;
+    const size_t G = sp_conv3x3_winograd_group(&d, tl), xs = (size_t)C * H * W, ys = (size_t)O * H * W;
+    char name[200];
+    snprintf(name, sizeof name, "winograd F(4x4) %d of a stack of %zu %dx%dx%d -> %d, only the images' tiles: the flat layout's bytes",
+             gi, G, C, H, W, O);
+    if (sp_conv3x3_winograd_tile(&d, tl) != 4 || !sp_conv3x3_winograd_compact(&d, tl) || (size_t)gi > G) {
+        CHECK(name, 0, "not taken (tile %d, %zu a stack)", sp_conv3x3_winograd_tile(&d, tl), G);
+        return;
+    }
+    float *x = random_floats(xs * G, 1, 0), *w = random_floats((size_t)O * C * 9, 0.3f, 0);
+    float *bias = random_floats(O, 1, 0), *scale = random_floats(O, 1, 0.5f), *shift = random_floats(O, 0.2f, 0);
+    float *res = random_floats(ys * G, 1, 0);
+    float *y[2] = {malloc(sizeof(float) * ys * G), malloc(sizeof(float) * ys * G)};
+    sp_conv2d_epilogue ep = {scale, shift, NULL, 1};
+    for (int k = 0; k < 2; k++) {
+        sp_conv3x3_winograd_set_compact(k);
+        float *pk = sp_malloc(sizeof(float) * sp_conv3x3_winograd_packed_floats(&d, tl));
+        float *ws = sp_malloc(sizeof(float) * sp_conv3x3_winograd_image_floats(&d, tl));
+        memset(ws, 0xff, sizeof(float) * sp_conv3x3_winograd_image_floats(&d, tl)); /* NaNs where nothing is written */
+        sp_conv3x3_winograd_pack(pk, w, &d, 0, tl);
+        memset(y[k], 0x7f, sizeof(float) * ys * G);
+        sp_conv3x3_winograd_forward_images(y[k], x, (size_t)gi, pk, bias, &d, ws, &ep, res, tl);
+        FREE_ALL(pk, ws);
+    }
+    sp_conv3x3_winograd_set_compact(1);
+    CHECK(name, memcmp(y[0], y[1], sizeof(float) * ys * G) == 0, "other bytes");
+    FREE_ALL(x, w, bias, scale, shift, res, y[0], y[1]);
+}
+
 /* The input gradient (sp_conv3x3_backward's dx, Winograd with the
  * flipped weights where it applies) against sums in double: within 2e-6 of
  * sum |dy| |w| of each input; odd and even maps, channel counts off the
@@ -538,5 +575,18 @@ int main(void)
     padded_pair_case(64, 9, 9, 3);   /* a batch's last, partial stack */
     padded_pair_case(128, 16, 16, 2); /* horse's layer 2, two stacked */
     padded_pair_case(128, 16, 16, 1); /* its odd last image */
+    compact_case(64, 64, 32, 32, 1);   /* horse's layer 1: 8 tiles a row, 64 of 72 */
+    compact_case(128, 128, 16, 16, 2); /* its layer 2: a vector is two half rows, 32 of 45 */
+    compact_case(128, 128, 16, 16, 1); /* the stack's second image absent */
+    compact_case(16, 16, 64, 64, 1);   /* dsprites' first stage: 16 tiles a row, several chunks */
+    compact_case(24, 40, 32, 32, 1);   /* other outputs than inputs */
+    compact_case(64, 20, 16, 16, 1);   /* outputs off the GEMM's blocks, 16 tiles */
+    sp_conv2d_desc odd = {1, 16, 35, 35, 16, 3, 3, 1, 1, 1, 1}, g28 = {1, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1};
+    sp_conv2d_desc h20 = {1, 32, 20, 32, 32, 3, 3, 1, 1, 1, 1};
+    CHECK("winograd F(4x4) keeps the flat layout for a 35x35 map and 7 tiles a row (28x28); 20x32's 40 tiles "
+          "compact only with the 16-lane GEMM tiles (the 8-lane ones take 16 or 24 at a time)",
+          !sp_conv3x3_winograd_compact(&odd, 4) && !sp_conv3x3_winograd_compact(&g28, 4) &&
+              sp_conv3x3_winograd_compact(&h20, 4) == (sp_conv3x3_wide() != 0),
+          "other layouts");
     TEST_MAIN_END;
 }
