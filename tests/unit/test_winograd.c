@@ -494,6 +494,8 @@ static void cases(void)
     dx_case(3, 16, 16, 35, 35); /* odd map */
     dx_case(2, 19, 17, 8, 9);   /* channels off the tiles, odd width */
     dx_case(2, 24, 32, 18, 18); /* even map */
+    dx_case(2, 32, 24, 16, 16); /* F(4x4)'s compact tiles, a vector two half rows */
+    dx_case(1, 16, 16, 32, 32); /* and a tile row one vector */
     batch_case(5, 32, 24, 9, 10);
     dx_case_by(3, 192, 176, 8, 9, 1);  /* past the direct tiles' weights: flat Winograd */
     dx_case_by(5, 192, 200, 4, 3, 1);  /* one F(4x4) tile an image (im2col with F(2x2) forced) */
