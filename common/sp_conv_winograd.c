@@ -69,7 +69,7 @@ typedef struct {
     size_t or_;        /* output channels rounded up to mr */
     size_t G, P;       /* images stacked in one tile sequence; padded rows per image (G = 1: all rows) */
     size_t cw, hr;     /* F(4x4) compact: the images' tiles a row and tile rows an image (0: flat) */
-    size_t ct, ot;     /* the tiles the chunks compute (tg, or the compact count) and output (t, or ct) */
+    size_t ct;         /* the tiles the chunks compute: tg, or the compact count */
 } wgeom;
 
 static int tile_choice;      /* sp_conv3x3_winograd_set_tile: 0 per layer, or 2 / 4 */
@@ -138,7 +138,6 @@ static void compact_tiles(wgeom *g, const sp_conv2d_desc *d, int wide8)
 {
     g->cw = g->hr = 0;
     g->ct = g->tg;
-    g->ot = g->t;
     const size_t cw = (size_t)d->w / 4, hr = (size_t)d->h / 4, ct = g->G * hr * cw;
     if (compact_off || g->m != 4 || d->h % 4 || d->w % 4 || (cw % 8 && cw != 4) || ct % 8)
         return;
@@ -149,16 +148,29 @@ static void compact_tiles(wgeom *g, const sp_conv2d_desc *d, int wide8)
     }
     g->cw = cw;
     g->hr = hr;
-    g->ct = g->ot = ct;
+    g->ct = ct;
 }
 
-/* compact tile k's flat number ti * TW + tj (flat: k itself) */
-static inline size_t flat_of(size_t k, const wgeom *g)
+/* compact tile k's flat number ti * TW + tj */
+static size_t flat_of(size_t k, const wgeom *g)
 {
-    if (!g->cw)
-        return k;
     const size_t r = k / g->cw, tj = k % g->cw;
     return ((r / g->hr) * (g->P / 4) + r % g->hr) * g->tw + tj;
+}
+
+/* Compact: the flat numbers of a chunk's tiles u0, u0 + 4, u0 + 8, ..
+ * (n of them, a multiple of 8) into fl, once a chunk for the transforms'
+ * every channel; flat: NULL (tile u is at u). */
+#define FLAT_MAX 64 /* places of a chunk: nt <= 196608 / (36 * 32) tiles (16+ channels in and out) */
+static const size_t *flat_places(size_t *fl, size_t u0, size_t n, const wgeom *g)
+{
+    if (!g->cw)
+        return NULL;
+    if (n / 4 > FLAT_MAX)
+        sp_fatal("internal error: winograd: a chunk of %zu compact tiles", n);
+    for (size_t j = 0; j < n / 4; j++)
+        fl[j] = flat_of(u0 + 4 * j, g);
+    return fl;
 }
 
 /* the tiles of a map of h x w for output tiles of m x m, and the GEMM's
@@ -750,10 +762,11 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void it4_vector
     bt6_rows(out, vs, t);
 }
 
-/* V[xi][c][u - u0] of F(4x4) for the chunk's tiles, 8 at a time (compact:
- * tiles 4 apart in the vector may be a tile row apart in the planes) */
+/* V[xi][c][u - u0] of F(4x4) for the chunk's tiles, 8 at a time (fl:
+ * their flat places, flat_places; compact tiles 4 apart in the vector may
+ * be a tile row apart in the planes) */
 __attribute__((target("avx2,fma"))) static void input_transform4(float *v, const float *q, size_t C, size_t u0,
-                                                                  size_t u1, const wgeom *g)
+                                                                  size_t u1, const size_t *fl, const wgeom *g)
 {
     const size_t vs = g->vs, rs = g->rows, tw = g->tw;
     /* input row r of a tile at + ro[r], column k at + co[k] */
@@ -762,7 +775,7 @@ __attribute__((target("avx2,fma"))) static void input_transform4(float *v, const
         const float *qc = q + 16 * c * rs;
         float *vc = v + c * g->nt - u0;
         for (size_t u = u0; u < u1; u += 8) {
-            const size_t ua = flat_of(u, g), ub = flat_of(u + 4, g);
+            const size_t ua = fl ? fl[(u - u0) / 4] : u, ub = fl ? fl[(u - u0) / 4 + 1] : u + 4;
             if (ub == ua + 4)
                 it4_vector(vc + u, vs, qc + ua, qc + ub, ro, co, 0);
             else
@@ -800,14 +813,16 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void at6_tile(_
 }
 
 /* output plane o's 4 row phases y[0..3] (rows of 4*TW, tile u's columns at
- * 4u): A^T M A of the chunk's tiles u0 <= u < u1, 8 at a time */
+ * 4u, its flat place): A^T M A of the chunk's tiles u0 <= u < u1, 8 at a
+ * time (fl as input_transform4's) */
 __attribute__((target("avx2,fma"))) static void output_transform4(float *y, size_t ors, const float *m, size_t o,
-                                                                   size_t u0, size_t u1, const wgeom *g)
+                                                                   size_t u0, size_t u1, const size_t *fl,
+                                                                   const wgeom *g)
 {
     const size_t ms = g->ms;
     const float *mo = m + o * g->nt - u0;
     for (size_t u = u0; u < u1; u += 8) {
-        const size_t ua = flat_of(u, g), ub = flat_of(u + 4, g); /* tiles 0..3, 4..7: flat places */
+        const size_t ua = fl ? fl[(u - u0) / 4] : u, ub = fl ? fl[(u - u0) / 4 + 1] : u + 4; /* tiles 0..3, 4..7 */
         __m256 yt[4][4];
         at6_tile(yt, mo + u, ms);
         _Pragma("GCC unroll 4") for (size_t i = 0; i < 4; i++)
@@ -1236,17 +1251,20 @@ void sp_conv3x3_winograd_forward_images_padded(float *y, const float *x, size_t 
     else
         wpad4(eo, x, C, d->h, d->w, gi, &g);
     for (size_t u0 = 0; u0 < g.ct; u0 += g.nt) {
-        size_t n = g.ct - u0 < g.nt ? g.ct - u0 : g.nt, u1 = u0 + n < g.ot ? u0 + n : g.ot;
+        /* compact: every computed tile is output; flat: those before t */
+        size_t n = g.ct - u0 < g.nt ? g.ct - u0 : g.nt, u1 = g.cw || u0 + n < g.t ? u0 + n : g.t;
+        size_t fl_buf[FLAT_MAX];
+        const size_t *fl = flat_places(fl_buf, u0, n, &g);
         if (g.m == 2)
             input_transform(v, eo, C, u0, u0 + n, &g);
         else
-            input_transform4(v, eo, C, u0, u0 + n, &g);
+            input_transform4(v, eo, C, u0, u0 + n, fl, &g);
         gemm(m, v, pk, C, n, &g, 0, g.or_ / g.mr);
         for (size_t o = 0; o < O; o++)
             if (g.m == 2)
                 output_transform(yeo + 2 * o * g.orows, yeo + (2 * o + 1) * g.orows, m, o, u0, u1, &g);
             else
-                output_transform4(yeo + 4 * o * g.orows, g.orows, m, o, u0, u1, &g);
+                output_transform4(yeo + 4 * o * g.orows, g.orows, m, o, u0, u1, fl, &g);
     }
     if (flags & SP_WINOGRAD_OUT_PADDED)
         epilogue16(flags & SP_WINOGRAD_OUT_KEEP ? y : NULL, eo, yeo, bias, d, ep, res, gi, &g);
