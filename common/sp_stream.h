@@ -68,5 +68,21 @@ void sp_writer_end(sp_writer *w);
 /* Flushes and frees (does not close f). */
 void sp_writer_close(sp_writer *w);
 size_t sp_writer_bytes(const sp_writer *w);
+/* Zero copy into a pipe (Linux): from now on every payload of 128 KiB or
+ * more goes into the pipe by reference (vmsplice), so that the kernel
+ * neither copies it into pipe pages of its own nor allocates and frees
+ * them; the reader copies it out of this process's memory.  The price: the
+ * caller must leave each batch's memory untouched (not even free it: the
+ * heap would reuse it) until sp_writer_read_past says the reader has read
+ * it.  Returns 1 when on: f is a pipe, and SP_SPLICE is not 0.  The bytes
+ * are the same either way.  Measured on 2 cores (dsprites' pipe, 512
+ * images): the pipes' system time 0.20 -> 0.14 s, README #splice. */
+int sp_writer_splice(sp_writer *w);
+/* The output offset after the last byte handed by reference (0: none). */
+size_t sp_writer_spliced_end(const sp_writer *w);
+/* 1 when the first end bytes of the output have left the pipe (the reader
+ * has read them), or nothing will read them any more (no reader left), or
+ * end is 0; never blocks. */
+int sp_writer_read_past(const sp_writer *w, size_t end);
 
 #endif

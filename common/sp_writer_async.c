@@ -8,10 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum job_kind { JOB_NONE, JOB_HEADER, JOB_BATCH, JOB_END, JOB_QUIT };
 
 #define ERR_LEN 2048 /* sp_fatal's longest message */
+/* Batches written into a pipe by reference (sp_writer_splice) whose bytes
+ * the reader may not have read yet: their memory must stay as it is (the
+ * pipe holds pointers to its pages, and the heap would hand freed memory to
+ * the next batch).  With 128 KiB payloads at least and a 1 MiB pipe at
+ * most nine; more (a larger pipe of the user's) waits for the oldest. */
+#define RETIRED_MAX 16
 
 struct sp_async_writer {
     sp_writer *w;
@@ -23,7 +30,49 @@ struct sp_async_writer {
     int has_meta;
     sp_map map;
     char err[ERR_LEN]; /* the thread's fatal error, raised by the stage's thread */
+    sp_map retired[RETIRED_MAX]; /* written, maybe not read yet: kept, oldest first */
+    size_t retired_end[RETIRED_MAX]; /* the output offset each needs read (sp_writer_read_past) */
+    int nretired;
 };
+
+/* Frees the retired batches the reader has read past. */
+static void sweep(sp_async_writer *a)
+{
+    int k = 0;
+    for (int i = 0; i < a->nretired; i++) {
+        if (sp_writer_read_past(a->w, a->retired_end[i])) {
+            sp_map_free(&a->retired[i]);
+        } else {
+            a->retired[k] = a->retired[i];
+            a->retired_end[k++] = a->retired_end[i];
+        }
+    }
+    a->nretired = k;
+}
+
+/* The batch just written (a->map), started at output offset start: kept
+ * while any of it handed by reference waits in the pipe, else cleared. */
+static void retire(sp_async_writer *a, size_t start)
+{
+    const size_t end = sp_writer_spliced_end(a->w);
+    sweep(a);
+    if (end > start && !sp_writer_read_past(a->w, end)) {
+        while (a->nretired == RETIRED_MAX) { /* a pipe larger than ours: wait for the reader */
+            nanosleep(&(struct timespec){0, 200000}, NULL);
+            sweep(a);
+        }
+        a->retired[a->nretired] = a->map;
+        a->retired_end[a->nretired++] = end;
+        a->map = (sp_map){0};
+    }
+    sp_map_clear(&a->map);
+}
+
+/* What is still in the pipe when the writer closes stays allocated until
+ * the process exits (the reader may read it after that; the pages then
+ * belong to the pipe alone): held here so that it is not a leak. */
+static sp_map *kept_at_close;
+static int nkept_at_close;
 
 /* The writer thread's sp_fatal: keep the message, leave the job. */
 static _Thread_local jmp_buf job_exit;
@@ -53,10 +102,13 @@ static void *run(void *arg)
             if (setjmp(job_exit) == 0) { /* setjmp alone in the condition, as C requires */
                 if (kind == JOB_HEADER)
                     sp_writer_header(a->w, a->has_meta ? &a->map : NULL);
-                else if (kind == JOB_BATCH)
+                else if (kind == JOB_BATCH) {
+                    const size_t start = sp_writer_bytes(a->w);
                     sp_writer_batch(a->w, &a->map);
-                else
+                    retire(a, start);
+                } else {
                     sp_writer_end(a->w);
+                }
             }
         }
         sp_map_clear(&a->map); /* after an error too: nothing more is written */
@@ -72,6 +124,7 @@ sp_async_writer *sp_async_writer_open(FILE *f, const char *name)
 {
     sp_async_writer *a = sp_calloc(1, sizeof *a);
     a->w = sp_writer_open(f, name);
+    sp_writer_splice(a->w); /* the thread owns each batch until it is read: retire */
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
     if (pthread_create(&a->thread, NULL, run, a) != 0)
@@ -133,6 +186,12 @@ void sp_async_writer_close(sp_async_writer *a)
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);
     sp_map_free(&a->map);
+    sweep(a);
+    if (a->nretired) {
+        kept_at_close = sp_realloc(kept_at_close, (size_t)(nkept_at_close + a->nretired) * sizeof *kept_at_close);
+        memcpy(kept_at_close + nkept_at_close, a->retired, (size_t)a->nretired * sizeof *a->retired);
+        nkept_at_close += a->nretired;
+    }
     sp_writer_close(a->w); /* its flush errors are this thread's */
     free(a);
 }

@@ -9,9 +9,12 @@
 #include "sp_writer_async.h"
 
 #include <msgpack.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static sp_tensor *ramp(sp_dtype dt, int ndim, const int64_t *shape)
 {
@@ -365,6 +368,96 @@ static void async_writer_same_bytes(void)
     free(got);
 }
 
+/* A slow reader of a pipe: everything, 16 KiB at a time with a pause
+ * between, into a memory stream. */
+typedef struct {
+    int fd;
+    char *buf;
+    size_t len;
+} pipe_reader;
+
+static void *read_slowly(void *arg)
+{
+    pipe_reader *r = arg;
+    FILE *f = open_memstream(&r->buf, &r->len);
+    char chunk[16384];
+    ssize_t k;
+    while ((k = read(r->fd, chunk, sizeof chunk)) > 0) {
+        fwrite(chunk, 1, (size_t)k, f);
+        nanosleep(&(struct timespec){0, 20000}, NULL);
+    }
+    fclose(f);
+    return NULL;
+}
+
+/* Batches of a different 1.2 MB tensor each, made as fast as they can be
+ * handed over, the memory of each freed batch reused by the next. */
+static void put_numbered(sp_map *b, int k)
+{
+    static const int64_t shape[1] = {300000};
+    sp_tensor *t = sp_tensor_new(SP_F32, 1, shape);
+    for (int64_t i = 0; i < shape[0]; i++)
+        sp_f32(t)[i] = (float)(k * 1000003 + i);
+    sp_map_put_tensor(b, "big", t);
+    sp_map_put_int(b, "k", k);
+}
+
+/* The writer thread into a pipe: payloads go by reference (sp_writer_splice),
+ * so a batch the reader has not read yet must not be freed, or the next
+ * batch, in the same memory, shows through.  A slow reader gets the bytes
+ * sp_writer writes to memory. */
+static void async_writer_into_pipe(void)
+{
+    int fd[2];
+    if (pipe(fd) != 0) {
+        CHECK("writer thread into a pipe: a pipe", 0, "pipe() failed");
+        return;
+    }
+    FILE *probe = fdopen(dup(fd[1]), "w");
+    sp_writer *pw = sp_writer_open(probe, "pipe");
+    const int spliced = sp_writer_splice(pw);
+    sp_writer_close(pw);
+    fclose(probe);
+    char *want = NULL;
+    size_t nwant = 0;
+    sp_map b = {0};
+    FILE *f = open_memstream(&want, &nwant);
+    sp_writer *w = sp_writer_open(f, "memory");
+    sp_writer_header(w, NULL);
+    for (int k = 0; k < 24; k++) {
+        put_numbered(&b, k);
+        sp_writer_batch(w, &b);
+        sp_map_clear(&b);
+    }
+    sp_writer_end(w);
+    sp_writer_close(w);
+    fclose(f);
+    pipe_reader r = {fd[0], NULL, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, read_slowly, &r);
+    FILE *out = fdopen(fd[1], "w");
+    sp_async_writer *a = sp_async_writer_open(out, "pipe");
+    sp_async_writer_header(a, NULL);
+    for (int k = 0; k < 24; k++) {
+        put_numbered(&b, k);
+        sp_async_writer_batch(a, &b);
+    }
+    sp_async_writer_end(a);
+    sp_async_writer_close(a);
+    fclose(out);
+    pthread_join(th, NULL);
+    close(fd[0]);
+    size_t at = 0; /* the first byte that differs */
+    while (at < nwant && at < r.len && r.buf[at] == want[at])
+        at++;
+    CHECK("writer thread into a pipe: payloads by reference (Linux)", spliced, "sp_writer_splice is off");
+    CHECK("writer thread into a pipe: a slow reader reads what sp_writer writes", r.len == nwant && at == nwant,
+          "%zu bytes against %zu, the first difference at byte %zu", r.len, nwant, at);
+    sp_map_free(&b);
+    free(want);
+    free(r.buf);
+}
+
 int main(void)
 {
     sp_set_prog("test_stream");
@@ -373,5 +466,6 @@ int main(void)
     key_orders_and_small_reads();
     truncated_payload();
     async_writer_same_bytes();
+    async_writer_into_pipe();
     TEST_MAIN_END;
 }
