@@ -111,7 +111,10 @@ static void *run(void *arg)
                 }
             }
         }
-        sp_map_clear(&a->map); /* after an error too: nothing more is written */
+        /* after an error too: nothing more is written, and a batch left
+         * half written by reference is safe to free (on a pipe the only
+         * error is a reader gone: EPIPE) */
+        sp_map_clear(&a->map);
         pthread_mutex_lock(&a->mu);
         a->kind = JOB_NONE;
         pthread_cond_broadcast(&a->cv);

@@ -15,7 +15,8 @@
  * waits until the previous is written.  Into a pipe, payloads go by
  * reference (sp_writer_splice) and a written batch is kept until the
  * reader is past it: usually one more, at most nine with a 1 MiB pipe
- * (memory: constant in the number of batches).  The bytes are those sp_writer writes, in the same order.
+ * (memory: constant in the number of batches).  The bytes are those
+ * sp_writer writes, in the same order.
  * A write error (a full disk) is reported by the stage's thread, at its next
  * hand-over or at close, as the same one-line fatal error; a closed pipe
  * ends the process with SIGPIPE as before. */

@@ -325,18 +325,18 @@ static void make_batch(sp_map *b, int k)
     sp_map_put_int(b, "k", k);
 }
 
-static void async_writer_same_bytes(void)
+/* What sp_writer writes for `streams` streams of `batches` batches each made
+ * by make(b, k) (the first stream's header with meta), in memory: *n bytes. */
+static char *plain_stream(size_t *n, int streams, int batches, void (*make)(sp_map *, int), const sp_map *meta)
 {
-    char *want = NULL, *got = NULL;
-    size_t nwant = 0, ngot = 0;
-    sp_map meta = {0}, b = {0};
-    sp_map_put_str(&meta, "producer", "test");
-    FILE *f = open_memstream(&want, &nwant);
+    char *buf = NULL;
+    sp_map b = {0};
+    FILE *f = open_memstream(&buf, n);
     sp_writer *w = sp_writer_open(f, "memory");
-    for (int s = 0; s < 2; s++) {
-        sp_writer_header(w, s ? NULL : &meta);
-        for (int k = 0; k < 4; k++) {
-            make_batch(&b, k);
+    for (int s = 0; s < streams; s++) {
+        sp_writer_header(w, s ? NULL : meta);
+        for (int k = 0; k < batches; k++) {
+            make(&b, k);
             sp_writer_batch(w, &b);
             sp_map_clear(&b);
         }
@@ -344,7 +344,18 @@ static void async_writer_same_bytes(void)
     }
     sp_writer_close(w);
     fclose(f);
-    f = open_memstream(&got, &ngot);
+    sp_map_free(&b);
+    return buf;
+}
+
+static void async_writer_same_bytes(void)
+{
+    char *got = NULL;
+    size_t nwant = 0, ngot = 0;
+    sp_map meta = {0}, b = {0};
+    sp_map_put_str(&meta, "producer", "test");
+    char *want = plain_stream(&nwant, 2, 4, make_batch, &meta);
+    FILE *f = open_memstream(&got, &ngot);
     sp_async_writer *a = sp_async_writer_open(f, "memory");
     int emptied = 1;
     for (int s = 0; s < 2; s++) {
@@ -418,20 +429,9 @@ static void async_writer_into_pipe(void)
     const int spliced = sp_writer_splice(pw);
     sp_writer_close(pw);
     fclose(probe);
-    char *want = NULL;
     size_t nwant = 0;
     sp_map b = {0};
-    FILE *f = open_memstream(&want, &nwant);
-    sp_writer *w = sp_writer_open(f, "memory");
-    sp_writer_header(w, NULL);
-    for (int k = 0; k < 24; k++) {
-        put_numbered(&b, k);
-        sp_writer_batch(w, &b);
-        sp_map_clear(&b);
-    }
-    sp_writer_end(w);
-    sp_writer_close(w);
-    fclose(f);
+    char *want = plain_stream(&nwant, 1, 24, put_numbered, NULL);
     pipe_reader r = {fd[0], NULL, 0};
     pthread_t th;
     pthread_create(&th, NULL, read_slowly, &r);
