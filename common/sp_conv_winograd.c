@@ -173,6 +173,14 @@ static const size_t *flat_places(size_t *fl, size_t u0, size_t n, const wgeom *g
     return fl;
 }
 
+/* The flat places of the two half vectors (tiles u..u+3, u+4..u+7) of a
+ * chunk starting at u0: from fl (flat_places), or u and u + 4 (flat). */
+static inline void vector_places(size_t *ua, size_t *ub, const size_t *fl, size_t u, size_t u0)
+{
+    *ua = fl ? fl[(u - u0) / 4] : u;
+    *ub = fl ? fl[(u - u0) / 4 + 1] : u + 4;
+}
+
 /* the tiles of a map of h x w for output tiles of m x m, and the GEMM's
  * tile (gemm_tile) */
 static void wtiles(wgeom *g, const sp_conv2d_desc *d, size_t m, size_t G)
@@ -775,7 +783,8 @@ __attribute__((target("avx2,fma"))) static void input_transform4(float *v, const
         const float *qc = q + 16 * c * rs;
         float *vc = v + c * g->nt - u0;
         for (size_t u = u0; u < u1; u += 8) {
-            const size_t ua = fl ? fl[(u - u0) / 4] : u, ub = fl ? fl[(u - u0) / 4 + 1] : u + 4;
+            size_t ua, ub;
+            vector_places(&ua, &ub, fl, u, u0);
             if (ub == ua + 4)
                 it4_vector(vc + u, vs, qc + ua, qc + ub, ro, co, 0);
             else
@@ -822,7 +831,8 @@ __attribute__((target("avx2,fma"))) static void output_transform4(float *y, size
     const size_t ms = g->ms;
     const float *mo = m + o * g->nt - u0;
     for (size_t u = u0; u < u1; u += 8) {
-        const size_t ua = fl ? fl[(u - u0) / 4] : u, ub = fl ? fl[(u - u0) / 4 + 1] : u + 4; /* tiles 0..3, 4..7 */
+        size_t ua, ub; /* tiles 0..3, 4..7 */
+        vector_places(&ua, &ub, fl, u, u0);
         __m256 yt[4][4];
         at6_tile(yt, mo + u, ms);
         _Pragma("GCC unroll 4") for (size_t i = 0; i < 4; i++)

@@ -73,16 +73,16 @@ size_t sp_writer_bytes(const sp_writer *w);
  * neither copies it into pipe pages of its own nor allocates and frees
  * them; the reader copies it out of this process's memory.  The price: the
  * caller must leave each batch's memory untouched (not even free it: the
- * heap would reuse it) until sp_writer_read_past says the reader has read
+ * heap would reuse it) until sp_writer_read_upto says the reader has read
  * it.  Returns 1 when on: f is a pipe, and SP_SPLICE is not 0.  The bytes
  * are the same either way.  Measured on 2 cores (dsprites' pipe, 512
  * images): the pipes' system time 0.21 -> 0.16 s, README #splice. */
 int sp_writer_splice(sp_writer *w);
 /* The output offset after the last byte handed by reference (0: none). */
 size_t sp_writer_spliced_end(const sp_writer *w);
-/* 1 when the first end bytes of the output have left the pipe (the reader
- * has read them), or nothing will read them any more (no reader left), or
- * end is 0; never blocks. */
-int sp_writer_read_past(const sp_writer *w, size_t end);
+/* How far into the output the reader has read (the bytes that have left
+ * the pipe); SIZE_MAX when nothing went by reference or no reader is left
+ * (nothing will read those pages).  One FIONREAD; never blocks. */
+size_t sp_writer_read_upto(const sp_writer *w);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <msgpack.h>
+#include <stdint.h>
 #include <string.h>
 #if defined(__linux__) && defined(__GLIBC__)
 #define SP_HAVE_VMSPLICE 1
@@ -101,10 +102,10 @@ int sp_writer_splice(sp_writer *w)
 
 size_t sp_writer_spliced_end(const sp_writer *w) { return w->spliced_end; }
 
-int sp_writer_read_past(const sp_writer *w, size_t end)
+size_t sp_writer_read_upto(const sp_writer *w)
 {
-    if (end == 0)
-        return 1;
+    if (w->spliced_end == 0)
+        return SIZE_MAX; /* nothing by reference: nothing to wait for */
 #ifdef SP_HAVE_VMSPLICE
     /* The output so far is what the reader has read, then what waits in the
      * pipe (FIONREAD), then what waits in stdio's buffer.  Every byte of it
@@ -112,16 +113,17 @@ int sp_writer_read_past(const sp_writer *w, size_t end)
      * writers share counts more: later, never too early). */
     int in_pipe = 0;
     const int fd = fileno(w->f); /* splice_fd is -1 after a refusal; earlier bytes may still wait */
-    if (ioctl(fd, FIONREAD, &in_pipe) == 0 && in_pipe >= 0) {
-        size_t waiting = (size_t)in_pipe + __fpending(w->f);
-        if (waiting <= w->bytes && w->bytes - waiting >= end)
-            return 1;
+    if (ioctl(fd, FIONREAD, &in_pipe) != 0 || in_pipe < 0)
+        return 0;
+    if (in_pipe > 0) { /* no reader left: nothing will read those pages */
+        struct pollfd p = {fd, POLLOUT, 0};
+        if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR))
+            return SIZE_MAX;
     }
-    /* no reader left: nothing will read those pages */
-    struct pollfd p = {fd, POLLOUT, 0};
-    return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+    const size_t waiting = (size_t)in_pipe + __fpending(w->f);
+    return waiting <= w->bytes ? w->bytes - waiting : 0;
 #else
-    return 1;
+    return SIZE_MAX;
 #endif
 }
 

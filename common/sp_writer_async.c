@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,16 +32,18 @@ struct sp_async_writer {
     sp_map map;
     char err[ERR_LEN]; /* the thread's fatal error, raised by the stage's thread */
     sp_map retired[RETIRED_MAX]; /* written, maybe not read yet: kept, oldest first */
-    size_t retired_end[RETIRED_MAX]; /* the output offset each needs read (sp_writer_read_past) */
+    size_t retired_end[RETIRED_MAX]; /* the output offset each needs read (sp_writer_read_upto) */
     int nretired;
 };
 
-/* Frees the retired batches the reader has read past. */
-static void sweep(sp_async_writer *a)
+/* Frees the retired batches the reader has read past (one look at the
+ * pipe for all of them); returns how far it has read. */
+static size_t sweep(sp_async_writer *a)
 {
+    const size_t read = sp_writer_read_upto(a->w);
     int k = 0;
     for (int i = 0; i < a->nretired; i++) {
-        if (sp_writer_read_past(a->w, a->retired_end[i])) {
+        if (a->retired_end[i] <= read) {
             sp_map_free(&a->retired[i]);
         } else {
             a->retired[k] = a->retired[i];
@@ -48,6 +51,7 @@ static void sweep(sp_async_writer *a)
         }
     }
     a->nretired = k;
+    return read;
 }
 
 /* The batch just written (a->map), started at output offset start: kept
@@ -55,8 +59,8 @@ static void sweep(sp_async_writer *a)
 static void retire(sp_async_writer *a, size_t start)
 {
     const size_t end = sp_writer_spliced_end(a->w);
-    sweep(a);
-    if (end > start && !sp_writer_read_past(a->w, end)) {
+    const size_t read = end > start || a->nretired ? sweep(a) : SIZE_MAX;
+    if (end > start && read < end) {
         while (a->nretired == RETIRED_MAX) { /* a pipe larger than ours: wait for the reader */
             nanosleep(&(struct timespec){0, 200000}, NULL);
             sweep(a);
