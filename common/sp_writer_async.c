@@ -54,22 +54,25 @@ static size_t sweep(sp_async_writer *a)
     return read;
 }
 
-/* The batch just written (a->map), started at output offset start: kept
- * while any of it handed by reference waits in the pipe, else cleared. */
+/* The batch just written (a->map), started at output offset start: moved
+ * to the retired ones while any of it handed by reference waits in the
+ * pipe (run() clears whatever stays in a->map). */
 static void retire(sp_async_writer *a, size_t start)
 {
     const size_t end = sp_writer_spliced_end(a->w);
-    const size_t read = end > start || a->nretired ? sweep(a) : SIZE_MAX;
-    if (end > start && read < end) {
-        while (a->nretired == RETIRED_MAX) { /* a pipe larger than ours: wait for the reader */
-            nanosleep(&(struct timespec){0, 200000}, NULL);
-            sweep(a);
-        }
-        a->retired[a->nretired] = a->map;
-        a->retired_end[a->nretired++] = end;
-        a->map = (sp_map){0};
+    const int spliced = end > start;
+    if (!spliced && a->nretired == 0)
+        return; /* nothing by reference, nothing kept: no look at the pipe */
+    const size_t read = sweep(a); /* the kept ones the reader is past go */
+    if (!spliced || read >= end)
+        return;
+    while (a->nretired == RETIRED_MAX) { /* a pipe larger than ours: wait for the reader */
+        nanosleep(&(struct timespec){0, 200000}, NULL);
+        sweep(a);
     }
-    sp_map_clear(&a->map);
+    a->retired[a->nretired] = a->map;
+    a->retired_end[a->nretired++] = end;
+    a->map = (sp_map){0};
 }
 
 /* What is still in the pipe when the writer closes stays allocated until
